@@ -1,0 +1,118 @@
+// Command testreport reads `go test -json` on stdin, prints the output of every failed test, a
+// line per package, and a closing "N passed, N failed, N skipped" line. It exits non-zero when a
+// test failed, a package failed to build, no test ran, or a test was skipped: CI never hides a
+// skipped test. A skip is allowed only when its message contains "[allowed-skip]".
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
+	Elapsed float64
+}
+
+func main() {
+	outputs := map[string]*strings.Builder{} // package/test -> output
+	var passed, failed, skipped, allowedSkips int
+	var failures, skips []string
+	pkgFailed := map[string]bool{}
+	pkgElapsed := map[string]float64{}
+	start := time.Now()
+
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var ev event
+		if json.Unmarshal(line, &ev) != nil {
+			// Build errors arrive as plain text.
+			fmt.Println(string(line))
+			continue
+		}
+		key := ev.Package + "/" + ev.Test
+		switch ev.Action {
+		case "output":
+			b := outputs[key]
+			if b == nil {
+				b = &strings.Builder{}
+				outputs[key] = b
+			}
+			b.WriteString(ev.Output)
+		case "pass":
+			if ev.Test != "" {
+				passed++
+			} else {
+				pkgElapsed[ev.Package] = ev.Elapsed
+			}
+		case "fail":
+			if ev.Test != "" {
+				failed++
+				failures = append(failures, key)
+			} else {
+				pkgFailed[ev.Package] = true
+				pkgElapsed[ev.Package] = ev.Elapsed
+			}
+		case "skip":
+			if ev.Test == "" {
+				continue // a package without tests
+			}
+			out := ""
+			if b := outputs[key]; b != nil {
+				out = b.String()
+			}
+			if strings.Contains(out, "[allowed-skip]") {
+				allowedSkips++
+				continue
+			}
+			skipped++
+			skips = append(skips, key+"\n"+out)
+		}
+	}
+
+	for _, f := range failures {
+		fmt.Printf("=== FAILED %s\n%s\n", f, outputs[f])
+	}
+	for _, s := range skips {
+		fmt.Printf("=== SKIPPED (not allowed) %s\n", s)
+	}
+	pkgs := make([]string, 0, len(pkgElapsed))
+	for p := range pkgElapsed {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	for _, p := range pkgs {
+		status := "ok  "
+		if pkgFailed[p] {
+			status = "FAIL"
+			if b := outputs[p+"/"]; b != nil && !anyTestFailedIn(p, failures) {
+				fmt.Print(b.String())
+			}
+		}
+		fmt.Printf("%s %s\t%.1fs\n", status, p, pkgElapsed[p])
+	}
+	fmt.Printf("(%d allowed skips, %.0fs)\n", allowedSkips, time.Since(start).Seconds())
+	fmt.Printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	if failed > 0 || skipped > 0 || passed == 0 || len(pkgFailed) > 0 {
+		os.Exit(1)
+	}
+}
+
+func anyTestFailedIn(pkg string, failures []string) bool {
+	for _, f := range failures {
+		if strings.HasPrefix(f, pkg+"/") {
+			return true
+		}
+	}
+	return false
+}
