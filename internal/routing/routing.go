@@ -4,9 +4,15 @@
 // A Table is immutable once built; the gateway builds a new one on every change and swaps it in
 // atomically, so a request finishes on the table it started with. Backends (instances) are shared
 // between table versions through a Pool, so health and load survive a weight change.
+//
+// Choices are deterministic and exact rather than random: the weighted split walks a precomputed
+// smooth weighted round-robin cycle with an atomic counter, and a condition of strength s takes
+// exactly s of every 100 requests that reach it. Counters belong to a table version and restart
+// with a new one.
 package routing
 
 import (
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -35,45 +41,6 @@ const (
 	LeastConnections
 )
 
-// Backend is one instance address. Its health and its count of active requests outlive table
-// versions: get it from a Pool, never build one per table.
-type Backend struct {
-	Addr string // "host:port"
-	// unexported state: health, ejection deadline, active requests.
-	healthy      atomic.Bool
-	ejectedUntil atomic.Int64
-	active       atomic.Int64
-}
-
-// Pool keeps one Backend per address for a gateway process.
-type Pool struct{ /* implementation */ }
-
-// NewPool returns an empty pool.
-func NewPool() *Pool { panic("todo") }
-
-// Get returns the Backend for addr, creating it healthy on first use.
-func (p *Pool) Get(addr string) *Backend { panic("todo") }
-
-// Available reports whether the backend may take a request now: healthy and not ejected.
-func (b *Backend) Available(now time.Time) bool { panic("todo") }
-
-// SetHealthy records an active health check's verdict.
-func (b *Backend) SetHealthy(ok bool) { panic("todo") }
-
-// Healthy reports the last active health verdict (true until a check says otherwise).
-func (b *Backend) Healthy() bool { panic("todo") }
-
-// Eject takes the backend out of rotation until now+d (passive ejection after failures).
-func (b *Backend) Eject(now time.Time, d time.Duration) { panic("todo") }
-
-// Active is the number of requests in flight to this backend.
-func (b *Backend) Active() int64 { panic("todo") }
-
-// Acquire and Release count a request in flight (least-connections); the proxy calls Release
-// exactly once per Decision that named this backend.
-func (b *Backend) Acquire() { panic("todo") }
-func (b *Backend) Release() { panic("todo") }
-
 // Route is one way out of a gateway, as the table needs it.
 type Route struct {
 	Name              string
@@ -96,14 +63,129 @@ type Spec struct {
 }
 
 // Table is an immutable, validated routing table with its own deterministic counters.
-type Table struct{ /* implementation */ }
+type Table struct {
+	routes     []Route
+	sticky     Sticky
+	balance    Balance
+	cookieName string
+	allZero    bool // every weight is 0: only conditional traffic is served
+
+	// conditional lists, in route order, the routes that have a condition.
+	conditional []int
+	// weighted lists the routes with a weight above 0 (at most 100 of them), in route order.
+	weighted []int
+	// cycle is one period of the smooth weighted round-robin over weights/gcd, as indexes into
+	// weighted; the n-th weighted choice takes cycle[n % len(cycle)].
+	cycle []uint8
+
+	state []routeState // per route, same index as routes
+
+	// Counters of the weighted choice and of the re-choice after an unavailable route, padded so
+	// that goroutines on different cores do not fight over one cache line.
+	_        [64]byte
+	wrr      atomic.Uint64
+	_        [56]byte
+	rechoice atomic.Uint64
+	_        [56]byte
+
+	errAllZero         *NoRouteError
+	errNoInstance      *NoRouteError
+	errNoOtherInstance *NoRouteError // the same, on a retry that excluded the backend that failed
+	errNoRoutes        *NoRouteError
+	byName             map[string]int     // weighted route name -> route index, for many routes
+	byAddr             map[string]addrRef // weighted routes' backend addr -> where, for many backends
+}
+
+// addrRef locates an instance for the instance-sticky cookie.
+type addrRef struct {
+	route   int
+	backend *Backend
+}
+
+// routeState holds a route's counters in one table version.
+type routeState struct {
+	rr      atomic.Uint64 // round-robin position among the route's backends
+	matched atomic.Uint64 // requests whose first matching condition was this route's
+	// The route takes take of every period matching requests (strength/100 reduced).
+	take, period uint64
+	// errCondNoInstance: taken by its condition, no instance, and no weight elsewhere.
+	errCondNoInstance *NoRouteError
+	_                 [24]byte
+}
+
+// lookupScanMax is how many candidates a sticky cookie is compared with one by one before a map
+// lookup becomes the cheaper way to find its route or instance.
+const lookupScanMax = 8
+
+// maxHops bounds a chain of routes to other gateways (Route.Next), which could be a cycle.
+const maxHops = 8
 
 // New validates spec whole (weights 0..100 summing to 100 or all 0, strengths 0..100, names
 // unique and non-empty, a route has backends or Next but not both) and builds a table.
-func New(spec Spec) (*Table, error) { panic("todo") }
+// A validation error is a *SpecError listing every fault.
+func New(spec Spec) (*Table, error) {
+	if err := validate(spec); err != nil {
+		return nil, err
+	}
+	t := &Table{
+		routes:     make([]Route, len(spec.Routes)),
+		sticky:     spec.Sticky,
+		balance:    spec.Balance,
+		cookieName: spec.CookieName,
+		state:      make([]routeState, len(spec.Routes)),
+		allZero:    true,
+	}
+	copy(t.routes, spec.Routes)
+	weights := make([]int, 0, len(spec.Routes))
+	for i := range t.routes {
+		r := &t.routes[i]
+		r.Backends = append([]*Backend(nil), r.Backends...) // the caller may reuse its slice
+		if r.Condition != nil {
+			t.conditional = append(t.conditional, i)
+			g := gcd(uint64(r.ConditionStrength), 100)
+			t.state[i].take, t.state[i].period = uint64(r.ConditionStrength)/g, 100/g
+			t.state[i].errCondNoInstance = &NoRouteError{Reason: fmt.Sprintf(
+				"route %q took the request by its condition but has no healthy instance, and all weights are 0 so no other route may take it", r.Name)}
+		}
+		if r.Weight > 0 {
+			t.allZero = false
+			t.weighted = append(t.weighted, i)
+			weights = append(weights, r.Weight)
+		}
+	}
+	t.cycle = smoothCycle(weights)
+	if len(t.weighted) > lookupScanMax {
+		t.byName = make(map[string]int, len(t.weighted))
+	}
+	backends := 0
+	for _, i := range t.weighted {
+		backends += len(t.routes[i].Backends)
+	}
+	if backends > lookupScanMax {
+		t.byAddr = make(map[string]addrRef, backends)
+	}
+	for _, i := range t.weighted {
+		if t.byName != nil {
+			t.byName[t.routes[i].Name] = i
+		}
+		if t.byAddr == nil {
+			continue
+		}
+		for _, b := range t.routes[i].Backends {
+			if _, dup := t.byAddr[b.Addr]; !dup { // an instance in two routes: the first one pins it
+				t.byAddr[b.Addr] = addrRef{route: i, backend: b}
+			}
+		}
+	}
+	t.errNoRoutes = &NoRouteError{Reason: "this gateway has no routes"}
+	t.errAllZero = &NoRouteError{Reason: "all route weights of this gateway are 0, so only requests that match a route's condition are served, and no condition took this request"}
+	t.errNoInstance = &NoRouteError{Reason: "no healthy instance in any route of this gateway"}
+	t.errNoOtherInstance = &NoRouteError{Reason: "no healthy instance in any route of this gateway other than the one that just failed this request"}
+	return t, nil
+}
 
 // Routes returns the routes the table was built from (read-only).
-func (t *Table) Routes() []Route { panic("todo") }
+func (t *Table) Routes() []Route { return t.routes }
 
 // Decision is the outcome of Choose. It is a value: choosing allocates nothing.
 type Decision struct {
@@ -126,6 +208,30 @@ func (e *NoRouteError) Error() string { return e.Reason }
 
 // Choose picks route and backend for r (rules 1-5). exclude, when not nil, is a backend that just
 // failed this request: it is skipped (retry on another instance). A *NoRouteError means 503.
+//
+// Choose takes no lock and allocates nothing: counters are atomics of this table version.
+// Following Route.Next, each table applies its own rules; when more than one of them wants to set
+// its sticky cookie, the Decision carries the last (innermost) one.
 func (t *Table) Choose(r *http.Request, now time.Time, exclude *Backend) (Decision, error) {
-	panic("todo")
+	nowNano := now.UnixNano()
+	var d Decision
+	cur := t
+	for hop := 0; ; hop++ {
+		p, err := cur.choose(r, nowNano, exclude)
+		if err != nil {
+			return Decision{}, err
+		}
+		if p.setCookie {
+			d.SetCookie, d.CookieName, d.CookieValue = true, cur.cookieName, p.cookieValue
+		}
+		if p.next == nil {
+			d.Table, d.Route, d.Backend = cur, p.route, p.backend
+			return d, nil
+		}
+		if hop == maxHops {
+			return Decision{}, &NoRouteError{Reason: fmt.Sprintf(
+				"route %q leads through more than %d gateways; routes between gateways probably form a cycle", cur.routes[p.route].Name, maxHops)}
+		}
+		cur = p.next
+	}
 }
