@@ -39,20 +39,45 @@ func AppID(group, serviceID string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("service id %q is not \"deployment/cluster/breed\"", serviceID)
 	}
-	parts := []struct{ what, value string }{
-		{"marathon group", group}, {"deployment name", deployment}, {"cluster name", cluster}, {"breed name", breed},
-	}
+	parts := []struct {
+		part  IDPart
+		value string
+	}{{PartGroup, group}, {PartDeployment, deployment}, {PartCluster, cluster}, {PartBreed, breed}}
 	segments := make([]string, 0, len(parts))
 	for _, p := range parts {
 		seg := sanitizeSegment(p.value)
 		if !marathonSegment.MatchString(seg) {
-			return "", fmt.Errorf("%s %q becomes the Marathon id segment %q, which Marathon rejects: a segment must be "+
-				"lowercase letters, digits, '-' and '.', start and end with a letter or digit, and not contain \"..\" or \".-\"; "+
-				"rename it (e.g. %q)", p.what, p.value, seg, suggestSegment(seg))
+			return "", &IDError{Part: p.part, Value: p.value, Segment: seg, Suggestion: suggestSegment(seg)}
 		}
 		segments = append(segments, seg)
 	}
 	return "/" + strings.Join(segments, "/"), nil
+}
+
+// IDPart names the part of an app id that an IDError is about.
+type IDPart string
+
+// The parts of an app id, as IDError names them.
+const (
+	PartGroup      IDPart = "marathon group"
+	PartDeployment IDPart = "deployment name"
+	PartCluster    IDPart = "cluster name"
+	PartBreed      IDPart = "breed name"
+)
+
+// IDError is a name that cannot become a segment of a Marathon app id. The
+// provider maps Part to the attribute that holds Value.
+type IDError struct {
+	Part       IDPart
+	Value      string // the name as written
+	Segment    string // what it becomes in the app id
+	Suggestion string // a valid segment close to it
+}
+
+func (e *IDError) Error() string {
+	return fmt.Sprintf("%s %q becomes the Marathon id segment %q, which Marathon rejects: a segment must be "+
+		"lowercase letters, digits, '-' and '.', start and end with a letter or digit, and not contain \"..\" or \".-\"; "+
+		"rename it (e.g. %q)", e.Part, e.Value, e.Segment, e.Suggestion)
 }
 
 func sanitizeSegment(s string) string {

@@ -107,6 +107,9 @@ func New(api API, opts Options) *Driver {
 // Name implements runtime.Driver.
 func (d *Driver) Name() string { return Runtime }
 
+// Group is the Marathon group that holds the driver's apps.
+func (d *Driver) Group() string { return d.opts.Group }
+
 // AppID is the Marathon app id of a service id under the driver's group.
 func (d *Driver) AppID(serviceID string) (string, error) { return AppID(d.opts.Group, serviceID) }
 
@@ -271,14 +274,16 @@ func currentHealthyTasks(app *gomarathon.Application) int {
 	}
 	n := 0
 	for _, t := range app.Tasks {
-		if t.State == "TASK_RUNNING" && t.Version >= since && taskHealthy(app, t) {
+		if t.State == "TASK_RUNNING" && t.Version >= since && TaskHealthy(app, t) {
 			n++
 		}
 	}
 	return n
 }
 
-func taskHealthy(app *gomarathon.Application, t *gomarathon.Task) bool {
+// TaskHealthy is Marathon's verdict on a task: every health check alive; a task of an app
+// without health checks counts as healthy, one whose checks have no result yet does not.
+func TaskHealthy(app *gomarathon.Application, t *gomarathon.Task) bool {
 	if !app.HasHealthChecks() {
 		return true
 	}
@@ -332,7 +337,7 @@ func (d *Driver) get(appID, serviceID string) (*gomarathon.Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	if owner := serviceIDOf(app); owner != serviceID {
+	if owner := ServiceIDOf(app); owner != serviceID {
 		return nil, fmt.Errorf("service %s maps to the Marathon app %s, which belongs to %q; rename the deployment, cluster or breed so that the ids differ",
 			serviceID, appID, owner)
 	}
@@ -389,7 +394,7 @@ func (d *Driver) List(ctx context.Context, prefix string) ([]runtime.Status, err
 		if !strings.HasPrefix(app.ID, "/"+d.opts.Group+"/") {
 			continue
 		}
-		if id := serviceIDOf(app); id != "" && strings.HasPrefix(id, prefix) {
+		if id := ServiceIDOf(app); id != "" && strings.HasPrefix(id, prefix) {
 			out = append(out, toStatus(app))
 		}
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
-// serviceIDOf reads the provider's service id from the app's labels; "" for
+// ServiceIDOf reads the provider's service id from the app's labels; "" for
 // apps the provider did not create.
-func serviceIDOf(app *gomarathon.Application) string {
+func ServiceIDOf(app *gomarathon.Application) string {
 	if app.Labels == nil {
 		return ""
 	}
@@ -58,7 +58,7 @@ func appPorts(app *gomarathon.Application) []namedPort {
 // service and its instances, so that drift (scale, image, env changed in
 // Marathon) shows in a plan.
 func toStatus(app *gomarathon.Application) runtime.Status {
-	s := runtime.Service{ID: serviceIDOf(app), CPU: app.CPUs}
+	s := runtime.Service{ID: ServiceIDOf(app), CPU: app.CPUs}
 	if app.Container != nil && app.Container.Docker != nil && app.Container.Docker.Image != "" {
 		s.Deployable = app.Container.Docker.Image
 	} else if app.Cmd != nil {
@@ -109,7 +109,7 @@ func toStatus(app *gomarathon.Application) runtime.Status {
 		if t.State != "TASK_RUNNING" {
 			continue
 		}
-		inst := runtime.Instance{Host: t.Host, Ports: map[string]int{}, Healthy: taskHealthy(app, t)}
+		inst := runtime.Instance{Host: t.Host, Ports: map[string]int{}, Healthy: TaskHealthy(app, t)}
 		for i, p := range ports {
 			if i < len(t.Ports) {
 				inst.Ports[p.name] = t.Ports[i]
@@ -126,4 +126,15 @@ func seconds(n int) string {
 		return ""
 	}
 	return fmt.Sprintf("%ds", n)
+}
+
+// PortNames are the names of the app's ports in index order (the order of
+// a task's host ports): the docker port mappings, or the port definitions.
+func PortNames(app *gomarathon.Application) []string {
+	ports := appPorts(app)
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = p.name
+	}
+	return out
 }

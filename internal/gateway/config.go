@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"flag"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
+)
+
+// Environment variables read when the matching setting is empty.
+const (
+	EnvToken       = "VAMP_GATEWAY_TOKEN"
+	EnvAdminListen = "VAMP_GATEWAY_ADMIN_LISTEN"
+	EnvStateFile   = "VAMP_GATEWAY_STATE_FILE"
+)
+
+// Config is everything a gateway Server is started with.
+type Config struct {
+	// AdminListen is the admin API's address (default 127.0.0.1:9900; ":0" picks a free port).
+	AdminListen string
+	// AdminToken is the bearer token of the admin API. Empty: AdminTokenFile, then the
+	// VAMP_GATEWAY_TOKEN environment variable. The token is never logged.
+	AdminToken     string
+	AdminTokenFile string
+	// AdminInsecureNoToken must be set to run the admin API without a token; otherwise New
+	// refuses to start without one.
+	AdminInsecureNoToken bool
+	// StateFile keeps accepted gateways across restarts. Empty: nothing is kept (a warning says so).
+	StateFile string
+	// BindHost is the address gateway ports listen on; empty means every interface.
+	BindHost string
+	// DrainTimeout bounds how long Run waits for in-flight requests when its context ends
+	// (default 30s).
+	DrainTimeout time.Duration
+	// Proxy tunes forwarding to instances (timeouts, keep-alive pools, passive ejection).
+	Proxy proxy.Options
+	// Sources are the runtimes that routes with "service" can use.
+	Sources []discovery.Source
+	// AdminHandlers are extra admin routes (ServeMux patterns, e.g. "/v1/services/"), behind the
+	// same token check.
+	AdminHandlers map[string]http.Handler
+	Logger        *slog.Logger
+}
+
+// DefaultAdminListen is the admin API's default address: loopback only.
+const DefaultAdminListen = "127.0.0.1:9900"
+
+// RegisterFlags binds the configuration to command-line flags. Settings left empty fall back to
+// the environment in New (VAMP_GATEWAY_TOKEN, VAMP_GATEWAY_ADMIN_LISTEN, VAMP_GATEWAY_STATE_FILE),
+// so the token never shows up as a flag default in -help.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.AdminListen, "admin-listen", "", "admin API address (env "+EnvAdminListen+", default "+DefaultAdminListen+")")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "admin API bearer token (prefer env "+EnvToken+" or --admin-token-file: flags are visible in ps)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin API bearer token (e.g. a mounted secret)")
+	fs.BoolVar(&c.AdminInsecureNoToken, "admin-insecure-no-token", false, "run the admin API WITHOUT authentication (only on a trusted loopback)")
+	fs.StringVar(&c.StateFile, "state-file", "", "JSON file that keeps accepted gateways across restarts (env "+EnvStateFile+"; empty: not kept)")
+	fs.StringVar(&c.BindHost, "bind-host", "", "address the gateway ports listen on (empty: all interfaces)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&c.Proxy.DialTimeout, "dial-timeout", 2*time.Second, "timeout to connect to an instance")
+	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers")
+	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
+	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
+	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance")
+	fs.DurationVar(&c.Proxy.EjectFor, "eject-for", 10*time.Second, "how long an ejected instance gets no traffic")
+}

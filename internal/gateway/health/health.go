@@ -1,0 +1,81 @@
+// Package health runs the active HTTP health checks of routes: one goroutine per checked instance
+// that GETs its path every interval and marks the instance down after UnhealthyThreshold failures
+// in a row, up again after HealthyThreshold successes in a row.
+package health
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
+)
+
+// Start runs checks until the returned stop is called; stop waits for the goroutines to end.
+// A 2xx or 3xx answer within the timeout is a success; anything else is a failure.
+func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logger *slog.Logger) (stop func()) {
+	if len(checks) == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, hc := range checks {
+		for _, b := range hc.Backends {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(ctx, hc, b, client, logger.With("gateway", gateway, "route", hc.Route, "instance", b.Addr))
+			}()
+		}
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *http.Client, logger *slog.Logger) {
+	ticker := time.NewTicker(hc.Interval)
+	defer ticker.Stop()
+	var okInRow, failInRow int
+	for {
+		if ok := probe(ctx, hc, b.Addr, client); ctx.Err() != nil {
+			return
+		} else if ok {
+			okInRow, failInRow = okInRow+1, 0
+			if !b.Healthy() && okInRow >= hc.HealthyThreshold {
+				b.SetHealthy(true)
+				logger.Info("instance is healthy again")
+			}
+		} else {
+			okInRow, failInRow = 0, failInRow+1
+			if b.Healthy() && failInRow >= hc.UnhealthyThreshold {
+				b.SetHealthy(false)
+				logger.Warn("instance failed its health check; no traffic until it passes", "failures", failInRow)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) bool {
+	ctx, cancel := context.WithTimeout(ctx, hc.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+hc.Path, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("User-Agent", "vamp-gateway-health-check")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 400
+}

@@ -1,0 +1,179 @@
+// Package metrics counts what the gateway's routes serve, twice: as Prometheus series on the
+// gateway's own registry (for scraping) and as lock-free per-route counters with a latency
+// histogram (for the admin API's /stats). Everything a request touches is resolved once per
+// route when a routing table is built, so recording a request is a handful of atomic adds.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
+const (
+	ReloadOK       = "ok"       // accepted and swapped in
+	ReloadInvalid  = "invalid"  // refused with 400
+	ReloadConflict = "conflict" // refused with 409 (port or reference conflict)
+	ReloadError    = "error"    // internal failure (state file not writable)
+)
+
+// Registry holds the gateway's Prometheus series.
+type Registry struct {
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	upstreamErrors *prometheus.CounterVec
+	noRoute        *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	weight         *prometheus.GaugeVec
+}
+
+// New returns a registry with the gateway's series and the Go/process collectors.
+func New() *Registry {
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vamp_gateway_requests_total",
+			Help: "Requests served by a gateway route, by HTTP status code of the answer.",
+		}, []string{"gateway", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vamp_gateway_request_duration_seconds",
+			Help:    "Time from receiving a request to the end of its proxied answer.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"gateway", "route"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vamp_gateway_upstream_errors_total",
+			Help: "Requests whose instance could not be reached or did not answer (after the retry).",
+		}, []string{"gateway", "route"}),
+		noRoute: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vamp_gateway_no_route_total",
+			Help: "Requests answered 503 because no route or instance could take them.",
+		}, []string{"gateway"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vamp_gateway_config_reloads_total",
+			Help: "Configuration changes by result: ok, invalid (400), conflict (409), error.",
+		}, []string{"result"}),
+		weight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vamp_gateway_route_weight",
+			Help: "Current weight (percent) of a gateway route.",
+		}, []string{"gateway", "route"}),
+	}
+	r.reg.MustRegister(r.requests, r.duration, r.upstreamErrors, r.noRoute, r.reloads, r.weight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, result := range []string{ReloadOK, ReloadInvalid, ReloadConflict, ReloadError} {
+		r.reloads.WithLabelValues(result) // export zeros so rate() works from the start
+	}
+	return r
+}
+
+// Handler serves the Prometheus text format.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Reload counts one configuration change attempt.
+func (r *Registry) Reload(result string) { r.reloads.WithLabelValues(result).Inc() }
+
+// NoRoute returns the 503 counter of a gateway.
+func (r *Registry) NoRoute(gateway string) prometheus.Counter {
+	return r.noRoute.WithLabelValues(gateway)
+}
+
+// NewRoute resolves the series of one gateway route. Keep the result for as long as the route
+// exists (across table versions) so its counters keep counting.
+func (r *Registry) NewRoute(gateway, route string) *Route {
+	return &Route{
+		reg:            r,
+		gateway:        gateway,
+		name:           route,
+		requestsByCode: r.requests.MustCurryWith(prometheus.Labels{"gateway": gateway, "route": route}),
+		duration:       r.duration.WithLabelValues(gateway, route),
+		upstreamErrors: r.upstreamErrors.WithLabelValues(gateway, route),
+		weight:         r.weight.WithLabelValues(gateway, route),
+	}
+}
+
+// ForgetGateway removes a deleted gateway's series.
+func (r *Registry) ForgetGateway(gateway string) {
+	r.noRoute.DeleteLabelValues(gateway)
+}
+
+// Route is one gateway route's counters.
+type Route struct {
+	reg            *Registry
+	gateway, name  string
+	requestsByCode *prometheus.CounterVec
+	duration       prometheus.Observer
+	upstreamErrors prometheus.Counter
+	weight         prometheus.Gauge
+	// codes caches the counter of each status code 100..599 once seen, so a request does not
+	// hash label values.
+	codes [500]atomic.Pointer[prometheus.Counter]
+
+	requests        atomic.Uint64
+	classes         [5]atomic.Uint64
+	upstreamErrorsN atomic.Uint64
+	latency         Histogram
+}
+
+// SetWeight exports the route's current weight.
+func (rt *Route) SetWeight(w int) { rt.weight.Set(float64(w)) }
+
+// Forget removes the route's series (the route was removed from its gateway).
+func (rt *Route) Forget() {
+	labels := prometheus.Labels{"gateway": rt.gateway, "route": rt.name}
+	rt.reg.requests.DeletePartialMatch(labels)
+	rt.reg.duration.Delete(labels)
+	rt.reg.upstreamErrors.Delete(labels)
+	rt.reg.weight.Delete(labels)
+}
+
+// Observe records one answered request. upstreamError marks a request that no instance answered.
+func (rt *Route) Observe(code int, elapsed time.Duration, upstreamError bool) {
+	if code >= 100 && code < 600 {
+		rt.classes[code/100-1].Add(1)
+		c := rt.codes[code-100].Load()
+		if c == nil {
+			counter := rt.requestsByCode.WithLabelValues(strconv.Itoa(code))
+			rt.codes[code-100].CompareAndSwap(nil, &counter)
+			c = rt.codes[code-100].Load()
+		}
+		(*c).Inc()
+	}
+	if upstreamError {
+		rt.upstreamErrorsN.Add(1)
+		rt.upstreamErrors.Inc()
+	}
+	rt.duration.Observe(elapsed.Seconds())
+	rt.latency.Record(elapsed)
+	// Last, so that a reader who sees the request counted sees everything else about it too.
+	rt.requests.Add(1)
+}
+
+// Snapshot is a route's counters at one moment.
+type Snapshot struct {
+	Requests       uint64
+	Responses      map[string]uint64 // "1xx".."5xx"
+	UpstreamErrors uint64
+	P50, P99       time.Duration
+}
+
+// Snapshot reads the counters (each exact, not mutually consistent under load).
+func (rt *Route) Snapshot() Snapshot {
+	s := Snapshot{
+		Requests:       rt.requests.Load(),
+		Responses:      make(map[string]uint64, 5),
+		UpstreamErrors: rt.upstreamErrorsN.Load(),
+	}
+	for i := range rt.classes {
+		s.Responses[strconv.Itoa(i+1)+"xx"] = rt.classes[i].Load()
+	}
+	s.P50, s.P99 = rt.latency.Quantile(0.50), rt.latency.Quantile(0.99)
+	return s
+}

@@ -1,0 +1,362 @@
+// Package proxy forwards a gateway's requests to the instances its routing table chooses:
+// httputil.ReverseProxy with Rewrite over one shared, tuned http.Transport; one retry on another
+// instance when an idempotent request cannot reach its instance; passive ejection of instances
+// that keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
+)
+
+// Options tune the proxy. Zero values take the defaults below.
+type Options struct {
+	// DialTimeout bounds connecting to an instance (default 2s).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds waiting for an instance's response headers after sending the
+	// request (default 60s; streamed bodies are not limited).
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes keep-alive connections to instances idle this long (default 90s).
+	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerHost is the keep-alive pool per instance (default 256).
+	MaxIdleConnsPerHost int
+	// EjectAfter consecutive connection failures take an instance out of rotation for EjectFor
+	// (defaults 3 and 10s).
+	EjectAfter int
+	EjectFor   time.Duration
+	Logger     *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 2 * time.Second
+	}
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = 256
+	}
+	if o.EjectAfter <= 0 {
+		o.EjectAfter = 3
+	}
+	if o.EjectFor <= 0 {
+		o.EjectFor = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Proxy forwards requests for every gateway of the process over one transport.
+type Proxy struct {
+	opts      Options
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
+	// tables maps a routing table (by address) to the metrics of its routes. An entry lives as
+	// long as its table: a cleanup removes it once the table is garbage, so requests that
+	// started on an old table still find their counters.
+	tables sync.Map // uintptr -> *tableInfo
+	// failures counts consecutive connection failures per instance for passive ejection.
+	failures sync.Map // *routing.Backend -> *atomic.Int32
+}
+
+type tableInfo struct{ routes []*metrics.Route }
+
+// New returns a proxy with its own transport.
+func New(opts Options) *Proxy {
+	opts.defaults()
+	p := &Proxy{opts: opts}
+	p.transport = &http.Transport{
+		Proxy: nil, // instances are reached directly, never through HTTP_PROXY
+		DialContext: (&net.Dialer{
+			Timeout:   opts.DialTimeout,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds each instance
+		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:       opts.IdleConnTimeout,
+		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		// Instances speak HTTP/1.1 (websocket upgrades need it); compressed bodies pass as they are.
+		ForceAttemptHTTP2:  false,
+		DisableCompression: true,
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      &retryTransport{p: p},
+		FlushInterval:  -1, // stream: flush after every write (server-sent events, long polls)
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		BufferPool:     &bufferPool{},
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// bufferPool reuses the 32 KiB body-copy buffers that ReverseProxy would otherwise allocate for
+// every request.
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
+
+// Transport is the shared transport to instances (for health checks to reuse its settings).
+func (p *Proxy) Transport() *http.Transport { return p.transport }
+
+// Close drops idle connections to instances.
+func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+
+// Register makes the per-route metrics of table t known; call it before t is swapped in.
+// routes[i] belongs to t.Routes()[i].
+func (p *Proxy) Register(t *routing.Table, routes []*metrics.Route) {
+	key := uintptr(unsafe.Pointer(t))
+	info := &tableInfo{routes: routes}
+	p.tables.Store(key, info)
+	// A later table can be allocated at the same address only after t is garbage; by then its
+	// own Store has replaced info, which CompareAndDelete then leaves alone.
+	runtime.AddCleanup(t, func(key uintptr) { p.tables.CompareAndDelete(key, info) }, key)
+}
+
+func (p *Proxy) routeMetrics(d routing.Decision) *metrics.Route {
+	v, ok := p.tables.Load(uintptr(unsafe.Pointer(d.Table)))
+	if !ok {
+		return nil
+	}
+	routes := v.(*tableInfo).routes
+	if d.Route < 0 || d.Route >= len(routes) {
+		return nil
+	}
+	return routes[d.Route]
+}
+
+// Front is one gateway as its listener sees it.
+type Front struct {
+	Name string
+	// Table is the gateway's current routing table; other gateways' routes point at it too.
+	Table atomic.Pointer[routing.Table]
+	// VirtualHosts, when not empty, are the only Host names this gateway answers.
+	VirtualHosts atomic.Pointer[[]string]
+	// NoRoute counts the 503s of this gateway.
+	NoRoute prometheus.Counter
+}
+
+// Handler serves the requests of f.
+func (p *Proxy) Handler(f *Front) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(f, w, r) })
+}
+
+type attemptKey struct{}
+
+// attempt is one request's way through the proxy. ReverseProxy calls Rewrite, the transport,
+// ModifyResponse and ErrorHandler on the request's own goroutine, so it needs no lock.
+type attempt struct {
+	in       *http.Request
+	table    *routing.Table
+	decision routing.Decision
+	status   int
+	upstream bool // no instance answered
+}
+
+func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
+		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
+		return
+	}
+	t := f.Table.Load()
+	d, err := t.Choose(r, start, nil)
+	if err != nil {
+		if f.NoRoute != nil {
+			f.NoRoute.Inc()
+		}
+		http.Error(w, "vamp gateway "+f.Name+": "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	d.Backend.Acquire()
+	att := &attempt{in: r, table: t, decision: d}
+	// Deferred: ReverseProxy panics with http.ErrAbortHandler when a body copy fails midway, and
+	// the instance must still be released and the request counted.
+	defer p.finish(att, start)
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
+}
+
+func (p *Proxy) finish(att *attempt, start time.Time) {
+	att.decision.Backend.Release()
+	if m := p.routeMetrics(att.decision); m != nil && att.status != 0 {
+		m.Observe(att.status, time.Since(start), att.upstream)
+	}
+}
+
+func hostIn(host string, hosts []string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	for _, want := range hosts {
+		if strings.EqualFold(host, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	att := pr.In.Context().Value(attemptKey{}).(*attempt)
+	pr.SetXForwarded()
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = att.decision.Backend.Addr
+	// The inbound Host header is kept (as HAProxy does): instances behind one gateway often
+	// serve several virtual hosts.
+}
+
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	att, ok := resp.Request.Context().Value(attemptKey{}).(*attempt)
+	if !ok {
+		return nil
+	}
+	att.status = resp.StatusCode
+	if d := att.decision; d.SetCookie {
+		c := &http.Cookie{Name: d.CookieName, Value: d.CookieValue, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+		resp.Header.Add("Set-Cookie", c.String())
+	}
+	return nil
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	att := r.Context().Value(attemptKey{}).(*attempt)
+	if r.Context().Err() != nil {
+		// The client went away; nothing to answer and not the instance's fault. 499 is nginx's
+		// "client closed request", used here only for the counters.
+		att.status = 499
+		return
+	}
+	att.upstream = true
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		status = http.StatusGatewayTimeout
+	}
+	att.status = status
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
+	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
+}
+
+// retryTransport sends a request once more, to another instance, when its connection failed
+// before any response and the request can be replayed.
+type retryTransport struct{ p *Proxy }
+
+func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	p := rt.p
+	att, ok := req.Context().Value(attemptKey{}).(*attempt)
+	if !ok {
+		return p.transport.RoundTrip(req)
+	}
+	resp, err := p.transport.RoundTrip(req)
+	if err == nil {
+		p.succeeded(att.decision.Backend)
+		return resp, nil
+	}
+	if req.Context().Err() != nil || !connectionFailure(err) {
+		return nil, err
+	}
+	failed := att.decision.Backend
+	p.failed(failed)
+	if !replayable(req) {
+		return nil, err
+	}
+	d, cerr := att.table.Choose(att.in, time.Now(), failed)
+	if cerr != nil || d.Backend == failed {
+		return nil, err
+	}
+	d.Backend.Acquire()
+	failed.Release()
+	att.decision = d
+	retry := req.Clone(req.Context())
+	retry.URL.Host = d.Backend.Addr
+	resp, err = p.transport.RoundTrip(retry)
+	switch {
+	case err == nil:
+		p.succeeded(d.Backend)
+	case connectionFailure(err) && req.Context().Err() == nil:
+		p.failed(d.Backend)
+	}
+	return resp, err
+}
+
+// connectionFailure reports errors where the instance never began to answer: it refused or
+// could not be dialled, or reset/closed the connection before a response.
+func connectionFailure(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	// net/http does not export these: the instance closed a fresh connection before the request
+	// was answered (it retries them itself only on reused connections).
+	msg := err.Error()
+	return strings.Contains(msg, "server closed idle connection") || strings.Contains(msg, "transport connection broken")
+}
+
+// replayable: idempotent method and no body to resend (ReverseProxy sets Body to nil for an
+// empty one).
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+	default:
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// Forget drops the failure count of an instance that no table names any more.
+func (p *Proxy) Forget(b *routing.Backend) { p.failures.Delete(b) }
+
+func (p *Proxy) succeeded(b *routing.Backend) {
+	if v, ok := p.failures.Load(b); ok {
+		if n := v.(*atomic.Int32); n.Load() != 0 {
+			n.Store(0)
+		}
+	}
+}
+
+func (p *Proxy) failed(b *routing.Backend) {
+	v, _ := p.failures.LoadOrStore(b, new(atomic.Int32))
+	n := v.(*atomic.Int32)
+	if n.Add(1) >= int32(p.opts.EjectAfter) {
+		n.Store(0)
+		b.Eject(time.Now(), p.opts.EjectFor)
+		p.opts.Logger.Warn("instance ejected after connection failures", "instance", b.Addr,
+			"failures", p.opts.EjectAfter, "for", p.opts.EjectFor)
+	}
+}

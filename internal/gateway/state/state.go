@@ -1,0 +1,115 @@
+// Package state keeps the gateway's accepted configuration in one JSON file so that a restart
+// serves exactly what was last accepted. Writes are atomic (temp file, fsync, rename, fsync of the
+// directory): a crash leaves either the old or the new file, never a torn one.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+)
+
+// formatVersion is written into every file so that a later layout can be told apart.
+const formatVersion = 1
+
+// File is the document on disk.
+type File struct {
+	FormatVersion int                  `json:"format_version"`
+	Gateways      []gatewayapi.Gateway `json:"gateways"`
+}
+
+// Load reads path. A missing file is a first start: it returns (nil, false, nil). Anything else
+// that is not a well-formed state file is an error that names the file and the fault.
+func Load(path string) (gateways []gatewayapi.Gateway, found bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, true, fmt.Errorf("state file %s is empty; it is written atomically, so this is not a crash artefact: "+
+			"restore it from a backup or delete it to start with no gateways", path)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, true, fmt.Errorf("state file %s is corrupt: %v; restore it from a backup or delete it to start with no gateways", path, err)
+	}
+	if dec.More() {
+		return nil, true, fmt.Errorf("state file %s is corrupt: data after the JSON document", path)
+	}
+	if f.FormatVersion != formatVersion {
+		return nil, true, fmt.Errorf("state file %s has format_version %d; this gateway reads version %d", path, f.FormatVersion, formatVersion)
+	}
+	seen := make(map[string]bool, len(f.Gateways))
+	for i, gw := range f.Gateways {
+		if gw.Name == "" {
+			return nil, true, fmt.Errorf("state file %s: gateways[%d] has no name", path, i)
+		}
+		if seen[gw.Name] {
+			return nil, true, fmt.Errorf("state file %s: gateway %q appears twice", path, gw.Name)
+		}
+		seen[gw.Name] = true
+	}
+	return f.Gateways, true, nil
+}
+
+// Save replaces path with gateways (sorted by name, so the file diffs well).
+func Save(path string, gateways []gatewayapi.Gateway) error {
+	sorted := append([]gatewayapi.Gateway(nil), gateways...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	if sorted == nil {
+		sorted = []gatewayapi.Gateway{}
+	}
+	data, err := json.MarshalIndent(File{FormatVersion: formatVersion, Gateways: sorted}, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("state file %s: write: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("state file %s: fsync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("state file %s: close: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("state file %s: rename: %w", path, err)
+	}
+	committed = true
+	// The rename is durable only once the directory entry is on disk.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("state file %s: open directory for fsync: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("state file %s: fsync directory: %w", path, err)
+	}
+	return nil
+}
