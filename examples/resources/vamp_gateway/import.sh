@@ -1,0 +1,2 @@
+# A gateway is imported by its name.
+terraform import vamp_gateway.public public/9060

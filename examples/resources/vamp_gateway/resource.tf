@@ -1,0 +1,24 @@
+# A public entry on port 9060: requests with the cookie "beta" go to the canary cluster gateway,
+# the rest is split 90/10 between the deployment and a legacy server.
+resource "vamp_gateway" "public" {
+  name   = "public/9060"
+  port   = 9060
+  sticky = "route"
+
+  routes = [
+    {
+      name      = "sava"
+      gateway   = vamp_deployment.sava.gateway_names[1] # "sava/sava_cluster/webport"
+      weight    = 90
+      condition = "has cookie beta"
+    },
+    {
+      name      = "legacy"
+      addresses = ["10.0.0.12:8080", "10.0.0.13:8080"]
+      weight    = 10
+      health_check = {
+        path = "/health"
+      }
+    },
+  ]
+}

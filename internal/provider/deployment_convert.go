@@ -1,0 +1,446 @@
+package provider
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
+)
+
+// fullyKnown reports whether v and everything inside it is known.
+func fullyKnown(ctx context.Context, v attr.Value) bool {
+	tv, err := v.ToTerraformValue(ctx)
+	return err == nil && tv.IsFullyKnown()
+}
+
+// decodeClusters reads a fully known clusters value; ok is false while any part is unknown.
+func decodeClusters(ctx context.Context, v types.Map, diags *diag.Diagnostics) (clusters map[string]clusterModel, ok bool) {
+	if v.IsNull() {
+		return nil, true
+	}
+	if !fullyKnown(ctx, v) {
+		return nil, false
+	}
+	diags.Append(v.ElementsAs(ctx, &clusters, false)...)
+	return clusters, !diags.HasError()
+}
+
+func decodeStringMap(ctx context.Context, v types.Map, diags *diag.Diagnostics) (m map[string]string, ok bool) {
+	if v.IsNull() {
+		return nil, true
+	}
+	if !fullyKnown(ctx, v) {
+		return nil, false
+	}
+	diags.Append(v.ElementsAs(ctx, &m, false)...)
+	return m, !diags.HasError()
+}
+
+// toBlueprint is the blueprint an HCL model states: unset values stay unset (nil, "") so that
+// Normalize and the prior state can fill them.
+func toBlueprint(name string, gateways map[string]string, clusters map[string]clusterModel) *blueprint.Blueprint {
+	bp := &blueprint.Blueprint{Name: name, Gateways: maps.Clone(gateways), Clusters: map[string]*blueprint.Cluster{}}
+	for cname, c := range clusters {
+		bc := &blueprint.Cluster{}
+		for _, s := range c.Services {
+			bc.Services = append(bc.Services, s.toBlueprint())
+		}
+		if c.Gateways != nil {
+			bc.Gateways = map[string]*blueprint.ClusterGateway{}
+			for port, g := range c.Gateways {
+				bg := &blueprint.ClusterGateway{Sticky: g.Sticky.ValueString()}
+				if g.Routes != nil {
+					bg.Routes = map[string]*blueprint.Route{}
+					for svc, r := range g.Routes {
+						bg.Routes[svc] = &blueprint.Route{
+							Weight:            int64Pointer(r.Weight),
+							Condition:         r.Condition.ValueString(),
+							ConditionStrength: int64Pointer(r.ConditionStrength),
+						}
+					}
+				}
+				bc.Gateways[port] = bg
+			}
+		}
+		bp.Clusters[cname] = bc
+	}
+	return bp
+}
+
+func (s serviceModel) toBlueprint() *blueprint.Service {
+	if s.Breed == nil {
+		s.Breed = &breedModel{} // Validate reports the missing name and deployable
+	}
+	out := &blueprint.Service{
+		Breed: blueprint.Breed{
+			Name:        s.Breed.Name.ValueString(),
+			Deployable:  s.Breed.Deployable.ValueString(),
+			Ports:       maps.Clone(s.Breed.Ports),
+			Environment: maps.Clone(s.Breed.EnvironmentVariables),
+		},
+		Marathon: s.Marathon.ValueString(),
+	}
+	if s.Scale != nil {
+		scale := blueprint.DefaultScale
+		if !s.Scale.CPU.IsNull() {
+			scale.CPU = s.Scale.CPU.ValueFloat64()
+		}
+		if !s.Scale.Memory.IsNull() {
+			scale.MemoryMB = s.Scale.Memory.ValueInt64()
+		}
+		if !s.Scale.Instances.IsNull() {
+			scale.Instances = s.Scale.Instances.ValueInt64()
+		}
+		out.Scale = &scale
+	}
+	for _, hc := range s.HealthChecks {
+		failures := int64(blueprint.DefaultHealthCheckFailures)
+		if !hc.Failures.IsNull() {
+			failures = hc.Failures.ValueInt64()
+		}
+		out.HealthChecks = append(out.HealthChecks, blueprint.HealthCheck{
+			Port: hc.Port.ValueString(), Path: hc.Path.ValueString(), Protocol: hc.Protocol.ValueString(),
+			InitialDelay: hc.InitialDelay.ValueString(), Interval: hc.Interval.ValueString(), Timeout: hc.Timeout.ValueString(),
+			Failures: failures,
+		})
+	}
+	return out
+}
+
+// keepRunningRouting applies Vamp's merge rule against the running deployment: a cluster port
+// whose routing the configuration leaves unstated keeps prior's routing (sticky and weights),
+// so a variant added to it gets weight 0 from Normalize instead of an even split.
+func keepRunningRouting(bp, prior *blueprint.Blueprint) {
+	if prior == nil {
+		return
+	}
+	for cname, c := range bp.Clusters {
+		pc := prior.Clusters[cname]
+		if pc == nil {
+			continue
+		}
+		for port, pg := range pc.Gateways {
+			if pg == nil {
+				continue
+			}
+			g := c.Gateways[port]
+			if g != nil && g.Routes != nil {
+				continue
+			}
+			if g == nil {
+				g = &blueprint.ClusterGateway{Sticky: pg.Sticky}
+				if c.Gateways == nil {
+					c.Gateways = map[string]*blueprint.ClusterGateway{}
+				}
+				c.Gateways[port] = g
+			}
+			g.Routes = map[string]*blueprint.Route{}
+			for svc, r := range pg.Routes {
+				if c.Service(svc) != nil {
+					g.Routes[svc] = r.Clone()
+				}
+			}
+		}
+	}
+}
+
+// plannedBlueprint is the normalized blueprint that an apply of model makes, given what runs.
+func plannedBlueprint(name string, gateways map[string]string, clusters map[string]clusterModel, prior *blueprint.Blueprint) *blueprint.Blueprint {
+	bp := toBlueprint(name, gateways, clusters)
+	keepRunningRouting(bp, prior)
+	bp.Normalize()
+	return bp
+}
+
+// fillComputed completes the configuration's unset computed values from the normalized
+// blueprint; everything the configuration states stays exactly as stated.
+func fillComputed(cfg map[string]clusterModel, bp *blueprint.Blueprint) map[string]clusterModel {
+	out := make(map[string]clusterModel, len(cfg))
+	for cname, c := range cfg {
+		bc := bp.Clusters[cname]
+		pc := clusterModel{Gateways: c.Gateways}
+		for i, s := range c.Services {
+			pc.Services = append(pc.Services, fillService(s, bc.Services[i]))
+		}
+		if c.Gateways == nil {
+			pc.Gateways = gatewaysModel(bc)
+		} else {
+			pc.Gateways = map[string]clusterGatewayModel{}
+			for port, g := range c.Gateways {
+				bg := bc.Gateways[port]
+				if g.Routes == nil {
+					g.Routes = routesModel(bg)
+				} else {
+					routes := map[string]routeModel{}
+					for svc, r := range g.Routes {
+						br := bg.Routes[svc]
+						if r.Weight.IsNull() {
+							r.Weight = types.Int64Value(*br.Weight)
+						}
+						if r.ConditionStrength.IsNull() {
+							r.ConditionStrength = types.Int64PointerValue(br.ConditionStrength)
+						}
+						routes[svc] = r
+					}
+					g.Routes = routes
+				}
+				pc.Gateways[port] = g
+			}
+		}
+		out[cname] = pc
+	}
+	return out
+}
+
+func fillService(s serviceModel, bs *blueprint.Service) serviceModel {
+	if s.Scale == nil {
+		s.Scale = &scaleModel{}
+	}
+	s.Scale = &scaleModel{
+		CPU:       types.Float64Value(bs.Scale.CPU),
+		Memory:    types.Int64Value(bs.Scale.MemoryMB),
+		Instances: types.Int64Value(bs.Scale.Instances),
+	}
+	checks := make([]healthCheckModel, len(s.HealthChecks))
+	for i, hc := range s.HealthChecks {
+		bh := bs.HealthChecks[i]
+		checks[i] = healthCheckModel{
+			Port:         hc.Port,
+			Path:         orString(hc.Path, bh.Path),
+			Protocol:     orString(hc.Protocol, bh.Protocol),
+			InitialDelay: orString(hc.InitialDelay, bh.InitialDelay),
+			Interval:     orString(hc.Interval, bh.Interval),
+			Timeout:      orString(hc.Timeout, bh.Timeout),
+			Failures:     types.Int64Value(bh.Failures),
+		}
+	}
+	if s.HealthChecks != nil {
+		s.HealthChecks = checks
+	}
+	return s
+}
+
+func orString(stated types.String, filled string) types.String {
+	if !stated.IsNull() {
+		return stated
+	}
+	return nullIfEmpty(filled)
+}
+
+// clustersModel is a normalized blueprint's clusters as state: empty collections and strings
+// are null (the form an import and data "vamp_blueprint" give).
+func clustersModel(bp *blueprint.Blueprint) map[string]clusterModel {
+	out := map[string]clusterModel{}
+	for cname, bc := range bp.Clusters {
+		c := clusterModel{Gateways: gatewaysModel(bc)}
+		for _, bs := range bc.Services {
+			s := serviceModel{
+				Breed: &breedModel{
+					Name:                 types.StringValue(bs.Breed.Name),
+					Deployable:           types.StringValue(bs.Breed.Deployable),
+					Ports:                nilIfEmpty(bs.Breed.Ports),
+					EnvironmentVariables: nilIfEmpty(bs.Breed.Environment),
+				},
+				Marathon: nullIfEmpty(bs.Marathon),
+			}
+			for range bs.HealthChecks {
+				s.HealthChecks = append(s.HealthChecks, healthCheckModel{})
+			}
+			for i, hc := range bs.HealthChecks {
+				s.HealthChecks[i].Port = types.StringValue(hc.Port)
+			}
+			c.Services = append(c.Services, fillService(s, bs))
+		}
+		out[cname] = c
+	}
+	return out
+}
+
+func gatewaysModel(bc *blueprint.Cluster) map[string]clusterGatewayModel {
+	out := map[string]clusterGatewayModel{}
+	for port, g := range bc.Gateways {
+		out[port] = clusterGatewayModel{Sticky: nullIfEmpty(g.Sticky), Routes: routesModel(g)}
+	}
+	return out
+}
+
+func routesModel(g *blueprint.ClusterGateway) map[string]routeModel {
+	out := map[string]routeModel{}
+	for svc, r := range g.Routes {
+		out[svc] = routeModel{
+			Weight:            types.Int64PointerValue(r.Weight),
+			Condition:         nullIfEmpty(r.Condition),
+			ConditionStrength: types.Int64PointerValue(r.ConditionStrength),
+		}
+	}
+	return out
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+func int64Pointer(v types.Int64) *int64 {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	return blueprint.Int64(v.ValueInt64())
+}
+
+// attributePath is a blueprint path as a Terraform attribute path (the names are the same).
+func attributePath(p blueprint.Path) path.Path {
+	if len(p) == 0 || p[0].Kind != blueprint.StepAttr {
+		return path.Empty()
+	}
+	out := path.Root(p[0].Attr)
+	for _, s := range p[1:] {
+		switch s.Kind {
+		case blueprint.StepAttr:
+			out = out.AtName(s.Attr)
+		case blueprint.StepKey:
+			out = out.AtMapKey(s.Key)
+		case blueprint.StepIndex:
+			out = out.AtListIndex(s.Index)
+		}
+	}
+	return out
+}
+
+// addFieldErrors reports blueprint faults at their attribute paths. The path is also written
+// into the detail: a value that came from a data source has no place of its own in the
+// configuration to point at.
+func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
+	for _, fe := range errs {
+		if n := len(fe.Path); n > 0 && fe.Path[n-1].Kind == blueprint.StepAttr && schemaChecked[fe.Path[n-1].Attr] {
+			continue // the schema validator reported it
+		}
+		detail := fe.Path.String() + ": " + fe.Detail + "."
+		if len(fe.Path) == 0 {
+			diags.AddError(fe.Summary, detail)
+			continue
+		}
+		diags.AddAttributeError(attributePath(fe.Path), fe.Summary, detail)
+	}
+}
+
+// serviceID is the runtime id of a service variant.
+func serviceID(deployment, cluster string, s *blueprint.Service) string {
+	return runtime.ID(deployment, cluster, s.Breed.Name)
+}
+
+// runtimeService is what the runtime runs for one service of a normalized blueprint.
+func runtimeService(deployment, cluster string, s *blueprint.Service) runtime.Service {
+	out := runtime.Service{
+		ID:          serviceID(deployment, cluster, s),
+		Deployable:  s.Breed.Deployable,
+		Ports:       maps.Clone(s.Breed.Ports),
+		Environment: maps.Clone(s.Breed.Environment),
+		CPU:         s.Scale.CPU,
+		MemoryMB:    s.Scale.MemoryMB,
+		Instances:   s.Scale.Instances,
+		Marathon:    s.Marathon,
+	}
+	for _, hc := range s.HealthChecks {
+		out.HealthChecks = append(out.HealthChecks, runtime.HealthCheck(hc))
+	}
+	return out
+}
+
+// namedGateway is a gateway document with its name.
+type namedGateway struct {
+	name string
+	gw   gatewayapi.Gateway
+}
+
+// clusterGateways are the internal gateways of a normalized blueprint, sorted by name: one per
+// cluster port, a route per service that has the port, in service order.
+func clusterGateways(bp *blueprint.Blueprint, runtimeName string) []namedGateway {
+	var out []namedGateway
+	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
+		c := bp.Clusters[cname]
+		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
+			g := c.Gateways[port]
+			gw := gatewayapi.Gateway{Port: 0, Sticky: g.Sticky, Routes: []gatewayapi.Route{}}
+			for _, svc := range c.ServicesWithPort(port) {
+				r := g.Routes[svc]
+				if r == nil {
+					continue
+				}
+				gw.Routes = append(gw.Routes, gatewayapi.Route{
+					Name:              blueprint.RouteName(bp.Name, cname, svc, port),
+					Weight:            int(*r.Weight),
+					Condition:         r.Condition,
+					ConditionStrength: intFrom64(r.ConditionStrength),
+					Service:           &gatewayapi.ServiceRef{Runtime: runtimeName, ID: runtime.ID(bp.Name, cname, svc), Port: port},
+				})
+			}
+			out = append(out, namedGateway{name: blueprint.GatewayName(bp.Name, cname, port), gw: gw})
+		}
+	}
+	return out
+}
+
+// blueprintGateways are the gateways on the blueprint's ports, sorted by port number, each with
+// one route to its cluster gateway.
+func blueprintGateways(bp *blueprint.Blueprint) []namedGateway {
+	ports := slices.Collect(maps.Keys(bp.Gateways))
+	slices.SortFunc(ports, func(a, b string) int { return atoi(a) - atoi(b) })
+	var out []namedGateway
+	for _, port := range ports {
+		target := bp.Gateways[port]
+		out = append(out, namedGateway{
+			name: blueprint.DeploymentGatewayName(bp.Name, port),
+			gw: gatewayapi.Gateway{Port: atoi(port), Routes: []gatewayapi.Route{{
+				Name: target, Weight: 100, Gateway: bp.Name + "/" + target,
+			}}},
+		})
+	}
+	return out
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func intFrom64(v *int64) *int {
+	if v == nil {
+		return nil
+	}
+	i := int(*v)
+	return &i
+}
+
+// gatewayNames lists the blueprint gateways, then the cluster gateways.
+func gatewayNames(bp *blueprint.Blueprint) []string {
+	var out []string
+	for _, g := range blueprintGateways(bp) {
+		out = append(out, g.name)
+	}
+	for _, g := range clusterGateways(bp, "") {
+		out = append(out, g.name)
+	}
+	return out
+}
+
+func routeNames(bp *blueprint.Blueprint) []string {
+	var out []string
+	for _, g := range clusterGateways(bp, "") {
+		for _, r := range g.gw.Routes {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}

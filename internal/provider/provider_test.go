@@ -1,0 +1,178 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/localrt"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
+)
+
+// The acceptance tests run against a real gateway with the local dev runtime, in this test
+// process (what `vamp-gateway dev` runs), and the real Terraform CLI (TF_ACC_TERRAFORM_PATH).
+var (
+	testGateway *gatewayapi.Client
+	testRuntime runtime.Driver
+	testDir     string
+)
+
+var testProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"vamp": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+func TestMain(m *testing.M) {
+	code, err := runWithGateway(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test set-up:", err)
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+func runWithGateway(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "vamp-provider-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	testDir = dir
+
+	runner := localrt.New(localrt.Options{Dir: dir, StopGrace: 2 * time.Second, DrainDelay: 50 * time.Millisecond})
+	defer runner.Close()
+	token := randomToken()
+	srv, err := gateway.New(gateway.Config{
+		AdminListen: "127.0.0.1:0",
+		AdminToken:  token,
+		StateFile:   filepath.Join(dir, "gateways.json"),
+		BindHost:    "127.0.0.1",
+		Sources:     []discovery.Source{runner},
+		AdminHandlers: map[string]http.Handler{
+			"/v1/services":  runner.Handler(),
+			"/v1/services/": runner.Handler(),
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := srv.Listen(); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		return 0, fmt.Errorf("gateway stopped: %v", err)
+	}
+
+	url := "http://" + srv.AdminAddr().String()
+	os.Setenv(EnvGatewayURL, url)
+	os.Setenv(EnvGatewayToken, token)
+	testGateway = &gatewayapi.Client{BaseURL: url, Token: token}
+	testRuntime = runtime.NewLocal(testGateway)
+	return m.Run(), nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// freePort is a TCP port on 127.0.0.1 that nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// countVersions sends n requests with the given User-Agent to the gateway port and counts the
+// answers by the version they name (the demo service answers with its version).
+func countVersions(port, n int, userAgent string) (map[string]int, error) {
+	counts := map[string]int{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range n {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("User-Agent", userAgent)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET /: %s: %s", resp.Status, body)
+		}
+		counts[versionIn(string(body))]++
+	}
+	return counts, nil
+}
+
+var versionPattern = regexp.MustCompile(`\b\d+\.\d+\.\d+\b`)
+
+func versionIn(body string) string {
+	if v := versionPattern.FindString(body); v != "" {
+		return v
+	}
+	return strings.TrimSpace(body)
+}
+
+const (
+	firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+	chromeUA  = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+
+var (
+	savaOnce sync.Once
+	savaBin  string
+	savaErr  error
+)
+
+// sava is the demo service examples/sava, built once per test run.
+func sava(t *testing.T) string {
+	t.Helper()
+	savaOnce.Do(func() {
+		bin := filepath.Join(testDir, "sava")
+		build := exec.Command("go", "build", "-o", bin, "github.com/vamp-canary/terraform-provider-vamp/examples/sava")
+		if out, err := build.CombinedOutput(); err != nil {
+			savaErr = fmt.Errorf("building examples/sava: %v\n%s", err, out)
+			return
+		}
+		savaBin = bin
+	})
+	if savaErr != nil {
+		t.Fatal(savaErr)
+	}
+	return savaBin
+}

@@ -1,0 +1,564 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
+)
+
+// Status values of a deployment.
+const (
+	statusDeployed = "deployed"
+	// statusDegraded: a gateway or service that the deployment made is gone; the next apply
+	// puts it back.
+	statusDegraded = "degraded"
+)
+
+const (
+	defaultDeployTimeout = 15 * time.Minute
+	defaultDeleteTimeout = 10 * time.Minute
+)
+
+var (
+	_ resource.Resource                   = (*deploymentResource)(nil)
+	_ resource.ResourceWithConfigure      = (*deploymentResource)(nil)
+	_ resource.ResourceWithImportState    = (*deploymentResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*deploymentResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*deploymentResource)(nil)
+)
+
+// NewDeploymentResource is the factory of vamp_deployment.
+func NewDeploymentResource() resource.Resource { return &deploymentResource{} }
+
+type deploymentResource struct{ data *ProviderData }
+
+func (r *deploymentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_deployment"
+}
+
+func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = deploymentSchema(ctx)
+}
+
+func (r *deploymentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig runs the blueprint rules on the configuration as it will be normalized.
+func (r *deploymentResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg deploymentModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() || cfg.Name.IsUnknown() {
+		return
+	}
+	gateways, ok1 := decodeStringMap(ctx, cfg.Gateways, &resp.Diagnostics)
+	clusters, ok2 := decodeClusters(ctx, cfg.Clusters, &resp.Diagnostics)
+	if !ok1 || !ok2 || resp.Diagnostics.HasError() {
+		return
+	}
+	addFieldErrors(&resp.Diagnostics, toBlueprint(cfg.Name.ValueString(), gateways, clusters).Validate())
+}
+
+// ModifyPlan shows the real routing in the plan (Vamp's defaults and merge rule filled in),
+// refuses what Vamp refuses (a removed variant that still has weight), and keeps computed
+// values that an apply will not change.
+func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var cfg, plan deploymentModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || cfg.Name.IsUnknown() {
+		return
+	}
+	gateways, ok1 := decodeStringMap(ctx, cfg.Gateways, &resp.Diagnostics)
+	clusters, ok2 := decodeClusters(ctx, cfg.Clusters, &resp.Diagnostics)
+	if !ok1 || !ok2 || resp.Diagnostics.HasError() {
+		return
+	}
+	var prior *blueprint.Blueprint
+	var state deploymentModel
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		prior = stateBlueprint(ctx, &state, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if state.Name.ValueString() != cfg.Name.ValueString() {
+			prior = nil // replaced: a new deployment starts fresh
+		}
+	}
+	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
+	addFieldErrors(&resp.Diagnostics, bp.Validate())
+	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	addFieldErrors(&resp.Diagnostics, runtimeFieldErrors(r.data, bp)) // e.g. Marathon's app id rules
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.Clusters = clustersValue(ctx, fillComputed(clusters, bp), &resp.Diagnostics)
+	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
+	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	plan.Status = types.StringValue(statusDeployed)
+	plan.Instances = types.MapUnknown(instancesType.ElemType)
+	if prior != nil && prior.Name == bp.Name && !state.Instances.IsNull() && len(servicesToDeploy(prior, bp)) == 0 && len(servicesToRemove(prior, bp)) == 0 {
+		plan.Instances = state.Instances
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags *diag.Diagnostics) types.Map {
+	v, d := types.MapValueFrom(ctx, clustersType(ctx).ElemType, clusters)
+	diags.Append(d...)
+	return v
+}
+
+// stateBlueprint is the normalized blueprint that a state records.
+func stateBlueprint(ctx context.Context, m *deploymentModel, diags *diag.Diagnostics) *blueprint.Blueprint {
+	gateways, _ := decodeStringMap(ctx, m.Gateways, diags)
+	clusters, _ := decodeClusters(ctx, m.Clusters, diags)
+	bp := toBlueprint(m.Name.ValueString(), gateways, clusters)
+	bp.Normalize()
+	return bp
+}
+
+// servicesToDeploy are the services of next that prior does not run as next wants them.
+func servicesToDeploy(prior, next *blueprint.Blueprint) []runtime.Service {
+	running := runtimeServices(prior)
+	var out []runtime.Service
+	for _, s := range runtimeServicesOrdered(next) {
+		if old, ok := running[s.ID]; !ok || !reflect.DeepEqual(old, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// servicesToRemove are the ids of prior's services that next no longer has.
+func servicesToRemove(prior, next *blueprint.Blueprint) []string {
+	wanted := runtimeServices(next)
+	var out []string
+	for _, s := range runtimeServicesOrdered(prior) {
+		if _, ok := wanted[s.ID]; !ok {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+func runtimeServices(bp *blueprint.Blueprint) map[string]runtime.Service {
+	out := map[string]runtime.Service{}
+	if bp == nil {
+		return out
+	}
+	for _, s := range runtimeServicesOrdered(bp) {
+		out[s.ID] = s
+	}
+	return out
+}
+
+// runtimeServicesOrdered lists the services by cluster name, then in service order.
+func runtimeServicesOrdered(bp *blueprint.Blueprint) []runtime.Service {
+	if bp == nil {
+		return nil
+	}
+	var out []runtime.Service
+	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
+		for _, s := range bp.Clusters[cname].Services {
+			out = append(out, runtimeService(bp.Name, cname, s))
+		}
+	}
+	return out
+}
+
+func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, defaultDeployTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	bp := r.apply(ctx, &plan, nil, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		// Nothing is recorded in state, so take down what this apply started.
+		if bp != nil {
+			r.teardown(context.WithoutCancel(ctx), bp, gatewayNames(bp), &resp.Diagnostics)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, defaultDeployTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
+	var priorNames []string
+	resp.Diagnostics.Append(state.GatewayNames.ElementsAs(ctx, &priorNames, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.apply(ctx, &plan, prior, priorNames, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return // the prior state stays: the next apply does the rest
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// apply makes the planned deployment real, in an order that never routes to what is not
+// running: new and changed services (each waits until healthy), then the cluster gateways,
+// then the blueprint gateways; after that it removes the gateways and services that left the
+// configuration. It fills the computed values of plan and returns the applied blueprint.
+func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
+	gateways, _ := decodeStringMap(ctx, plan.Gateways, diags)
+	clusters, _ := decodeClusters(ctx, plan.Clusters, diags)
+	if diags.HasError() {
+		return nil
+	}
+	bp := plannedBlueprint(plan.Name.ValueString(), gateways, clusters, prior)
+	driver := r.data.Runtime
+
+	for _, s := range servicesToDeploy(prior, bp) {
+		if _, err := driver.Apply(ctx, s); err != nil {
+			diags.AddError("Service "+quote(s.ID)+" did not deploy",
+				fmt.Sprintf("%v\n\nThe gateways still route as before. Fix the service (its deployable, ports or health checks) and apply again, "+
+					"or raise the timeouts.create / timeouts.update of the deployment.", err))
+			return bp
+		}
+	}
+	for _, g := range append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...) {
+		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
+			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
+			return bp
+		}
+	}
+	wanted := gatewayNames(bp)
+	for _, name := range priorNames { // blueprint gateways come first in priorNames
+		if !slices.Contains(wanted, name) {
+			if err := r.data.Gateway.Delete(ctx, name); err != nil {
+				addAPIError(diags, "DELETE", "gateway "+quote(name), err)
+				return bp
+			}
+		}
+	}
+	for _, id := range servicesToRemove(prior, bp) {
+		if err := driver.Delete(ctx, id); err != nil {
+			diags.AddError("Service "+quote(id)+" was not removed", err.Error())
+			return bp
+		}
+	}
+	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
+	plan.RouteNames = listOfStrings(ctx, routeNames(bp), diags)
+	plan.Status = types.StringValue(statusDeployed)
+	// A plan that deploys nothing already holds the instances (Read refreshes them later).
+	if plan.Instances.IsUnknown() {
+		plan.Instances, _ = r.instances(ctx, bp, diags)
+	}
+	return bp
+}
+
+// instances reads every service's instances; missing counts the services the runtime lacks.
+func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Blueprint, diags *diag.Diagnostics) (types.Map, map[string]bool) {
+	out := map[string][]string{}
+	missing := map[string]bool{}
+	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
+		for _, s := range bp.Clusters[cname].Services {
+			id := serviceID(bp.Name, cname, s)
+			st, found, err := r.data.Runtime.Get(ctx, id)
+			if err != nil {
+				diags.AddError("Cannot read service "+quote(id), err.Error())
+				continue
+			}
+			if !found {
+				missing[id] = true
+				continue
+			}
+			out[cname+"/"+s.Breed.Name] = st.Addresses()
+		}
+	}
+	v, d := types.MapValueFrom(ctx, instancesType.ElemType, out)
+	diags.Append(d...)
+	return v, missing
+}
+
+func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state deploymentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	clusters, _ := decodeClusters(ctx, state.Clusters, &resp.Diagnostics)
+	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := bp.Name
+
+	// Gateways: what is gone drops out of gateway_names (the plan puts it back); the live
+	// routing of each cluster gateway replaces the recorded one (drift shows in the plan).
+	var present []string
+	live := map[string]gatewayapi.Gateway{}
+	for _, gname := range gatewayNames(bp) {
+		gw, err := r.data.Gateway.Get(ctx, gname)
+		if gatewayapi.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "GET", "gateway "+quote(gname), err)
+			return
+		}
+		present = append(present, gname)
+		live[gname] = gw
+	}
+	instances, missing := r.instances(ctx, bp, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if len(present) == 0 && len(missing) == len(runtimeServicesOrdered(bp)) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	for cname, c := range clusters {
+		var kept []serviceModel
+		for _, s := range c.Services {
+			if !missing[runtime.ID(name, cname, s.Breed.Name.ValueString())] {
+				kept = append(kept, s)
+			}
+		}
+		c.Services = kept
+		for port, g := range c.Gateways {
+			if gw, ok := live[blueprint.GatewayName(name, cname, port)]; ok {
+				c.Gateways[port] = liveRouting(g, gw)
+			}
+		}
+		clusters[cname] = c
+	}
+	state.Clusters = clustersValue(ctx, clusters, &resp.Diagnostics)
+	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
+	state.Instances = instances
+	state.Status = types.StringValue(statusDeployed)
+	if len(present) < len(gatewayNames(bp)) || len(missing) > 0 {
+		state.Status = types.StringValue(statusDegraded)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// liveRouting is recorded routing updated from the live gateway: sticky, and weight, condition
+// and strength of each route. A live route the state does not list shows up only when it can
+// take traffic (weight or condition): a route with weight 0 is what an unlisted service means.
+func liveRouting(recorded clusterGatewayModel, gw gatewayapi.Gateway) clusterGatewayModel {
+	out := clusterGatewayModel{Sticky: nullIfEmpty(gw.Sticky), Routes: map[string]routeModel{}}
+	for _, rt := range gw.Routes {
+		if rt.Service == nil {
+			continue
+		}
+		_, _, svc, ok := runtime.SplitID(rt.Service.ID)
+		if !ok {
+			continue
+		}
+		_, listed := recorded.Routes[svc]
+		if !listed && rt.Weight == 0 && rt.Condition == "" {
+			continue
+		}
+		out.Routes[svc] = routeModel{
+			Weight:            types.Int64Value(int64(rt.Weight)),
+			Condition:         nullIfEmpty(rt.Condition),
+			ConditionStrength: liveStrength(rt.Condition, rt.ConditionStrength),
+		}
+	}
+	return out
+}
+
+func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state deploymentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// Every gateway the deployment may have made, whether or not state still lists it.
+	r.teardown(ctx, bp, gatewayNames(bp), &resp.Diagnostics)
+}
+
+// teardown removes blueprint gateways, then cluster gateways, then services: traffic stops
+// before the processes do.
+func (r *deploymentResource) teardown(ctx context.Context, bp *blueprint.Blueprint, names []string, diags *diag.Diagnostics) {
+	for _, name := range names {
+		if err := r.data.Gateway.Delete(ctx, name); err != nil {
+			addAPIError(diags, "DELETE", "gateway "+quote(name), err)
+			return
+		}
+	}
+	for _, s := range runtimeServicesOrdered(bp) {
+		if err := r.data.Runtime.Delete(ctx, s.ID); err != nil {
+			diags.AddError("Service "+quote(s.ID)+" was not removed", err.Error())
+		}
+	}
+}
+
+// ImportState rebuilds a deployment by name from the gateway's configuration and the runtime's
+// services: `terraform import vamp_deployment.sava sava`.
+func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name := req.ID
+	all, err := r.data.Gateway.List(ctx)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "GET", "the gateway list", err)
+		return
+	}
+	services, err := r.data.Runtime.List(ctx, name+"/")
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot list services", err.Error())
+		return
+	}
+	bp := importedBlueprint(name, all, services)
+	if len(bp.Clusters) == 0 {
+		resp.Diagnostics.AddError("No such deployment",
+			fmt.Sprintf("Neither the gateway nor the %s runtime has anything of a deployment named %q. The import id is the deployment's name, e.g. \"sava\".",
+				r.data.Runtime.Name(), name))
+		return
+	}
+	state := deploymentModel{
+		Name:     types.StringValue(name),
+		Gateways: types.MapNull(types.StringType),
+		Clusters: clustersValue(ctx, clustersModel(bp), &resp.Diagnostics),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
+	}
+	if len(bp.Gateways) > 0 {
+		v, d := types.MapValueFrom(ctx, types.StringType, bp.Gateways)
+		resp.Diagnostics.Append(d...)
+		state.Gateways = v
+	}
+	state.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
+	state.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	state.Status = types.StringValue(statusDeployed)
+	state.Instances, _ = r.instances(ctx, bp, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// importedBlueprint is the deployment that the gateways and services named name/... make up.
+// A cluster's services are in the route order of its gateways, then by name.
+func importedBlueprint(name string, gateways []gatewayapi.Gateway, services []runtime.Status) *blueprint.Blueprint {
+	bp := &blueprint.Blueprint{Name: name, Gateways: map[string]string{}, Clusters: map[string]*blueprint.Cluster{}}
+	order := map[string]int{}
+	slices.SortFunc(gateways, func(a, b gatewayapi.Gateway) int { return strings.Compare(a.Name, b.Name) })
+	for _, gw := range gateways {
+		rest, ok := strings.CutPrefix(gw.Name, name+"/")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(rest, "/")
+		switch {
+		case len(parts) == 1 && len(gw.Routes) == 1 && strings.HasPrefix(gw.Routes[0].Gateway, name+"/"):
+			bp.Gateways[parts[0]] = strings.TrimPrefix(gw.Routes[0].Gateway, name+"/")
+		case len(parts) == 2:
+			c := importedCluster(bp, parts[0])
+			g := &blueprint.ClusterGateway{Sticky: gw.Sticky, Routes: map[string]*blueprint.Route{}}
+			for _, rt := range gw.Routes {
+				if rt.Service == nil {
+					continue
+				}
+				_, _, svc, ok := runtime.SplitID(rt.Service.ID)
+				if !ok {
+					continue
+				}
+				if _, seen := order[rt.Service.ID]; !seen {
+					order[rt.Service.ID] = len(order)
+				}
+				r := &blueprint.Route{Weight: blueprint.Int64(int64(rt.Weight)), Condition: rt.Condition}
+				if s := liveStrength(rt.Condition, rt.ConditionStrength); !s.IsNull() {
+					r.ConditionStrength = blueprint.Int64(s.ValueInt64())
+				}
+				g.Routes[svc] = r
+			}
+			c.Gateways[parts[1]] = g
+		}
+	}
+	slices.SortFunc(services, func(a, b runtime.Status) int {
+		oa, aok := order[a.Service.ID]
+		ob, bok := order[b.Service.ID]
+		switch {
+		case aok && bok:
+			return oa - ob
+		case aok != bok:
+			if aok {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Service.ID, b.Service.ID)
+	})
+	for _, st := range services {
+		_, cname, breed, ok := runtime.SplitID(st.Service.ID)
+		if !ok {
+			continue
+		}
+		s := st.Service
+		bs := &blueprint.Service{
+			Breed:    blueprint.Breed{Name: breed, Deployable: s.Deployable, Ports: s.Ports, Environment: s.Environment},
+			Scale:    &blueprint.Scale{CPU: s.CPU, MemoryMB: s.MemoryMB, Instances: s.Instances},
+			Marathon: s.Marathon,
+		}
+		for _, hc := range s.HealthChecks {
+			bs.HealthChecks = append(bs.HealthChecks, blueprint.HealthCheck(hc))
+		}
+		c := importedCluster(bp, cname)
+		c.Services = append(c.Services, bs)
+	}
+	for cname, c := range bp.Clusters {
+		if len(c.Services) == 0 {
+			delete(bp.Clusters, cname) // gateways without services are not a deployment's
+		}
+	}
+	if len(bp.Clusters) == 0 {
+		bp.Gateways = nil
+	}
+	return bp
+}
+
+func importedCluster(bp *blueprint.Blueprint, name string) *blueprint.Cluster {
+	c := bp.Clusters[name]
+	if c == nil {
+		c = &blueprint.Cluster{Gateways: map[string]*blueprint.ClusterGateway{}}
+		bp.Clusters[name] = c
+	}
+	return c
+}
