@@ -71,6 +71,7 @@ type Source struct {
 	wake      chan struct{}
 	stop      chan struct{}
 	done      chan struct{}
+	startOnce sync.Once
 	closeOnce sync.Once
 	stopEvent func()
 }
@@ -108,7 +109,7 @@ func New(api API, opts Options) *Source {
 // even when Marathon is briefly unreachable) and then keeps polling in the background.
 func (s *Source) Start() error {
 	err := s.refresh()
-	go s.loop()
+	s.startOnce.Do(func() { go s.loop() })
 	return err
 }
 
@@ -116,6 +117,7 @@ func (s *Source) Start() error {
 func (s *Source) Close() {
 	s.closeOnce.Do(func() {
 		close(s.stop)
+		s.startOnce.Do(func() { close(s.done) }) // never started: no loop to wait for
 		<-s.done
 		s.mu.Lock()
 		stop := s.stopEvent

@@ -297,3 +297,13 @@ func TestPollFailureKeepsLastView(t *testing.T) {
 		t.Fatal("the last view was dropped when a poll failed")
 	}
 }
+
+func TestCloseWithoutStart(t *testing.T) {
+	done := make(chan struct{})
+	go func() { New(nil, Options{}).Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close of a source that was never started does not return")
+	}
+}
