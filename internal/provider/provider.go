@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/azure"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -25,6 +26,8 @@ type ProviderData struct {
 	// Runtime runs service variants. A block that selects a runtime (e.g. marathon) sets it;
 	// when none does, it is the local dev runtime behind the gateway's admin API.
 	Runtime runtime.Driver
+	// Azure writes load-balancer and security rules; nil when no Azure credential is configured.
+	Azure *azure.Client
 }
 
 // settingsBlock is one block of the provider configuration. Adding a block (marathon, azure)
@@ -40,6 +43,7 @@ type settingsBlock interface {
 // settingsBlocks are configured in this order: later blocks see what earlier ones set.
 var settingsBlocks = []settingsBlock{
 	gatewayBlock{},
+	azureBlock{},
 	marathonBlock{},
 }
 
@@ -49,6 +53,8 @@ type Options struct {
 	Gateway *gatewayapi.Client
 	// Runtime, when set, is used instead of the configured runtime.
 	Runtime runtime.Driver
+	// Azure, when set, is used instead of the azure block's client (tests: azurefake's transport).
+	Azure *azure.Client
 }
 
 // VampProvider is the provider.
@@ -100,6 +106,9 @@ func (p *VampProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if p.options.Gateway != nil {
 		data.Gateway = p.options.Gateway
 	}
+	if p.options.Azure != nil {
+		data.Azure = p.options.Azure
+	}
 	if p.options.Runtime != nil {
 		data.Runtime = p.options.Runtime
 	}
@@ -115,6 +124,8 @@ func (p *VampProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewDeploymentResource,
 		NewGatewayResource,
+		NewAzureLBRuleResource,
+		NewAzureNSGRuleResource,
 	}
 }
 

@@ -1,0 +1,449 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/azure"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*azureLBRuleResource)(nil)
+	_ resource.ResourceWithImportState    = (*azureLBRuleResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*azureLBRuleResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*azureLBRuleResource)(nil)
+)
+
+// NewAzureLBRuleResource is vamp_azure_lb_rule: a load-balancing rule and the health probe it owns.
+func NewAzureLBRuleResource() resource.Resource { return &azureLBRuleResource{} }
+
+type azureLBRuleResource struct{ data *ProviderData }
+
+type azureLBRuleModel struct {
+	ID                          types.String     `tfsdk:"id"`
+	LoadBalancerID              types.String     `tfsdk:"load_balancer_id"`
+	Name                        types.String     `tfsdk:"name"`
+	FrontendIPConfigurationName types.String     `tfsdk:"frontend_ip_configuration_name"`
+	BackendAddressPoolIDs       types.Set        `tfsdk:"backend_address_pool_ids"`
+	Protocol                    types.String     `tfsdk:"protocol"`
+	FrontendPort                types.Int64      `tfsdk:"frontend_port"`
+	BackendPort                 types.Int64      `tfsdk:"backend_port"`
+	IdleTimeoutInMinutes        types.Int64      `tfsdk:"idle_timeout_in_minutes"`
+	FloatingIPEnabled           types.Bool       `tfsdk:"floating_ip_enabled"`
+	LoadDistribution            types.String     `tfsdk:"load_distribution"`
+	DisableOutboundSNAT         types.Bool       `tfsdk:"disable_outbound_snat"`
+	ProbeID                     types.String     `tfsdk:"probe_id"`
+	Probe                       *azureProbeModel `tfsdk:"probe"`
+}
+
+type azureProbeModel struct {
+	Name              types.String `tfsdk:"name"`
+	Protocol          types.String `tfsdk:"protocol"`
+	Port              types.Int64  `tfsdk:"port"`
+	RequestPath       types.String `tfsdk:"request_path"`
+	IntervalInSeconds types.Int64  `tfsdk:"interval_in_seconds"`
+	Threshold         types.Int64  `tfsdk:"threshold"`
+}
+
+func (r *azureLBRuleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_azure_lb_rule"
+}
+
+func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A load-balancing rule and the health probe it owns on an existing Azure load balancer (for instance " +
+			"the agents' load balancer of a DC/OS or Kubernetes cluster, from azurerm): opens a gateway's port to the outside. " +
+			"The load balancer is read, our rule and probe are spliced in by name, and it is written back with `If-Match` on its " +
+			"etag, under a per-load-balancer lock in the provider, re-reading on a lost race (412); rules and probes this resource " +
+			"does not own are never changed. Throttling (429) and transient errors are retried with backoff.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The rule's Azure id, `<load_balancer_id>/loadBalancingRules/<name>`.",
+				Computed:            true,
+			},
+			"load_balancer_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the load balancer, e.g. `azurerm_lb.agents.id`. Changing it replaces the rule.",
+				Required:            true,
+				PlanModifiers:       replace,
+				Validators:          []validator.String{azureIDValidator{what: "load balancer", check: azureCheck(azure.ParseLoadBalancerID)}},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Name of the rule, unique on the load balancer. Changing it replaces the rule.",
+				Required:            true,
+				PlanModifiers:       replace,
+				Validators:          []validator.String{azureIDValidator{what: "name", check: azure.CheckName}},
+			},
+			"frontend_ip_configuration_name": schema.StringAttribute{
+				MarkdownDescription: "Name of the load balancer's frontend IP configuration that receives the traffic " +
+					"(e.g. `azurerm_lb.agents.frontend_ip_configuration[0].name`).",
+				Required:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"backend_address_pool_ids": schema.SetAttribute{
+				MarkdownDescription: "Ids of the backend address pools that receive the traffic (the agents' pool). Two only on gateway load balancers.",
+				ElementType:         types.StringType,
+				Required:            true,
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(
+					azureIDValidator{what: "backend address pool", check: azure.CheckBackendPoolID})},
+			},
+			"protocol": schema.StringAttribute{
+				MarkdownDescription: "`Tcp` (default), `Udp` or `All`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("Tcp"),
+				Validators:          []validator.String{stringvalidator.OneOf(azure.LBProtocols...)},
+			},
+			"frontend_port": schema.Int64Attribute{
+				MarkdownDescription: "The port clients connect to on the frontend, 1..65534: the gateway's port (e.g. `vamp_gateway.sava.port`).",
+				Required:            true,
+				Validators:          []validator.Int64{int64validator.Between(azure.MinFrontendPort, azure.MaxFrontendPort)},
+			},
+			"backend_port": schema.Int64Attribute{
+				MarkdownDescription: "The port on the backends, 1..65535. Default: `frontend_port`.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.Int64{int64validator.Between(azure.MinPort, azure.MaxPort)},
+			},
+			"idle_timeout_in_minutes": schema.Int64Attribute{
+				MarkdownDescription: "TCP idle timeout, 4..100 minutes. Default 4.",
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(azure.DefaultIdle),
+				Validators:          []validator.Int64{int64validator.Between(azure.MinIdleTimeout, azure.MaxIdleTimeout)},
+			},
+			"floating_ip_enabled": schema.BoolAttribute{
+				MarkdownDescription: "Floating IP (direct server return). Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"load_distribution": schema.StringAttribute{
+				MarkdownDescription: "Session persistence: `Default` (5-tuple hash), `SourceIP` (client IP) or `SourceIPProtocol` (client IP and protocol).",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("Default"),
+				Validators:          []validator.String{stringvalidator.OneOf(azure.LoadDistributions...)},
+			},
+			"disable_outbound_snat": schema.BoolAttribute{
+				MarkdownDescription: "Do not use the frontend IP for the backends' outbound connections (set when outbound rules do that). Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"probe_id": schema.StringAttribute{
+				MarkdownDescription: "The probe's Azure id, `<load_balancer_id>/probes/<probe.name>`.",
+				Computed:            true,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"probe": schema.SingleNestedBlock{
+				MarkdownDescription: "The health probe that decides which backends get traffic. The rule creates it, owns it and deletes it; " +
+					"a probe of the same name used by another rule is an error. Required.",
+				Validators: []validator.Object{objectvalidator.IsRequired()},
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{
+						MarkdownDescription: "Name of the probe. Default: the rule's name.",
+						Optional:            true,
+						Computed:            true,
+						Validators:          []validator.String{azureIDValidator{what: "name", check: azure.CheckName}},
+					},
+					"protocol": schema.StringAttribute{
+						MarkdownDescription: "`Tcp` (a connection is enough), `Http` or `Https` (a 200 from `request_path`).",
+						Required:            true,
+						Validators:          []validator.String{stringvalidator.OneOf(azure.ProbeProtocols...)},
+					},
+					"port": schema.Int64Attribute{
+						MarkdownDescription: "Port probed on each backend, 1..65535. Default: `backend_port`.",
+						Optional:            true,
+						Computed:            true,
+						Validators:          []validator.Int64{int64validator.Between(azure.MinPort, azure.MaxPort)},
+					},
+					"request_path": schema.StringAttribute{
+						MarkdownDescription: "Path requested by `Http`/`Https` probes, e.g. `/health` (required for them, not allowed for `Tcp`).",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(pathPattern, "must start with \"/\"")},
+					},
+					"interval_in_seconds": schema.Int64Attribute{
+						MarkdownDescription: "Seconds between probes, 5..3600. Default 15.",
+						Optional:            true,
+						Computed:            true,
+						Default:             int64default.StaticInt64(azure.DefaultInterval),
+						Validators:          []validator.Int64{int64validator.Between(azure.MinProbeInterval, azure.MaxProbeInterval)},
+					},
+					"threshold": schema.Int64Attribute{
+						MarkdownDescription: "Consecutive probe results that take a backend in or out of rotation, 1..100. Default 1.",
+						Optional:            true,
+						Computed:            true,
+						Default:             int64default.StaticInt64(azure.DefaultThreshold),
+						Validators:          []validator.Int64{int64validator.Between(azure.MinProbeThreshold, azure.MaxProbeThreshold)},
+					},
+				},
+			},
+		},
+	}
+}
+
+func (r *azureLBRuleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks what depends on more than one attribute.
+func (r *azureLBRuleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m azureLBRuleModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if p := m.Probe; p != nil && !p.Protocol.IsUnknown() && !p.RequestPath.IsUnknown() {
+		at := path.Root("probe").AtName("request_path")
+		switch proto := p.Protocol.ValueString(); {
+		case proto == "Tcp" && !p.RequestPath.IsNull():
+			resp.Diagnostics.AddAttributeError(at, "request_path is for Http and Https probes",
+				"A Tcp probe only opens a connection. Remove request_path, or set probe.protocol = \"Http\".")
+		case (proto == "Http" || proto == "Https") && p.RequestPath.IsNull():
+			resp.Diagnostics.AddAttributeError(at, "request_path is required for an "+proto+" probe",
+				"Set the path the probe requests on each backend, e.g. request_path = \"/health\"; a backend is healthy when it answers 200.")
+		}
+	}
+	if m.LoadBalancerID.IsUnknown() || m.LoadBalancerID.IsNull() || m.BackendAddressPoolIDs.IsUnknown() {
+		return
+	}
+	var pools []types.String
+	resp.Diagnostics.Append(m.BackendAddressPoolIDs.ElementsAs(ctx, &pools, false)...)
+	prefix := strings.ToLower(strings.TrimSuffix(m.LoadBalancerID.ValueString(), "/")) + "/backendaddresspools/"
+	for _, p := range pools {
+		if p.IsUnknown() || p.IsNull() || azure.CheckBackendPoolID("", p.ValueString()) != nil {
+			continue // the attribute's own validator reports a malformed id
+		}
+		if !strings.HasPrefix(strings.ToLower(p.ValueString()), prefix) {
+			resp.Diagnostics.AddAttributeError(path.Root("backend_address_pool_ids"), "Backend pool of another load balancer",
+				"Pool "+quote(p.ValueString())+" does not belong to load balancer "+quote(m.LoadBalancerID.ValueString())+
+					"; a rule can only send traffic to pools of its own load balancer.")
+		}
+	}
+}
+
+// ModifyPlan fills in the defaults that depend on other attributes, and the ids, which follow
+// from the names.
+func (r *azureLBRuleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan, config azureLBRuleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if config.BackendPort.IsNull() {
+		plan.BackendPort = plan.FrontendPort
+	}
+	plan.ID = childID(plan.LoadBalancerID, "loadBalancingRules", plan.Name)
+	if plan.Probe != nil && config.Probe != nil {
+		if config.Probe.Name.IsNull() {
+			plan.Probe.Name = plan.Name
+		}
+		if config.Probe.Port.IsNull() {
+			plan.Probe.Port = plan.BackendPort
+		}
+		plan.ProbeID = childID(plan.LoadBalancerID, "probes", plan.Probe.Name)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// childID is parent + "/collection/" + name, unknown while either is.
+func childID(parent types.String, collection string, name types.String) types.String {
+	if parent.IsUnknown() || name.IsUnknown() || parent.IsNull() || name.IsNull() {
+		return types.StringUnknown()
+	}
+	return types.StringValue(strings.TrimSuffix(parent.ValueString(), "/") + "/" + collection + "/" + name.ValueString())
+}
+
+func (r *azureLBRuleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, true)
+}
+
+func (r *azureLBRuleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, false)
+}
+
+func (r *azureLBRuleResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics, create bool) {
+	client := azureClientFrom(r.data, diags)
+	var plan azureLBRuleModel
+	diags.Append(getPlan(ctx, &plan)...)
+	if diags.HasError() || client == nil {
+		return
+	}
+	spec := azure.LBRuleSpec{
+		LoadBalancerID:              plan.LoadBalancerID.ValueString(),
+		Name:                        plan.Name.ValueString(),
+		FrontendIPConfigurationName: plan.FrontendIPConfigurationName.ValueString(),
+		Protocol:                    plan.Protocol.ValueString(),
+		FrontendPort:                int32(plan.FrontendPort.ValueInt64()),
+		BackendPort:                 int32(plan.BackendPort.ValueInt64()),
+		IdleTimeoutMinutes:          int32(plan.IdleTimeoutInMinutes.ValueInt64()),
+		FloatingIP:                  plan.FloatingIPEnabled.ValueBool(),
+		LoadDistribution:            plan.LoadDistribution.ValueString(),
+		DisableOutboundSNAT:         plan.DisableOutboundSNAT.ValueBool(),
+	}
+	diags.Append(plan.BackendAddressPoolIDs.ElementsAs(ctx, &spec.BackendPoolIDs, false)...)
+	slices.Sort(spec.BackendPoolIDs)
+	if p := plan.Probe; p != nil {
+		spec.Probe = &azure.ProbeSpec{
+			Name: p.Name.ValueString(), Protocol: p.Protocol.ValueString(), Port: int32(p.Port.ValueInt64()),
+			RequestPath: p.RequestPath.ValueString(), IntervalSeconds: int32(p.IntervalInSeconds.ValueInt64()),
+			Threshold: int32(p.Threshold.ValueInt64()),
+		}
+	}
+	if diags.HasError() {
+		return
+	}
+	write, verb := client.EnsureLBRule, "Updating"
+	if create {
+		write, verb = client.CreateLBRule, "Creating"
+	}
+	rule, err := write(ctx, spec)
+	if err != nil {
+		addAzureError(diags, path.Empty(), verb+" load-balancing rule "+quote(spec.Name)+" failed", err)
+		return
+	}
+	diags.Append(state.Set(ctx, lbRuleState(ctx, rule, &plan, diags))...)
+}
+
+// stateSetter is tfsdk.State.
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+func (r *azureLBRuleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	client := azureClientFrom(r.data, &resp.Diagnostics)
+	var state azureLBRuleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || client == nil {
+		return
+	}
+	rule, err := client.GetLBRule(ctx, state.LoadBalancerID.ValueString(), state.Name.ValueString())
+	if err != nil {
+		addAzureError(&resp.Diagnostics, path.Empty(), "Reading load-balancing rule "+quote(state.Name.ValueString())+" failed", err)
+		return
+	}
+	if rule == nil {
+		// Removed outside Terraform (or its load balancer is gone): plan to create it again.
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, lbRuleState(ctx, rule, &state, &resp.Diagnostics))...)
+}
+
+func (r *azureLBRuleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	client := azureClientFrom(r.data, &resp.Diagnostics)
+	var state azureLBRuleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || client == nil {
+		return
+	}
+	probe := ""
+	if state.Probe != nil {
+		probe = state.Probe.Name.ValueString()
+	}
+	if err := client.DeleteLBRule(ctx, state.LoadBalancerID.ValueString(), state.Name.ValueString(), probe); err != nil {
+		addAzureError(&resp.Diagnostics, path.Empty(), "Deleting load-balancing rule "+quote(state.Name.ValueString())+" failed", err)
+	}
+}
+
+// ImportState takes the rule's Azure id: <load balancer id>/loadBalancingRules/<name>.
+func (r *azureLBRuleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	_, name, err := azure.ParseLBRuleID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id",
+			err.Error()+"\n\nImport a load-balancing rule by its Azure id, e.g. "+
+				"terraform import vamp_azure_lb_rule.sava /subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<lb>/loadBalancingRules/<rule>")
+		return
+	}
+	lbID := req.ID[:len(req.ID)-len("/loadBalancingRules/"+name)] // as written, casing kept
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("load_balancer_id"), lbID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// lbRuleState renders what Azure has, keeping the spelling of ids from prior (configuration or
+// state) where Azure differs only in case, as ARM ids do.
+func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleModel, diags *diag.Diagnostics) *azureLBRuleModel {
+	s := rule.Spec
+	var priorPools []string
+	if !prior.BackendAddressPoolIDs.IsNull() && !prior.BackendAddressPoolIDs.IsUnknown() {
+		diags.Append(prior.BackendAddressPoolIDs.ElementsAs(ctx, &priorPools, false)...)
+	}
+	pools := make([]string, len(s.BackendPoolIDs))
+	for i, id := range s.BackendPoolIDs {
+		pools[i] = sameSpelling(id, priorPools)
+	}
+	poolSet, d := types.SetValueFrom(ctx, types.StringType, pools)
+	diags.Append(d...)
+	lbID := prior.LoadBalancerID.ValueString()
+	m := &azureLBRuleModel{
+		ID:                          types.StringValue(strings.TrimSuffix(lbID, "/") + "/loadBalancingRules/" + prior.Name.ValueString()),
+		LoadBalancerID:              prior.LoadBalancerID,
+		Name:                        prior.Name,
+		FrontendIPConfigurationName: types.StringValue(s.FrontendIPConfigurationName),
+		BackendAddressPoolIDs:       poolSet,
+		Protocol:                    types.StringValue(s.Protocol),
+		FrontendPort:                types.Int64Value(int64(s.FrontendPort)),
+		BackendPort:                 types.Int64Value(int64(s.BackendPort)),
+		IdleTimeoutInMinutes:        types.Int64Value(int64(s.IdleTimeoutMinutes)),
+		FloatingIPEnabled:           types.BoolValue(s.FloatingIP),
+		LoadDistribution:            types.StringValue(s.LoadDistribution),
+		DisableOutboundSNAT:         types.BoolValue(s.DisableOutboundSNAT),
+		ProbeID:                     types.StringNull(),
+	}
+	if prior.FrontendIPConfigurationName.ValueString() != "" && strings.EqualFold(prior.FrontendIPConfigurationName.ValueString(), s.FrontendIPConfigurationName) {
+		m.FrontendIPConfigurationName = prior.FrontendIPConfigurationName
+	}
+	if p := s.Probe; p != nil {
+		m.ProbeID = types.StringValue(strings.TrimSuffix(lbID, "/") + "/probes/" + p.Name)
+		m.Probe = &azureProbeModel{
+			Name:              types.StringValue(p.Name),
+			Protocol:          types.StringValue(p.Protocol),
+			Port:              types.Int64Value(int64(p.Port)),
+			RequestPath:       types.StringNull(),
+			IntervalInSeconds: types.Int64Value(int64(p.IntervalSeconds)),
+			Threshold:         types.Int64Value(int64(p.Threshold)),
+		}
+		if p.RequestPath != "" {
+			m.Probe.RequestPath = types.StringValue(p.RequestPath)
+		}
+		if prior.Probe != nil && strings.EqualFold(prior.Probe.Name.ValueString(), p.Name) {
+			m.Probe.Name = prior.Probe.Name
+			m.ProbeID = types.StringValue(strings.TrimSuffix(lbID, "/") + "/probes/" + prior.Probe.Name.ValueString())
+		}
+	}
+	return m
+}
+
+// sameSpelling returns the element of known that equals id ignoring case, else id.
+func sameSpelling(id string, known []string) string {
+	for _, k := range known {
+		if strings.EqualFold(k, id) {
+			return k
+		}
+	}
+	return id
+}
