@@ -1,7 +1,8 @@
-// Package proxy forwards a gateway's requests to the instances its routing table chooses:
-// httputil.ReverseProxy with Rewrite over one shared, tuned http.Transport; one retry on another
-// instance when an idempotent request cannot reach its instance; passive ejection of instances
-// that keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
+// Package proxy forwards a gateway's requests to the instances its routing table chooses: GET
+// and HEAD without a body over a direct HTTP/1.1 path with pooled connections (forward.go),
+// every other request through httputil.ReverseProxy with Rewrite over one shared, tuned
+// http.Transport; one retry on another instance when an idempotent request cannot reach its
+// instance; passive ejection of instances that keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
 package proxy
 
 import (
@@ -43,6 +44,9 @@ type Options struct {
 	EjectAfter int
 	EjectFor   time.Duration
 	Logger     *slog.Logger
+	// ReverseProxyOnly sends every request through httputil.ReverseProxy, also those the direct
+	// path would take (GET and HEAD without a body over HTTP/1.x): for comparing the two.
+	ReverseProxyOnly bool
 }
 
 func (o *Options) defaults() {
@@ -74,6 +78,8 @@ type Proxy struct {
 	opts      Options
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
+	up        *upstreams  // connections of the direct path (forward.go)
+	buffers   *bufferPool // body-copy buffers of both paths
 	// tables maps a routing table (by address) to the metrics of its routes. An entry lives as
 	// long as its table: a cleanup removes it once the table is garbage, so requests that
 	// started on an old table still find their counters.
@@ -87,7 +93,12 @@ type tableInfo struct{ routes []*metrics.Route }
 // New returns a proxy with its own transport.
 func New(opts Options) *Proxy {
 	opts.defaults()
-	p := &Proxy{opts: opts}
+	p := &Proxy{opts: opts, buffers: &bufferPool{}}
+	p.up = &upstreams{
+		dialer:      net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:     opts.MaxIdleConnsPerHost,
+		idleTimeout: opts.IdleConnTimeout,
+	}
 	p.transport = &http.Transport{
 		Proxy: nil, // instances are reached directly, never through HTTP_PROXY
 		DialContext: (&net.Dialer{
@@ -109,22 +120,29 @@ func New(opts Options) *Proxy {
 		FlushInterval:  -1, // stream: flush after every write (server-sent events, long polls)
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		BufferPool:     &bufferPool{},
+		BufferPool:     p.buffers,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	return p
 }
 
-// bufferPool reuses the 32 KiB body-copy buffers that ReverseProxy would otherwise allocate for
+// bufferPool reuses the 32 KiB body-copy buffers that both paths would otherwise allocate for
 // every request.
 type bufferPool struct{ pool sync.Pool }
 
-func (b *bufferPool) Get() []byte {
+// get and put are the direct path's: they keep the pointer, so a round trip allocates nothing.
+func (b *bufferPool) get() *[]byte {
 	if buf, ok := b.pool.Get().(*[]byte); ok {
-		return *buf
+		return buf
 	}
-	return make([]byte, 32<<10)
+	buf := make([]byte, 32<<10)
+	return &buf
 }
+
+func (b *bufferPool) put(buf *[]byte) { b.pool.Put(buf) }
+
+// Get and Put are httputil.BufferPool's, for ReverseProxy.
+func (b *bufferPool) Get() []byte { return *b.get() }
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
@@ -132,7 +150,10 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 func (p *Proxy) Transport() *http.Transport { return p.transport }
 
 // Close drops idle connections to instances.
-func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+func (p *Proxy) Close() {
+	p.transport.CloseIdleConnections()
+	p.up.closeIdle()
+}
 
 // Register makes the per-route metrics of table t known; call it before t is swapped in.
 // routes[i] belongs to t.Routes()[i].
@@ -201,9 +222,15 @@ func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Backend.Acquire()
+	// finish is deferred: both paths panic with http.ErrAbortHandler when a body copy fails
+	// midway, and the instance must still be released and the request counted.
+	if !p.opts.ReverseProxyOnly && forwardable(r) {
+		att := attempt{in: r, table: t, decision: d} // on the stack: nothing keeps it
+		defer p.finish(&att, start)
+		p.forward(w, r, &att, start)
+		return
+	}
 	att := &attempt{in: r, table: t, decision: d}
-	// Deferred: ReverseProxy panics with http.ErrAbortHandler when a body copy fails midway, and
-	// the instance must still be released and the request counted.
 	defer p.finish(att, start)
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
 }
@@ -243,14 +270,17 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	att.status = resp.StatusCode
 	if d := att.decision; d.SetCookie {
-		c := &http.Cookie{Name: d.CookieName, Value: d.CookieValue, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-		resp.Header.Add("Set-Cookie", c.String())
+		resp.Header.Add("Set-Cookie", stickyCookie(d.CookieName, d.CookieValue))
 	}
 	return nil
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	att := r.Context().Value(attemptKey{}).(*attempt)
+	p.answerError(w, r, r.Context().Value(attemptKey{}).(*attempt), err)
+}
+
+// answerError answers a request that no instance answered, and says why in the counters.
+func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt, err error) {
 	if r.Context().Err() != nil {
 		// The client went away; nothing to answer and not the instance's fault. 499 is nginx's
 		// "client closed request", used here only for the counters.
@@ -339,8 +369,12 @@ func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
-// Forget drops the failure count of an instance that no table names any more.
-func (p *Proxy) Forget(b *routing.Backend) { p.failures.Delete(b) }
+// Forget drops the failure count and the idle connections of an instance that no table names
+// any more.
+func (p *Proxy) Forget(b *routing.Backend) {
+	p.failures.Delete(b)
+	p.up.forget(b.Addr)
+}
 
 func (p *Proxy) succeeded(b *routing.Backend) {
 	if v, ok := p.failures.Load(b); ok {
