@@ -73,7 +73,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	list := gatewayapi.GatewayList{Gateways: make([]gatewayapi.Gateway, 0, len(s.gateways))}
 	for _, name := range s.sortedNames() {
-		list.Gateways = append(list.Gateways, s.gateways[name].doc)
+		list.Gateways = append(list.Gateways, withStatus(s.gateways[name]))
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, list)
@@ -102,7 +102,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("gateway %q does not exist", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, e.doc)
+	writeJSON(w, http.StatusOK, withStatus(e))
 }
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +123,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	stored, err := s.apply(name, doc, applyPut)
+	_, err = s.apply(name, doc, applyPut, nil)
+	var stored gatewayapi.Gateway
+	if err == nil {
+		stored = withStatus(s.gateways[name])
+	}
 	s.mu.Unlock()
 	if err != nil {
 		writeApplyError(w, err)
@@ -185,6 +189,9 @@ func (s *Server) stats(e *entry) gatewayapi.Stats {
 			LatencyP99MS: float64(snap.P99.Microseconds()) / 1000,
 			Instances:    []gatewayapi.InstanceStats{},
 		}
+		if sla := e.slas[r.Name]; sla != nil {
+			rs.Scale = sla.status()
+		}
 		if i < len(tableRoutes) {
 			for _, b := range tableRoutes[i].Backends {
 				in := gatewayapi.InstanceStats{Healthy: b.Available(now), Active: b.Active()}
@@ -194,6 +201,7 @@ func (s *Server) stats(e *entry) gatewayapi.Stats {
 		}
 		out.Routes = append(out.Routes, rs)
 	}
+	out.Rollout = rolloutStatus(e.run)
 	return out
 }
 

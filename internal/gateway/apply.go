@@ -20,6 +20,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
@@ -28,9 +29,12 @@ type entry struct {
 	doc        gatewayapi.Gateway // as accepted, with Name and Version
 	front      *proxy.Front
 	routes     map[string]*metrics.Route // by route name, kept across versions
+	born       map[string]time.Time      // when each route's counters started
 	listener   *listener                 // nil for port 0
 	stopHealth func()
 	checked    []*routing.Backend // instances that this gateway's health checks probe
+	run        *rolloutRun        // the gateway's roll-out, nil without one
+	slas       map[string]*slaRun // SLA scaling by route name
 }
 
 type listener struct {
@@ -46,6 +50,7 @@ const (
 	applyPut        applyMode = iota // the admin API: strict, new version, written to the state file
 	applyRestore                     // the state file at start: keeps its version
 	applyRediscover                  // the same document again after a discovery change
+	applyRollout                     // the roll-out's weights: new version, written with its state
 )
 
 // applyError is a refused change: the admin API's status, the JSON path and the message.
@@ -67,9 +72,11 @@ func refuse(status int, path, format string, args ...any) *applyError {
 }
 
 // apply checks doc whole, builds its table and listener, writes the state file and only then
-// swaps it in; any failure leaves everything as it was. s.mu must be held.
-func (s *Server) apply(name string, doc gatewayapi.Gateway, mode applyMode) (gatewayapi.Gateway, error) {
-	gw, err := s.applyLocked(name, doc, mode)
+// swaps it in; any failure leaves everything as it was. ro is the roll-out state that comes with
+// doc: the saved one (applyRestore) or the one the roll-out decided (applyRollout). s.mu must
+// be held.
+func (s *Server) apply(name string, doc gatewayapi.Gateway, mode applyMode, ro *rollout.State) (gatewayapi.Gateway, error) {
+	gw, err := s.applyLocked(name, doc, mode, ro)
 	result := metrics.ReloadOK
 	var ae *applyError
 	if errors.As(err, &ae) {
@@ -86,12 +93,43 @@ func (s *Server) apply(name string, doc gatewayapi.Gateway, mode applyMode) (gat
 	return gw, err
 }
 
-func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode) (gatewayapi.Gateway, error) {
+func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode, ro *rollout.State) (gatewayapi.Gateway, error) {
 	if s.stopped {
 		return gatewayapi.Gateway{}, refuse(http.StatusServiceUnavailable, "", "the gateway is shutting down")
 	}
 	doc.Name = name
+	doc.RolloutStatus = nil // computed on every GET
 	old := s.gateways[name]
+
+	// The roll-out first: one that keeps running owns its routes' weights in doc.
+	var run *rolloutRun
+	var runState *rollout.State
+	var slas map[string]*slaRun
+	switch mode {
+	case applyPut, applyRestore:
+		var err error
+		saved := ro
+		if mode == applyPut {
+			saved = nil
+		}
+		if run, err = s.prepareRollout(name, &doc, old, saved); err != nil {
+			return gatewayapi.Gateway{}, err
+		}
+		if run != nil {
+			st := run.engine.State()
+			runState = &st
+		}
+		if slas, err = s.prepareSLAs(name, doc, old); err != nil {
+			if mode == applyPut {
+				return gatewayapi.Gateway{}, err
+			}
+			s.log.Warn("the gateway's SLA scaling cannot run; its routes are served without it", "gateway", name, "error", err)
+		}
+	default: // the same roll-out and scaling go on
+		run, slas = old.run, old.slas
+		runState = ro
+	}
+
 	compiled, err := spec.Compile(name, doc, spec.Env{
 		Pool:    s.pool,
 		Gateway: s.tablePointer,
@@ -129,7 +167,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	}
 
 	switch {
-	case mode == applyPut && old != nil:
+	case (mode == applyPut || mode == applyRollout) && old != nil:
 		doc.Version = old.doc.Version + 1
 	case mode == applyPut:
 		doc.Version = 1
@@ -138,8 +176,8 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	case doc.Version < 1:
 		doc.Version = 1
 	}
-	if mode == applyPut {
-		if err := s.save(name, &doc); err != nil {
+	if mode == applyPut || mode == applyRollout {
+		if err := s.save(name, &doc, runState); err != nil {
 			if newLn != nil {
 				newLn.ln.Close()
 			}
@@ -153,6 +191,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		e = &entry{
 			front:      &proxy.Front{Name: name, NoRoute: s.metrics.NoRoute(name)},
 			routes:     make(map[string]*metrics.Route),
+			born:       make(map[string]time.Time),
 			stopHealth: func() {},
 		}
 		s.gateways[name] = e
@@ -163,6 +202,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		m := e.routes[r.Name]
 		if m == nil {
 			m = s.metrics.NewRoute(name, r.Name)
+			e.born[r.Name] = s.now()
 		}
 		m.SetWeight(r.Weight)
 		routeMetrics[i], kept[r.Name] = m, m
@@ -170,6 +210,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	for routeName, m := range e.routes {
 		if kept[routeName] == nil {
 			m.Forget()
+			delete(e.born, routeName)
 		}
 	}
 	e.routes = kept
@@ -205,6 +246,19 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		}
 	}
 	e.doc = doc
+	if run != e.run {
+		if e.run != nil {
+			e.run.cancel() // its goroutine ends; a decision it is applying is refused
+		}
+		e.run = run
+		if run != nil && s.running {
+			s.startRollout(run)
+		}
+	}
+	if run != nil && runState != nil {
+		run.persisted = *runState
+	}
+	e.slas = slas
 	if mode == applyPut {
 		s.log.Info("gateway accepted", "gateway", name, "version", doc.Version, "port", doc.Port, "routes", len(doc.Routes))
 	}
@@ -227,8 +281,11 @@ func (s *Server) remove(name string) error {
 			}
 		}
 	}
-	if err := s.save(name, nil); err != nil {
+	if err := s.save(name, nil, nil); err != nil {
 		return refuse(http.StatusInternalServerError, "", "the gateway was not deleted: %v", err)
+	}
+	if e.run != nil {
+		e.run.cancel()
 	}
 	e.stopHealth()
 	uncheck(e.checked, nil)
@@ -288,21 +345,29 @@ func (s *Server) forgetUnused(old *routing.Table) {
 	}
 }
 
-// save writes every gateway to the state file, with doc in place of name's (nil: without it).
-func (s *Server) save(name string, doc *gatewayapi.Gateway) error {
+// save writes every gateway and roll-out to the state file, with doc and its roll-out state ro
+// in place of name's (doc nil: without it; ro nil: no roll-out).
+func (s *Server) save(name string, doc *gatewayapi.Gateway, ro *rollout.State) error {
 	if s.cfg.StateFile == "" {
 		return nil
 	}
-	docs := make([]gatewayapi.Gateway, 0, len(s.gateways)+1)
+	f := state.File{Gateways: make([]gatewayapi.Gateway, 0, len(s.gateways)+1), Rollouts: map[string]rollout.State{}}
 	for n, e := range s.gateways {
-		if n != name {
-			docs = append(docs, e.doc)
+		if n == name {
+			continue
+		}
+		f.Gateways = append(f.Gateways, e.doc)
+		if e.run != nil {
+			f.Rollouts[n] = e.run.persisted
 		}
 	}
 	if doc != nil {
-		docs = append(docs, *doc)
+		f.Gateways = append(f.Gateways, *doc)
+		if ro != nil {
+			f.Rollouts[name] = *ro
+		}
 	}
-	return state.Save(s.cfg.StateFile, docs)
+	return state.Save(s.cfg.StateFile, f)
 }
 
 func (s *Server) tablePointer(name string) *atomic.Pointer[routing.Table] {

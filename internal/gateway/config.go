@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 )
 
@@ -43,6 +44,14 @@ type Config struct {
 	// same token check.
 	AdminHandlers map[string]http.Handler
 	Logger        *slog.Logger
+	// RolloutTick is how often each roll-out is judged (default DefaultRolloutTick, 1s). Negative:
+	// never by itself, only through Server.TickRollouts (tests that drive time).
+	RolloutTick time.Duration
+	// Clock is the time of roll-out ticks and of route counters' start (default time.Now).
+	Clock func() time.Time
+	// Scalers scale services by runtime name ("local", "marathon") for routes with a scale
+	// policy (SLA scaling); a runtime without one refuses such routes.
+	Scalers map[string]escalation.Scaler
 }
 
 // DefaultAdminListen is the admin API's default address: loopback only.

@@ -20,6 +20,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
@@ -66,6 +67,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if cfg.RolloutTick == 0 {
+		cfg.RolloutTick = DefaultRolloutTick
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	if cfg.StateFile != "" {
 		// Fail at start, not at the first PUT, when the state cannot be written where asked.
 		if fi, err := os.Stat(filepath.Dir(cfg.StateFile)); err != nil || !fi.IsDir() {
@@ -107,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 	if token == "" {
 		s.log.Warn("the admin API runs WITHOUT authentication (--admin-insecure-no-token); anyone who reaches it can reprogram every gateway", "admin", cfg.AdminListen)
 	}
+	s.metrics.MustRegister(newRolloutCollector(s))
 	admin, err := s.adminHandler()
 	if err != nil {
 		return nil, err
@@ -150,7 +158,7 @@ func (s *Server) restore() error {
 		s.log.Warn("no --state-file: gateways are kept in memory only and lost on restart")
 		return nil
 	}
-	docs, found, err := state.Load(s.cfg.StateFile)
+	file, found, err := state.Load(s.cfg.StateFile)
 	if err != nil {
 		return err
 	}
@@ -158,14 +166,18 @@ func (s *Server) restore() error {
 		s.log.Info("state file does not exist yet; starting with no gateways", "file", s.cfg.StateFile)
 		return nil
 	}
-	ordered, err := dependencyOrder(docs)
+	ordered, err := dependencyOrder(file.Gateways)
 	if err != nil {
 		return fmt.Errorf("state file %s: %w", s.cfg.StateFile, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, doc := range ordered {
-		if _, err := s.apply(doc.Name, doc, applyRestore); err != nil {
+		var saved *rollout.State
+		if st, ok := file.Rollouts[doc.Name]; ok {
+			saved = &st
+		}
+		if _, err := s.apply(doc.Name, doc, applyRestore, saved); err != nil {
 			return fmt.Errorf("state file %s: gateway %q: %w", s.cfg.StateFile, doc.Name, err)
 		}
 	}
@@ -191,6 +203,9 @@ func (s *Server) Listen() error {
 	}
 	return nil
 }
+
+// now is the gateway's clock (Config.Clock).
+func (s *Server) now() time.Time { return s.cfg.Clock() }
 
 // AdminAddr is the admin API's bound address; nil before Listen.
 func (s *Server) AdminAddr() net.Addr {
@@ -219,10 +234,14 @@ func (s *Server) Run(ctx context.Context) error {
 		if e.listener != nil {
 			s.serve(e.listener)
 		}
+		if e.run != nil {
+			s.startRollout(e.run)
+		}
 	}
 	s.mu.Unlock()
 
 	stopDiscovery := s.followDiscovery()
+	stopSLAs := s.followSLAs()
 	s.log.Info("gateway serving", "admin", s.adminLn.Addr().String())
 	close(s.ready)
 
@@ -232,6 +251,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-adminErr:
 		runErr = fmt.Errorf("admin API stopped: %w", err)
 	}
+	stopSLAs()
 	stopDiscovery()
 	s.drain()
 	return runErr
@@ -242,7 +262,12 @@ func (s *Server) drain() {
 	s.mu.Lock()
 	s.stopped = true
 	servers := []*http.Server{s.adminSrv}
+	var runs []*rolloutRun
 	for _, e := range s.gateways {
+		if e.run != nil {
+			e.run.cancel()
+			runs = append(runs, e.run)
+		}
 		e.stopHealth()
 		if e.listener != nil {
 			servers = append(servers, e.listener.srv)
@@ -264,6 +289,11 @@ func (s *Server) drain() {
 		}()
 	}
 	wg.Wait()
+	for _, r := range runs {
+		if r.done != nil {
+			<-r.done
+		}
+	}
 	s.serving.Wait()
 	s.proxy.Close()
 	s.log.Info("gateway stopped")
@@ -335,7 +365,7 @@ func (s *Server) rediscover() {
 		if !usesServices(e.doc) {
 			continue
 		}
-		if _, err := s.apply(name, e.doc, applyRediscover); err != nil {
+		if _, err := s.apply(name, e.doc, applyRediscover, nil); err != nil {
 			s.log.Warn("instances changed but the gateway could not be rebuilt; it keeps its previous instances", "gateway", name, "error", err)
 		}
 	}

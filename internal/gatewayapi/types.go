@@ -3,6 +3,8 @@
 // the provider and the tests speak it; neither side knows of the other.
 package gatewayapi
 
+import "time"
+
 // Gateway is the body of `PUT /v1/gateways/{name}` and, with Name and Version filled in by the
 // server, of `GET /v1/gateways/{name}`.
 type Gateway struct {
@@ -22,6 +24,10 @@ type Gateway struct {
 	VirtualHosts []string `json:"virtual_hosts,omitempty"`
 	// Routes are evaluated in order for conditions; weights apply to all of them.
 	Routes []Route `json:"routes"`
+	// Rollout, when set, runs a progressive roll-out of one route of this gateway.
+	Rollout *RolloutPolicy `json:"rollout,omitempty"`
+	// RolloutStatus is the roll-out's progress, filled in by the server; ignored in a PUT.
+	RolloutStatus *RolloutStatus `json:"rollout_status,omitempty"`
 }
 
 // Route is one way out of a gateway. Exactly one of Instances, Gateway and Service is set.
@@ -44,6 +50,30 @@ type Route struct {
 
 	// HealthCheck enables active HTTP health checks of this route's instances.
 	HealthCheck *HealthCheck `json:"health_check,omitempty"`
+	// Scale, on a Service route, scales the service by its p99 latency through the gateway (Vamp's
+	// escalations); the runtime must be one the gateway can scale.
+	Scale *ScalePolicy `json:"scale,omitempty"`
+}
+
+// ScalePolicy is a latency SLA of a route's service: when the route's p99 stays above Upper for
+// Window the service gets Step more instances, below Lower for Window Step fewer; always within
+// Min..Max and never twice within Cooldown. Durations are Go durations ("500ms", "2m").
+type ScalePolicy struct {
+	Min      int    `json:"min"`
+	Max      int    `json:"max"`
+	Upper    string `json:"upper"`
+	Lower    string `json:"lower,omitempty"`
+	Window   string `json:"window"`
+	Cooldown string `json:"cooldown,omitempty"`
+	Step     int    `json:"step,omitempty"`
+}
+
+// ScaleStatus is what a route's SLA scaling did last (in /stats).
+type ScaleStatus struct {
+	Instances   int       `json:"instances"`
+	LastScaleAt time.Time `json:"last_scale_at,omitzero"`
+	// Reason is the last scale's reason, or the last error.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Instance is one address of a route.
@@ -84,6 +114,8 @@ type Stats struct {
 	Name    string       `json:"name"`
 	Version int64        `json:"version"`
 	Routes  []RouteStats `json:"routes"`
+	// Rollout is the gateway's roll-out, if it has one.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // RouteStats counts what one route has served since the gateway process started.
@@ -97,6 +129,8 @@ type RouteStats struct {
 	LatencyP50MS   float64           `json:"latency_p50_ms"`
 	LatencyP99MS   float64           `json:"latency_p99_ms"`
 	Instances      []InstanceStats   `json:"instances"`
+	// Scale is the route's SLA scaling, if it has one.
+	Scale *ScaleStatus `json:"scale,omitempty"`
 }
 
 // InstanceStats is the gateway's view of one instance.
@@ -112,4 +146,95 @@ type Error struct {
 	Error string `json:"error"`
 	// Path is the JSON path of the offending field of a PUT body, e.g. "routes[0].condition".
 	Path string `json:"path,omitempty"`
+}
+
+// RolloutPolicy is a progressive roll-out on a gateway (internal/rollout's Policy as JSON): the
+// canary route's weight steps up through a schedule while its traffic stays healthy; a failed
+// check rolls it back at once. While the same policy stands (same checksum), the roll-out owns
+// the weights of its routes: a PUT that repeats the policy keeps the roll-out's weights.
+type RolloutPolicy struct {
+	// Canary is the route of the new variant.
+	Canary string `json:"canary"`
+	// Stable are the routes to roll back to; empty means every other route of the gateway.
+	Stable []string `json:"stable,omitempty"`
+	// Steps are the canary weights in increasing order (e.g. [10, 25, 50, 100]); or StepWeight
+	// with MaxWeight (default 100): StepWeight, 2×StepWeight, ..., MaxWeight.
+	Steps      []int `json:"steps,omitempty"`
+	StepWeight int   `json:"step_weight,omitempty"`
+	MaxWeight  int   `json:"max_weight,omitempty"`
+	// Interval is how long each step is held and measured, a Go duration ("1m").
+	Interval string        `json:"interval"`
+	Checks   RolloutChecks `json:"checks"`
+	// MaxWaitIntervals rolls back a step still short of Checks.MinRequests that many intervals
+	// after its own interval ended; 0 waits forever.
+	MaxWaitIntervals int              `json:"max_wait_intervals,omitempty"`
+	Webhooks         []RolloutWebhook `json:"webhooks,omitempty"`
+	// Metrics says where the canary's numbers come from; nil is the gateway's own counters.
+	Metrics *RolloutMetrics `json:"metrics,omitempty"`
+}
+
+// RolloutChecks say what a healthy step is.
+type RolloutChecks struct {
+	// Max5xxRate is the highest acceptable fraction of 5xx answers (0.01 = 1%).
+	Max5xxRate float64 `json:"max_5xx_rate"`
+	// MaxP99 is the highest acceptable p99 latency ("500ms"); empty: no latency check.
+	MaxP99 string `json:"max_p99,omitempty"`
+	// MinRequests is how many canary requests a step needs before it is judged.
+	MinRequests int `json:"min_requests"`
+}
+
+// RolloutWebhook is called with a JSON POST: type "pre-rollout" (must answer 2xx or the roll-out
+// fails), "step", "rollback" or "promotion".
+type RolloutWebhook struct {
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	URL      string            `json:"url"`
+	Timeout  string            `json:"timeout,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// RolloutMetrics selects the metric source of a roll-out.
+type RolloutMetrics struct {
+	// Source is "gateway" (default: the gateway's own per-route counters) or "prometheus".
+	Source string `json:"source,omitempty"`
+	// PrometheusURL is the Prometheus server (e.g. "http://prometheus:9090") when Source is
+	// "prometheus".
+	PrometheusURL string `json:"prometheus_url,omitempty"`
+	// Queries are PromQL templates with {{gateway}}, {{route}} and {{window}}; nil uses queries
+	// over the gateway's own /metrics series.
+	Queries *PrometheusQueries `json:"queries,omitempty"`
+}
+
+// PrometheusQueries are the PromQL templates of a Prometheus metric source.
+type PrometheusQueries struct {
+	Requests  string `json:"requests"`
+	Errors5xx string `json:"errors_5xx,omitempty"`
+	ErrorRate string `json:"error_rate,omitempty"`
+	P99       string `json:"p99,omitempty"`
+}
+
+// RolloutStatus is a roll-out's progress, filled in by the server (a PUT's value is ignored).
+type RolloutStatus struct {
+	// Phase is "pending", "progressing", "promoted", "rolled_back" or "failed".
+	Phase string `json:"phase"`
+	// Step is the 1-based current step (0 before the start) of Steps.
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+	// Canary is the canary route and Weight its current weight; Weights has every route of the
+	// roll-out.
+	Canary  string         `json:"canary"`
+	Weight  int            `json:"weight"`
+	Weights map[string]int `json:"weights"`
+	// Reason explains the last decision, e.g. why the canary was rolled back.
+	Reason string `json:"reason"`
+	// Checksum identifies the policy: an unchanged checksum keeps the roll-out.
+	Checksum   string    `json:"checksum"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	LastStepAt time.Time `json:"last_step_at,omitzero"`
+	NextStepAt time.Time `json:"next_step_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// The canary's traffic in the current step, as last measured.
+	Requests  float64 `json:"requests"`
+	ErrorRate float64 `json:"error_rate"`
+	P99       string  `json:"p99,omitempty"`
 }

@@ -19,14 +19,16 @@ import (
 // deploymentModel is vamp_deployment's state. Clusters stays a types.Map so that a plan with
 // unknown values (e.g. from a data source not read yet) still decodes.
 type deploymentModel struct {
-	Name         types.String   `tfsdk:"name"`
-	Gateways     types.Map      `tfsdk:"gateways"`
-	Clusters     types.Map      `tfsdk:"clusters"`
-	Status       types.String   `tfsdk:"status"`
-	GatewayNames types.List     `tfsdk:"gateway_names"`
-	RouteNames   types.List     `tfsdk:"route_names"`
-	Instances    types.Map      `tfsdk:"instances"`
-	Timeouts     timeouts.Value `tfsdk:"timeouts"`
+	Name         types.String `tfsdk:"name"`
+	Gateways     types.Map    `tfsdk:"gateways"`
+	Clusters     types.Map    `tfsdk:"clusters"`
+	Status       types.String `tfsdk:"status"`
+	GatewayNames types.List   `tfsdk:"gateway_names"`
+	RouteNames   types.List   `tfsdk:"route_names"`
+	Instances    types.Map    `tfsdk:"instances"`
+	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
+	RolloutStatus types.Map      `tfsdk:"rollout_status"`
+	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
 
 // The element models of clusters. Containers are Go maps, slices and pointers (nil = null);
@@ -67,8 +69,9 @@ type healthCheckModel struct {
 }
 
 type clusterGatewayModel struct {
-	Sticky types.String          `tfsdk:"sticky"`
-	Routes map[string]routeModel `tfsdk:"routes"`
+	Sticky  types.String          `tfsdk:"sticky"`
+	Routes  map[string]routeModel `tfsdk:"routes"`
+	Rollout *rolloutModel         `tfsdk:"rollout"`
 }
 
 type routeModel struct {
@@ -128,6 +131,7 @@ func deploymentClustersAttribute() schema.MapNestedAttribute {
 							"condition_strength": routeStrengthAttribute(int64validator.Between(0, 100)),
 						}},
 					},
+					"rollout": rolloutAttribute(),
 				}},
 			},
 		}},
@@ -245,6 +249,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Computed:            true,
 				ElementType:         types.ListType{ElemType: types.StringType},
 			},
+			"rollout_status": rolloutStatusAttribute(),
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),

@@ -70,6 +70,7 @@ func (r *deploymentResource) ValidateConfig(ctx context.Context, req resource.Va
 		return
 	}
 	addFieldErrors(&resp.Diagnostics, toBlueprint(cfg.Name.ValueString(), gateways, clusters).Validate())
+	addRolloutFaults(&resp.Diagnostics, cfg.Name.ValueString(), clusters)
 }
 
 // ModifyPlan shows the real routing in the plan (Vamp's defaults and merge rule filled in),
@@ -109,6 +110,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	addFieldErrors(&resp.Diagnostics, runtimeFieldErrors(r.data, bp)) // e.g. Marathon's app id rules
+	checkRolloutRoutes(&resp.Diagnostics, bp, clusters)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -120,7 +122,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if prior != nil && prior.Name == bp.Name && !state.Instances.IsNull() && len(servicesToDeploy(prior, bp)) == 0 && len(servicesToRemove(prior, bp)) == 0 {
 		plan.Instances = state.Instances
 	}
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
 }
 
 func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags *diag.Diagnostics) types.Map {
@@ -206,6 +208,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 		}
 		return
 	}
+	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -231,6 +234,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return // the prior state stays: the next apply does the rest
 	}
+	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -255,7 +259,9 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 			return bp
 		}
 	}
-	for _, g := range append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...) {
+	docs := append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...)
+	addRollouts(bp.Name, clusters, docs)
+	for _, g := range docs {
 		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
 			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
 			return bp
@@ -357,7 +363,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		c.Services = kept
 		for port, g := range c.Gateways {
 			if gw, ok := live[blueprint.GatewayName(name, cname, port)]; ok {
-				c.Gateways[port] = liveRouting(g, gw)
+				c.Gateways[port] = withLiveRollout(name, cname, port, g, liveRouting(g, gw), gw)
 			}
 		}
 		clusters[cname] = c
@@ -365,6 +371,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	state.Clusters = clustersValue(ctx, clusters, &resp.Diagnostics)
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
+	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
 	if len(present) < len(gatewayNames(bp)) || len(missing) > 0 {
 		state.Status = types.StringValue(statusDegraded)
@@ -454,10 +461,11 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		return
 	}
 	state := deploymentModel{
-		Name:     types.StringValue(name),
-		Gateways: types.MapNull(types.StringType),
-		Clusters: clustersValue(ctx, clustersModel(bp), &resp.Diagnostics),
-		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
+		Name:          types.StringValue(name),
+		Gateways:      types.MapNull(types.StringType),
+		Clusters:      clustersValue(ctx, importedRollouts(name, clustersModel(bp), all), &resp.Diagnostics),
+		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
+		Timeouts:      timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
 	if len(bp.Gateways) > 0 {
 		v, d := types.MapValueFrom(ctx, types.StringType, bp.Gateways)

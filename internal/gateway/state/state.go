@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
 // formatVersion is written into every file so that a later layout can be told apart.
@@ -23,55 +24,62 @@ const formatVersion = 1
 type File struct {
 	FormatVersion int                  `json:"format_version"`
 	Gateways      []gatewayapi.Gateway `json:"gateways"`
+	// Rollouts are the roll-outs' engine states by gateway name, written in the same file (and
+	// the same write) as the weights they set, so a restart resumes exactly where it was.
+	Rollouts map[string]rollout.State `json:"rollouts,omitempty"`
 }
 
-// Load reads path. A missing file is a first start: it returns (nil, false, nil). Anything else
-// that is not a well-formed state file is an error that names the file and the fault.
-func Load(path string) (gateways []gatewayapi.Gateway, found bool, err error) {
+// Load reads path. A missing file is a first start: it returns (File{}, false, nil). Anything
+// else that is not a well-formed state file is an error that names the file and the fault.
+func Load(path string) (f File, found bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return File{}, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("state file %s: %w", path, err)
+		return File{}, false, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, true, fmt.Errorf("state file %s is empty; it is written atomically, so this is not a crash artefact: "+
+		return File{}, true, fmt.Errorf("state file %s is empty; it is written atomically, so this is not a crash artefact: "+
 			"restore it from a backup or delete it to start with no gateways", path)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, true, fmt.Errorf("state file %s is corrupt: %v; restore it from a backup or delete it to start with no gateways", path, err)
+		return File{}, true, fmt.Errorf("state file %s is corrupt: %v; restore it from a backup or delete it to start with no gateways", path, err)
 	}
 	if dec.More() {
-		return nil, true, fmt.Errorf("state file %s is corrupt: data after the JSON document", path)
+		return File{}, true, fmt.Errorf("state file %s is corrupt: data after the JSON document", path)
 	}
 	if f.FormatVersion != formatVersion {
-		return nil, true, fmt.Errorf("state file %s has format_version %d; this gateway reads version %d", path, f.FormatVersion, formatVersion)
+		return File{}, true, fmt.Errorf("state file %s has format_version %d; this gateway reads version %d", path, f.FormatVersion, formatVersion)
 	}
 	seen := make(map[string]bool, len(f.Gateways))
 	for i, gw := range f.Gateways {
 		if gw.Name == "" {
-			return nil, true, fmt.Errorf("state file %s: gateways[%d] has no name", path, i)
+			return File{}, true, fmt.Errorf("state file %s: gateways[%d] has no name", path, i)
 		}
 		if seen[gw.Name] {
-			return nil, true, fmt.Errorf("state file %s: gateway %q appears twice", path, gw.Name)
+			return File{}, true, fmt.Errorf("state file %s: gateway %q appears twice", path, gw.Name)
 		}
 		seen[gw.Name] = true
 	}
-	return f.Gateways, true, nil
+	for name := range f.Rollouts {
+		if !seen[name] {
+			return File{}, true, fmt.Errorf("state file %s: rollouts has %q, which is not one of its gateways", path, name)
+		}
+	}
+	return f, true, nil
 }
 
-// Save replaces path with gateways (sorted by name, so the file diffs well).
-func Save(path string, gateways []gatewayapi.Gateway) error {
-	sorted := append([]gatewayapi.Gateway(nil), gateways...)
+// Save replaces path with f's gateways (sorted by name, so the file diffs well) and roll-outs.
+func Save(path string, f File) error {
+	sorted := append([]gatewayapi.Gateway(nil), f.Gateways...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	if sorted == nil {
 		sorted = []gatewayapi.Gateway{}
 	}
-	data, err := json.MarshalIndent(File{FormatVersion: formatVersion, Gateways: sorted}, "", "  ")
+	data, err := json.MarshalIndent(File{FormatVersion: formatVersion, Gateways: sorted, Rollouts: f.Rollouts}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
 func TestSaveThenLoadRoundTrips(t *testing.T) {
@@ -19,10 +21,11 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 			{Name: "sava:1.0.0", Condition: "user-agent == Firefox", ConditionStrength: &strength, Instances: []gatewayapi.Instance{{Host: "10.0.0.1", Port: 8080}}},
 		}},
 	}
-	if err := state.Save(path, in); err != nil {
+	if err := state.Save(path, state.File{Gateways: in}); err != nil {
 		t.Fatal(err)
 	}
-	out, found, err := state.Load(path)
+	f, found, err := state.Load(path)
+	out := f.Gateways
 	if err != nil || !found || len(out) != 2 {
 		t.Fatalf("Load: %v found=%v %d gateways", err, found, len(out))
 	}
@@ -38,9 +41,9 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 }
 
 func TestLoadMissingFileIsAFirstStart(t *testing.T) {
-	gws, found, err := state.Load(filepath.Join(t.TempDir(), "none.json"))
-	if err != nil || found || gws != nil {
-		t.Errorf("want (nil, false, nil), got (%v, %v, %v)", gws, found, err)
+	f, found, err := state.Load(filepath.Join(t.TempDir(), "none.json"))
+	if err != nil || found || f.Gateways != nil || f.Rollouts != nil {
+		t.Errorf("want (File{}, false, nil), got (%v, %v, %v)", f, found, err)
 	}
 }
 
@@ -53,6 +56,7 @@ func TestLoadRefusesBrokenFilesNamingThem(t *testing.T) {
 		"duplicate":       `{"format_version": 1, "gateways": [{"name": "a", "routes": []}, {"name": "a", "routes": []}]}`,
 		"trailing data":   `{"format_version": 1, "gateways": []} {}`,
 		"whitespace only": "  \n",
+		"orphan rollout":  `{"format_version": 1, "gateways": [], "rollouts": {"a": {"phase": "pending"}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.json")
@@ -66,8 +70,41 @@ func TestLoadRefusesBrokenFilesNamingThem(t *testing.T) {
 }
 
 func TestSaveIntoMissingDirectoryFails(t *testing.T) {
-	err := state.Save(filepath.Join(t.TempDir(), "no", "such", "state.json"), nil)
+	err := state.Save(filepath.Join(t.TempDir(), "no", "such", "state.json"), state.File{})
 	if err == nil || !strings.Contains(err.Error(), "state.json") {
 		t.Errorf("want an error naming the file, got %v", err)
+	}
+}
+
+func TestRolloutStateRoundTripsWithItsGateway(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	at := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
+	st := rollout.State{
+		Policy: rollout.Policy{
+			Gateway: "sava/sava_cluster/webport", Canary: "sava:1.1.0", Stable: []string{"sava:1.0.0"},
+			Steps: []int{10, 25, 50, 100}, Interval: time.Minute,
+			Checks: rollout.Checks{Max5xxRate: 0.01, MaxP99: 500 * time.Millisecond, MinRequests: 20},
+		},
+		Phase: rollout.PhaseProgressing, Step: 2, StableShares: []int{1},
+		Weights:   map[string]int{"sava:1.1.0": 25, "sava:1.0.0": 75},
+		StartedAt: at, LastStepAt: at.Add(time.Minute), Reason: "step 1 passed",
+	}
+	in := state.File{
+		Gateways: []gatewayapi.Gateway{{Name: "sava/sava_cluster/webport", Routes: []gatewayapi.Route{}}},
+		Rollouts: map[string]rollout.State{"sava/sava_cluster/webport": st},
+	}
+	if err := state.Save(path, in); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := state.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.Rollouts["sava/sava_cluster/webport"]
+	if got.Policy.Fingerprint() != st.Policy.Fingerprint() || got.Step != 2 || !got.LastStepAt.Equal(st.LastStepAt) || got.Weights["sava:1.1.0"] != 25 {
+		t.Errorf("roll-out changed in the round trip:\n got %+v\nwant %+v", got, st)
+	}
+	if _, err := rollout.Resume(got); err != nil {
+		t.Errorf("the loaded state does not resume: %v", err)
 	}
 }
