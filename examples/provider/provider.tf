@@ -19,3 +19,19 @@ variable "gateway_token" {
   type      = string
   sensitive = true
 }
+
+# Optional: service variants on Marathon (DC/OS) instead of the local dev runtime.
+# provider "vamp" {
+#   marathon {
+#     url        = "https://dcos.example.com/service/marathon" # or MARATHON_URL
+#     dcos_token = var.dcos_token                               # or DCOS_TOKEN
+#   }
+# }
+#
+# Optional: open gateway ports on Azure (vamp_azure_lb_rule, vamp_azure_nsg_rule). Credentials come
+# from azidentity's default chain and the ARM_* variables azurerm users already set.
+# provider "vamp" {
+#   azure {
+#     subscription_id = var.subscription_id # or ARM_SUBSCRIPTION_ID
+#   }
+# }
