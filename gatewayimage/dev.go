@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/localrt"
 )
@@ -113,6 +114,10 @@ flags:
 
 	cfg.Logger = logger
 	cfg.Sources = append(cfg.Sources, runner)
+	if cfg.Scalers == nil {
+		cfg.Scalers = map[string]escalation.Scaler{}
+	}
+	cfg.Scalers[localrt.Runtime] = runner // SLA scaling of routes with a "scale" policy
 	if cfg.AdminHandlers == nil {
 		cfg.AdminHandlers = map[string]http.Handler{}
 	}

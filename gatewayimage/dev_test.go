@@ -112,6 +112,8 @@ func TestDevRunsServicesBehindTheGatewayAndStopsThemOnSIGTERM(t *testing.T) {
 	fmt.Sscan(gwPort, &port)
 	if _, err := api.Put(ctx, "demo/"+gwPort, gatewayapi.Gateway{Port: port, Routes: []gatewayapi.Route{{
 		Name: "demo/c/v1/web", Weight: 100, Service: &gatewayapi.ServiceRef{Runtime: "local", ID: "demo/c/v1", Port: "web"},
+		// Accepted only because dev makes the local runtime the gateway's SLA scaler.
+		Scale: &gatewayapi.ScalePolicy{Min: 1, Max: 2, Upper: "1s", Window: "1m"},
 	}}}); err != nil {
 		t.Fatal(err)
 	}

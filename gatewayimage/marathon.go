@@ -13,7 +13,7 @@ import (
 
 	gomarathon "github.com/gambol99/go-marathon"
 
-	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/taskwatch"
@@ -40,7 +40,8 @@ type marathonFlags struct {
 func registerMarathonFlags(fs *flag.FlagSet) *marathonFlags {
 	m := &marathonFlags{}
 	fs.StringVar(&m.url, "marathon-url", "", "Marathon's URL, e.g. http://marathon.mesos:8080, or https://<dcos-cluster> with a DC/OS token "+
-		"(env "+envMarathonURL+"); set it to route to Marathon apps' tasks")
+		"(env "+envMarathonURL+"); set it to route to Marathon apps' tasks. Routes with a scale (SLA) policy also scale their apps, "+
+		"which needs Marathon write access (PUT /v2/apps/{id}) for the credentials given")
 	fs.StringVar(&m.user, "marathon-user", "", "HTTP basic auth user for Marathon (env "+envMarathonUser+"); the password comes from env "+
 		envMarathonPassword+" or --marathon-password-file")
 	fs.StringVar(&m.passwordFile, "marathon-password-file", "", "file holding Marathon's basic auth password")
@@ -52,44 +53,51 @@ func registerMarathonFlags(fs *flag.FlagSet) *marathonFlags {
 	return m
 }
 
-// addSource appends the Marathon source to cfg when a Marathon URL is set, and starts it.
+// addSource appends the Marathon source to cfg when a Marathon URL is set, and starts it. It
+// also makes the gateway the SLA scaler of Marathon apps (routes with a "scale" policy): that
+// needs Marathon write access (PUT /v2/apps/{id}) for the credentials given; with read-only
+// credentials discovery works and a route's scaling reports Marathon's 401/403 in /stats.
 func (m *marathonFlags) addSource(cfg *gateway.Config) error {
-	src, err := m.source(cfg.Logger)
+	src, client, err := m.source(cfg.Logger)
 	if err != nil || src == nil {
 		return err
 	}
 	cfg.Sources = append(cfg.Sources, src)
+	if cfg.Scalers == nil {
+		cfg.Scalers = map[string]escalation.Scaler{}
+	}
+	cfg.Scalers[marathon.Runtime] = taskwatch.Scaler{Source: src, Driver: marathon.New(client, marathon.Options{})}
 	return nil
 }
 
-func (m *marathonFlags) source(logger *slog.Logger) (discovery.Source, error) {
+func (m *marathonFlags) source(logger *slog.Logger) (*taskwatch.Source, gomarathon.Marathon, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	rawURL := firstSet(m.url, os.Getenv(envMarathonURL))
 	if rawURL == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if m.pollInterval <= 0 {
-		return nil, fmt.Errorf("--marathon-poll-interval %s: use a positive duration such as 1s", m.pollInterval)
+		return nil, nil, fmt.Errorf("--marathon-poll-interval %s: use a positive duration such as 1s", m.pollInterval)
 	}
 	password, err := secret(m.passwordFile, envMarathonPassword, "--marathon-password-file")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	token, err := secret(m.tokenFile, envDCOSToken, "--dcos-token-file")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	user := firstSet(m.user, os.Getenv(envMarathonUser))
 	if (user == "") != (password == "") {
-		return nil, errors.New("Marathon basic auth needs both a user (--marathon-user or " + envMarathonUser + ") and a password (" +
+		return nil, nil, errors.New("Marathon basic auth needs both a user (--marathon-user or " + envMarathonUser + ") and a password (" +
 			envMarathonPassword + " or --marathon-password-file)")
 	}
 	conn := marathon.Connection{URL: rawURL, Username: user, Password: password, Token: token, Timeout: m.requestTimeout}
 	client, err := marathon.Connect(conn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src := taskwatch.New(client, taskwatch.Options{PollInterval: m.pollInterval, Logger: logger})
 	if err := src.Start(); err != nil {
@@ -102,7 +110,7 @@ func (m *marathonFlags) source(logger *slog.Logger) (discovery.Source, error) {
 		}
 	}
 	logger.Info("following Marathon tasks", "url", rawURL, "poll_interval", m.pollInterval.String(), "events", m.events)
-	return src, nil
+	return src, client, nil
 }
 
 // followEvents opens Marathon's event stream with a client of its own: go-marathon reads the

@@ -86,6 +86,20 @@ func TestMarathonFlagsAddAWorkingSource(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the killed task was not followed through the event stream")
 	}
+	// The gateway scales Marathon apps for routes with an SLA, with the same credentials.
+	scaler := cfg.Scalers["marathon"]
+	if scaler == nil {
+		t.Fatal("no SLA scaler for the marathon runtime")
+	}
+	if err := scaler.Scale(ctx, "sava/sava_cluster/sava:1.0.0", 2); err != nil {
+		t.Fatal(err)
+	}
+	if app, _ := e.App("/vamp/sava/sava-cluster/sava-1.0.0"); app.Instances != 2 {
+		t.Fatalf("after the scaler's Scale(2) the app has %d instances", app.Instances)
+	}
+	if err := e.WaitDeploymentsDone(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestMarathonFlagsErrors(t *testing.T) {

@@ -133,6 +133,17 @@ func (r *Runner) Put(def Service) (Status, error) {
 	case reflect.DeepEqual(s.current.def, def):
 		// Back to the running definition: drop a roll-out in progress.
 		toStop, s.pending = s.pending, nil
+	case s.pending == nil && sameButInstances(s.current.def, def):
+		// Only the count changed: start or stop instances, the healthy ones keep running.
+		gone, err := r.resizeLocked(s.current, def.Instances)
+		if err != nil {
+			r.mu.Unlock()
+			return Status{}, err
+		}
+		if gone != nil {
+			r.stopLaterLocked(gone, r.opts.DrainDelay)
+		}
+		r.log.Info("local service scaled", "id", def.ID, "instances", def.Instances)
 	default:
 		g, err := r.newGeneration(def)
 		if err != nil {
@@ -157,6 +168,66 @@ func (r *Runner) Put(def Service) (Status, error) {
 	r.notify()
 	r.save()
 	return st, nil
+}
+
+// Scale implements escalation.Scaler (the gateway's SLA scaling): it sets the instance count of
+// the service's latest definition without restarting the running instances. New instances get
+// traffic once healthy; removed ones leave discovery at once and stop after the drain delay.
+func (r *Runner) Scale(_ context.Context, id string, instances int) error {
+	if instances < 1 || instances > MaxInstances {
+		return fmt.Errorf("local runtime: scaling %s: %d instances: must be between 1 and %d", id, instances, MaxInstances)
+	}
+	r.mu.Lock()
+	s := r.services[id]
+	if s == nil || r.closed {
+		r.mu.Unlock()
+		return fmt.Errorf("local runtime: scaling %s: no such service", id)
+	}
+	g := s.latest()
+	if g.def.Instances == instances {
+		r.mu.Unlock()
+		return nil
+	}
+	gone, err := r.resizeLocked(g, instances)
+	if err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("local runtime: scaling %s: %w", id, err)
+	}
+	if gone != nil {
+		r.stopLaterLocked(gone, r.opts.DrainDelay)
+	}
+	r.bumpLocked()
+	r.mu.Unlock()
+	r.log.Info("local service scaled", "id", id, "instances", instances)
+	r.notify()
+	r.save()
+	return nil
+}
+
+// resizeLocked gives g n instances: it starts the missing ones and takes the surplus out of g,
+// returning them (nil for none) for the caller to stop after the drain.
+func (r *Runner) resizeLocked(g *generation, n int) (gone *generation, err error) {
+	for len(g.instances) < n {
+		ports, err := freePorts(g.def.Ports)
+		if err != nil {
+			return nil, err
+		}
+		in := newInstance(r, &g.def, len(g.instances), ports)
+		g.instances = append(g.instances, in)
+		go in.run()
+	}
+	if len(g.instances) > n {
+		gone = &generation{def: g.def, instances: slices.Clone(g.instances[n:])}
+		g.instances = slices.Clip(g.instances[:n])
+	}
+	g.def.Instances = n
+	return gone, nil
+}
+
+// sameButInstances: a and b differ at most in their instance count.
+func sameButInstances(a, b Service) bool {
+	a.Instances = b.Instances
+	return reflect.DeepEqual(a, b)
 }
 
 // promoteWhenHealthy makes g the serving generation of s once all its instances are healthy,

@@ -29,6 +29,7 @@ type API interface {
 	Applications(url.Values) (*gomarathon.Applications, error)
 	UpdateApplication(app *gomarathon.Application, force bool) (*gomarathon.DeploymentID, error)
 	DeleteApplication(name string, force bool) (*gomarathon.DeploymentID, error)
+	ScaleApplicationInstances(name string, instances int, force bool) (*gomarathon.DeploymentID, error)
 	Deployments() ([]*gomarathon.Deployment, error)
 	DeleteDeployment(id string, force bool) (*gomarathon.DeploymentID, error)
 }
@@ -378,6 +379,35 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	}
 	if err := d.waitDeploymentGone(ctx, dep.DeploymentID); err != nil {
 		return fmt.Errorf("marathon: deleting %s: deployment %s: %w", id, dep.DeploymentID, err)
+	}
+	return nil
+}
+
+// Scale implements escalation.Scaler for the gateway's SLA scaling; id is a service id
+// ("sava/sava_cluster/sava:1.0.0", mapped under the driver's group) or a Marathon app id
+// ("/vamp/sava/sava-cluster/sava-1.0.0"). It is a PUT of just the app's
+// instances, so Marathon starts or kills tasks without touching the running ones (no new app
+// version to roll out). It returns once Marathon accepted the change; the gateway's discovery
+// brings new tasks into their routes when they are healthy. An app locked by a running
+// deployment (e.g. a Terraform apply) is not forced: the error makes the gateway try again at
+// its next tick.
+func (d *Driver) Scale(_ context.Context, serviceID string, instances int) error {
+	if instances < 0 {
+		return fmt.Errorf("marathon: scaling %s: %d instances is negative", serviceID, instances)
+	}
+	appID := serviceID
+	if !strings.HasPrefix(serviceID, "/") { // a provider service id, not an app id already
+		var err error
+		if appID, err = d.AppID(serviceID); err != nil {
+			return err
+		}
+	}
+	if _, err := d.api.ScaleApplicationInstances(appID, instances, false); err != nil {
+		var apiErr *gomarathon.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrCode == gomarathon.ErrCodeAppLocked {
+			return fmt.Errorf("marathon: scaling %s to %d: app %s is locked by a running deployment; trying again later", serviceID, instances, appID)
+		}
+		return fmt.Errorf("marathon: scaling %s to %d: %w", serviceID, instances, err)
 	}
 	return nil
 }

@@ -109,6 +109,8 @@ clusters:
 								"failures": knownvalue.Int64Exact(3),
 							})}),
 							"marathon": knownvalue.Null(),
+							// Vamp YAML has no SLA of a service: set it in HCL.
+							"sla": knownvalue.Null(),
 						})),
 					// "8080" is normalized to "8080/http".
 					statecheck.ExpectKnownValue("data.vamp_blueprint.sava",

@@ -43,6 +43,7 @@ type serviceModel struct {
 	Scale        *scaleModel        `tfsdk:"scale"`
 	HealthChecks []healthCheckModel `tfsdk:"health_checks"`
 	Marathon     types.String       `tfsdk:"marathon"`
+	SLA          *slaModel          `tfsdk:"sla"`
 }
 
 type breedModel struct {
@@ -206,6 +207,7 @@ func serviceAttributes() map[string]schema.Attribute {
 				},
 			}},
 		},
+		"sla": slaAttribute(),
 		"marathon": schema.StringAttribute{
 			MarkdownDescription: "A JSON object deep-merged into the service's Marathon app definition (Marathon runtime only; the local dev runtime ignores it and an import from it leaves it unset).",
 			Optional:            true,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -153,26 +154,27 @@ const (
 	chromeUA  = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
 
-var (
-	savaOnce sync.Once
-	savaBin  string
-	savaErr  error
-)
-
 // sava is the demo service examples/sava, built once per test run.
 func sava(t *testing.T) string {
+	return testBinary(t, "github.com/vamp-canary/terraform-provider-vamp/examples/sava")
+}
+
+var testBinaries sync.Map // package path -> func() (string, error)
+
+// testBinary builds the command pkg into the test directory, once per test run.
+func testBinary(t *testing.T, pkg string) string {
 	t.Helper()
-	savaOnce.Do(func() {
-		bin := filepath.Join(testDir, "sava")
-		build := exec.Command("go", "build", "-o", bin, "github.com/vamp-canary/terraform-provider-vamp/examples/sava")
-		if out, err := build.CombinedOutput(); err != nil {
-			savaErr = fmt.Errorf("building examples/sava: %v\n%s", err, out)
-			return
+	build, _ := testBinaries.LoadOrStore(pkg, sync.OnceValues(func() (string, error) {
+		bin := filepath.Join(testDir, path.Base(pkg))
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 		}
-		savaBin = bin
-	})
-	if savaErr != nil {
-		t.Fatal(savaErr)
+		return bin, nil
+	}))
+	bin, err := build.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return savaBin
+	return bin
 }

@@ -71,6 +71,7 @@ func (r *deploymentResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 	addFieldErrors(&resp.Diagnostics, toBlueprint(cfg.Name.ValueString(), gateways, clusters).Validate())
 	addRolloutFaults(&resp.Diagnostics, cfg.Name.ValueString(), clusters)
+	addSLAFaults(&resp.Diagnostics, clusters)
 }
 
 // ModifyPlan shows the real routing in the plan (Vamp's defaults and merge rule filled in),
@@ -251,7 +252,11 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	bp := plannedBlueprint(plan.Name.ValueString(), gateways, clusters, prior)
 	driver := r.data.Runtime
 
+	slas := slaPolicies(bp.Name, clusters)
 	for _, s := range servicesToDeploy(prior, bp) {
+		if p, ok := slas[s.ID]; ok {
+			s.Instances = r.slaStartCount(ctx, s, p)
+		}
 		if _, err := driver.Apply(ctx, s); err != nil {
 			diags.AddError("Service "+quote(s.ID)+" did not deploy",
 				fmt.Sprintf("%v\n\nThe gateways still route as before. Fix the service (its deployable, ports or health checks) and apply again, "+
@@ -261,6 +266,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	}
 	docs := append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...)
 	addRollouts(bp.Name, clusters, docs)
+	addSLAs(bp.Name, clusters, docs)
 	for _, g := range docs {
 		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
 			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
@@ -292,10 +298,11 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	return bp
 }
 
-// instances reads every service's instances; missing counts the services the runtime lacks.
-func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Blueprint, diags *diag.Diagnostics) (types.Map, map[string]bool) {
+// instances reads every service's instances; running holds the status of each service the
+// runtime has, by service id.
+func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Blueprint, diags *diag.Diagnostics) (types.Map, map[string]runtime.Status) {
 	out := map[string][]string{}
-	missing := map[string]bool{}
+	running := map[string]runtime.Status{}
 	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
 		for _, s := range bp.Clusters[cname].Services {
 			id := serviceID(bp.Name, cname, s)
@@ -305,15 +312,15 @@ func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Bluepr
 				continue
 			}
 			if !found {
-				missing[id] = true
 				continue
 			}
+			running[id] = st
 			out[cname+"/"+s.Breed.Name] = st.Addresses()
 		}
 	}
 	v, d := types.MapValueFrom(ctx, instancesType.ElemType, out)
 	diags.Append(d...)
-	return v, missing
+	return v, running
 }
 
 func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -345,19 +352,22 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		present = append(present, gname)
 		live[gname] = gw
 	}
-	instances, missing := r.instances(ctx, bp, &resp.Diagnostics)
+	instances, running := r.instances(ctx, bp, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if len(present) == 0 && len(missing) == len(runtimeServicesOrdered(bp)) {
+	missing := len(runtimeServicesOrdered(bp)) - len(running)
+	if len(present) == 0 && len(running) == 0 {
 		resp.State.RemoveResource(ctx)
 		return
 	}
 	for cname, c := range clusters {
+		// A service the runtime lacks drops out (the plan deploys it again); a running one is
+		// as the runtime reports it (drift shows in the plan as an update).
 		var kept []serviceModel
 		for _, s := range c.Services {
-			if !missing[runtime.ID(name, cname, s.Breed.Name.ValueString())] {
-				kept = append(kept, s)
+			if st, ok := running[runtime.ID(name, cname, s.Breed.Name.ValueString())]; ok {
+				kept = append(kept, liveService(s, st.Service, slaOwnsInstances(s)))
 			}
 		}
 		c.Services = kept
@@ -373,7 +383,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
-	if len(present) < len(gatewayNames(bp)) || len(missing) > 0 {
+	if len(present) < len(gatewayNames(bp)) || missing > 0 {
 		state.Status = types.StringValue(statusDegraded)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)

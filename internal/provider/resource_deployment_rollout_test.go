@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,28 +18,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
-var (
-	brokenOnce sync.Once
-	brokenBin  string
-	brokenErr  error
-)
-
 // brokenSava is sava:1.1.0 of the seed's story (testdata/rollout_sava): 500 to Firefox.
 func brokenSava(t *testing.T) string {
-	t.Helper()
-	brokenOnce.Do(func() {
-		bin := filepath.Join(testDir, "rollout_sava")
-		build := exec.Command("go", "build", "-o", bin, "github.com/vamp-canary/terraform-provider-vamp/internal/provider/testdata/rollout_sava")
-		if out, err := build.CombinedOutput(); err != nil {
-			brokenErr = fmt.Errorf("building testdata/rollout_sava: %v\n%s", err, out)
-			return
-		}
-		brokenBin = bin
-	})
-	if brokenErr != nil {
-		t.Fatal(brokenErr)
-	}
-	return brokenBin
+	return testBinary(t, "github.com/vamp-canary/terraform-provider-vamp/internal/provider/testdata/rollout_sava")
 }
 
 // rolloutConfig is a deployment `name` with sava:1.0.0 at 100 and sava:1.1.0 (deployable

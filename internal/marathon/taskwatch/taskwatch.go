@@ -18,6 +18,7 @@
 package taskwatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -339,4 +340,34 @@ func portList(names []string) string {
 		return "none (give the app port mappings or port definitions with names)"
 	}
 	return strings.Join(names, ", ")
+}
+
+// AppID is the Marathon app id of a route's service id, found as Resolve finds it (an app id
+// is returned as it is; a provider service id through the apps' io.vamp.* labels).
+func (s *Source) AppID(id string) (string, error) {
+	_, appID, err := s.lookup(id)
+	if errors.Is(err, discovery.ErrUnknownService) {
+		if rerr := s.refreshIfOlder(time.Now()); rerr != nil {
+			return "", fmt.Errorf("%w (and listing Marathon's apps failed: %v)", err, rerr)
+		}
+		_, appID, err = s.lookup(id)
+	}
+	return appID, err
+}
+
+// Scaler is the gateway's SLA scaler on Marathon (gateway.Config.Scalers["marathon"]): it finds
+// a route's app as Resolve does, whatever Marathon group the provider deployed it in, and
+// scales it through the driver (a PUT of the app's instances: Marathon write access).
+type Scaler struct {
+	Source *Source
+	Driver *marathon.Driver
+}
+
+// Scale implements escalation.Scaler.
+func (sc Scaler) Scale(ctx context.Context, id string, instances int) error {
+	appID, err := sc.Source.AppID(id)
+	if err != nil {
+		return fmt.Errorf("marathon: scaling %s: %w", id, err)
+	}
+	return sc.Driver.Scale(ctx, appID, instances)
 }
