@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -31,6 +32,21 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *ProviderData {
 		return nil
 	}
 	return data
+}
+
+// operationContext bounds ctx by the timeout that a resource's timeouts block sets for one
+// operation: op is timeouts.Value.Create, .Update or .Delete, def applies when the block sets none.
+// A malformed duration is reported in diags and def applies, as the timeouts package answers; the
+// operation goes on so that every diagnostic of the request is reported at once.
+func operationContext(ctx context.Context, t timeouts.Value, op func(timeouts.Value, context.Context, time.Duration) (time.Duration, diag.Diagnostics), def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	timeout, d := op(t, ctx, def)
+	diags.Append(d...)
+	return context.WithTimeout(ctx, timeout)
+}
+
+// stateSetter is tfsdk.State, so that Create and Update can share one function that writes it.
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
 }
 
 // attributeGetter is tfsdk.Config, tfsdk.Plan and tfsdk.State.

@@ -32,9 +32,15 @@ var (
 )
 
 // NewAzureLBRuleResource is vamp_azure_lb_rule: a load-balancing rule and the health probe it owns.
-func NewAzureLBRuleResource() resource.Resource { return &azureLBRuleResource{} }
+func NewAzureLBRuleResource() resource.Resource {
+	return &azureLBRuleResource{newAzureRuleResource(&lbRuleKind)}
+}
 
-type azureLBRuleResource struct{ data *ProviderData }
+// azureLBRuleResource adds its schema, its cross-attribute checks and its computed defaults to the
+// steps every Azure rule shares.
+type azureLBRuleResource struct {
+	azureRuleResource[azureLBRuleModel, azure.LBRuleSpec, azure.LBRule]
+}
 
 type azureLBRuleModel struct {
 	ID                          types.String     `tfsdk:"id"`
@@ -60,10 +66,6 @@ type azureProbeModel struct {
 	RequestPath       types.String `tfsdk:"request_path"`
 	IntervalInSeconds types.Int64  `tfsdk:"interval_in_seconds"`
 	Threshold         types.Int64  `tfsdk:"threshold"`
-}
-
-func (r *azureLBRuleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_azure_lb_rule"
 }
 
 func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -201,10 +203,6 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 	}
 }
 
-func (r *azureLBRuleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 // ValidateConfig checks what depends on more than one attribute.
 func (r *azureLBRuleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m azureLBRuleModel
@@ -277,21 +275,34 @@ func childID(parent types.String, collection string, name types.String) types.St
 	return types.StringValue(strings.TrimSuffix(parent.ValueString(), "/") + "/" + collection + "/" + name.ValueString())
 }
 
-func (r *azureLBRuleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, true)
+var lbRuleKind = azureRuleKind[azureLBRuleModel, azure.LBRuleSpec, azure.LBRule]{
+	typeSuffix: "_azure_lb_rule",
+	what:       "load-balancing rule",
+	parentAttr: "load_balancer_id",
+	collection: "loadBalancingRules",
+	exampleID:  "/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<lb>/loadBalancingRules/<rule>",
+	parseName: func(id string) (string, error) {
+		_, name, err := azure.ParseLBRuleID(id)
+		return name, err
+	},
+	key: func(m *azureLBRuleModel) (string, string) {
+		return m.LoadBalancerID.ValueString(), m.Name.ValueString()
+	},
+	spec:   lbRuleSpec,
+	create: (*azure.Client).CreateLBRule,
+	ensure: (*azure.Client).EnsureLBRule,
+	get:    (*azure.Client).GetLBRule,
+	del: func(c *azure.Client, ctx context.Context, m *azureLBRuleModel) error {
+		probe := "" // the rule owns its probe, so it goes too
+		if m.Probe != nil {
+			probe = m.Probe.Name.ValueString()
+		}
+		return c.DeleteLBRule(ctx, m.LoadBalancerID.ValueString(), m.Name.ValueString(), probe)
+	},
+	state: lbRuleState,
 }
 
-func (r *azureLBRuleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, false)
-}
-
-func (r *azureLBRuleResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics, create bool) {
-	client := azureClientFrom(r.data, diags)
-	var plan azureLBRuleModel
-	diags.Append(getPlan(ctx, &plan)...)
-	if diags.HasError() || client == nil {
-		return
-	}
+func lbRuleSpec(ctx context.Context, plan *azureLBRuleModel, diags *diag.Diagnostics) azure.LBRuleSpec {
 	spec := azure.LBRuleSpec{
 		LoadBalancerID:              plan.LoadBalancerID.ValueString(),
 		Name:                        plan.Name.ValueString(),
@@ -313,75 +324,7 @@ func (r *azureLBRuleResource) write(ctx context.Context, getPlan func(context.Co
 			Threshold: int32(p.Threshold.ValueInt64()),
 		}
 	}
-	if diags.HasError() {
-		return
-	}
-	write, verb := client.EnsureLBRule, "Updating"
-	if create {
-		write, verb = client.CreateLBRule, "Creating"
-	}
-	rule, err := write(ctx, spec)
-	if err != nil {
-		addAzureError(diags, path.Empty(), verb+" load-balancing rule "+quote(spec.Name)+" failed", err)
-		return
-	}
-	diags.Append(state.Set(ctx, lbRuleState(ctx, rule, &plan, diags))...)
-}
-
-// stateSetter is tfsdk.State.
-type stateSetter interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
-}
-
-func (r *azureLBRuleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	client := azureClientFrom(r.data, &resp.Diagnostics)
-	var state azureLBRuleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || client == nil {
-		return
-	}
-	rule, err := client.GetLBRule(ctx, state.LoadBalancerID.ValueString(), state.Name.ValueString())
-	if err != nil {
-		addAzureError(&resp.Diagnostics, path.Empty(), "Reading load-balancing rule "+quote(state.Name.ValueString())+" failed", err)
-		return
-	}
-	if rule == nil {
-		// Removed outside Terraform (or its load balancer is gone): plan to create it again.
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, lbRuleState(ctx, rule, &state, &resp.Diagnostics))...)
-}
-
-func (r *azureLBRuleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	client := azureClientFrom(r.data, &resp.Diagnostics)
-	var state azureLBRuleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || client == nil {
-		return
-	}
-	probe := ""
-	if state.Probe != nil {
-		probe = state.Probe.Name.ValueString()
-	}
-	if err := client.DeleteLBRule(ctx, state.LoadBalancerID.ValueString(), state.Name.ValueString(), probe); err != nil {
-		addAzureError(&resp.Diagnostics, path.Empty(), "Deleting load-balancing rule "+quote(state.Name.ValueString())+" failed", err)
-	}
-}
-
-// ImportState takes the rule's Azure id: <load balancer id>/loadBalancingRules/<name>.
-func (r *azureLBRuleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	_, name, err := azure.ParseLBRuleID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import id",
-			err.Error()+"\n\nImport a load-balancing rule by its Azure id, e.g. "+
-				"terraform import vamp_azure_lb_rule.sava /subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<lb>/loadBalancingRules/<rule>")
-		return
-	}
-	lbID := req.ID[:len(req.ID)-len("/loadBalancingRules/"+name)] // as written, casing kept
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("load_balancer_id"), lbID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	return spec
 }
 
 // lbRuleState renders what Azure has, keeping the spelling of ids from prior (configuration or

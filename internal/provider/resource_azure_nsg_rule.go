@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -26,9 +25,14 @@ var (
 )
 
 // NewAzureNSGRuleResource is vamp_azure_nsg_rule: an inbound allow rule on a network security group.
-func NewAzureNSGRuleResource() resource.Resource { return &azureNSGRuleResource{} }
+func NewAzureNSGRuleResource() resource.Resource {
+	return &azureNSGRuleResource{newAzureRuleResource(&nsgRuleKind)}
+}
 
-type azureNSGRuleResource struct{ data *ProviderData }
+// azureNSGRuleResource adds its schema to the steps every Azure rule shares.
+type azureNSGRuleResource struct {
+	azureRuleResource[azureNSGRuleModel, azure.NSGRuleSpec, azure.NSGRule]
+}
 
 type azureNSGRuleModel struct {
 	ID                       types.String `tfsdk:"id"`
@@ -42,10 +46,6 @@ type azureNSGRuleModel struct {
 	SourceAddressPrefixes    types.Set    `tfsdk:"source_address_prefixes"`
 	DestinationAddressPrefix types.String `tfsdk:"destination_address_prefix"`
 	Description              types.String `tfsdk:"description"`
-}
-
-func (r *azureNSGRuleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_azure_nsg_rule"
 }
 
 func (r *azureNSGRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -127,25 +127,28 @@ func (r *azureNSGRuleResource) Schema(_ context.Context, _ resource.SchemaReques
 	}
 }
 
-func (r *azureNSGRuleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+var nsgRuleKind = azureRuleKind[azureNSGRuleModel, azure.NSGRuleSpec, azure.NSGRule]{
+	typeSuffix: "_azure_nsg_rule",
+	what:       "security rule",
+	parentAttr: "network_security_group_id",
+	collection: "securityRules",
+	exampleID:  "/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<nsg>/securityRules/<rule>",
+	parseName: func(id string) (string, error) {
+		_, name, err := azure.ParseNSGRuleID(id)
+		return name, err
+	},
+	key:    func(m *azureNSGRuleModel) (string, string) { return m.NSGID.ValueString(), m.Name.ValueString() },
+	spec:   nsgRuleSpec,
+	create: (*azure.Client).CreateNSGRule,
+	ensure: (*azure.Client).EnsureNSGRule,
+	get:    (*azure.Client).GetNSGRule,
+	del: func(c *azure.Client, ctx context.Context, m *azureNSGRuleModel) error {
+		return c.DeleteNSGRule(ctx, m.NSGID.ValueString(), m.Name.ValueString())
+	},
+	state: nsgRuleState,
 }
 
-func (r *azureNSGRuleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, true)
-}
-
-func (r *azureNSGRuleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, false)
-}
-
-func (r *azureNSGRuleResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics, create bool) {
-	client := azureClientFrom(r.data, diags)
-	var plan azureNSGRuleModel
-	diags.Append(getPlan(ctx, &plan)...)
-	if diags.HasError() || client == nil {
-		return
-	}
+func nsgRuleSpec(ctx context.Context, plan *azureNSGRuleModel, diags *diag.Diagnostics) azure.NSGRuleSpec {
 	spec := azure.NSGRuleSpec{
 		NSGID: plan.NSGID.ValueString(), Name: plan.Name.ValueString(), Priority: int32(plan.Priority.ValueInt64()),
 		Direction: plan.Direction.ValueString(), Access: plan.Access.ValueString(), Protocol: plan.Protocol.ValueString(),
@@ -153,67 +156,9 @@ func (r *azureNSGRuleResource) write(ctx context.Context, getPlan func(context.C
 	}
 	diags.Append(plan.DestinationPortRanges.ElementsAs(ctx, &spec.DestinationPortRanges, false)...)
 	diags.Append(plan.SourceAddressPrefixes.ElementsAs(ctx, &spec.SourceAddressPrefixes, false)...)
-	if diags.HasError() {
-		return
-	}
 	slices.Sort(spec.DestinationPortRanges)
 	slices.Sort(spec.SourceAddressPrefixes)
-	write, verb := client.EnsureNSGRule, "Updating"
-	if create {
-		write, verb = client.CreateNSGRule, "Creating"
-	}
-	rule, err := write(ctx, spec)
-	if err != nil {
-		addAzureError(diags, path.Empty(), verb+" security rule "+quote(spec.Name)+" failed", err)
-		return
-	}
-	diags.Append(state.Set(ctx, nsgRuleState(ctx, rule, &plan, diags))...)
-}
-
-func (r *azureNSGRuleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	client := azureClientFrom(r.data, &resp.Diagnostics)
-	var state azureNSGRuleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || client == nil {
-		return
-	}
-	rule, err := client.GetNSGRule(ctx, state.NSGID.ValueString(), state.Name.ValueString())
-	if err != nil {
-		addAzureError(&resp.Diagnostics, path.Empty(), "Reading security rule "+quote(state.Name.ValueString())+" failed", err)
-		return
-	}
-	if rule == nil {
-		resp.State.RemoveResource(ctx) // removed outside Terraform: plan to create it again
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, nsgRuleState(ctx, rule, &state, &resp.Diagnostics))...)
-}
-
-func (r *azureNSGRuleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	client := azureClientFrom(r.data, &resp.Diagnostics)
-	var state azureNSGRuleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || client == nil {
-		return
-	}
-	if err := client.DeleteNSGRule(ctx, state.NSGID.ValueString(), state.Name.ValueString()); err != nil {
-		addAzureError(&resp.Diagnostics, path.Empty(), "Deleting security rule "+quote(state.Name.ValueString())+" failed", err)
-	}
-}
-
-// ImportState takes the rule's Azure id: <network security group id>/securityRules/<name>.
-func (r *azureNSGRuleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	_, name, err := azure.ParseNSGRuleID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import id",
-			err.Error()+"\n\nImport a security rule by its Azure id, e.g. terraform import vamp_azure_nsg_rule.sava "+
-				"/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<nsg>/securityRules/<rule>")
-		return
-	}
-	nsgID := req.ID[:len(req.ID)-len("/securityRules/"+name)]
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("network_security_group_id"), nsgID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	return spec
 }
 
 func nsgRuleState(ctx context.Context, rule *azure.NSGRule, prior *azureNSGRuleModel, diags *diag.Diagnostics) *azureNSGRuleModel {

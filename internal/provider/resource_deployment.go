@@ -196,9 +196,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, d := plan.Timeouts.Create(ctx, defaultDeployTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Create, defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	bp := r.apply(ctx, &plan, nil, nil, &resp.Diagnostics)
@@ -220,9 +218,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, d := plan.Timeouts.Update(ctx, defaultDeployTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Update, defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
@@ -421,9 +417,7 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, d := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := operationContext(ctx, state.Timeouts, timeouts.Value.Delete, defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {

@@ -235,48 +235,34 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 }
 
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan gatewayModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultGatewayTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.put(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Create)
 }
 
 func (r *gatewayResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan gatewayModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultGatewayTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.put(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Update)
 }
 
-func (r *gatewayResource) put(ctx context.Context, plan *gatewayModel, diags *diag.Diagnostics) {
-	gw := r.toAPI(ctx, plan, diags)
+// write is Create and Update: the gateway API's PUT replaces the whole gateway, so both send the
+// plan and record it; only the timeout that bounds the call differs.
+func (r *gatewayResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics,
+	timeoutOf func(timeouts.Value, context.Context, time.Duration) (time.Duration, diag.Diagnostics)) {
+	var plan gatewayModel
+	diags.Append(getPlan(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := operationContext(ctx, plan.Timeouts, timeoutOf, defaultGatewayTimeout, diags)
+	defer cancel()
+	gw := r.toAPI(ctx, &plan, diags)
 	if diags.HasError() {
 		return
 	}
 	name := plan.Name.ValueString()
 	if _, err := r.data.Gateway.Put(ctx, name, gw); err != nil {
 		addAPIError(diags, "PUT", "gateway "+quote(name), err)
+		return
 	}
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -309,9 +295,7 @@ func (r *gatewayResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultGatewayTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := operationContext(ctx, state.Timeouts, timeouts.Value.Delete, defaultGatewayTimeout, &resp.Diagnostics)
 	defer cancel()
 	name := state.Name.ValueString()
 	if err := r.data.Gateway.Delete(ctx, name); err != nil {
