@@ -2,7 +2,6 @@ package provider
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -140,25 +139,14 @@ func startMarathonEnv(t *testing.T) *marathonEnv {
 		t.Fatal(err)
 	}
 
-	srv, err := gateway.New(gateway.Config{
+	srv, stop, err := startGateway(gateway.Config{
 		AdminListen: "127.0.0.1:0", AdminToken: env.token, BindHost: "127.0.0.1",
 		Sources: []discovery.Source{env.source},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("gateway stopped: %v", err)
-	}
+	t.Cleanup(stop)
 	env.gatewayURL = "http://" + srv.AdminAddr().String()
 	env.gatewayClient = gatewayapi.Client{BaseURL: env.gatewayURL, Token: env.token}
 	env.versions = map[string]string{}

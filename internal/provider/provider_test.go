@@ -60,7 +60,7 @@ func runWithGateway(m *testing.M) (int, error) {
 	runner := localrt.New(localrt.Options{Dir: dir, StopGrace: 2 * time.Second, DrainDelay: 50 * time.Millisecond})
 	defer runner.Close()
 	token := randomToken()
-	srv, err := gateway.New(gateway.Config{
+	srv, stop, err := startGateway(gateway.Config{
 		AdminListen: "127.0.0.1:0",
 		AdminToken:  token,
 		StateFile:   filepath.Join(dir, "gateways.json"),
@@ -74,18 +74,7 @@ func runWithGateway(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := srv.Listen(); err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		return 0, fmt.Errorf("gateway stopped: %v", err)
-	}
+	defer stop()
 
 	url := "http://" + srv.AdminAddr().String()
 	os.Setenv(EnvGatewayURL, url)
@@ -93,6 +82,28 @@ func runWithGateway(m *testing.M) (int, error) {
 	testGateway = &gatewayapi.Client{BaseURL: url, Token: token}
 	testRuntime = runtime.NewLocal(testGateway)
 	return m.Run(), nil
+}
+
+// startGateway runs an in-process gateway until stop is called; it returns once the admin API
+// listens, so tests never wait on a timer.
+func startGateway(cfg gateway.Config) (srv *gateway.Server, stop func(), err error) {
+	srv, err = gateway.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+		return srv, func() { cancel(); <-done }, nil
+	case err := <-done:
+		cancel()
+		return nil, nil, fmt.Errorf("gateway stopped: %v", err)
+	}
 }
 
 func randomToken() string {

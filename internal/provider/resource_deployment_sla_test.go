@@ -68,7 +68,7 @@ func startSLAEnv(t *testing.T) *slaEnv {
 	env := &slaEnv{token: randomToken(), now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	env.runner = localrt.New(localrt.Options{Dir: t.TempDir(), StopGrace: 2 * time.Second, DrainDelay: 50 * time.Millisecond})
 	t.Cleanup(env.runner.Close)
-	srv, err := gateway.New(gateway.Config{
+	srv, stop, err := startGateway(gateway.Config{
 		AdminListen: "127.0.0.1:0", AdminToken: env.token, BindHost: "127.0.0.1",
 		RolloutTick: -1, Clock: env.clock,
 		Sources: []discovery.Source{env.runner},
@@ -81,18 +81,7 @@ func startSLAEnv(t *testing.T) *slaEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("gateway stopped: %v", err)
-	}
+	t.Cleanup(stop)
 	env.srv = srv
 	env.url = "http://" + srv.AdminAddr().String()
 	return env
