@@ -40,7 +40,7 @@ type entry struct {
 type listener struct {
 	port int
 	ln   net.Listener
-	srv  *http.Server
+	srv  *proxy.Server
 }
 
 // applyMode says where a gateway document comes from.
@@ -481,14 +481,12 @@ func usesServices(doc gatewayapi.Gateway) bool {
 	return false
 }
 
-func (s *Server) gatewayServer(f *proxy.Front) *http.Server {
-	return &http.Server{
-		Handler:           s.proxy.Handler(f),
+func (s *Server) gatewayServer(f *proxy.Front) *proxy.Server {
+	return s.proxy.NewServer(f, proxy.ServerOptions{
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		// No WriteTimeout: streamed answers and websockets may last.
-		ErrorLog: slog.NewLogLogger(s.log.With("gateway", f.Name).Handler(), slog.LevelDebug),
-	}
+		ErrorLog:          slog.NewLogLogger(s.log.With("gateway", f.Name).Handler(), slog.LevelDebug),
+	})
 }
 
 // serve starts accepting on l.

@@ -257,11 +257,20 @@ func (s *Server) Run(ctx context.Context) error {
 	return runErr
 }
 
+// shutdowner is a listener's server: the admin API's http.Server or a gateway's proxy.Server.
+type shutdowner struct {
+	name string
+	srv  interface {
+		Shutdown(context.Context) error
+		Close() error
+	}
+}
+
 // drain stops every listener and waits for in-flight requests, up to DrainTimeout.
 func (s *Server) drain() {
 	s.mu.Lock()
 	s.stopped = true
-	servers := []*http.Server{s.adminSrv}
+	servers := []shutdowner{{"admin API", s.adminSrv}}
 	var runs []*rolloutRun
 	for _, e := range s.gateways {
 		if e.run != nil {
@@ -270,7 +279,7 @@ func (s *Server) drain() {
 		}
 		e.stopHealth()
 		if e.listener != nil {
-			servers = append(servers, e.listener.srv)
+			servers = append(servers, shutdowner{"gateway " + e.doc.Name, e.listener.srv})
 		}
 	}
 	s.mu.Unlock()
@@ -282,9 +291,9 @@ func (s *Server) drain() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Shutdown(ctx); err != nil {
-				s.log.Warn("drain timeout: closing connections with requests still in flight", "addr", srv.Addr, "error", err)
-				srv.Close()
+			if err := srv.srv.Shutdown(ctx); err != nil {
+				s.log.Warn("drain timeout: closing connections with requests still in flight", "listener", srv.name, "error", err)
+				srv.srv.Close()
 			}
 		}()
 	}

@@ -1,7 +1,7 @@
-// Package proxy forwards a gateway's requests to the instances its routing table chooses: GET
-// and HEAD without a body over a direct HTTP/1.1 path with pooled connections (forward.go),
-// every other request through httputil.ReverseProxy with Rewrite over one shared, tuned
-// http.Transport; one retry on another instance when an idempotent request cannot reach its
+// Package proxy serves a gateway's port and forwards its requests to the instances its routing
+// table chooses: GET and HEAD without a body through the gateway's own HTTP/1.1 front end with
+// pooled instance connections (server.go, conn.go, front.go), every other connection through
+// net/http and httputil.ReverseProxy with Rewrite over one shared, tuned http.Transport; one retry on another instance when an idempotent request cannot reach its
 // instance; passive ejection of instances that keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
 package proxy
 
@@ -44,9 +44,6 @@ type Options struct {
 	EjectAfter int
 	EjectFor   time.Duration
 	Logger     *slog.Logger
-	// ReverseProxyOnly sends every request through httputil.ReverseProxy, also those the direct
-	// path would take (GET and HEAD without a body over HTTP/1.x): for comparing the two.
-	ReverseProxyOnly bool
 }
 
 func (o *Options) defaults() {
@@ -78,8 +75,8 @@ type Proxy struct {
 	opts      Options
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
-	up        *upstreams  // connections of the direct path (forward.go)
-	buffers   *bufferPool // body-copy buffers of both paths
+	up        *upstreams  // instance connections of the front end
+	buffers   *bufferPool // ReverseProxy's body-copy buffers
 	// tables maps a routing table (by address) to the metrics of its routes. An entry lives as
 	// long as its table: a cleanup removes it once the table is garbage, so requests that
 	// started on an old table still find their counters.
@@ -126,23 +123,16 @@ func New(opts Options) *Proxy {
 	return p
 }
 
-// bufferPool reuses the 32 KiB body-copy buffers that both paths would otherwise allocate for
-// every request.
+// bufferPool reuses the 32 KiB body-copy buffers that ReverseProxy would otherwise allocate for
+// every request (httputil.BufferPool).
 type bufferPool struct{ pool sync.Pool }
 
-// get and put are the direct path's: they keep the pointer, so a round trip allocates nothing.
-func (b *bufferPool) get() *[]byte {
+func (b *bufferPool) Get() []byte {
 	if buf, ok := b.pool.Get().(*[]byte); ok {
-		return buf
+		return *buf
 	}
-	buf := make([]byte, 32<<10)
-	return &buf
+	return make([]byte, 32<<10)
 }
-
-func (b *bufferPool) put(buf *[]byte) { b.pool.Put(buf) }
-
-// Get and Put are httputil.BufferPool's, for ReverseProxy.
-func (b *bufferPool) Get() []byte { return *b.get() }
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
@@ -189,15 +179,15 @@ type Front struct {
 	NoRoute prometheus.Counter
 }
 
-// Handler serves the requests of f.
+// Handler serves the requests of f through ReverseProxy: the net/http side of f's Server.
 func (p *Proxy) Handler(f *Front) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(f, w, r) })
 }
 
 type attemptKey struct{}
 
-// attempt is one request's way through the proxy. ReverseProxy calls Rewrite, the transport,
-// ModifyResponse and ErrorHandler on the request's own goroutine, so it needs no lock.
+// attempt is one request's way through the proxy. The front end and ReverseProxy (Rewrite, the
+// transport, ModifyResponse, ErrorHandler) use it on the request's own goroutine: no lock.
 type attempt struct {
 	in       *http.Request
 	table    *routing.Table
@@ -222,14 +212,8 @@ func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Backend.Acquire()
-	// finish is deferred: both paths panic with http.ErrAbortHandler when a body copy fails
+	// finish is deferred: ReverseProxy panics with http.ErrAbortHandler when a body copy fails
 	// midway, and the instance must still be released and the request counted.
-	if !p.opts.ReverseProxyOnly && forwardable(r) {
-		att := attempt{in: r, table: t, decision: d} // on the stack: nothing keeps it
-		defer p.finish(&att, start)
-		p.forward(w, r, &att, start)
-		return
-	}
 	att := &attempt{in: r, table: t, decision: d}
 	defer p.finish(att, start)
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
@@ -257,6 +241,10 @@ func hostIn(host string, hosts []string) bool {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	att := pr.In.Context().Value(attemptKey{}).(*attempt)
 	pr.SetXForwarded()
+	// The query goes on as the client sent it: ReverseProxy drops parameters with ';' or a bad
+	// %-escape (so that it and the instance cannot read them differently), but the gateway does
+	// not parse them, and an instance that expects them as they came should get them so.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = att.decision.Backend.Addr
 	// The inbound Host header is kept (as HAProxy does): instances behind one gateway often

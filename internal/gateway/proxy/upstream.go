@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -10,33 +9,22 @@ import (
 )
 
 // upstreamConn is one keep-alive HTTP/1.1 connection to an instance, owned by one request at a
-// time: the forwarding path writes and reads it on the request's own goroutine, with none of
+// time: the front end writes and reads it on the request's own goroutine, with none of
 // http.Transport's per-connection reader and writer goroutines.
 type upstreamConn struct {
 	addr      string
 	pool      *connPool // the pool it goes back to
 	conn      net.Conn
-	br        *bufio.Reader
-	bw        *bufio.Writer
+	buf       []byte // answer bytes read and not yet passed on are buf[r:w]
+	r, w      int
 	idleSince time.Time
-	limit     *headLimit
-	// abort makes the connection's blocked reads and writes return; built once per connection
-	// so that arming it for a request (context.AfterFunc) allocates no closure.
-	abort func()
-	// stop, when not nil, disarms abort for the request that holds the connection.
-	stop func() bool
+	// deadline is the read deadline set last (see readSliced).
+	deadline time.Time
 }
 
-// disarm stops abort from running for the request that holds the connection; false means it
-// ran (or is running): the client went away and the connection must be closed.
-func (c *upstreamConn) disarm() bool {
-	stop := c.stop
-	if stop == nil {
-		return true
-	}
-	c.stop = nil
-	return stop()
-}
+// upstreamBufSize is an instance connection's read buffer; a larger answer head grows it up to
+// maxResponseHead for that answer.
+const upstreamBufSize = 16 << 10
 
 // connPool keeps the idle connections to one instance, most recently used first (the warmest
 // connection is taken, the coldest ones age out).
@@ -85,16 +73,17 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 	if err != nil {
 		return nil, false, err
 	}
-	limit := &headLimit{conn: conn}
-	c := &upstreamConn{addr: addr, pool: pool, conn: conn, limit: limit, br: bufio.NewReaderSize(limit, 4<<10), bw: bufio.NewWriterSize(conn, 4<<10)}
-	c.abort = func() { conn.SetDeadline(aLongTimeAgo) }
-	return c, false, nil
+	return &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}, false, nil
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
 func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	p := c.pool
 	c.idleSince = now
+	c.r, c.w = 0, 0
+	if len(c.buf) > upstreamBufSize {
+		c.buf = make([]byte, upstreamBufSize) // a large head grew it; the pool keeps small ones
+	}
 	p.mu.Lock()
 	if p.gone || len(p.idle) >= u.maxIdle {
 		p.mu.Unlock()
@@ -145,30 +134,3 @@ func (p *connPool) close(gone bool) {
 const maxResponseHead = 10 << 20
 
 var errResponseHeadTooLarge = errors.New("the instance's answer head exceeds 10 MiB")
-
-// headLimit reads the connection, and while armed (remaining > 0) refuses to read more than
-// the remaining bytes: an instance cannot make the gateway buffer headers without end.
-type headLimit struct {
-	conn      net.Conn
-	armed     bool
-	remaining int
-}
-
-func (l *headLimit) arm() { l.armed, l.remaining = true, maxResponseHead }
-
-func (l *headLimit) disarm() { l.armed = false }
-
-func (l *headLimit) Read(p []byte) (int, error) {
-	if !l.armed {
-		return l.conn.Read(p)
-	}
-	if l.remaining <= 0 {
-		return 0, errResponseHeadTooLarge
-	}
-	if len(p) > l.remaining {
-		p = p[:l.remaining]
-	}
-	n, err := l.conn.Read(p)
-	l.remaining -= n
-	return n, err
-}

@@ -22,19 +22,20 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
-// The direct path (forward.go) must behave as ReverseProxy does: most tests here run the same
-// exchange through both and compare what the instance and the client see.
+// The front end (server.go, conn.go, front.go) must behave as net/http with ReverseProxy does:
+// most tests here run the same exchange through both and compare what the instance and the
+// client see.
 
 var paths = []struct {
-	name             string
-	reverseProxyOnly bool
+	name        string
+	netHTTPOnly bool
 }{{"direct", false}, {"reverseproxy", true}}
 
-// gatewayFor starts a proxy in front of the instances at addrs (one route, round-robin) and
-// returns its URL and the proxy.
-func gatewayFor(t testing.TB, reverseProxyOnly bool, opts Options, addrs ...string) (string, *Proxy) {
+// gatewayFor starts a proxy's Server in front of the instances at addrs (one route,
+// round-robin) on a port of its own and returns its URL and the proxy. netHTTPOnly hands every
+// connection to net/http.
+func gatewayFor(t testing.TB, netHTTPOnly bool, opts Options, addrs ...string) (string, *Proxy) {
 	t.Helper()
-	opts.ReverseProxyOnly = reverseProxyOnly
 	opts.Logger = slog.New(slog.DiscardHandler)
 	p := New(opts)
 	pool := routing.NewPool()
@@ -48,9 +49,15 @@ func gatewayFor(t testing.TB, reverseProxyOnly bool, opts Options, addrs ...stri
 	}
 	f := &Front{Name: "test"}
 	f.Table.Store(table)
-	srv := httptest.NewServer(p.Handler(f))
-	t.Cleanup(func() { srv.Close(); p.Close() })
-	return srv.URL, p
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := p.NewServer(f, ServerOptions{NetHTTPOnly: netHTTPOnly})
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-served; p.Close() })
+	return "http://" + ln.Addr().String(), p
 }
 
 // rawInstance accepts connections on 127.0.0.1 and hands each to serve.
@@ -77,35 +84,6 @@ func rawInstance(t *testing.T, serve func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-func TestForwardableTakesOnlyBodilessHTTP1GetAndHead(t *testing.T) {
-	get := func(edit func(r *http.Request)) *http.Request {
-		r := httptest.NewRequest(http.MethodGet, "http://a.example/p?x=1", nil)
-		edit(r)
-		return r
-	}
-	for _, tc := range []struct {
-		name string
-		r    *http.Request
-		want bool
-	}{
-		{"GET", get(func(*http.Request) {}), true},
-		{"HEAD", get(func(r *http.Request) { r.Method = http.MethodHead }), true},
-		{"POST", get(func(r *http.Request) { r.Method = http.MethodPost }), false},
-		{"GET with a body", httptest.NewRequest(http.MethodGet, "/", strings.NewReader("x")), false},
-		{"chunked GET", get(func(r *http.Request) { r.TransferEncoding = []string{"chunked"} }), false},
-		{"websocket upgrade", get(func(r *http.Request) { r.Header.Set("Upgrade", "websocket") }), false},
-		{"Expect", get(func(r *http.Request) { r.Header.Set("Expect", "100-continue") }), false},
-		{"HTTP/2", get(func(r *http.Request) { r.ProtoMajor, r.ProtoMinor = 2, 0 }), false},
-		{"query with ;", get(func(r *http.Request) { r.URL.RawQuery = "a=1;b=2" }), false},
-		{"query with a bad escape", get(func(r *http.Request) { r.URL.RawQuery = "a=%zz" }), false},
-		{"query with good escapes", get(func(r *http.Request) { r.URL.RawQuery = "a=%20b&c=%C3%A9" }), true},
-	} {
-		if got := forwardable(tc.r); got != tc.want {
-			t.Errorf("%s: forwardable = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
 // TestDirectPathSendsWhatReverseProxySends compares the request heads an instance receives.
 func TestDirectPathSendsWhatReverseProxySends(t *testing.T) {
 	heads := make(chan *http.Request, 1)
@@ -122,7 +100,7 @@ func TestDirectPathSendsWhatReverseProxySends(t *testing.T) {
 	})
 	seen := map[string]*http.Request{}
 	for _, path := range paths {
-		url, _ := gatewayFor(t, path.reverseProxyOnly, Options{}, addr)
+		url, _ := gatewayFor(t, path.netHTTPOnly, Options{}, addr)
 		req, _ := http.NewRequest(http.MethodGet, url+"/a/b%2Fc?q=1&r=%20", nil)
 		req.Host = "shop.example:8080"
 		req.Header["Connection"] = []string{"keep-alive, X-Private"}
@@ -233,7 +211,7 @@ func TestDirectPathAnswersWhatReverseProxyAnswers(t *testing.T) {
 	}
 	results := map[string]map[string]seen{}
 	for _, path := range paths {
-		url, _ := gatewayFor(t, path.reverseProxyOnly, Options{}, addr)
+		url, _ := gatewayFor(t, path.netHTTPOnly, Options{}, addr)
 		results[path.name] = map[string]seen{}
 		for _, p := range []string{"/chunked", "/head", "/nocontent", "/notmodified", "/untilclose", "/large-headers"} {
 			method := http.MethodGet
@@ -361,7 +339,7 @@ func TestDirectPathAbortsInstanceWhenClientLeaves(t *testing.T) {
 					close(ended)
 				}))
 				t.Cleanup(inst.Close)
-				url, _ := gatewayFor(t, path.reverseProxyOnly, Options{}, inst.Listener.Addr().String())
+				url, _ := gatewayFor(t, path.netHTTPOnly, Options{}, inst.Listener.Addr().String())
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/wait", nil)
@@ -415,7 +393,7 @@ func TestDirectPathPassesEarlyHints(t *testing.T) {
 	}))
 	t.Cleanup(inst.Close)
 	for _, path := range paths {
-		url, _ := gatewayFor(t, path.reverseProxyOnly, Options{}, inst.Listener.Addr().String())
+		url, _ := gatewayFor(t, path.netHTTPOnly, Options{}, inst.Listener.Addr().String())
 		var hints []string
 		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 			hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
@@ -470,7 +448,7 @@ func BenchmarkForward(b *testing.B) {
 	b.Cleanup(inst.Close)
 	for _, path := range paths {
 		b.Run(path.name, func(b *testing.B) {
-			url, _ := gatewayFor(b, path.reverseProxyOnly, Options{}, inst.Listener.Addr().String())
+			url, _ := gatewayFor(b, path.netHTTPOnly, Options{}, inst.Listener.Addr().String())
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 			b.Cleanup(client.CloseIdleConnections)
 			b.ReportAllocs()

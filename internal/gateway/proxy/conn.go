@@ -1,0 +1,284 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// clientConn is one client connection of the front end, served by one goroutine: read a request
+// head, forward it (front.go), repeat; or hand the connection to net/http.
+type clientConn struct {
+	s          *Server
+	conn       net.Conn
+	raw        syscall.RawConn // nil: the connection has no descriptor to read directly
+	remoteAddr string
+	clientIP   string
+	state      atomic.Int32
+
+	// buf holds the bytes read and not yet served, buf[:n]; nil while there are none, so that
+	// an idle connection holds no buffer.
+	buf *[]byte
+	n   int
+
+	// readFn is readOnce as a method value, made once per connection.
+	readFn  func(fd uintptr) bool
+	readN   int
+	readErr error
+
+	// deadline is the read deadline set last, and for what, so that a keep-alive connection
+	// does not reset its timer for every request.
+	deadline     time.Time
+	deadlineKind deadlineKind
+
+	rq request
+	rs response
+}
+
+type connState = int32
+
+const (
+	stateActive connState = iota // reading or serving a request
+	stateIdle                    // waiting for a request: Shutdown may close it
+	stateClosed
+	stateHandedOff
+)
+
+type deadlineKind uint8
+
+const (
+	noDeadline deadlineKind = iota
+	idleDeadline
+	headDeadline
+)
+
+// The front end's buffers: a connection takes one while it holds request bytes, and an answer
+// takes one while it passes. A head that does not fit goes to net/http.
+const frontBufSize = 16 << 10
+
+var frontBufs = sync.Pool{New: func() any { b := make([]byte, frontBufSize); return &b }}
+
+func newClientConn(s *Server, conn net.Conn) *clientConn {
+	c := &clientConn{s: s, conn: conn, remoteAddr: conn.RemoteAddr().String()}
+	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
+		c.clientIP = host
+	}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.readFn = c.readOnce
+		}
+	}
+	c.state.Store(stateActive)
+	return c
+}
+
+var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
+
+func (c *clientConn) serve() {
+	defer func() {
+		if c.state.Load() != stateHandedOff {
+			c.close()
+		}
+	}()
+	for {
+		headLen, err := c.readHead()
+		if errors.Is(err, errHeadTooLarge) {
+			c.handOff()
+			return
+		}
+		if err != nil {
+			return
+		}
+		if !c.rq.parse(*c.buf, headLen, c.remoteAddr) {
+			if c.rq.ambiguous {
+				c.rq.closeAfter = true
+				c.writeError(http.StatusBadRequest, "vamp gateway: a request with both Content-Length and Transfer-Encoding is refused (RFC 9112 section 6.1); send one of them")
+				return
+			}
+			c.handOff()
+			return
+		}
+		keep := c.s.p.serveFront(c)
+		c.rq.forget()
+		if !keep || c.s.shutdown.Load() {
+			return
+		}
+		c.consume(headLen)
+	}
+}
+
+// readHead reads until the buffer holds a whole request head and returns its length.
+func (c *clientConn) readHead() (int, error) {
+	scanned := 0
+	if c.n == 0 {
+		if !c.state.CompareAndSwap(stateActive, stateIdle) {
+			return 0, net.ErrClosed
+		}
+		if c.s.shutdown.Load() { // Shutdown may have looked at this connection just before
+			return 0, net.ErrClosed
+		}
+		c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout)
+	}
+	for {
+		if c.n > 0 {
+			buf := (*c.buf)[:c.n]
+			from := max(scanned-3, 0)
+			if i := bytes.Index(buf[from:], headEnd); i >= 0 {
+				return from + i + 4, nil
+			}
+			if c.n == len(*c.buf) {
+				return 0, errHeadTooLarge
+			}
+			scanned = c.n
+		}
+		idle := c.n == 0
+		n, err := c.read()
+		if n > 0 && idle {
+			if !c.state.CompareAndSwap(stateIdle, stateActive) {
+				return 0, net.ErrClosed // Shutdown closed it as idle
+			}
+			if i := bytes.Index((*c.buf)[:c.n], headEnd); i >= 0 {
+				return i + 4, nil // the whole head in one read: no header deadline needed
+			}
+			c.setReadDeadline(headDeadline, c.s.opts.ReadHeaderTimeout)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+var headEnd = []byte("\r\n\r\n")
+
+// setReadDeadline sets the read deadline to now+d, unless one of the same kind set less than a
+// second ago is still on: timeouts of many seconds need no finer grain, and a timer reset per
+// request is work the common case can skip.
+func (c *clientConn) setReadDeadline(kind deadlineKind, d time.Duration) {
+	now := time.Now()
+	if kind == c.deadlineKind && c.deadline.Sub(now) > d-time.Second {
+		return
+	}
+	c.deadline, c.deadlineKind = now.Add(d), kind
+	c.conn.SetReadDeadline(c.deadline)
+}
+
+// read reads more request bytes into the buffer, taking one from the pool if the connection
+// has none.
+func (c *clientConn) read() (int, error) {
+	if c.raw == nil {
+		if c.buf == nil {
+			c.buf = frontBufs.Get().(*[]byte)
+		}
+		n, err := c.conn.Read((*c.buf)[c.n:])
+		c.n += n
+		return n, err
+	}
+	c.readN, c.readErr = 0, nil
+	if err := c.raw.Read(c.readFn); err != nil {
+		return 0, err
+	}
+	c.n += c.readN
+	return c.readN, c.readErr
+}
+
+// readOnce is the front end's read on the socket, called by the runtime's poller until it
+// returns true. When nothing is there and the connection holds no request bytes, the buffer goes
+// back to the pool before the goroutine parks: a waiting connection holds no buffer.
+func (c *clientConn) readOnce(fd uintptr) bool {
+	if c.buf == nil {
+		c.buf = frontBufs.Get().(*[]byte)
+	}
+	for {
+		n, err := syscall.Read(int(fd), (*c.buf)[c.n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if c.n == 0 {
+				frontBufs.Put(c.buf)
+				c.buf = nil
+			}
+			return false
+		case err != nil:
+			c.readErr = err
+		case n == 0:
+			c.readErr = io.EOF
+		default:
+			c.readN = n
+		}
+		return true
+	}
+}
+
+// consume drops the served request head, keeping bytes of the next one (pipelining).
+func (c *clientConn) consume(headLen int) {
+	rest := copy(*c.buf, (*c.buf)[headLen:c.n])
+	c.n = rest
+	if c.n == 0 {
+		frontBufs.Put(c.buf)
+		c.buf = nil
+	}
+}
+
+// handOff gives the connection, with the bytes read so far, to net/http.
+func (c *clientConn) handOff() {
+	if !c.state.CompareAndSwap(stateActive, stateHandedOff) {
+		return
+	}
+	var prefix []byte
+	if c.n > 0 {
+		prefix = bytes.Clone((*c.buf)[:c.n])
+	}
+	c.rq.forget()
+	c.releaseBuf()
+	c.conn.SetReadDeadline(time.Time{})
+	c.s.remove(c)
+	c.s.handoff.deliver(&prefixConn{Conn: c.conn, prefix: prefix})
+}
+
+// clientGone reports whether the client closed its connection, without waiting: while its
+// request waits on an instance, a client that left must not keep the instance busy.
+func (c *clientConn) clientGone() bool {
+	if c.raw == nil {
+		return false
+	}
+	c.conn.SetReadDeadline(time.Time{})
+	c.deadlineKind = noDeadline
+	gone := false
+	var one [1]byte
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
+		return true
+	})
+	return gone || err != nil
+}
+
+// closeIfIdle closes the connection if it waits for a request (Shutdown).
+func (c *clientConn) closeIfIdle() {
+	if c.state.CompareAndSwap(stateIdle, stateClosed) {
+		c.conn.Close()
+	}
+}
+
+func (c *clientConn) close() {
+	c.state.Store(stateClosed)
+	c.conn.Close()
+	c.rq.forget()
+	c.releaseBuf()
+	c.s.remove(c)
+}
+
+func (c *clientConn) releaseBuf() {
+	if c.buf != nil {
+		frontBufs.Put(c.buf)
+		c.buf, c.n = nil, 0
+	}
+}

@@ -1,0 +1,377 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The front end's forwarding: route the parsed request, send its head to the chosen instance
+// over a pooled connection, pass the answer back as the instance framed it. The instance gets
+// the head ReverseProxy would send, and the client the answer ReverseProxy would give (hop-by-hop
+// headers removed both ways, X-Forwarded-* set, the sticky cookie added); one retry on another
+// instance when the first cannot be reached, as on the net/http path.
+
+var (
+	errClientGone           = errors.New("the client closed its connection")
+	errSwitchedProtocols    = errors.New("the instance switched protocols (101) for a request that asked for no upgrade")
+	errTooManyInformational = errors.New("the instance sent more than 5 informational (1xx) answers")
+)
+
+// headWaitSlice bounds how long a client that went away can keep an instance's connection busy.
+const headWaitSlice = time.Second
+
+// serveFront serves the request parsed on c. false: close the client's connection.
+func (p *Proxy) serveFront(c *clientConn) bool {
+	f, rq := c.s.f, &c.rq
+	start := time.Now()
+	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(rq.host, *hosts) {
+		return c.writeError(http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, rq.host, strings.Join(*hosts, ", ")))
+	}
+	t := f.Table.Load()
+	d, err := t.Choose(&rq.req, start, nil)
+	if err != nil {
+		if f.NoRoute != nil {
+			f.NoRoute.Inc()
+		}
+		return c.writeError(http.StatusServiceUnavailable, "vamp gateway "+f.Name+": "+err.Error())
+	}
+	d.Backend.Acquire()
+	att := attempt{in: &rq.req, table: t, decision: d}
+	defer p.finish(&att, start)
+	return p.relay(c, &att, start)
+}
+
+// relay exchanges the request with an instance and passes the answer to the client.
+func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
+	u, headLen, err := p.exchangeFront(c, att, now)
+	if err != nil {
+		if errors.Is(err, errClientGone) {
+			att.status = 499 // nginx's "client closed request", for the counters only
+			return false
+		}
+		att.upstream = true
+		status := http.StatusBadGateway
+		if isTimeout(err) {
+			status = http.StatusGatewayTimeout
+		}
+		att.status = status
+		route := att.decision.Table.Routes()[att.decision.Route].Name
+		p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
+		return c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
+	}
+	rs := &c.rs
+	att.status = rs.status
+	bodyless := rs.bodyless(c.rq.method)
+	ch := clientHead{
+		rechunk:    rs.untilClose && !bodyless,
+		closeAfter: c.rq.closeAfter || c.s.shutdown.Load(),
+	}
+	if d := att.decision; d.SetCookie {
+		ch.cookie = stickyCookie(d.CookieName, d.CookieValue)
+	}
+	outp := frontBufs.Get().(*[]byte)
+	out := rs.appendClientHead((*outp)[:0], ch)
+	u.r += headLen
+	var werr, rerr error
+	if bodyless {
+		_, werr = c.conn.Write(out)
+	} else {
+		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
+	}
+	if cap(out) == frontBufSize {
+		*outp = out[:frontBufSize]
+		frontBufs.Put(outp)
+	}
+	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
+		u.conn.Close()
+	} else {
+		p.up.put(u, time.Now())
+	}
+	// An answer cut short by the instance is cut short for the client too (its connection
+	// closes), rather than ended as if it were complete.
+	return werr == nil && rerr == nil && !ch.closeAfter
+}
+
+// relayBody passes the answer's body on: first what the buffer holds, in the same write as the
+// head, then every read as soon as it arrives (a stream's parts reach the client as they come).
+func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []byte, werr, rerr error) {
+	rs := &c.rs
+	left := rs.length
+	var chunks chunkScanner
+	for {
+		avail := u.buf[u.r:u.w]
+		take, done := len(avail), false
+		switch {
+		case rs.chunked:
+			if take, done, rerr = chunks.scan(avail); rerr != nil {
+				return out, nil, rerr
+			}
+		case !rs.untilClose:
+			if int64(take) >= left {
+				take, done = int(left), true
+			}
+			left -= int64(take)
+		}
+		u.r += take
+		switch {
+		case rechunk && take > 0:
+			out = strconv.AppendInt(out, int64(take), 16)
+			out = append(out, "\r\n"...)
+			out = append(out, avail[:take]...)
+			out = append(out, "\r\n"...)
+		case len(out) > 0 && take > 0:
+			out = append(out, avail[:take]...)
+		case take > 0:
+			if _, werr = c.conn.Write(avail[:take]); werr != nil {
+				return out, werr, nil
+			}
+		}
+		if len(out) > 0 {
+			if _, werr = c.conn.Write(out); werr != nil {
+				return out, werr, nil
+			}
+			out = out[:0]
+		}
+		if done {
+			return out, nil, nil
+		}
+		u.r, u.w = 0, 0
+		_, err := u.readSliced(c, time.Time{})
+		if err == io.EOF && rs.untilClose {
+			if rechunk {
+				_, werr = c.conn.Write(append(out, "0\r\n\r\n"...))
+			}
+			return out, werr, nil
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return out, nil, err
+		}
+	}
+}
+
+// exchangeFront sends the request to the chosen instance and reads the answer's head; like
+// retryTransport, it tries one other instance when the first could not be reached or dropped
+// the connection unanswered.
+func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upstreamConn, int, error) {
+	retried := false
+	for {
+		b := att.decision.Backend
+		u, headLen, err := p.tryInstanceFront(c, b.Addr, now)
+		if err == nil {
+			p.succeeded(b)
+			return u, headLen, nil
+		}
+		if errors.Is(err, errClientGone) || !connectionFailure(err) {
+			return nil, 0, err
+		}
+		p.failed(b)
+		if retried {
+			return nil, 0, err
+		}
+		now = time.Now()
+		d, cerr := att.table.Choose(att.in, now, b)
+		if cerr != nil || d.Backend == b {
+			return nil, 0, err
+		}
+		d.Backend.Acquire()
+		b.Release()
+		att.decision = d
+		retried = true
+	}
+}
+
+// tryInstanceFront does one exchange with addr, on a pooled connection if there is one. An
+// instance may close an idle connection just as it is taken; then the request goes once more on
+// a new connection (GET and HEAD may be repeated) before that counts as the instance failing.
+func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*upstreamConn, int, error) {
+	u, reused, err := p.up.get(context.Background(), addr, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	headLen, informational, err := p.roundTripFront(c, u)
+	if err != nil && reused && !informational && !errors.Is(err, errClientGone) && !isTimeout(err) {
+		u.conn.Close()
+		if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
+			return nil, 0, err
+		}
+		headLen, _, err = p.roundTripFront(c, u)
+	}
+	if err != nil {
+		u.conn.Close()
+		return nil, 0, err
+	}
+	return u, headLen, nil
+}
+
+// roundTripFront writes the request head on u and reads the final answer's head (parsed into
+// c.rs; its length is returned), passing 1xx answers on to the client.
+func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, informational bool, err error) {
+	outp := frontBufs.Get().(*[]byte)
+	head := c.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
+	_, err = u.conn.Write(head)
+	if cap(head) == frontBufSize {
+		*outp = head[:frontBufSize]
+		frontBufs.Put(outp)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
+	for range 5 {
+		if headLen, err = u.readHead(c, deadline); err != nil {
+			return 0, informational, err
+		}
+		if err = c.rs.parse(u.buf[u.r:], headLen, c.rq.method); err != nil {
+			return 0, informational, err
+		}
+		switch {
+		case c.rs.status >= 200:
+			return headLen, informational, nil
+		case c.rs.status == http.StatusSwitchingProtocols:
+			return 0, informational, errSwitchedProtocols
+		}
+		// 103 Early Hints and the like go to the client as they come.
+		informational = true
+		var hints [1 << 10]byte
+		if _, err := c.conn.Write(c.rs.appendClientHead(hints[:0], clientHead{informational: true})); err != nil {
+			return 0, informational, errClientGone
+		}
+		u.r += headLen
+	}
+	return 0, informational, errTooManyInformational
+}
+
+// readHead reads until u's buffer holds a whole answer head and returns its length.
+func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) {
+	scanned := u.r
+	for {
+		from := max(scanned-3, u.r)
+		if i := bytes.Index(u.buf[from:u.w], headEnd); i >= 0 {
+			return from + i + 4 - u.r, nil
+		}
+		scanned = u.w
+		if u.w == len(u.buf) {
+			switch {
+			case u.r > 0:
+				u.w = copy(u.buf, u.buf[u.r:u.w])
+				scanned -= u.r
+				u.r = 0
+			case len(u.buf) >= maxResponseHead:
+				return 0, errResponseHeadTooLarge
+			default:
+				grown := make([]byte, min(2*len(u.buf), maxResponseHead))
+				copy(grown, u.buf[:u.w])
+				u.buf = grown
+			}
+		}
+		n, err := u.readSliced(c, deadline)
+		if err == io.EOF && (n > 0 || u.w > u.r) {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// readSliced reads what the instance sends next into u's buffer. It waits in slices of at most
+// headWaitSlice and looks between them whether the client is still there, until deadline (zero:
+// none). The connection's read deadline is moved only when it is off by more than half a slice,
+// so a busy connection does not reset its timer for every request.
+func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error) {
+	for {
+		now := time.Now()
+		target := now.Add(headWaitSlice)
+		if !deadline.IsZero() && target.After(deadline) {
+			target = deadline
+		}
+		if !(u.deadline.Equal(target) || !u.deadline.After(target) && u.deadline.Sub(now) > headWaitSlice/2) {
+			u.deadline = target
+			u.conn.SetReadDeadline(target)
+		}
+		n, err := u.conn.Read(u.buf[u.w:])
+		u.w += n
+		if n > 0 || !isTimeout(err) {
+			return n, err
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return 0, err
+		}
+		if c.clientGone() {
+			return 0, errClientGone
+		}
+	}
+}
+
+// writeError answers with a plain-text error as http.Error would. false: close the connection.
+func (c *clientConn) writeError(status int, msg string) bool {
+	closeAfter := c.rq.closeAfter || c.s.shutdown.Load()
+	body := msg + "\n"
+	var b []byte
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(status)...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nDate: "...)
+	b = append(b, httpDate()...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if closeAfter {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	if c.rq.method != http.MethodHead {
+		b = append(b, body...)
+	}
+	_, err := c.conn.Write(b)
+	return err == nil && !closeAfter
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// hopByHop: the headers of RFC 9110 section 7.6.1 that ReverseProxy removes in both directions.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// headerHasToken reports whether a comma-separated header names token (case-insensitively).
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+			if v == "" {
+				break
+			}
+		}
+	}
+	return false
+}
+
+// stickyCookie is the Set-Cookie value that pins a client to its route or instance.
+func stickyCookie(name, value string) string {
+	c := http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	return c.String()
+}

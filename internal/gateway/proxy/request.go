@@ -1,0 +1,331 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"unsafe"
+)
+
+// The request side of the gateway's own HTTP/1.1 front end (server.go): it recognises the
+// requests it forwards itself and leaves every other one to net/http.
+//
+// A request the front end takes is an HTTP/1.1 GET or HEAD in origin form without a body,
+// upgrade or expectation, whose head fits in the connection's buffer and is plainly well
+// formed: token header names with the colon right after them, no obsolete line folding, no
+// control characters, one Host. Anything else, valid or not, goes to net/http with the bytes
+// read so far, so the rules for odd requests (and their 400s and 431s) stay net/http's.
+
+// request is a parsed request head. Its strings point into the connection's read buffer and
+// are valid until the buffer is read into again; the routing table reads it through req, a
+// reused *http.Request built without allocating.
+type request struct {
+	req    http.Request
+	url    url.URL
+	header http.Header
+	fields []field  // in arrival order, names canonical
+	values []string // backing store of header's value slices
+
+	method, target, host string
+	// headLen is the length of the head in the buffer, its final blank line included.
+	headLen int
+	// closeAfter: the client asked for the connection to close after the answer.
+	closeAfter bool
+	// connection holds the Connection header's values: the headers they name are hop-by-hop.
+	connection []string
+	// teTrailers: the client takes trailers (TE: trailers).
+	teTrailers bool
+	// ambiguous: the head has both Content-Length and Transfer-Encoding, the makings of request
+	// smuggling; RFC 9112 6.1 wants the connection closed after the answer, and the front end
+	// refuses such a request outright.
+	ambiguous bool
+}
+
+type field struct{ name, value string }
+
+// parse reads the head in buf[:headLen] (headLen includes the final CRLF CRLF). It canonicalises
+// header names in place. false: the request is not the front end's to forward.
+func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
+	rq.reset()
+	rq.headLen = headLen
+	head := buf[:headLen-2] // every line, each ending in CRLF, without the blank line
+	line, rest, ok := cutLine(head)
+	if !ok {
+		return false
+	}
+	method, target, ok := parseRequestLine(line)
+	if !ok {
+		return false
+	}
+	rq.method = str(method)
+	rq.target = str(target)
+	// The headers are read even for a request the front end will not forward, to refuse an
+	// ambiguous one whatever its method.
+	take := (rq.method == http.MethodGet || rq.method == http.MethodHead) && target[0] == '/'
+	hosts, length, chunked := 0, false, false
+	for len(rest) > 0 {
+		if line, rest, ok = cutLine(rest); !ok {
+			return false
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !canonicalToken(line[:colon]) {
+			return false
+		}
+		value := trimOWS(line[colon+1:])
+		if !fieldValue(value) {
+			return false
+		}
+		name, v := str(line[:colon]), str(value)
+		switch name {
+		case "Host":
+			hosts++
+			rq.host = v
+			continue // net/http moves Host out of the header map; so does the front end
+		case "Content-Length":
+			length = true
+			take = take && v == "0"
+		case "Transfer-Encoding":
+			chunked, take = true, false
+		case "Upgrade", "Expect", "Http2-Settings":
+			take = false
+		case "Connection":
+			rq.connection = append(rq.connection, v)
+			if headerHasToken([]string{v}, "close") {
+				rq.closeAfter = true
+			}
+		case "Te":
+			if headerHasToken([]string{v}, "trailers") {
+				rq.teTrailers = true
+			}
+		}
+		rq.add(name, v)
+	}
+	if length && chunked {
+		rq.ambiguous = true
+		return false
+	}
+	if !take || hosts != 1 || rq.host == "" {
+		return false // net/http answers these (400), or sends the instance's address as Host
+	}
+	path, query, _ := bytes.Cut(target, []byte{'?'})
+	if !plainPath(path) || !plainQuery(query) {
+		return false
+	}
+	rq.url.RawQuery = str(query)
+	if bytes.IndexByte(path, '%') >= 0 {
+		p, err := url.PathUnescape(str(path))
+		if err != nil {
+			return false
+		}
+		rq.url.Path, rq.url.RawPath = p, str(path)
+	} else {
+		rq.url.Path = str(path)
+	}
+	r := &rq.req
+	r.Method = rq.method
+	r.URL = &rq.url
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = rq.header
+	r.Host = rq.host
+	r.RequestURI = rq.target
+	r.RemoteAddr = remoteAddr
+	r.Body = http.NoBody
+	return true
+}
+
+func (rq *request) reset() {
+	if rq.header == nil {
+		rq.header = make(http.Header, 16)
+	}
+	clear(rq.header)
+	clear(rq.fields)
+	clear(rq.values)
+	rq.fields, rq.values, rq.connection = rq.fields[:0], rq.values[:0], rq.connection[:0]
+	rq.url = url.URL{}
+	rq.req = http.Request{}
+	rq.method, rq.target, rq.host = "", "", ""
+	rq.closeAfter, rq.teTrailers, rq.ambiguous = false, false, false
+}
+
+// forget drops every reference into the read buffer, before it goes back to its pool.
+func (rq *request) forget() { rq.reset() }
+
+// add records a header in arrival order and in the header map, without allocating for the
+// first value of a name (a three-index slice of the shared backing array).
+func (rq *request) add(name, value string) {
+	rq.fields = append(rq.fields, field{name, value})
+	if vv, ok := rq.header[name]; ok {
+		rq.header[name] = append(vv, value) // capacity is exact: this copies
+		return
+	}
+	rq.values = append(rq.values, value)
+	n := len(rq.values)
+	rq.header[name] = rq.values[n-1 : n : n]
+}
+
+// str views b as a string without copying. The front end's strings live as long as one request
+// and the buffer is not written while they do (request.forget).
+func str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// cutLine splits off the first CRLF-terminated line; a bare LF is not the front end's.
+func cutLine(b []byte) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return nil, nil, false
+	}
+	return b[:i-1], b[i+1:], true
+}
+
+// parseRequestLine accepts "method SP target SP HTTP/1.1" with a token method.
+func parseRequestLine(line []byte) (method, target []byte, ok bool) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 1 {
+		return nil, nil, false
+	}
+	method, rest := line[:sp], line[sp+1:]
+	for _, c := range method {
+		if !isTokenChar(c) {
+			return nil, nil, false
+		}
+	}
+	sp = bytes.IndexByte(rest, ' ')
+	if sp < 1 || string(rest[sp+1:]) != "HTTP/1.1" {
+		return nil, nil, false
+	}
+	return method, rest[:sp], true
+}
+
+// canonicalToken checks that name is a header name of token characters and rewrites it, in
+// place, to its canonical form (what textproto.CanonicalMIMEHeaderKey returns for it), so that
+// the header map has net/http's keys without allocating them.
+func canonicalToken(name []byte) bool {
+	upper := true
+	for i, c := range name {
+		if !isTokenChar(c) {
+			return false
+		}
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			name[i] = c - ('a' - 'A')
+		case !upper && 'A' <= c && c <= 'Z':
+			name[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	return true
+}
+
+// isTokenChar: RFC 9110 tchar.
+func isTokenChar(c byte) bool {
+	return c < 0x80 && tokenChars[c]
+}
+
+var tokenChars = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// fieldValue: visible characters, spaces, tabs and obs-text, no control characters.
+func fieldValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// plainPath: the characters that url.URL.EscapedPath leaves as they are, and well-formed
+// %-escapes, so the instance gets the path exactly as ReverseProxy would send it.
+func plainPath(p []byte) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case bytes.IndexByte([]byte("-._~!$&'()*+,;=:@/"), c) >= 0:
+		case c == '%':
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainQuery: a query of visible ASCII without '#'. It reaches the instance as it came, ';' and
+// odd %-escapes included (as through HAProxy; rewrite keeps ReverseProxy from cleaning it).
+func plainQuery(q []byte) bool {
+	for _, c := range q {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// appendUpstreamHead appends the head the instance gets: what ReverseProxy with SetXForwarded
+// sends for a request without a body (the inbound head minus hop-by-hop headers and
+// client-supplied forwarding headers, plus the gateway's X-Forwarded-*), the inbound Host kept.
+func (rq *request) appendUpstreamHead(b []byte, clientIP string) []byte {
+	b = append(b, rq.method...)
+	b = append(b, ' ')
+	b = append(b, rq.target...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, rq.host...)
+	b = append(b, "\r\n"...)
+	for _, f := range rq.fields {
+		switch f.name {
+		case "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			continue
+		}
+		if hopByHop(f.name) || (len(rq.connection) > 0 && headerHasToken(rq.connection, f.name)) {
+			continue
+		}
+		b = append(b, f.name...)
+		b = append(b, ": "...)
+		b = append(b, f.value...)
+		b = append(b, "\r\n"...)
+	}
+	if rq.teTrailers {
+		// The client takes trailers, so the instance may send them (as ReverseProxy tells it).
+		b = append(b, "Te: trailers\r\n"...)
+	}
+	if clientIP != "" {
+		b = append(b, "X-Forwarded-For: "...)
+		b = append(b, clientIP...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "X-Forwarded-Host: "...)
+	b = append(b, rq.host...)
+	return append(b, "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
+}

@@ -1,0 +1,323 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// The answer side of the front end: an instance's answer head, read from the instance's
+// connection, and the head the client gets for it. Bodies pass as the instance framed them
+// (Content-Length, or chunked with its trailers); an answer that ends with the connection is
+// re-framed as chunked so that the client's connection stays open, as net/http does.
+
+// response is an answer head. Its strings point into the instance connection's buffer.
+type response struct {
+	status     int
+	fields     []field
+	connection []string
+	// length is the Content-Length, -1 when there is none.
+	length  int64
+	chunked bool // Transfer-Encoding ends in chunked: the body is relayed chunk by chunk
+	// untilClose: the body ends when the instance closes the connection.
+	untilClose bool
+	// reusable: the instance keeps the connection open after this answer.
+	reusable bool
+	hasDate  bool
+}
+
+var errBadAnswer = errors.New("the instance sent a malformed answer head")
+
+// parse reads the answer head buf[:headLen] (final blank line included) to a request of the
+// given method.
+func (rs *response) parse(buf []byte, headLen int, method string) error {
+	*rs = response{fields: rs.fields[:0], connection: rs.connection[:0], length: -1}
+	line, rest, ok := cutLine(buf[:headLen-2])
+	if !ok || len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return errBadAnswer
+	}
+	http10 := line[7] == '0'
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || status < 100 {
+		return errBadAnswer
+	}
+	rs.status = status
+	keepAlive, hasTE := false, false
+	for len(rest) > 0 {
+		if line, rest, ok = cutLine(rest); !ok {
+			return errBadAnswer
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !canonicalToken(line[:colon]) {
+			return errBadAnswer
+		}
+		value := trimOWS(line[colon+1:])
+		if !fieldValue(value) {
+			return errBadAnswer
+		}
+		name, v := str(line[:colon]), str(value)
+		switch name {
+		case "Content-Length":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 || (rs.length >= 0 && n != rs.length) {
+				return errBadAnswer
+			}
+			rs.length = n
+		case "Transfer-Encoding":
+			hasTE = true
+			rs.chunked = strings.EqualFold(lastToken(v), "chunked")
+		case "Connection":
+			rs.connection = append(rs.connection, v)
+			keepAlive = keepAlive || headerHasToken([]string{v}, "keep-alive")
+		case "Date":
+			rs.hasDate = true
+		}
+		rs.fields = append(rs.fields, field{name, v})
+	}
+	rs.reusable = !headerHasToken(rs.connection, "close") && (!http10 || keepAlive)
+	switch {
+	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified || method == http.MethodHead:
+		rs.chunked = false
+	case hasTE && !rs.chunked:
+		rs.untilClose = true // RFC 9112 6.3: a coding other than chunked last is read until close
+	case hasTE:
+		// Transfer-Encoding overrides Content-Length, which must then not be passed on.
+	case rs.length < 0:
+		rs.untilClose = true
+	}
+	if rs.untilClose {
+		rs.reusable = false
+	}
+	return nil
+}
+
+// bodyless: no body follows the head.
+func (rs *response) bodyless(method string) bool {
+	return rs.status < 200 || rs.status == http.StatusNoContent || rs.status == http.StatusNotModified ||
+		method == http.MethodHead || (!rs.chunked && !rs.untilClose && rs.length == 0)
+}
+
+// lastToken is the last comma-separated token of v.
+func lastToken(v string) string {
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.Trim(v, " \t")
+}
+
+// clientHead says how the head to the client differs from the instance's.
+type clientHead struct {
+	cookie        string // a Set-Cookie value to add (the sticky cookie)
+	rechunk       bool   // the body is re-framed as chunked
+	closeAfter    bool   // the client's connection closes after this answer
+	informational bool   // a 1xx answer before the final one
+}
+
+// appendClientHead appends the head the client gets: the instance's status and end-to-end
+// headers (hop-by-hop ones and those its Connection names removed, as ReverseProxy does), with
+// the framing headers of a chunked body kept since the body passes as it is.
+func (rs *response) appendClientHead(b []byte, ch clientHead) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(rs.status), 10)
+	b = append(b, ' ')
+	if text := http.StatusText(rs.status); text != "" {
+		b = append(b, text...)
+	} else {
+		b = append(b, "status code "...) // net/http's words for a code it does not know
+		b = strconv.AppendInt(b, int64(rs.status), 10)
+	}
+	b = append(b, "\r\n"...)
+	for _, f := range rs.fields {
+		switch f.name {
+		case "Transfer-Encoding", "Trailer":
+			if !rs.chunked {
+				continue
+			}
+		case "Content-Length":
+			if rs.chunked && !ch.informational {
+				continue
+			}
+		default:
+			if hopByHop(f.name) {
+				continue
+			}
+		}
+		if len(rs.connection) > 0 && headerHasToken(rs.connection, f.name) {
+			continue
+		}
+		b = append(b, f.name...)
+		b = append(b, ": "...)
+		b = append(b, f.value...)
+		b = append(b, "\r\n"...)
+	}
+	if ch.informational {
+		return append(b, "\r\n"...)
+	}
+	if ch.cookie != "" {
+		b = append(b, "Set-Cookie: "...)
+		b = append(b, ch.cookie...)
+		b = append(b, "\r\n"...)
+	}
+	if !rs.hasDate {
+		// RFC 9110 6.6.1: a recipient with a clock adds the Date an answer lacks (net/http does).
+		b = append(b, "Date: "...)
+		b = append(b, httpDate()...)
+		b = append(b, "\r\n"...)
+	}
+	if ch.rechunk {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if ch.closeAfter {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// httpDate is the current time in the format of the Date header, formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	sec := now.Unix()
+	if d := cachedDate.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &dateText{sec: sec, text: now.UTC().Format(http.TimeFormat)}
+	cachedDate.Store(d)
+	return d.text
+}
+
+type dateText struct {
+	sec  int64
+	text string
+}
+
+var cachedDate atomic.Pointer[dateText]
+
+// chunkScanner follows a chunked body as it passes through, to find where it ends (after the
+// last chunk and the trailer section) without changing a byte of it.
+type chunkScanner struct {
+	state   chunkState
+	size    int64 // of the chunk whose size line is being read
+	digits  int
+	left    int64 // data bytes left in the current chunk
+	lineLen int   // bytes of the current extension or trailer line, bounded
+}
+
+type chunkState uint8
+
+const (
+	chunkSize chunkState = iota
+	chunkExt
+	chunkSizeLF
+	chunkData
+	chunkDataCR
+	chunkDataLF
+	trailerStart
+	trailerLine
+	trailerEndLF
+)
+
+var errBadChunk = errors.New("the instance sent a malformed chunked body")
+
+// maxChunkLine bounds a chunk extension or trailer line.
+const maxChunkLine = 64 << 10
+
+// scan consumes p and returns how many of its bytes belong to the body; done: the body ended
+// with the last of them.
+func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
+	for i := 0; i < len(p); {
+		c := p[i]
+		switch s.state {
+		case chunkSize:
+			switch {
+			case isHex(c):
+				if s.digits == 15 {
+					return 0, false, errBadChunk
+				}
+				s.size = s.size<<4 | int64(unhex(c))
+				s.digits++
+			case s.digits > 0 && (c == ';' || c == ' ' || c == '\t'):
+				s.state, s.lineLen = chunkExt, 0
+			case s.digits > 0 && c == '\r':
+				s.state = chunkSizeLF
+			default:
+				return 0, false, errBadChunk
+			}
+			i++
+		case chunkExt:
+			if s.lineLen++; s.lineLen > maxChunkLine {
+				return 0, false, errBadChunk
+			}
+			if c == '\r' {
+				s.state = chunkSizeLF
+			}
+			i++
+		case chunkSizeLF:
+			if c != '\n' {
+				return 0, false, errBadChunk
+			}
+			i++
+			if s.size == 0 {
+				s.state = trailerStart
+			} else {
+				s.state, s.left = chunkData, s.size
+			}
+			s.size, s.digits = 0, 0
+		case chunkData:
+			k := int64(len(p) - i)
+			if k > s.left {
+				k = s.left
+			}
+			i += int(k)
+			if s.left -= k; s.left == 0 {
+				s.state = chunkDataCR
+			}
+		case chunkDataCR, chunkDataLF, trailerEndLF:
+			want, next := byte('\r'), chunkDataLF
+			switch s.state {
+			case chunkDataLF:
+				want, next = '\n', chunkSize
+			case trailerEndLF:
+				want = '\n'
+			}
+			if c != want {
+				return 0, false, errBadChunk
+			}
+			i++
+			if s.state == trailerEndLF {
+				*s = chunkScanner{}
+				return i, true, nil
+			}
+			s.state = next
+		case trailerStart:
+			if c == '\r' {
+				s.state = trailerEndLF
+			} else {
+				s.state, s.lineLen = trailerLine, 0
+			}
+			i++
+		case trailerLine:
+			if s.lineLen++; s.lineLen > maxChunkLine {
+				return 0, false, errBadChunk
+			}
+			if c == '\n' {
+				s.state = trailerStart
+			}
+			i++
+		}
+	}
+	return len(p), false, nil
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"context"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is a gateway's listener: the gateway's own HTTP/1.1 front end (conn.go, front.go),
+// which reads request heads into pooled buffers and forwards the common request (GET or HEAD
+// without a body) itself, and an http.Server behind it that gets every connection the front end
+// does not take (request bodies, upgrades, HTTP/2, HTTP/1.0, odd or invalid requests), with the
+// bytes already read, and serves it through httputil.ReverseProxy for the rest of its life.
+//
+// Why not net/http for everything: per request it starts a goroutine for a background read,
+// fills a header map, and keeps a 4 KiB reader and a 4 KiB writer per connection whether idle
+// or not. The front end keeps no buffer while a connection waits (an idle connection costs its
+// goroutine and socket only) and makes four reads and writes per request.
+type Server struct {
+	p       *Proxy
+	f       *Front
+	opts    ServerOptions
+	netHTTP *http.Server
+	handoff *handoffListener
+	once    sync.Once
+
+	shutdown  atomic.Bool
+	mu        sync.Mutex
+	conns     map[*clientConn]struct{}
+	listeners map[net.Listener]struct{}
+	done      chan struct{} // closed when the last front-end connection is gone during Shutdown
+}
+
+// ServerOptions are a listener's limits. Zero values take the defaults.
+type ServerOptions struct {
+	// ReadHeaderTimeout bounds reading a request head once it has begun (default 30s).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no request for this long
+	// (default 120s).
+	IdleTimeout time.Duration
+	// ErrorLog receives net/http's connection errors.
+	ErrorLog *log.Logger
+	// NetHTTPOnly hands every connection to net/http: for comparing the two.
+	NetHTTPOnly bool
+}
+
+// NewServer returns the listener of front f. No write timeout: streamed answers and websockets
+// may last.
+func (p *Proxy) NewServer(f *Front, opts ServerOptions) *Server {
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 120 * time.Second
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: HTTP/2 from clients
+	s := &Server{
+		p:         p,
+		f:         f,
+		opts:      opts,
+		handoff:   newHandoffListener(),
+		conns:     map[*clientConn]struct{}{},
+		listeners: map[net.Listener]struct{}{},
+	}
+	s.netHTTP = &http.Server{
+		Handler:           p.Handler(f),
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		Protocols:         protocols,
+		ErrorLog:          opts.ErrorLog,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until it is closed or the server shuts down.
+func (s *Server) Serve(ln net.Listener) error {
+	s.once.Do(func() { go s.netHTTP.Serve(s.handoff) })
+	if !s.track(ln) {
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	defer s.untrack(ln)
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+				// Out of descriptors and the like: wait a little rather than spin (net/http's
+				// rule, with its back-off).
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if s.opts.NetHTTPOnly {
+			s.handoff.deliver(conn)
+			continue
+		}
+		c := newClientConn(s, conn)
+		if !s.add(c) {
+			conn.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in flight finish and then
+// closes their connections, and returns when all are gone or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	if len(s.conns) == 0 {
+		s.done = closedChan
+	} else if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	done := s.done
+	for c := range s.conns {
+		c.closeIfIdle()
+	}
+	s.mu.Unlock()
+	netHTTPErr := make(chan error, 1)
+	go func() { netHTTPErr <- s.netHTTP.Shutdown(ctx) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-netHTTPErr
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.conn.Close()
+	}
+	s.mu.Unlock()
+	return s.netHTTP.Close()
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+}
+
+func (s *Server) add(c *clientConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// remove forgets a connection that closed or went to net/http.
+func (s *Server) remove(c *clientConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.done != nil && s.done != closedChan {
+		close(s.done)
+		s.done = closedChan
+	}
+	s.mu.Unlock()
+}
+
+// handoffListener is the listener of the net/http server: its connections come from the front
+// end, not from a socket.
+type handoffListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener() *handoffListener {
+	return &handoffListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
+
+// deliver gives c to net/http, or closes it when the server is shutting down.
+func (l *handoffListener) deliver(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// prefixConn is a connection whose first bytes were already read by the front end.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(b, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
