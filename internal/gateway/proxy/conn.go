@@ -18,6 +18,7 @@ type clientConn struct {
 	s          *Server
 	conn       net.Conn
 	raw        syscall.RawConn // nil: the connection has no descriptor to read directly
+	fd         int             // its descriptor, -1 without one; for the parker
 	remoteAddr string
 	clientIP   string
 	state      atomic.Int32
@@ -36,10 +37,23 @@ type clientConn struct {
 	// does not reset its timer for every request.
 	deadline     time.Time
 	deadlineKind deadlineKind
+	// idleSince is when the connection last began to wait for a request.
+	idleSince time.Time
+	parkID    uint64      // while parked (park_linux.go)
+	parkTimer *time.Timer // the idle timeout while parked
 
+	// x is the state of the request being served, nil between requests (exchanges).
+	x *exchangeState
+}
+
+// exchangeState is one request's parsed head and its answer's; pooled, so that an idle
+// connection does not keep them.
+type exchangeState struct {
 	rq request
 	rs response
 }
+
+var exchanges = sync.Pool{New: func() any { return new(exchangeState) }}
 
 type connState = int32
 
@@ -48,6 +62,7 @@ const (
 	stateIdle                    // waiting for a request: Shutdown may close it
 	stateClosed
 	stateHandedOff
+	stateParked // waiting for a request without a goroutine (park_linux.go)
 )
 
 type deadlineKind uint8
@@ -65,7 +80,7 @@ const frontBufSize = 16 << 10
 var frontBufs = sync.Pool{New: func() any { b := make([]byte, frontBufSize); return &b }}
 
 func newClientConn(s *Server, conn net.Conn) *clientConn {
-	c := &clientConn{s: s, conn: conn, remoteAddr: conn.RemoteAddr().String()}
+	c := &clientConn{s: s, conn: conn, remoteAddr: conn.RemoteAddr().String(), fd: -1}
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
 	}
@@ -73,6 +88,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.readFn = c.readOnce
+			raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	}
 	c.state.Store(stateActive)
@@ -83,12 +99,15 @@ var errHeadTooLarge = errors.New("request head larger than the front end's buffe
 
 func (c *clientConn) serve() {
 	defer func() {
-		if c.state.Load() != stateHandedOff {
+		if s := c.state.Load(); s != stateHandedOff && s != stateParked {
 			c.close()
 		}
 	}()
 	for {
 		headLen, err := c.readHead()
+		if err == errParked {
+			return // the parker has it now
+		}
 		if errors.Is(err, errHeadTooLarge) {
 			c.handOff()
 			return
@@ -96,9 +115,10 @@ func (c *clientConn) serve() {
 		if err != nil {
 			return
 		}
-		if !c.rq.parse(*c.buf, headLen, c.remoteAddr) {
-			if c.rq.ambiguous {
-				c.rq.closeAfter = true
+		c.x = exchanges.Get().(*exchangeState)
+		if !c.x.rq.parse(*c.buf, headLen, c.remoteAddr) {
+			if c.x.rq.ambiguous {
+				c.x.rq.closeAfter = true
 				c.writeError(http.StatusBadRequest, "vamp gateway: a request with both Content-Length and Transfer-Encoding is refused (RFC 9112 section 6.1); send one of them")
 				return
 			}
@@ -106,7 +126,7 @@ func (c *clientConn) serve() {
 			return
 		}
 		keep := c.s.p.serveFront(c)
-		c.rq.forget()
+		c.forgetRequest()
 		if !keep || c.s.shutdown.Load() {
 			return
 		}
@@ -114,7 +134,20 @@ func (c *clientConn) serve() {
 	}
 }
 
-// readHead reads until the buffer holds a whole request head and returns its length.
+// resume serves a connection that the parker saw become readable.
+func (c *clientConn) resume() {
+	c.state.Store(stateActive)
+	if c.s.shutdown.Load() {
+		c.close()
+		return
+	}
+	c.serve()
+}
+
+var errParked = errors.New("the connection went to the parker")
+
+// readHead reads until the buffer holds a whole request head and returns its length. A
+// connection that waits longer than parkAfter goes to the parker (errParked).
 func (c *clientConn) readHead() (int, error) {
 	scanned := 0
 	if c.n == 0 {
@@ -124,7 +157,9 @@ func (c *clientConn) readHead() (int, error) {
 		if c.s.shutdown.Load() { // Shutdown may have looked at this connection just before
 			return 0, net.ErrClosed
 		}
-		c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout)
+		c.idleSince = time.Now()
+		c.setIdleDeadline()
+		yieldBeforeRead()
 	}
 	for {
 		if c.n > 0 {
@@ -140,6 +175,27 @@ func (c *clientConn) readHead() (int, error) {
 		}
 		idle := c.n == 0
 		n, err := c.read()
+		if idle && n == 0 && isTimeout(err) {
+			idleFor := time.Since(c.idleSince)
+			switch {
+			case idleFor >= c.s.opts.IdleTimeout:
+				return 0, err
+			case parkAfter > 0 && idleFor >= parkAfter:
+				c.deadlineKind = noDeadline // the next wait sets its own
+				if idleParker.park(c, c.idleSince) {
+					return 0, errParked
+				}
+				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
+			default:
+				// An earlier wait's deadline ended this one early.
+				c.deadline = c.idleSince.Add(min(parkAfter, c.s.opts.IdleTimeout))
+				if parkAfter <= 0 {
+					c.deadline = c.idleSince.Add(c.s.opts.IdleTimeout)
+				}
+				c.conn.SetReadDeadline(c.deadline)
+			}
+			continue
+		}
 		if n > 0 && idle {
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return 0, net.ErrClosed // Shutdown closed it as idle
@@ -156,6 +212,23 @@ func (c *clientConn) readHead() (int, error) {
 }
 
 var headEnd = []byte("\r\n\r\n")
+
+// setIdleDeadline makes the wait for the next request end at the idle timeout or, where
+// connections park, when it is time to park. A deadline set for an earlier wait that ends
+// sooner is kept: it ends this wait early, and the wait then goes on (readHead), which costs
+// less than resetting the timer for every request of a busy connection.
+func (c *clientConn) setIdleDeadline() {
+	d := c.s.opts.IdleTimeout
+	if parkAfter > 0 && parkAfter < d {
+		d = parkAfter
+	}
+	target := c.idleSince.Add(d)
+	if c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {
+		return
+	}
+	c.deadline, c.deadlineKind = target, idleDeadline
+	c.conn.SetReadDeadline(target)
+}
 
 // setReadDeadline sets the read deadline to now+d, unless one of the same kind set less than a
 // second ago is still on: timeouts of many seconds need no finer grain, and a timer reset per
@@ -236,7 +309,7 @@ func (c *clientConn) handOff() {
 	if c.n > 0 {
 		prefix = bytes.Clone((*c.buf)[:c.n])
 	}
-	c.rq.forget()
+	c.forgetRequest()
 	c.releaseBuf()
 	c.conn.SetReadDeadline(time.Time{})
 	c.s.remove(c)
@@ -265,15 +338,28 @@ func (c *clientConn) clientGone() bool {
 func (c *clientConn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
 		c.conn.Close()
+		return
+	}
+	if idleParker.unpark(c) {
+		c.close()
 	}
 }
 
 func (c *clientConn) close() {
 	c.state.Store(stateClosed)
 	c.conn.Close()
-	c.rq.forget()
+	c.forgetRequest()
 	c.releaseBuf()
 	c.s.remove(c)
+}
+
+// forgetRequest drops the served request's state (its strings point into the buffer).
+func (c *clientConn) forgetRequest() {
+	if c.x != nil {
+		c.x.rq.forget()
+		exchanges.Put(c.x)
+		c.x = nil
+	}
 }
 
 func (c *clientConn) releaseBuf() {

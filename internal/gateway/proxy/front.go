@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -25,12 +26,18 @@ var (
 	errTooManyInformational = errors.New("the instance sent more than 5 informational (1xx) answers")
 )
 
+// yieldBeforeRead lets the other runnable goroutines go first when the answer to what this one
+// just wrote cannot be there yet: by the time it reads, it usually is, and the read that would
+// have found nothing (and the park and wake-up after it) is saved. With nothing else to run it
+// returns at once.
+func yieldBeforeRead() { runtime.Gosched() }
+
 // headWaitSlice bounds how long a client that went away can keep an instance's connection busy.
 const headWaitSlice = time.Second
 
 // serveFront serves the request parsed on c. false: close the client's connection.
 func (p *Proxy) serveFront(c *clientConn) bool {
-	f, rq := c.s.f, &c.rq
+	f, rq := c.s.f, &c.x.rq
 	start := time.Now()
 	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(rq.host, *hosts) {
 		return c.writeError(http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, rq.host, strings.Join(*hosts, ", ")))
@@ -67,12 +74,12 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
 		return c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
 	}
-	rs := &c.rs
+	rs := &c.x.rs
 	att.status = rs.status
-	bodyless := rs.bodyless(c.rq.method)
+	bodyless := rs.bodyless(c.x.rq.method)
 	ch := clientHead{
 		rechunk:    rs.untilClose && !bodyless,
-		closeAfter: c.rq.closeAfter || c.s.shutdown.Load(),
+		closeAfter: c.x.rq.closeAfter || c.s.shutdown.Load(),
 	}
 	if d := att.decision; d.SetCookie {
 		ch.cookie = stickyCookie(d.CookieName, d.CookieValue)
@@ -103,7 +110,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 // relayBody passes the answer's body on: first what the buffer holds, in the same write as the
 // head, then every read as soon as it arrives (a stream's parts reach the client as they come).
 func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []byte, werr, rerr error) {
-	rs := &c.rs
+	rs := &c.x.rs
 	left := rs.length
 	var chunks chunkScanner
 	for {
@@ -218,7 +225,7 @@ func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*up
 // c.rs; its length is returned), passing 1xx answers on to the client.
 func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, informational bool, err error) {
 	outp := frontBufs.Get().(*[]byte)
-	head := c.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
+	head := c.x.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err = u.conn.Write(head)
 	if cap(head) == frontBufSize {
 		*outp = head[:frontBufSize]
@@ -227,24 +234,27 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, inf
 	if err != nil {
 		return 0, false, err
 	}
+	yieldBeforeRead()
 	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
 	for range 5 {
 		if headLen, err = u.readHead(c, deadline); err != nil {
 			return 0, informational, err
 		}
-		if err = c.rs.parse(u.buf[u.r:], headLen, c.rq.method); err != nil {
+		if err = c.x.rs.parse(u.buf[u.r:], headLen, c.x.rq.method); err != nil {
 			return 0, informational, err
 		}
 		switch {
-		case c.rs.status >= 200:
+		case c.x.rs.status >= 200:
 			return headLen, informational, nil
-		case c.rs.status == http.StatusSwitchingProtocols:
+		case c.x.rs.status == http.StatusSwitchingProtocols:
 			return 0, informational, errSwitchedProtocols
 		}
 		// 103 Early Hints and the like go to the client as they come.
 		informational = true
-		var hints [1 << 10]byte
-		if _, err := c.conn.Write(c.rs.appendClientHead(hints[:0], clientHead{informational: true})); err != nil {
+		hints := frontBufs.Get().(*[]byte)
+		_, err := c.conn.Write(c.x.rs.appendClientHead((*hints)[:0], clientHead{informational: true}))
+		frontBufs.Put(hints)
+		if err != nil {
 			return 0, informational, errClientGone
 		}
 		u.r += headLen
@@ -316,7 +326,7 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 
 // writeError answers with a plain-text error as http.Error would. false: close the connection.
 func (c *clientConn) writeError(status int, msg string) bool {
-	closeAfter := c.rq.closeAfter || c.s.shutdown.Load()
+	closeAfter := c.x.rq.closeAfter || c.s.shutdown.Load()
 	body := msg + "\n"
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
@@ -331,7 +341,7 @@ func (c *clientConn) writeError(status int, msg string) bool {
 		b = append(b, "\r\nConnection: close"...)
 	}
 	b = append(b, "\r\n\r\n"...)
-	if c.rq.method != http.MethodHead {
+	if c.x.rq.method != http.MethodHead {
 		b = append(b, body...)
 	}
 	_, err := c.conn.Write(b)
