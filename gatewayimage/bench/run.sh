@@ -508,7 +508,10 @@ idle_conns() {
   local idle_pid=$!
   local deadline=$((SECONDS + 90))
   until grep -q '^holding' "$WORK/idle-$proxy.txt" || ! kill -0 $idle_pid 2>/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
-  sleep 2 # let the proxy settle (buffers released after the first answer)
+  # Idle means idle for a while: the gateway parks a connection after 1 s without a request
+  # and gives the freed memory back 2 s after a wave of connections parked; HAProxy and nginx
+  # settle at once. 5 s covers both.
+  sleep 5
   during=$(rss_kb "$pid")
   kill $idle_pid 2>/dev/null || true
   wait $idle_pid || true
