@@ -62,9 +62,12 @@ func (p *parker) park(c *clientConn, idleSince time.Time) bool {
 	p.mu.Lock()
 	p.nextID++
 	id := p.nextID
-	p.parked[id] = c
 	c.parkID = id
-	c.state.Store(stateParked)
+	if !c.state.CompareAndSwap(stateIdle, stateParked) {
+		p.mu.Unlock()
+		return false // Shutdown closed it meanwhile
+	}
+	p.parked[id] = c
 	p.sinceRelease++
 	if p.sinceRelease >= releaseAfterParked && !p.releasePending {
 		p.releasePending = true

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"unsafe"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The request side of the gateway's own HTTP/1.1 front end (server.go): it recognises the
@@ -78,6 +80,9 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 		name, v := str(line[:colon]), str(value)
 		switch name {
 		case "Host":
+			if !httpguts.ValidHostHeader(v) {
+				return false // net/http answers 400 malformed Host header
+			}
 			hosts++
 			rq.host = v
 			continue // net/http moves Host out of the header map; so does the front end

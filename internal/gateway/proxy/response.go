@@ -62,11 +62,11 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 		name, v := str(line[:colon]), str(value)
 		switch name {
 		case "Content-Length":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 || (rs.length >= 0 && n != rs.length) {
+			n, err := strconv.ParseUint(v, 10, 63) // no sign, as net/http
+			if err != nil || (rs.length >= 0 && int64(n) != rs.length) {
 				return errBadAnswer
 			}
-			rs.length = n
+			rs.length = int64(n)
 		case "Transfer-Encoding":
 			hasTE = true
 			rs.chunked = strings.EqualFold(lastToken(v), "chunked")
@@ -83,7 +83,9 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified || method == http.MethodHead:
 		rs.chunked = false
 	case hasTE && !rs.chunked:
-		rs.untilClose = true // RFC 9112 6.3: a coding other than chunked last is read until close
+		// RFC 9112 6.3 would read it until close, but the client could not be told how the
+		// body is coded: refused, as net/http's transport refuses it (502).
+		return errBadAnswer
 	case hasTE:
 		// Transfer-Encoding overrides Content-Length, which must then not be passed on.
 	case rs.length < 0:
@@ -132,21 +134,26 @@ func (rs *response) appendClientHead(b []byte, ch clientHead) []byte {
 	}
 	b = append(b, "\r\n"...)
 	for _, f := range rs.fields {
+		// framing: the body passes as framed, so its framing header goes to the client even
+		// when the instance's Connection names it.
+		framing := false
 		switch f.name {
 		case "Transfer-Encoding", "Trailer":
 			if !rs.chunked {
 				continue
 			}
+			framing = f.name == "Transfer-Encoding"
 		case "Content-Length":
 			if rs.chunked && !ch.informational {
 				continue
 			}
+			framing = true
 		default:
 			if hopByHop(f.name) {
 				continue
 			}
 		}
-		if len(rs.connection) > 0 && headerHasToken(rs.connection, f.name) {
+		if !framing && len(rs.connection) > 0 && headerHasToken(rs.connection, f.name) {
 			continue
 		}
 		b = append(b, f.name...)
@@ -210,6 +217,7 @@ type chunkState uint8
 
 const (
 	chunkSize chunkState = iota
+	chunkSizeWS
 	chunkExt
 	chunkSizeLF
 	chunkData
@@ -239,16 +247,28 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 				}
 				s.size = s.size<<4 | int64(unhex(c))
 				s.digits++
-			case s.digits > 0 && (c == ';' || c == ' ' || c == '\t'):
+			case s.digits > 0 && c == ';':
 				s.state, s.lineLen = chunkExt, 0
+			case s.digits > 0 && (c == ' ' || c == '\t'):
+				s.state = chunkSizeWS
 			case s.digits > 0 && c == '\r':
 				s.state = chunkSizeLF
 			default:
 				return 0, false, errBadChunk
 			}
 			i++
+		case chunkSizeWS:
+			// Only whitespace may follow the size (net/http refuses "5 ;ext" and "5 x").
+			switch c {
+			case ' ', '\t':
+			case '\r':
+				s.state = chunkSizeLF
+			default:
+				return 0, false, errBadChunk
+			}
+			i++
 		case chunkExt:
-			if s.lineLen++; s.lineLen > maxChunkLine {
+			if s.lineLen++; s.lineLen > maxChunkLine || c == '\n' {
 				return 0, false, errBadChunk
 			}
 			if c == '\r' {
@@ -293,6 +313,11 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			}
 			s.state = next
 		case trailerStart:
+			if c == '\n' {
+				// net/http's client ends the trailer section at a bare LF: refuse it rather than
+				// end the body elsewhere.
+				return 0, false, errBadChunk
+			}
 			if c == '\r' {
 				s.state = trailerEndLF
 			} else {

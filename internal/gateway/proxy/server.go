@@ -130,10 +130,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.done = make(chan struct{})
 	}
 	done := s.done
+	conns := make([]*clientConn, 0, len(s.conns))
 	for c := range s.conns {
-		c.closeIfIdle()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// Outside the lock: closing a parked connection removes it (s.remove locks s.mu).
+	for _, c := range conns {
+		c.closeIfIdle()
+	}
 	netHTTPErr := make(chan error, 1)
 	go func() { netHTTPErr <- s.netHTTP.Shutdown(ctx) }()
 	select {
@@ -151,10 +156,18 @@ func (s *Server) Close() error {
 	for ln := range s.listeners {
 		ln.Close()
 	}
+	conns := make([]*clientConn, 0, len(s.conns))
 	for c := range s.conns {
-		c.conn.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		if idleParker.unpark(c) {
+			c.close() // out of the shared epoll set while its descriptor is still its own
+		} else {
+			c.conn.Close()
+		}
+	}
 	return s.netHTTP.Close()
 }
 
