@@ -486,6 +486,7 @@ func (s *Server) gatewayServer(f *proxy.Front) *proxy.Server {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.With("gateway", f.Name).Handler(), slog.LevelDebug),
+		NetHTTPOnly:       s.cfg.NetHTTPOnly,
 	})
 }
 

@@ -38,6 +38,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Proxy tunes forwarding to instances (timeouts, keep-alive pools, passive ejection).
 	Proxy proxy.Options
+	// NetHTTPOnly serves every connection through net/http and ReverseProxy instead of the
+	// gateway's own HTTP/1.1 front end: slower, and a way back should a client trip on it.
+	NetHTTPOnly bool
 	// Sources are the runtimes that routes with "service" can use.
 	Sources []discovery.Source
 	// AdminHandlers are extra admin routes (ServeMux patterns, e.g. "/v1/services/"), behind the
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StateFile, "state-file", "", "JSON file that keeps accepted gateways across restarts (env "+EnvStateFile+"; empty: not kept)")
 	fs.StringVar(&c.BindHost, "bind-host", "", "address the gateway ports listen on (empty: all interfaces)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.BoolVar(&c.NetHTTPOnly, "net-http-only", false, "serve every request through net/http and httputil.ReverseProxy, not the gateway's own HTTP/1.1 front end (slower; a fallback)")
 	fs.DurationVar(&c.Proxy.DialTimeout, "dial-timeout", 2*time.Second, "timeout to connect to an instance")
 	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers")
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")

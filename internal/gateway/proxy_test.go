@@ -452,3 +452,23 @@ func TestAnswerCutMidwayReleasesInstanceAndIsCounted(t *testing.T) {
 		t.Errorf("the answer began as a 200: %+v", st.Routes[0])
 	}
 }
+
+// TestNetHTTPOnlyServesThroughReverseProxy: --net-http-only (the way back from the gateway's own
+// front end) serves the same split, and serves bodies too.
+func TestNetHTTPOnlyServesThroughReverseProxy(t *testing.T) {
+	h := startGateway(t, func(c *gateway.Config) { c.NetHTTPOnly = true })
+	v100, v110 := newBackend(t, "sava:1.0.0"), newBackend(t, "sava:1.1.0")
+	port := freePort(t)
+	h.put("sava/9050", savaGateway(port, v100, v110, 50, 50))
+	if got := newBrowser(chromeUA).count(t, gatewayURL(port), 40); got["sava:1.0.0"] != 20 || got["sava:1.1.0"] != 20 {
+		t.Errorf("50/50 through net/http only: want 20 and 20 of 40, got %v", got)
+	}
+	resp, err := http.Post(gatewayURL(port), "text/plain", strings.NewReader("a body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("POST through net/http only: %s", resp.Status)
+	}
+}

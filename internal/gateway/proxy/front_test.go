@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
@@ -36,6 +37,15 @@ var paths = []struct {
 // connection to net/http.
 func gatewayFor(t testing.TB, netHTTPOnly bool, opts Options, addrs ...string) (string, *Proxy) {
 	t.Helper()
+	_, p, addr := startServer(t, opts, ServerOptions{NetHTTPOnly: netHTTPOnly}, addrs...)
+	return "http://" + addr, p
+}
+
+// startServer starts a Server with sopts for a proxy with opts in front of the instances at
+// addrs (one route, round-robin) on 127.0.0.1 and returns it, its proxy and its address. The
+// cleanup closes it, unless its mutex stays locked (a deadlock, reported rather than waited on).
+func startServer(t testing.TB, opts Options, sopts ServerOptions, addrs ...string) (*Server, *Proxy, string) {
+	t.Helper()
 	opts.Logger = slog.New(slog.DiscardHandler)
 	p := New(opts)
 	pool := routing.NewPool()
@@ -53,11 +63,20 @@ func gatewayFor(t testing.TB, netHTTPOnly bool, opts Options, addrs ...string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := p.NewServer(f, ServerOptions{NetHTTPOnly: netHTTPOnly})
+	srv := p.NewServer(f, sopts)
 	served := make(chan struct{})
 	go func() { defer close(served); srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-served; p.Close() })
-	return "http://" + ln.Addr().String(), p
+	t.Cleanup(func() {
+		if !lockWithin(&srv.mu, 2*time.Second) {
+			t.Error("the Server's mutex stays locked (a deadlock): the server is left as it is")
+			return
+		}
+		srv.mu.Unlock()
+		srv.Close()
+		<-served
+		p.Close()
+	})
+	return srv, p, ln.Addr().String()
 }
 
 // rawInstance accepts connections on 127.0.0.1 and hands each to serve.

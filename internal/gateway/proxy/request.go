@@ -69,15 +69,10 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 		if line, rest, ok = cutLine(rest); !ok {
 			return false
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !canonicalToken(line[:colon]) {
+		name, v, ok := parseField(line)
+		if !ok {
 			return false
 		}
-		value := trimOWS(line[colon+1:])
-		if !fieldValue(value) {
-			return false
-		}
-		name, v := str(line[:colon]), str(value)
 		switch name {
 		case "Host":
 			if !httpguts.ValidHostHeader(v) {
@@ -203,6 +198,21 @@ func parseRequestLine(line []byte) (method, target []byte, ok bool) {
 		return nil, nil, false
 	}
 	return method, rest[:sp], true
+}
+
+// parseField splits a header line into its name, made canonical in place, and its value; false:
+// the line is not a plainly well-formed field (a token name with the colon right after it, a
+// value without control characters).
+func parseField(line []byte) (name, value string, ok bool) {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !canonicalToken(line[:colon]) {
+		return "", "", false
+	}
+	v := trimOWS(line[colon+1:])
+	if !fieldValue(v) {
+		return "", "", false
+	}
+	return str(line[:colon]), str(v), true
 }
 
 // canonicalToken checks that name is a header name of token characters and rewrites it, in

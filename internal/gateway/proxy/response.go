@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
@@ -51,15 +50,10 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 		if line, rest, ok = cutLine(rest); !ok {
 			return errBadAnswer
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !canonicalToken(line[:colon]) {
+		name, v, ok := parseField(line)
+		if !ok {
 			return errBadAnswer
 		}
-		value := trimOWS(line[colon+1:])
-		if !fieldValue(value) {
-			return errBadAnswer
-		}
-		name, v := str(line[:colon]), str(value)
 		switch name {
 		case "Content-Length":
 			n, err := strconv.ParseUint(v, 10, 63) // no sign, as net/http

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,42 +11,17 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
 // The Server's connection life cycle on real sockets: parking, idle timeout, Shutdown, hand-off
 // to net/http and pipelining.
 
 // serverFor starts a Server with opts in front of the instance at addr and returns it with its
-// address. (gatewayFor in front_test.go hides the Server; these tests look at its connections.)
+// address (startServer in front_test.go).
 func serverFor(t *testing.T, opts ServerOptions, addr string) (*Server, string) {
 	t.Helper()
-	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
-	table, err := routing.New(routing.Spec{Routes: []routing.Route{{Name: "r", Weight: 100, Backends: []*routing.Backend{routing.NewPool().Get(addr)}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Front{Name: "test"}
-	f.Table.Store(table)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := p.NewServer(f, opts)
-	served := make(chan struct{})
-	go func() { defer close(served); s.Serve(ln) }()
-	t.Cleanup(func() {
-		if !lockWithin(&s.mu, 2*time.Second) {
-			t.Error("the Server's mutex stays locked (a deadlock): the server is left as it is")
-			return
-		}
-		s.mu.Unlock()
-		s.Close()
-		<-served
-		p.Close()
-	})
-	return s, ln.Addr().String()
+	s, _, a := startServer(t, Options{}, opts, addr)
+	return s, a
 }
 
 // lockWithin locks mu if it can within d.
