@@ -159,9 +159,7 @@ func (c *clientConn) readHead() (int, error) {
 		}
 		c.idleSince = time.Now()
 		c.setIdleDeadline()
-		// No yieldBeforeRead here: a client's next request comes later than an instance's
-		// answer, and a yield at this point (global run queue) measured as a doubled p99 at
-		// saturation for little throughput (docs/benchmarks.md).
+		yieldBeforeRead()
 	}
 	for {
 		if c.n > 0 {

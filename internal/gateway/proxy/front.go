@@ -27,9 +27,9 @@ var (
 )
 
 // yieldBeforeRead lets the other runnable goroutines go first when the answer to what this one
-// just wrote to an instance cannot be there yet: by the time it reads, it usually is, and the
-// read that would have found nothing (and the park and wake-up after it) is saved. With nothing
-// else to run it returns at once.
+// just wrote cannot be there yet: by the time it reads, it usually is, and the read that would
+// have found nothing (and the park and wake-up after it) is saved. With nothing else to run it
+// returns at once.
 func yieldBeforeRead() { runtime.Gosched() }
 
 // headWaitSlice bounds how long a client that went away can keep an instance's connection busy.
