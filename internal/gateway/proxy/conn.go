@@ -79,6 +79,15 @@ const frontBufSize = 16 << 10
 
 var frontBufs = sync.Pool{New: func() any { b := make([]byte, frontBufSize); return &b }}
 
+// putFrontBuf gives p back to the pool after it was appended to as b; a b that outgrew it
+// (a large head) is left to the garbage collector with p, so the pool keeps its size.
+func putFrontBuf(p *[]byte, b []byte) {
+	if cap(b) == frontBufSize {
+		*p = b[:frontBufSize]
+		frontBufs.Put(p)
+	}
+}
+
 func newClientConn(s *Server, conn net.Conn) *clientConn {
 	c := &clientConn{s: s, conn: conn, remoteAddr: conn.RemoteAddr().String(), fd: -1}
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
@@ -158,7 +167,7 @@ func (c *clientConn) readHead() (int, error) {
 			return 0, net.ErrClosed
 		}
 		c.idleSince = time.Now()
-		c.setIdleDeadline()
+		c.setIdleDeadline(true)
 		yieldBeforeRead()
 	}
 	for {
@@ -187,12 +196,7 @@ func (c *clientConn) readHead() (int, error) {
 				}
 				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
 			default:
-				// An earlier wait's deadline ended this one early.
-				c.deadline = c.idleSince.Add(min(parkAfter, c.s.opts.IdleTimeout))
-				if parkAfter <= 0 {
-					c.deadline = c.idleSince.Add(c.s.opts.IdleTimeout)
-				}
-				c.conn.SetReadDeadline(c.deadline)
+				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early
 			}
 			continue
 		}
@@ -214,16 +218,16 @@ func (c *clientConn) readHead() (int, error) {
 var headEnd = []byte("\r\n\r\n")
 
 // setIdleDeadline makes the wait for the next request end at the idle timeout or, where
-// connections park, when it is time to park. A deadline set for an earlier wait that ends
-// sooner is kept: it ends this wait early, and the wait then goes on (readHead), which costs
-// less than resetting the timer for every request of a busy connection.
-func (c *clientConn) setIdleDeadline() {
+// connections park, when it is time to park. With keepEarlier, a deadline set for an earlier
+// wait that ends sooner is kept: it ends this wait early, and the wait then goes on (readHead),
+// which costs less than resetting the timer for every request of a busy connection.
+func (c *clientConn) setIdleDeadline(keepEarlier bool) {
 	d := c.s.opts.IdleTimeout
 	if parkAfter > 0 && parkAfter < d {
 		d = parkAfter
 	}
 	target := c.idleSince.Add(d)
-	if c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {
+	if keepEarlier && c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {
 		return
 	}
 	c.deadline, c.deadlineKind = target, idleDeadline
@@ -356,7 +360,7 @@ func (c *clientConn) close() {
 // forgetRequest drops the served request's state (its strings point into the buffer).
 func (c *clientConn) forgetRequest() {
 	if c.x != nil {
-		c.x.rq.forget()
+		c.x.rq.reset()
 		exchanges.Put(c.x)
 		c.x = nil
 	}

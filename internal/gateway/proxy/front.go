@@ -93,10 +93,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 	} else {
 		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
 	}
-	if cap(out) == frontBufSize {
-		*outp = out[:frontBufSize]
-		frontBufs.Put(outp)
-	}
+	putFrontBuf(outp, out)
 	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
 		u.conn.Close()
 	} else {
@@ -227,10 +224,7 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, inf
 	outp := frontBufs.Get().(*[]byte)
 	head := c.x.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err = u.conn.Write(head)
-	if cap(head) == frontBufSize {
-		*outp = head[:frontBufSize]
-		frontBufs.Put(outp)
-	}
+	putFrontBuf(outp, head)
 	if err != nil {
 		return 0, false, err
 	}

@@ -133,6 +133,8 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 	return true
 }
 
+// reset drops every reference into the read buffer (before the buffer is read into again or
+// goes back to its pool) and keeps the header map and slices for the next request.
 func (rq *request) reset() {
 	if rq.header == nil {
 		rq.header = make(http.Header, 16)
@@ -146,9 +148,6 @@ func (rq *request) reset() {
 	rq.method, rq.target, rq.host = "", "", ""
 	rq.closeAfter, rq.teTrailers, rq.ambiguous = false, false, false
 }
-
-// forget drops every reference into the read buffer, before it goes back to its pool.
-func (rq *request) forget() { rq.reset() }
 
 // add records a header in arrival order and in the header map, without allocating for the
 // first value of a name (a three-index slice of the shared backing array).
@@ -164,7 +163,7 @@ func (rq *request) add(name, value string) {
 }
 
 // str views b as a string without copying. The front end's strings live as long as one request
-// and the buffer is not written while they do (request.forget).
+// and the buffer is not written while they do (request.reset).
 func str(b []byte) string {
 	if len(b) == 0 {
 		return ""

@@ -119,22 +119,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting, closes idle connections, lets requests in flight finish and then
 // closes their connections, and returns when all are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutdown.Store(true)
-	s.mu.Lock()
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	if len(s.conns) == 0 {
-		s.done = closedChan
-	} else if s.done == nil {
-		s.done = make(chan struct{})
-	}
-	done := s.done
-	conns := make([]*clientConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
+	conns, done := s.stop()
 	// Outside the lock: closing a parked connection removes it (s.remove locks s.mu).
 	for _, c := range conns {
 		c.closeIfIdle()
@@ -151,16 +136,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes every listener and connection at once.
 func (s *Server) Close() error {
-	s.shutdown.Store(true)
-	s.mu.Lock()
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	conns := make([]*clientConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
+	conns, _ := s.stop()
 	for _, c := range conns {
 		if idleParker.unpark(c) {
 			c.close() // out of the shared epoll set while its descriptor is still its own
@@ -169,6 +145,27 @@ func (s *Server) Close() error {
 		}
 	}
 	return s.netHTTP.Close()
+}
+
+// stop stops accepting: it closes the listeners and returns the front-end connections of the
+// moment, and a channel closed once none is left.
+func (s *Server) stop() (conns []*clientConn, done chan struct{}) {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	if len(s.conns) == 0 {
+		s.done = closedChan
+	} else if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	conns = make([]*clientConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns, s.done
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
