@@ -15,10 +15,12 @@ import (
 // clientConn is one client connection of the front end, served by one goroutine: read a request
 // head, forward it (front.go), repeat; or hand the connection to net/http.
 type clientConn struct {
-	s          *Server
-	conn       net.Conn
-	raw        syscall.RawConn // nil: the connection has no descriptor to read directly
-	fd         int             // its descriptor, -1 without one; for the parker
+	s    *Server
+	conn net.Conn
+	raw  syscall.RawConn // nil: the connection has no descriptor to read directly
+	fd   int             // its descriptor, -1 without one; for the parker
+	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
+	aw         *waiter
 	remoteAddr string
 	clientIP   string
 	state      atomic.Int32
@@ -98,6 +100,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 			c.raw = raw
 			c.readFn = c.readOnce
 			raw.Control(func(fd uintptr) { c.fd = int(fd) })
+			c.aw = newWaiter(raw, true)
 		}
 	}
 	c.state.Store(stateActive)
@@ -191,6 +194,7 @@ func (c *clientConn) readHead() (int, error) {
 				return 0, err
 			case parkAfter > 0 && idleFor >= parkAfter:
 				c.deadlineKind = noDeadline // the next wait sets its own
+				c.aw.release()              // the parker watches it now
 				if idleParker.park(c, c.idleSince) {
 					return 0, errParked
 				}
@@ -231,7 +235,7 @@ func (c *clientConn) setIdleDeadline(keepEarlier bool) {
 		return
 	}
 	c.deadline, c.deadlineKind = target, idleDeadline
-	c.conn.SetReadDeadline(target)
+	c.setSocketDeadline(target)
 }
 
 // setReadDeadline sets the read deadline to now+d, unless one of the same kind set less than a
@@ -243,7 +247,16 @@ func (c *clientConn) setReadDeadline(kind deadlineKind, d time.Duration) {
 		return
 	}
 	c.deadline, c.deadlineKind = now.Add(d), kind
-	c.conn.SetReadDeadline(c.deadline)
+	c.setSocketDeadline(c.deadline)
+}
+
+// setSocketDeadline sets when reads of the client's socket stop waiting.
+func (c *clientConn) setSocketDeadline(t time.Time) {
+	if c.aw != nil {
+		c.aw.setDeadline(t)
+		return
+	}
+	c.conn.SetReadDeadline(t)
 }
 
 // read reads more request bytes into the buffer, taking one from the pool if the connection
@@ -257,12 +270,39 @@ func (c *clientConn) read() (int, error) {
 		c.n += n
 		return n, err
 	}
+	if c.aw != nil {
+		return c.readInArrivalOrder()
+	}
 	c.readN, c.readErr = 0, nil
 	if err := c.raw.Read(c.readFn); err != nil {
 		return 0, err
 	}
 	c.n += c.readN
 	return c.readN, c.readErr
+}
+
+// readInArrivalOrder is read with c.aw. As in readOnce, a connection holding no request bytes
+// gives its buffer back while it waits.
+func (c *clientConn) readInArrivalOrder() (int, error) {
+	for {
+		if c.aw.mayRead {
+			if c.buf == nil {
+				c.buf = frontBufs.Get().(*[]byte)
+			}
+			n, err := c.aw.tryRead((*c.buf)[c.n:])
+			if err != errWouldBlock {
+				c.n += n
+				return n, err
+			}
+		}
+		if c.n == 0 && c.buf != nil {
+			frontBufs.Put(c.buf)
+			c.buf = nil
+		}
+		if err := c.aw.wait(); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // readOnce is the front end's read on the socket, called by the runtime's poller until it
@@ -315,6 +355,7 @@ func (c *clientConn) handOff() {
 	}
 	c.forgetRequest()
 	c.releaseBuf()
+	c.aw.release()
 	c.conn.SetReadDeadline(time.Time{})
 	c.s.remove(c)
 	c.s.handoff.deliver(&prefixConn{Conn: c.conn, prefix: prefix})
@@ -326,7 +367,7 @@ func (c *clientConn) clientGone() bool {
 	if c.raw == nil {
 		return false
 	}
-	c.conn.SetReadDeadline(time.Time{})
+	c.setSocketDeadline(time.Time{})
 	c.deadlineKind = noDeadline
 	gone := false
 	var one [1]byte
@@ -341,7 +382,7 @@ func (c *clientConn) clientGone() bool {
 // closeIfIdle closes the connection if it waits for a request (Shutdown).
 func (c *clientConn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
-		c.conn.Close()
+		c.closeFromOutside()
 		return
 	}
 	if idleParker.unpark(c) {
@@ -349,8 +390,24 @@ func (c *clientConn) closeIfIdle() {
 	}
 }
 
+// write writes b to the client.
+func (c *clientConn) write(b []byte) (int, error) {
+	if c.aw != nil {
+		return c.aw.write(b)
+	}
+	return c.conn.Write(b)
+}
+
+// closeFromOutside closes the socket of a connection that its goroutine may be waiting on, and
+// wakes that goroutine: its next read fails and it cleans up (close).
+func (c *clientConn) closeFromOutside() {
+	c.conn.Close()
+	c.aw.interrupt()
+}
+
 func (c *clientConn) close() {
 	c.state.Store(stateClosed)
+	c.aw.release()
 	c.conn.Close()
 	c.forgetRequest()
 	c.releaseBuf()

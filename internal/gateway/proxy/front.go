@@ -30,7 +30,13 @@ var (
 // just wrote cannot be there yet: by the time it reads, it usually is, and the read that would
 // have found nothing (and the park and wake-up after it) is saved. With nothing else to run it
 // returns at once.
-func yieldBeforeRead() { runtime.Gosched() }
+// Reads in arrival order never read before a wake-up says there is something, and a yield
+// would take the goroutine out of that order: no yield there.
+func yieldBeforeRead() {
+	if !arrivalOrder() {
+		runtime.Gosched()
+	}
+}
 
 // headWaitSlice bounds how long a client that went away can keep an instance's connection busy.
 const headWaitSlice = time.Second
@@ -89,13 +95,13 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 	u.r += headLen
 	var werr, rerr error
 	if bodyless {
-		_, werr = c.conn.Write(out)
+		_, werr = c.write(out)
 	} else {
 		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
 	}
 	putFrontBuf(outp, out)
 	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
-		u.conn.Close()
+		u.close()
 	} else {
 		p.up.put(u, time.Now())
 	}
@@ -134,12 +140,12 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 		case len(out) > 0 && take > 0:
 			out = append(out, avail[:take]...)
 		case take > 0:
-			if _, werr = c.conn.Write(avail[:take]); werr != nil {
+			if _, werr = c.write(avail[:take]); werr != nil {
 				return out, werr, nil
 			}
 		}
 		if len(out) > 0 {
-			if _, werr = c.conn.Write(out); werr != nil {
+			if _, werr = c.write(out); werr != nil {
 				return out, werr, nil
 			}
 			out = out[:0]
@@ -151,7 +157,7 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 		_, err := u.readSliced(c, time.Time{})
 		if err == io.EOF && rs.untilClose {
 			if rechunk {
-				_, werr = c.conn.Write(append(out, "0\r\n\r\n"...))
+				_, werr = c.write(append(out, "0\r\n\r\n"...))
 			}
 			return out, werr, nil
 		}
@@ -205,14 +211,14 @@ func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*up
 	}
 	headLen, informational, err := p.roundTripFront(c, u)
 	if err != nil && reused && !informational && !errors.Is(err, errClientGone) && !isTimeout(err) {
-		u.conn.Close()
+		u.close()
 		if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
 			return nil, 0, err
 		}
 		headLen, _, err = p.roundTripFront(c, u)
 	}
 	if err != nil {
-		u.conn.Close()
+		u.close()
 		return nil, 0, err
 	}
 	return u, headLen, nil
@@ -223,7 +229,7 @@ func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*up
 func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, informational bool, err error) {
 	outp := frontBufs.Get().(*[]byte)
 	head := c.x.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
-	_, err = u.conn.Write(head)
+	_, err = u.write(head)
 	putFrontBuf(outp, head)
 	if err != nil {
 		return 0, false, err
@@ -246,7 +252,7 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, inf
 		// 103 Early Hints and the like go to the client as they come.
 		informational = true
 		hints := frontBufs.Get().(*[]byte)
-		_, err := c.conn.Write(c.x.rs.appendClientHead((*hints)[:0], clientHead{informational: true}))
+		_, err := c.write(c.x.rs.appendClientHead((*hints)[:0], clientHead{informational: true}))
 		frontBufs.Put(hints)
 		if err != nil {
 			return 0, informational, errClientGone
@@ -302,9 +308,19 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 		}
 		if !(u.deadline.Equal(target) || !u.deadline.After(target) && u.deadline.Sub(now) > headWaitSlice/2) {
 			u.deadline = target
-			u.conn.SetReadDeadline(target)
+			if u.aw != nil {
+				u.aw.setDeadline(target)
+			} else {
+				u.conn.SetReadDeadline(target)
+			}
 		}
-		n, err := u.conn.Read(u.buf[u.w:])
+		var n int
+		var err error
+		if u.aw != nil {
+			n, err = u.aw.read(u.buf[u.w:])
+		} else {
+			n, err = u.conn.Read(u.buf[u.w:])
+		}
 		u.w += n
 		if n > 0 || !isTimeout(err) {
 			return n, err
@@ -338,7 +354,7 @@ func (c *clientConn) writeError(status int, msg string) bool {
 	if c.x.rq.method != http.MethodHead {
 		b = append(b, body...)
 	}
-	_, err := c.conn.Write(b)
+	_, err := c.write(b)
 	return err == nil && !closeAfter
 }
 

@@ -216,6 +216,10 @@ func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
 	// midway, and the instance must still be released and the request counted.
 	att := &attempt{in: r, table: t, decision: d}
 	defer p.finish(att, start)
+	// An answer without a Content-Type passes without one: net/http would otherwise sniff one
+	// whenever the body's first bytes come with the head (a nil value suppresses that, and
+	// ReverseProxy's copy of the instance's own value appends to it). The front end adds none.
+	w.Header()["Content-Type"] = nil
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
 }
 

@@ -141,7 +141,7 @@ func (s *Server) Close() error {
 		if idleParker.unpark(c) {
 			c.close() // out of the shared epoll set while its descriptor is still its own
 		} else {
-			c.conn.Close()
+			c.closeFromOutside()
 		}
 	}
 	return s.netHTTP.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +21,22 @@ type upstreamConn struct {
 	idleSince time.Time
 	// deadline is the read deadline set last (see readSliced).
 	deadline time.Time
+	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
+	aw *waiter
+}
+
+// write writes b to the instance.
+func (c *upstreamConn) write(b []byte) (int, error) {
+	if c.aw != nil {
+		return c.aw.write(b)
+	}
+	return c.conn.Write(b)
+}
+
+// close closes the connection (its owner, or the pool for an idle one).
+func (c *upstreamConn) close() {
+	c.aw.release()
+	c.conn.Close()
 }
 
 // upstreamBufSize is an instance connection's read buffer; a larger answer head grows it up to
@@ -62,7 +79,7 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 			p.mu.Unlock()
 			return c, true, nil
 		}
-		c.conn.Close() // idle too long: the instance may have dropped it already
+		c.close() // idle too long: the instance may have dropped it already
 	}
 	p.mu.Unlock()
 	return u.dial(ctx, addr, p)
@@ -73,7 +90,13 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 	if err != nil {
 		return nil, false, err
 	}
-	return &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}, false, nil
+	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.aw = newWaiter(raw, false) // nothing comes before the first request
+		}
+	}
+	return c, false, nil
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
@@ -87,13 +110,13 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	p.mu.Lock()
 	if p.gone || len(p.idle) >= u.maxIdle {
 		p.mu.Unlock()
-		c.conn.Close()
+		c.close()
 		return
 	}
 	// The coldest connection has been idle longest; drop it once it is past the timeout, so a
 	// pool that shrinks under less load does not keep sockets the instance has closed.
 	if len(p.idle) > 0 && now.Sub(p.idle[0].idleSince) >= u.idleTimeout {
-		p.idle[0].conn.Close()
+		p.idle[0].close()
 		copy(p.idle, p.idle[1:])
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
@@ -126,7 +149,7 @@ func (p *connPool) close(gone bool) {
 	p.gone = p.gone || gone
 	p.mu.Unlock()
 	for _, c := range idle {
-		c.conn.Close()
+		c.close()
 	}
 }
 

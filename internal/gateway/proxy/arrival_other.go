@@ -1,0 +1,32 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"syscall"
+	"time"
+)
+
+// Without epoll, reads wait in the runtime's poller (see arrival_linux.go); no waiter is made.
+
+type waiter struct{ mayRead bool }
+
+func arrivalOrder() bool { return false }
+
+func newWaiter(syscall.RawConn, bool) *waiter { return nil }
+
+var errWouldBlock = syscall.EAGAIN
+
+func (w *waiter) interrupt() {}
+
+func (w *waiter) release() {}
+
+func (w *waiter) tryRead([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
+
+func (w *waiter) read([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
+
+func (w *waiter) wait() error { panic("unreachable: no waiter without epoll") }
+
+func (w *waiter) setDeadline(time.Time) { panic("unreachable: no waiter without epoll") }
+
+func (w *waiter) write([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
