@@ -1,0 +1,218 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// socketPair returns the two ends of a loopback TCP connection: ours (with a waiter, as the
+// front end makes them) and the peer's.
+func socketPair(t *testing.T, mayRead bool) (*waiter, net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	ours, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	raw, err := ours.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWaiter(raw, mayRead)
+	if w == nil {
+		t.Fatal("no arrival-order waiter on Linux")
+	}
+	t.Cleanup(func() { w.release(); ours.Close(); peer.Close() })
+	return w, ours, peer
+}
+
+// readWithin reads once, with no deadline: only a wake-up ends the wait, so a lost one shows
+// as a read that never returns (the guard's 10 s are for that, not a timing target).
+func readWithin(t *testing.T, w *waiter, buf []byte) (int, error) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := w.read(buf)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-time.After(10 * time.Second):
+		w.interrupt()
+		<-done
+		t.Fatal("the read still waits with data or a close to read: a wake-up was lost")
+		return 0, nil
+	}
+}
+
+// The peer's data and its close can arrive before the first read, in one wake-up: the read
+// returns the data without showing the close, and no later wake-up comes. The waiter must read
+// again on its own (instances that end an answer by closing rely on it).
+func TestWaiterSeesCloseThatCameWithTheData(t *testing.T) {
+	for _, mayRead := range []bool{false, true} {
+		w, _, peer := socketPair(t, mayRead)
+		if _, err := peer.Write([]byte("the whole answer")); err != nil {
+			t.Fatal(err)
+		}
+		peer.Close()
+		var got []byte
+		buf := make([]byte, 64)
+		for {
+			n, err := readWithin(t, w, buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+		}
+		if string(got) != "the whole answer" {
+			t.Fatalf("read %q", got)
+		}
+	}
+}
+
+// Every byte the peer sends is read, whatever the sizes of its writes and of the reader's buffer.
+func TestWaiterReadsEverythingSent(t *testing.T) {
+	w, _, peer := socketPair(t, false)
+	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	go func() {
+		for rest := want; len(rest) > 0; {
+			n := min(len(rest), 1+len(rest)%7919)
+			peer.Write(rest[:n])
+			rest = rest[n:]
+		}
+		peer.Close()
+	}()
+	var got []byte
+	buf := make([]byte, 1000)
+	for {
+		n, err := readWithin(t, w, buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d (equal prefix %d)", len(got), len(want), commonPrefix(got, want))
+	}
+}
+
+func commonPrefix(a, b []byte) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+func TestWaiterDeadlineEndsTheWait(t *testing.T) {
+	w, _, _ := socketPair(t, true)
+	w.setDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := w.read(make([]byte, 8)); !isTimeout(err) {
+		t.Fatalf("read on a silent socket past its deadline: %v, want a timeout", err)
+	}
+	w.setDeadline(time.Now().Add(-time.Second))
+	if _, err := w.read(make([]byte, 8)); !isTimeout(err) {
+		t.Fatalf("read with a deadline in the past: %v, want a timeout", err)
+	}
+}
+
+// A socket closed by another goroutine (Shutdown) wakes its reader, whose read then fails.
+func TestWaiterInterruptEndsTheWaitOfAClosedSocket(t *testing.T) {
+	w, ours, _ := socketPair(t, true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.read(make([]byte, 8))
+		done <- err
+	}()
+	ours.Close()
+	w.interrupt()
+	select {
+	case err := <-done:
+		if err == nil || isTimeout(err) {
+			t.Fatalf("read of a closed socket: %v, want its close", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read still waits after its socket was closed and the waiter interrupted")
+	}
+}
+
+// After release (park, hand-off), the next wait puts the socket back into the set.
+func TestWaiterReadsAgainAfterRelease(t *testing.T) {
+	w, _, peer := socketPair(t, true)
+	buf := make([]byte, 16)
+	peer.Write([]byte("one"))
+	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "one" {
+		t.Fatalf("first read: %q, %v", buf[:n], err)
+	}
+	w.release()
+	if w.registered {
+		t.Fatal("still registered after release")
+	}
+	peer.Write([]byte("two"))
+	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "two" {
+		t.Fatalf("read after release: %q, %v", buf[:n], err)
+	}
+}
+
+// write writes all of a buffer far larger than the socket's, waiting while the peer is slow.
+func TestWaiterWritesAllToASlowReader(t *testing.T) {
+	w, ours, peer := socketPair(t, true)
+	want := bytes.Repeat([]byte("vamp"), 2<<20) // 8 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		chunk := make([]byte, 4096)
+		for {
+			n, err := peer.Read(chunk)
+			b.Write(chunk[:n])
+			if err != nil {
+				got <- b.Bytes()
+				return
+			}
+		}
+	}()
+	n, err := w.write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
+	}
+	ours.Close()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the peer read %d bytes, want %d", len(b), len(want))
+	}
+	if _, err := w.write([]byte("x")); err == nil || errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("write on a closed socket: %v, want its close", err)
+	}
+}
