@@ -149,6 +149,7 @@ func (c *clientConn) serve() {
 // resume serves a connection that the parker saw become readable.
 func (c *clientConn) resume() {
 	c.state.Store(stateActive)
+	c.aw = newWaiter(c.raw, true)
 	if c.s.shutdown.Load() {
 		c.close()
 		return
@@ -194,10 +195,14 @@ func (c *clientConn) readHead() (int, error) {
 				return 0, err
 			case parkAfter > 0 && idleFor >= parkAfter:
 				c.deadlineKind = noDeadline // the next wait sets its own
-				c.aw.release()              // the parker watches it now
+				// The parker watches it now, and a parked connection keeps no waiter (its
+				// channel and timer are a third of what an idle connection costs).
+				c.aw.release()
+				c.aw = nil
 				if idleParker.park(c, c.idleSince) {
 					return 0, errParked
 				}
+				c.aw = newWaiter(c.raw, true)
 				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
 			default:
 				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early
