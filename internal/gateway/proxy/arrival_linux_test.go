@@ -72,6 +72,23 @@ func readWithin(t *testing.T, w *waiter, buf []byte) (int, error) {
 	}
 }
 
+// readToEOF reads with a bufSize buffer until the peer's close and returns what it read.
+func readToEOF(t *testing.T, w *waiter, bufSize int) []byte {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, bufSize)
+	for {
+		n, err := readWithin(t, w, buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+}
+
 // The peer's data and its close can arrive before the first read, in one wake-up: the read
 // returns the data without showing the close, and no later wake-up comes. The waiter must read
 // again on its own (instances that end an answer by closing rely on it).
@@ -82,19 +99,7 @@ func TestWaiterSeesCloseThatCameWithTheData(t *testing.T) {
 			t.Fatal(err)
 		}
 		peer.Close()
-		var got []byte
-		buf := make([]byte, 64)
-		for {
-			n, err := readWithin(t, w, buf)
-			got = append(got, buf[:n]...)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-		}
-		if string(got) != "the whole answer" {
+		if got := readToEOF(t, w, 64); string(got) != "the whole answer" {
 			t.Fatalf("read %q", got)
 		}
 	}
@@ -112,18 +117,7 @@ func TestWaiterReadsEverythingSent(t *testing.T) {
 		}
 		peer.Close()
 	}()
-	var got []byte
-	buf := make([]byte, 1000)
-	for {
-		n, err := readWithin(t, w, buf)
-		got = append(got, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-	}
+	got := readToEOF(t, w, 1000)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes, want %d (equal prefix %d)", len(got), len(want), commonPrefix(got, want))
 	}

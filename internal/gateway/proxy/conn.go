@@ -396,11 +396,14 @@ func (c *clientConn) closeIfIdle() {
 }
 
 // write writes b to the client.
-func (c *clientConn) write(b []byte) (int, error) {
-	if c.aw != nil {
-		return c.aw.write(b)
+func (c *clientConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
+
+// writeSocket writes b with the arrival-order waiter's raw write where there is one.
+func writeSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
+	if aw != nil {
+		return aw.write(b)
 	}
-	return c.conn.Write(b)
+	return conn.Write(b)
 }
 
 // closeFromOutside closes the socket of a connection that its goroutine may be waiting on, and

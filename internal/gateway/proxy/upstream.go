@@ -26,12 +26,7 @@ type upstreamConn struct {
 }
 
 // write writes b to the instance.
-func (c *upstreamConn) write(b []byte) (int, error) {
-	if c.aw != nil {
-		return c.aw.write(b)
-	}
-	return c.conn.Write(b)
-}
+func (c *upstreamConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
 
 // close closes the connection (its owner, or the pool for an idle one).
 func (c *upstreamConn) close() {
