@@ -82,7 +82,15 @@ func (a *arrivals) dispatch() {
 				if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 					w.peerClosed.Store(true)
 				}
-				woken = append(woken, w)
+				if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && w.writeWaiting.Load() {
+					select {
+					case w.writeWake <- struct{}{}:
+					default:
+					}
+				}
+				if ev.Events&^syscall.EPOLLOUT != 0 {
+					woken = append(woken, w)
+				}
 			}
 		}
 		a.mu.RUnlock()
@@ -116,6 +124,11 @@ type waiter struct {
 	// show that, and its wake-up may have been the one before; so after it, reads go on.
 	peerClosed atomic.Bool
 	wake       chan struct{} // one pending wake-up at most
+	// owned: the socket is the front end's alone (owned_linux.go); its writes wait here too,
+	// on writeWake, while writeWaiting says that one does.
+	owned        bool
+	writeWake    chan struct{}
+	writeWaiting atomic.Bool
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
@@ -150,6 +163,9 @@ func newWaiter(raw syscall.RawConn, mayRead bool) *waiter {
 		return nil
 	}
 	w.readFn, w.writeFn = w.readOnce, w.writeOnce
+	if s, ok := raw.(*ownedSocket); ok {
+		w.owned, w.writeWake, s.w = true, make(chan struct{}, 1), w
+	}
 	return w
 }
 
@@ -265,6 +281,18 @@ func (w *waiter) wait() error {
 	return nil
 }
 
+// waitWritable waits for an owned socket to take more bytes (no deadline: as net.Conn's Write
+// without one).
+func (w *waiter) waitWritable() error {
+	if !w.registered {
+		if err := arrivalSet.add(w); err != nil {
+			return err
+		}
+	}
+	<-w.writeWake
+	return nil
+}
+
 // setDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
 func (w *waiter) setDeadline(t time.Time) {
 	w.deadline = t
@@ -305,6 +333,9 @@ func (a *arrivals) add(w *waiter) error {
 	var err error
 	cerr := w.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: w.fd}
+		if w.owned {
+			ev.Events |= syscall.EPOLLOUT
+		}
 		err = syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if cerr != nil {

@@ -210,3 +210,65 @@ func TestWaiterWritesAllToASlowReader(t *testing.T) {
 		t.Fatalf("write on a closed socket: %v, want its close", err)
 	}
 }
+
+// ownedPair is socketPair with our end owned by the front end (as a connection to an instance).
+func ownedPair(t *testing.T) (*waiter, *ownedSocket, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialled, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, err := ownSocket(dialled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWaiter(sock, false)
+	t.Cleanup(func() { w.release(); sock.close(); peer.Close() })
+	return w, sock, peer
+}
+
+// An owned socket reads as any other, and its writes wait for room in its own epoll set: 8 MiB
+// to a slow reader arrive whole, and the socket is the only one left open after its net.Conn
+// was closed.
+func TestOwnedSocketReadsAndWritesWithoutTheRuntimesPoller(t *testing.T) {
+	w, sock, peer := ownedPair(t)
+	peer.Write([]byte("answer"))
+	buf := make([]byte, 16)
+	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "answer" {
+		t.Fatalf("read: %q, %v", buf[:n], err)
+	}
+	want := bytes.Repeat([]byte("vamp"), 2<<20)
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		chunk := make([]byte, 4096)
+		for {
+			n, err := peer.Read(chunk)
+			b.Write(chunk[:n])
+			if err != nil {
+				got <- b.Bytes()
+				return
+			}
+		}
+	}()
+	if n, err := w.write(want); err != nil || n != len(want) {
+		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
+	}
+	w.release()
+	sock.close()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the peer read %d bytes, want %d", len(b), len(want))
+	}
+	if _, err := w.write([]byte("x")); err == nil {
+		t.Fatal("write on a closed owned socket succeeded")
+	}
+}

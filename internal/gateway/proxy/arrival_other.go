@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"net"
 	"syscall"
 	"time"
 )
@@ -30,3 +31,15 @@ func (w *waiter) wait() error { panic("unreachable: no waiter without epoll") }
 func (w *waiter) setDeadline(time.Time) { panic("unreachable: no waiter without epoll") }
 
 func (w *waiter) write([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
+
+type ownedSocket struct{}
+
+func ownSocket(net.Conn) (*ownedSocket, error) { return nil, syscall.EINVAL }
+
+func (s *ownedSocket) close() {}
+
+func (s *ownedSocket) Control(func(fd uintptr)) error { return syscall.EINVAL }
+
+func (s *ownedSocket) Read(func(fd uintptr) bool) error { return syscall.EINVAL }
+
+func (s *ownedSocket) Write(func(fd uintptr) bool) error { return syscall.EINVAL }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -23,6 +22,8 @@ type upstreamConn struct {
 	deadline time.Time
 	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
 	aw *waiter
+	// sock is the socket when the front end owns it (owned_linux.go); conn is then closed.
+	sock *ownedSocket
 }
 
 // write writes b to the instance.
@@ -31,6 +32,10 @@ func (c *upstreamConn) write(b []byte) (int, error) { return writeSocket(c.aw, c
 // close closes the connection (its owner, or the pool for an idle one).
 func (c *upstreamConn) close() {
 	c.aw.release()
+	if c.sock != nil {
+		c.sock.close()
+		return
+	}
 	c.conn.Close()
 }
 
@@ -86,10 +91,12 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, err
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	if sc, ok := conn.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.aw = newWaiter(raw, false) // nothing comes before the first request
+	if arrivalOrder() {
+		sock, err := ownSocket(conn)
+		if err != nil {
+			return nil, false, err
 		}
+		c.sock, c.aw = sock, newWaiter(sock, false) // nothing comes before the first request
 	}
 	return c, false, nil
 }
