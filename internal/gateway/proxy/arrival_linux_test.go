@@ -185,19 +185,7 @@ func TestWaiterReadsAgainAfterRelease(t *testing.T) {
 func TestWaiterWritesAllToASlowReader(t *testing.T) {
 	w, ours, peer := socketPair(t, true)
 	want := bytes.Repeat([]byte("vamp"), 2<<20) // 8 MiB
-	got := make(chan []byte, 1)
-	go func() {
-		var b bytes.Buffer
-		chunk := make([]byte, 4096)
-		for {
-			n, err := peer.Read(chunk)
-			b.Write(chunk[:n])
-			if err != nil {
-				got <- b.Bytes()
-				return
-			}
-		}
-	}()
+	got := readAll(peer)
 	n, err := w.write(want)
 	if err != nil || n != len(want) {
 		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
@@ -247,19 +235,7 @@ func TestOwnedSocketReadsAndWritesWithoutTheRuntimesPoller(t *testing.T) {
 		t.Fatalf("read: %q, %v", buf[:n], err)
 	}
 	want := bytes.Repeat([]byte("vamp"), 2<<20)
-	got := make(chan []byte, 1)
-	go func() {
-		var b bytes.Buffer
-		chunk := make([]byte, 4096)
-		for {
-			n, err := peer.Read(chunk)
-			b.Write(chunk[:n])
-			if err != nil {
-				got <- b.Bytes()
-				return
-			}
-		}
-	}()
+	got := readAll(peer)
 	if n, err := w.write(want); err != nil || n != len(want) {
 		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
 	}
@@ -271,4 +247,22 @@ func TestOwnedSocketReadsAndWritesWithoutTheRuntimesPoller(t *testing.T) {
 	if _, err := w.write([]byte("x")); err == nil {
 		t.Fatal("write on a closed owned socket succeeded")
 	}
+}
+
+// readAll reads conn in 4 KiB pieces until it ends and then sends what it read.
+func readAll(conn net.Conn) <-chan []byte {
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		chunk := make([]byte, 4096)
+		for {
+			n, err := conn.Read(chunk)
+			b.Write(chunk[:n])
+			if err != nil {
+				got <- b.Bytes()
+				return
+			}
+		}
+	}()
+	return got
 }
