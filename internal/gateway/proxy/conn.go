@@ -20,7 +20,10 @@ type clientConn struct {
 	raw  syscall.RawConn // nil: the connection has no descriptor to read directly
 	fd   int             // its descriptor, -1 without one; for the parker
 	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
-	aw         *waiter
+	aw *waiter
+	// awShared is aw for other goroutines (closeFromOutside): the owner changes aw when the
+	// connection parks and resumes.
+	awShared   atomic.Pointer[waiter]
 	remoteAddr string
 	clientIP   string
 	state      atomic.Int32
@@ -100,7 +103,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 			c.raw = raw
 			c.readFn = c.readOnce
 			raw.Control(func(fd uintptr) { c.fd = int(fd) })
-			c.aw = newWaiter(raw, true)
+			c.setWaiter(newWaiter(raw, true))
 		}
 	}
 	c.state.Store(stateActive)
@@ -149,7 +152,7 @@ func (c *clientConn) serve() {
 // resume serves a connection that the parker saw become readable.
 func (c *clientConn) resume() {
 	c.state.Store(stateActive)
-	c.aw = newWaiter(c.raw, true)
+	c.setWaiter(newWaiter(c.raw, true))
 	if c.s.shutdown.Load() {
 		c.close()
 		return
@@ -198,11 +201,11 @@ func (c *clientConn) readHead() (int, error) {
 				// The parker watches it now, and a parked connection keeps no waiter (its
 				// channel and timer are a third of what an idle connection costs).
 				c.aw.release()
-				c.aw = nil
+				c.setWaiter(nil)
 				if idleParker.park(c, c.idleSince) {
 					return 0, errParked
 				}
-				c.aw = newWaiter(c.raw, true)
+				c.setWaiter(newWaiter(c.raw, true))
 				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
 			default:
 				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early
@@ -410,7 +413,13 @@ func writeSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
 // wakes that goroutine: its next read fails and it cleans up (close).
 func (c *clientConn) closeFromOutside() {
 	c.conn.Close()
-	c.aw.interrupt()
+	c.awShared.Load().interrupt()
+}
+
+// setWaiter is how the owner changes aw.
+func (c *clientConn) setWaiter(w *waiter) {
+	c.aw = w
+	c.awShared.Store(w)
 }
 
 func (c *clientConn) close() {
