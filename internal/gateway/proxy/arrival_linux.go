@@ -67,7 +67,7 @@ func (a *arrivals) dispatch() {
 	woken := make([]*waiter, 0, len(events))
 	n := 0
 	poll := func(fd uintptr) bool {
-		// Raw: a zero timeout never blocks, so the scheduler need not know (see rawSyscall).
+		// Raw: a zero timeout never blocks, so the scheduler need not know (see readOnce).
 		r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 		n = int(r)
 		return errno == 0 && n > 0

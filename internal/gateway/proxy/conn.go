@@ -259,13 +259,7 @@ func (c *clientConn) setReadDeadline(kind deadlineKind, d time.Duration) {
 }
 
 // setSocketDeadline sets when reads of the client's socket stop waiting.
-func (c *clientConn) setSocketDeadline(t time.Time) {
-	if c.aw != nil {
-		c.aw.setDeadline(t)
-		return
-	}
-	c.conn.SetReadDeadline(t)
-}
+func (c *clientConn) setSocketDeadline(t time.Time) { setReadDeadline(c.aw, c.conn, t) }
 
 // read reads more request bytes into the buffer, taking one from the pool if the connection
 // has none.
@@ -401,12 +395,28 @@ func (c *clientConn) closeIfIdle() {
 // write writes b to the client.
 func (c *clientConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
 
-// writeSocket writes b with the arrival-order waiter's raw write where there is one.
+// readSocket, writeSocket and setReadDeadline use the arrival-order waiter where there is one
+// (arrival_linux.go), and conn where there is not.
+func readSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
+	if aw != nil {
+		return aw.read(b)
+	}
+	return conn.Read(b)
+}
+
 func writeSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
 	if aw != nil {
 		return aw.write(b)
 	}
 	return conn.Write(b)
+}
+
+func setReadDeadline(aw *waiter, conn net.Conn, t time.Time) {
+	if aw != nil {
+		aw.setDeadline(t)
+		return
+	}
+	conn.SetReadDeadline(t)
 }
 
 // closeFromOutside closes the socket of a connection that its goroutine may be waiting on, and

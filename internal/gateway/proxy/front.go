@@ -308,19 +308,9 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 		}
 		if !(u.deadline.Equal(target) || !u.deadline.After(target) && u.deadline.Sub(now) > headWaitSlice/2) {
 			u.deadline = target
-			if u.aw != nil {
-				u.aw.setDeadline(target)
-			} else {
-				u.conn.SetReadDeadline(target)
-			}
+			setReadDeadline(u.aw, u.conn, target)
 		}
-		var n int
-		var err error
-		if u.aw != nil {
-			n, err = u.aw.read(u.buf[u.w:])
-		} else {
-			n, err = u.conn.Read(u.buf[u.w:])
-		}
+		n, err := readSocket(u.aw, u.conn, u.buf[u.w:])
 		u.w += n
 		if n > 0 || !isTimeout(err) {
 			return n, err
