@@ -4,7 +4,7 @@
 # propagation of weight changes and the scale figures. Loopback only; every run is bounded; every
 # process it starts is stopped on exit. See docs/benchmarks.md for what it measures and why.
 #
-#   gatewayimage/bench/run.sh [section ...]   sections: throughput latency reconfig propagation
+#   gatewayimage/bench/run.sh [section ...]   sections: throughput shared latency reconfig propagation
 #                                             scale micro (the default, in that order) and profile
 #                                             (CPU and allocation profiles of the gateway under load)
 # Settings (environment): DURATION=10s CONNS=64 THREADS=1 ROUNDS=3 RATE=4000 LAT_CONNS=8
@@ -73,6 +73,7 @@ TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export VAMP_GATEWAY_TOKEN=$TOKEN
 declare -A PID=()     # name -> pid of every long-running process this script started
 declare -a REPORT=()  # markdown lines of the summary
+declare -a CGROUPS=() # cpu cgroups this script made (section shared), removed on exit
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 report() { REPORT+=("$*"); }
@@ -81,6 +82,7 @@ cleanup() {
   local name
   for name in "${!PID[@]}"; do kill "${PID[$name]}" 2>/dev/null || true; done
   for name in "${!PID[@]}"; do wait "${PID[$name]}" 2>/dev/null || true; done
+  for name in "${CGROUPS[@]}"; do rmdir "$name" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -332,6 +334,98 @@ throughput() {
     awk '$12 > 0 {printf "%.2fx ", $3 / $12}')(the goal is at most 1.2x)"
   report ""
   report "Ratio gateway/HAProxy: **$(ratio "${RPS[gateway]}" "${RPS[haproxy]}")** in requests/s, **$(ratio "${PER_CORE[gateway]}" "${PER_CORE[haproxy]}")** in requests/s per proxy core; gateway/nginx: $(ratio "${RPS[gateway]}" "${RPS[nginx]}") and $(ratio "${PER_CORE[gateway]}" "${PER_CORE[nginx]}")"
+}
+
+# ---------------------------------------------------------------- 1a. same core, same seconds
+
+# shared: the gateway and HAProxy on the proxy core AT THE SAME TIME, each in a cpu cgroup of its
+# own with equal shares, so that each gets half the core; one wrk per proxy on the load cores,
+# started together. Alternating rounds leave each proxy to a different stretch of a machine whose
+# speed swings by a third from minute to minute (docs/benchmarks.md); here both share every
+# second, so the per-round ratio is the ratio of what each does with the same CPU, and it moves
+# by a few percent where the alternating one moves by tens. With half a core each the proxies,
+# not the load side, are the limit.
+shared() {
+  local round proxy base cg t0 t1 f
+  base=$(cpu_cgroup_base) || {
+    report ""
+    report "#### Same core, same seconds: not run (no writable cpu cgroup: $base)"
+    return 0
+  }
+  for proxy in gateway haproxy; do
+    cg="$base/vamp-bench-$proxy"
+    mkdir -p "$cg"
+    CGROUPS+=("$cg")
+    cgroup_equal_share "$cg"
+    move_to_cgroup "$cg" "${PID[$proxy]}"
+  done
+  log "shared: warm-up"
+  shared_round "$WORK/shared-warmup" 2s
+  for round in $(seq "$ROUNDS"); do
+    t0=()
+    for proxy in gateway haproxy; do t0+=("$(cpu_ticks "${PID[$proxy]}")"); done
+    shared_round "$WORK/shared-$round" "$DURATION"
+    t1=()
+    for proxy in gateway haproxy; do t1+=("$(cpu_ticks "${PID[$proxy]}")"); done
+    echo "$(wrk_fields "$WORK/shared-$round-gateway.txt") $((t1[0] - t0[0])) $(wrk_fields "$WORK/shared-$round-haproxy.txt") $((t1[1] - t0[1]))" >>"$WORK/shared.txt"
+    log "round $round shared: $(tail -1 "$WORK/shared.txt") (gateway: rps p50 p99 errors non2xx requests cpu_ticks; haproxy: the same)"
+  done
+  # Back to the whole core each, for the sections after this one.
+  for proxy in gateway haproxy; do move_to_cgroup "$base" "${PID[$proxy]}"; done
+  f="$WORK/shared.txt"
+  report ""
+  report "#### Same core, same seconds (gateway and HAProxy share core $PROXY_CPU, equal cgroup shares, $ROUNDS rounds of $DURATION)"
+  report ""
+  report "| proxy | requests/s (median) | p99 ms (median) | errors + non-2xx | CPU ticks (median) | rounds (requests/s) |"
+  report "|---|---:|---:|---:|---:|---|"
+  report "| gateway | $(awk '{print $1}' "$f" | median) | $(awk '{print $3}' "$f" | median) | $(awk '{s += $4 + $5} END {print s}' "$f") | $(awk '{print $7}' "$f" | median) | $(awk '{printf "%s ", $1}' "$f")|"
+  report "| haproxy | $(awk '{print $8}' "$f" | median) | $(awk '{print $10}' "$f" | median) | $(awk '{s += $11 + $12} END {print s}' "$f") | $(awk '{print $14}' "$f" | median) | $(awk '{printf "%s ", $8}' "$f")|"
+  report ""
+  report "Ratio gateway/HAProxy per round (requests/s, same seconds): $(awk '$8 > 0 {printf "%.3fx ", $1 / $8}' "$f")"
+  report ""
+  report "Ratio gateway/HAProxy, median of the rounds: **$(awk '$8 > 0 {printf "%.4f\n", $1 / $8}' "$f" | median | awk '{printf "%.3fx", $1}')** in requests/s; $(awk '$8 > 0 && $7 > 0 && $14 > 0 {printf "%.4f\n", ($1 / $7) / ($8 / $14)}' "$f" | median | awk '{printf "%.3fx", $1}') in requests per CPU tick; p99 $(awk '$10 > 0 {printf "%.4f\n", $3 / $10}' "$f" | median | awk '{printf "%.2fx", $1}') (both wait for their half of the core, so both p99s are longer than in the throughput section)"
+}
+
+# shared_round PREFIX DURATION: wrk against the gateway and HAProxy at once.
+shared_round() {
+  local g h
+  wrk_run "$1-gateway.txt" $GW_PORT "$2" &
+  g=$!
+  wrk_run "$1-haproxy.txt" $HAPROXY_PORT "$2" &
+  h=$!
+  wait $g
+  wait $h
+}
+
+# cpu_cgroup_base: the directory in which cpu cgroups can be made (cgroup v1's cpu controller or
+# cgroup v2 with cpu enabled); on failure, why not.
+cpu_cgroup_base() {
+  local d
+  for d in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct; do
+    if [ -f "$d/cpu.shares" ] && [ -w "$d" ]; then echo "$d"; return 0; fi
+  done
+  d=/sys/fs/cgroup
+  if grep -qw cpu "$d/cgroup.subtree_control" 2>/dev/null && [ -w "$d" ]; then echo "$d"; return 0; fi
+  echo "neither /sys/fs/cgroup/cpu (v1) nor /sys/fs/cgroup with the cpu controller (v2) is writable"
+  return 1
+}
+
+# move_to_cgroup DIR PID: PID and its children (HAProxy's worker under its master), with all
+# their threads.
+move_to_cgroup() {
+  local p
+  for p in $2 $(pgrep -P "$2" || true); do echo "$p" >"$1/cgroup.procs"; done
+}
+
+# cgroup_equal_share DIR: the default weight and no quota, whatever an earlier run left.
+cgroup_equal_share() {
+  if [ -f "$1/cpu.shares" ]; then
+    echo 1024 >"$1/cpu.shares"
+    echo -1 >"$1/cpu.cfs_quota_us"
+  else
+    echo 100 >"$1/cpu.weight"
+    echo max >"$1/cpu.max"
+  fi
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "n/a"}'; }
@@ -633,7 +727,7 @@ micro() {
 
 main() {
   local sections=("$@")
-  [ ${#sections[@]} -gt 0 ] || sections=(throughput latency reconfig propagation scale micro)
+  [ ${#sections[@]} -gt 0 ] || sections=(throughput shared latency reconfig propagation scale micro)
   install_missing
   build_programs
   # From here on the script itself and whatever it runs unpinned (curl, socat, sed for the weight

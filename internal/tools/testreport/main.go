@@ -2,6 +2,10 @@
 // line per package, and a closing "N passed, N failed, N skipped" line. It exits non-zero when a
 // test failed, a package failed to build, no test ran, or a test was skipped: CI never hides a
 // skipped test. A skip is allowed only when its message contains "[allowed-skip]".
+//
+// While tests run it prints, once a minute, every test that has run longer than stuckAfter: a
+// hung test is then named long before go test's -timeout ends it (with its goroutine dump,
+// which is part of the failed test's or the package's output and is printed with it).
 package main
 
 import (
@@ -11,8 +15,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
+
+// stuckAfter is how long a test runs before the report names it as still running.
+const stuckAfter = 3 * time.Minute
 
 type event struct {
 	Action  string
@@ -30,6 +38,9 @@ func main() {
 	pkgElapsed := map[string]float64{}
 	start := time.Now()
 
+	running := newRunningTests()
+	go running.reportStuck(time.Minute, stuckAfter)
+
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -41,6 +52,9 @@ func main() {
 			continue
 		}
 		key := ev.Package + "/" + ev.Test
+		if ev.Test != "" {
+			running.update(key, ev.Action)
+		}
 		switch ev.Action {
 		case "output":
 			b := outputs[key]
@@ -95,7 +109,9 @@ func main() {
 		status := "ok  "
 		if pkgFailed[p] {
 			status = "FAIL"
-			if b := outputs[p+"/"]; b != nil && !anyTestFailedIn(p, failures) {
+			// The package's own output: a build or TestMain failure, or the goroutine dump of
+			// a timeout or a crash outside the failed test's lines.
+			if b := outputs[p+"/"]; b != nil {
 				fmt.Print(b.String())
 			}
 		}
@@ -108,11 +124,43 @@ func main() {
 	}
 }
 
-func anyTestFailedIn(pkg string, failures []string) bool {
-	for _, f := range failures {
-		if strings.HasPrefix(f, pkg+"/") {
-			return true
+// runningTests is the tests started and not yet ended, with when they started.
+type runningTests struct {
+	mu      sync.Mutex
+	started map[string]time.Time
+}
+
+func newRunningTests() *runningTests { return &runningTests{started: map[string]time.Time{}} }
+
+func (r *runningTests) update(key, action string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch action {
+	case "run":
+		r.started[key] = time.Now()
+	case "pass", "fail", "skip":
+		delete(r.started, key)
+	}
+}
+
+// reportStuck prints, every interval, the tests that have run longer than after.
+func (r *runningTests) reportStuck(interval, after time.Duration) {
+	for range time.Tick(interval) {
+		for _, line := range r.stuck(time.Now(), after) {
+			fmt.Fprintln(os.Stderr, line)
 		}
 	}
-	return false
+}
+
+func (r *runningTests) stuck(now time.Time, after time.Duration) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var lines []string
+	for key, t := range r.started {
+		if d := now.Sub(t); d >= after {
+			lines = append(lines, fmt.Sprintf("testreport: %s still running after %s", key, d.Round(time.Second)))
+		}
+	}
+	sort.Strings(lines)
+	return lines
 }
