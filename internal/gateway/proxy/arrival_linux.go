@@ -20,8 +20,10 @@ import (
 // p99 was 1.8x HAProxy's at the same throughput (docs/benchmarks.md). Served in arrival order,
 // every wait is about one batch long.
 //
-// The descriptors stay in the runtime's poller too (net.Conn owns them; writes still wait
-// there); reads never wait there, so its events for them wake nobody.
+// The sockets are the front end's own (owned_linux.go): duplicated from the accepted or dialled
+// net.Conn, which is then closed, so the runtime's poller no longer sees them and every byte
+// that arrives wakes one epoll set, not two. A socket that could not be owned stays with its
+// net.Conn; its writes then wait in the runtime's poller, and its reads still wait here.
 
 // arrivals is the epoll set and the waiters registered in it, by descriptor.
 type arrivals struct {
@@ -242,7 +244,8 @@ func (w *waiter) readOnce(fd uintptr) bool {
 	}
 }
 
-// write writes all of b; when the socket's buffer is full it waits in the runtime's poller.
+// write writes all of b; when the socket's buffer is full it waits for room (in this set for an
+// owned socket, in the runtime's poller for one that net.Conn still owns).
 func (w *waiter) write(b []byte) (int, error) {
 	w.writeBuf, w.writeN, w.writeErr = b, 0, nil
 	err := w.raw.Write(w.writeFn)

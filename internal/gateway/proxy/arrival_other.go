@@ -32,11 +32,15 @@ func (w *waiter) setDeadline(time.Time) { panic("unreachable: no waiter without 
 
 func (w *waiter) write([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
 
-type ownedSocket struct{}
+type ownedSocket struct{ fd int }
 
 func ownSocket(net.Conn) (*ownedSocket, error) { return nil, syscall.EINVAL }
 
 func (s *ownedSocket) close() {}
+
+func (s *ownedSocket) shutdownFromOutside() {}
+
+func (s *ownedSocket) netConn() (net.Conn, error) { return nil, syscall.EINVAL }
 
 func (s *ownedSocket) Control(func(fd uintptr)) error { return syscall.EINVAL }
 

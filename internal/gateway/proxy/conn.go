@@ -21,6 +21,9 @@ type clientConn struct {
 	fd   int             // its descriptor, -1 without one; for the parker
 	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
 	aw *waiter
+	// sock is the socket when the front end owns it (owned_linux.go); conn is then closed and
+	// raw is sock.
+	sock *ownedSocket
 	// awShared is aw for other goroutines (closeFromOutside): the owner changes aw when the
 	// connection parks and resumes.
 	awShared   atomic.Pointer[waiter]
@@ -97,6 +100,15 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	c := &clientConn{s: s, conn: conn, remoteAddr: conn.RemoteAddr().String(), fd: -1}
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
+	}
+	if arrivalOrder() {
+		if sock, err := ownSocket(conn); err == nil {
+			c.sock, c.raw, c.fd = sock, sock, sock.fd
+			c.readFn = c.readOnce
+			c.setWaiter(newWaiter(sock, true))
+			c.state.Store(stateActive)
+			return c
+		}
 	}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -358,9 +370,18 @@ func (c *clientConn) handOff() {
 	c.forgetRequest()
 	c.releaseBuf()
 	c.aw.release()
-	c.conn.SetReadDeadline(time.Time{})
+	conn := c.conn
+	if c.sock != nil {
+		var err error
+		if conn, err = c.sock.netConn(); err != nil {
+			c.s.remove(c)
+			return
+		}
+	} else {
+		conn.SetReadDeadline(time.Time{})
+	}
 	c.s.remove(c)
-	c.s.handoff.deliver(&prefixConn{Conn: c.conn, prefix: prefix})
+	c.s.handoff.deliver(&prefixConn{Conn: conn, prefix: prefix})
 }
 
 // clientGone reports whether the client closed its connection, without waiting: while its
@@ -422,7 +443,11 @@ func setReadDeadline(aw *waiter, conn net.Conn, t time.Time) {
 // closeFromOutside closes the socket of a connection that its goroutine may be waiting on, and
 // wakes that goroutine: its next read fails and it cleans up (close).
 func (c *clientConn) closeFromOutside() {
-	c.conn.Close()
+	if c.sock != nil {
+		c.sock.shutdownFromOutside()
+	} else {
+		c.conn.Close()
+	}
 	c.awShared.Load().interrupt()
 }
 
@@ -435,7 +460,11 @@ func (c *clientConn) setWaiter(w *waiter) {
 func (c *clientConn) close() {
 	c.state.Store(stateClosed)
 	c.aw.release()
-	c.conn.Close()
+	if c.sock != nil {
+		c.sock.close()
+	} else {
+		c.conn.Close()
+	}
 	c.forgetRequest()
 	c.releaseBuf()
 	c.s.remove(c)

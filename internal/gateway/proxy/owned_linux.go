@@ -2,25 +2,31 @@ package proxy
 
 import (
 	"net"
+	"os"
+	"sync"
 	"syscall"
 )
 
-// ownedSocket is the descriptor of a connection to an instance that only the front end polls: a
-// duplicate of the dialled connection's, whose net.Conn is closed so that the runtime's poller
-// forgets the socket. Kept in both epoll sets, every byte that arrives ran two epoll callbacks and
-// the runtime's poller harvested events that nobody waited for (docs/benchmarks.md: the
-// gateway's kernel time). It implements syscall.RawConn for the waiter: reads never wait in it
+// ownedSocket is the descriptor of a connection (a client's, or one to an instance) that only the
+// front end polls: a duplicate of the accepted or dialled connection's, whose net.Conn is closed
+// so that the runtime's poller forgets the socket. Kept in both epoll sets, every byte that
+// arrives ran two epoll callbacks and the runtime's poller harvested events that nobody waited
+// for (docs/benchmarks.md: the gateway's kernel time). It implements syscall.RawConn for the waiter: reads never wait in it
 // (the waiter waits), writes that find the socket's buffer full wait for the arrival-order set's
-// EPOLLOUT wake-up. Only one goroutine at a time uses it: its request's, or the pool's.
+// EPOLLOUT wake-up. Only one goroutine at a time uses it (its connection's, or the pool's);
+// another may only shut it down (shutdownFromOutside), never close it: its descriptor number
+// could go to a new socket at once.
 type ownedSocket struct {
-	fd     int
-	w      *waiter
+	fd int
+	w  *waiter
+	mu sync.Mutex // closed changes under it, so that shutdownFromOutside never meets a reused number
+	// closed is written by the owner only; the owner reads it without the lock.
 	closed bool
 }
 
-// ownSocket takes the socket of conn from the runtime's poller. conn is closed either way.
+// ownSocket takes the socket of conn from the runtime's poller and closes conn. On an error conn
+// is left as it was.
 func ownSocket(conn net.Conn) (*ownedSocket, error) {
-	defer conn.Close() // the duplicate keeps the socket open
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return nil, syscall.EINVAL
@@ -44,6 +50,7 @@ func ownSocket(conn net.Conn) (*ownedSocket, error) {
 	if dupErr != nil {
 		return nil, dupErr
 	}
+	conn.Close() // the duplicate keeps the socket open
 	return &ownedSocket{fd: fd}, nil
 }
 
@@ -85,8 +92,34 @@ func (s *ownedSocket) Write(f func(fd uintptr) bool) error {
 }
 
 func (s *ownedSocket) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
 		syscall.Close(s.fd)
 	}
+}
+
+// shutdownFromOutside ends the connection for the peer and for the owner's next read (which then
+// sees its end and closes the socket), from any goroutine (Shutdown, Close).
+func (s *ownedSocket) shutdownFromOutside() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+	}
+}
+
+// netConn gives the socket back to the runtime as a net.Conn (a hand-off to net/http); s is
+// closed after it.
+func (s *ownedSocket) netConn() (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, net.ErrClosed
+	}
+	s.closed = true
+	f := os.NewFile(uintptr(s.fd), "vamp-gateway-client")
+	defer f.Close()
+	return net.FileConn(f) // a duplicate, in the runtime's poller
 }

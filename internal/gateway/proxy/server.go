@@ -109,7 +109,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		c := newClientConn(s, conn)
 		if !s.add(c) {
-			conn.Close()
+			c.close()
 			continue
 		}
 		go c.serve()

@@ -94,6 +94,7 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 	if arrivalOrder() {
 		sock, err := ownSocket(conn)
 		if err != nil {
+			conn.Close()
 			return nil, false, err
 		}
 		c.sock, c.aw = sock, newWaiter(sock, false) // nothing comes before the first request
