@@ -343,8 +343,8 @@ throughput() {
 # started together. Alternating rounds leave each proxy to a different stretch of a machine whose
 # speed swings by a third from minute to minute (docs/benchmarks.md); here both share every
 # second, so the per-round ratio is the ratio of what each does with the same CPU, and it moves
-# by a few percent where the alternating one moves by tens. With half a core each the proxies,
-# not the load side, are the limit.
+# by a few percent where the alternating one moves by tens. With half a core each the proxies
+# are usually the limit; when the load core saturates anyway, requests per CPU tick compares them.
 shared() {
   local round proxy base cg t0 t1 f
   base=$(cpu_cgroup_base) || {
@@ -361,14 +361,17 @@ shared() {
   done
   log "shared: warm-up"
   shared_round "$WORK/shared-warmup" 2s
+  local load_core=${LOAD_CPU%%-*} l0 m0 l1 m1
   for round in $(seq "$ROUNDS"); do
     t0=()
     for proxy in gateway haproxy; do t0+=("$(cpu_ticks "${PID[$proxy]}")"); done
+    read -r l0 m0 < <(core_busy "$load_core")
     shared_round "$WORK/shared-$round" "$DURATION"
+    read -r l1 m1 < <(core_busy "$load_core")
     t1=()
     for proxy in gateway haproxy; do t1+=("$(cpu_ticks "${PID[$proxy]}")"); done
-    echo "$(wrk_fields "$WORK/shared-$round-gateway.txt") $((t1[0] - t0[0])) $(wrk_fields "$WORK/shared-$round-haproxy.txt") $((t1[1] - t0[1]))" >>"$WORK/shared.txt"
-    log "round $round shared: $(tail -1 "$WORK/shared.txt") (gateway: rps p50 p99 errors non2xx requests cpu_ticks; haproxy: the same)"
+    echo "$(wrk_fields "$WORK/shared-$round-gateway.txt") $((t1[0] - t0[0])) $(wrk_fields "$WORK/shared-$round-haproxy.txt") $((t1[1] - t0[1])) $(((l1 - l0) * 100 / (m1 - m0)))" >>"$WORK/shared.txt"
+    log "round $round shared: $(tail -1 "$WORK/shared.txt") (gateway: rps p50 p99 errors non2xx requests cpu_ticks; haproxy: the same; load_core_busy%)"
   done
   # Back to the whole core each, for the sections after this one.
   for proxy in gateway haproxy; do move_to_cgroup "$base" "${PID[$proxy]}"; done
@@ -382,6 +385,14 @@ shared() {
   report "| haproxy | $(awk '{print $8}' "$f" | median) | $(awk '{print $10}' "$f" | median) | $(awk '{s += $11 + $12} END {print s}' "$f") | $(awk '{print $14}' "$f" | median) | $(awk '{printf "%s ", $8}' "$f")|"
   report ""
   report "Ratio gateway/HAProxy per round (requests/s, same seconds): $(awk '$8 > 0 {printf "%.3fx ", $1 / $8}' "$f")"
+  report ""
+  report "Ratio gateway/HAProxy per round (requests per CPU tick): $(awk '$8 > 0 && $7 > 0 && $14 > 0 {printf "%.3fx ", ($1 / $7) / ($8 / $14)}' "$f")"
+  report ""
+  report "Core $load_core (load) busy per round: $(awk '{printf "%d%% ", $15}' "$f")"
+  if [ "$(awk '{print $15}' "$f" | median | cut -d. -f1)" -ge 95 ]; then
+    report ""
+    report "Note: the load core was saturated (median >= 95%), so wrk and the backends may have set the pace for one proxy or both; requests per CPU tick is then the fairer comparison."
+  fi
   report ""
   report "Ratio gateway/HAProxy, median of the rounds: **$(awk '$8 > 0 {printf "%.4f\n", $1 / $8}' "$f" | median | awk '{printf "%.3fx", $1}')** in requests/s; $(awk '$8 > 0 && $7 > 0 && $14 > 0 {printf "%.4f\n", ($1 / $7) / ($8 / $14)}' "$f" | median | awk '{printf "%.3fx", $1}') in requests per CPU tick; p99 $(awk '$10 > 0 {printf "%.4f\n", $3 / $10}' "$f" | median | awk '{printf "%.2fx", $1}') (both wait for their half of the core, so both p99s are longer than in the throughput section)"
 }
