@@ -150,17 +150,17 @@ func (in *instance) runOnce() (reason string, stopped bool) {
 	return reason, stopped
 }
 
-// terminate sends SIGTERM to the process group, SIGKILL after the grace period, and waits for
-// the process to exit.
+// terminate asks the process group to stop (SIGTERM), kills it after the grace period, and
+// waits for the process to exit.
 func (in *instance) terminate(pid int, exited <-chan error) {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	stopGroup(pid)
 	grace := time.NewTimer(in.r.opts.StopGrace)
 	defer grace.Stop()
 	select {
 	case <-exited:
 	case <-grace.C:
 		in.r.log.Warn("local process ignored SIGTERM; killing it", "id", in.def.ID, "instance", in.index, "pid", pid)
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		killGroupNow(pid)
 		<-exited
 	}
 }
@@ -168,7 +168,7 @@ func (in *instance) terminate(pid int, exited <-chan error) {
 // killGroup sends SIGKILL to what is left of process group pgid and waits (a bounded time) until
 // none of it runs, so that a restarted process finds its ports free and Delete means gone.
 func killGroup(pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	killGroupNow(pgid)
 	deadline := time.Now().Add(5 * time.Second)
 	for groupAlive(pgid) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // the kernel delivers SIGKILL asynchronously

@@ -110,7 +110,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 			return c
 		}
 	}
-	if sc, ok := conn.(syscall.Conn); ok {
+	if sc, ok := conn.(syscall.Conn); ok && rawSockets {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.readFn = c.readOnce
@@ -327,7 +327,7 @@ func (c *clientConn) readOnce(fd uintptr) bool {
 		c.buf = frontBufs.Get().(*[]byte)
 	}
 	for {
-		n, err := syscall.Read(int(fd), (*c.buf)[c.n:])
+		n, err := readFD(fd, (*c.buf)[c.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -395,7 +395,7 @@ func (c *clientConn) clientGone() bool {
 	gone := false
 	var one [1]byte
 	err := c.raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, err := peekFD(fd, one[:])
 		gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
 		return true
 	})
