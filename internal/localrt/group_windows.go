@@ -11,7 +11,7 @@ import (
 // a development aid; on Windows it runs single-process services.
 
 // setProcAttr gives the command a console process group of its own, so that a Ctrl-C meant for
-// Terraform does not reach it first.
+// Terraform does not reach it.
 func setProcAttr(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
 }

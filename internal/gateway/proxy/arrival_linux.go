@@ -147,9 +147,8 @@ type waiter struct {
 	// show that, and its wake-up may have been the one before; so after it, reads go on.
 	peerClosed atomic.Bool
 	wake       chan struct{} // one pending wake-up at most
-	// owned: the socket is the front end's alone (owned_linux.go); its writes wait here too,
-	// on writeWake, while writeWaiting says that one does.
-	owned        bool
+	// writeWake is non-nil when the socket is the front end's alone (owned_linux.go): its
+	// writes wait here too, on writeWake, while writeWaiting says that one does.
 	writeWake    chan struct{}
 	writeWaiting atomic.Bool
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
@@ -187,7 +186,7 @@ func newWaiter(raw syscall.RawConn, mayRead bool) *waiter {
 	}
 	w.readFn, w.writeFn = w.readOnce, w.writeOnce
 	if s, ok := raw.(*ownedSocket); ok {
-		w.owned, w.writeWake, s.w = true, make(chan struct{}, 1), w
+		w.writeWake, s.w = make(chan struct{}, 1), w
 	}
 	return w
 }
@@ -360,7 +359,7 @@ func (a *arrivals) add(w *waiter) error {
 	var err error
 	cerr := w.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: w.fd}
-		if w.owned {
+		if w.writeWake != nil { // an owned socket's writes wait here too
 			ev.Events |= syscall.EPOLLOUT
 		}
 		err = syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)

@@ -101,25 +101,36 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
 	}
-	if arrivalOrder() {
-		if sock, err := ownSocket(conn); err == nil {
-			c.sock, c.raw, c.fd = sock, sock, sock.fd
-			c.readFn = c.readOnce
-			c.setWaiter(newWaiter(sock, true))
-			c.state.Store(stateActive)
-			return c
-		}
-	}
-	if sc, ok := conn.(syscall.Conn); ok && rawSockets {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.readFn = c.readOnce
-			raw.Control(func(fd uintptr) { c.fd = int(fd) })
-			c.setWaiter(newWaiter(raw, true))
-		}
+	sock, raw, aw := frontSocket(conn, true)
+	if raw != nil {
+		c.sock, c.raw, c.readFn = sock, raw, c.readOnce
+		raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		c.setWaiter(aw)
 	}
 	c.state.Store(stateActive)
 	return c
+}
+
+// frontSocket prepares the socket of an accepted or dialled connection for the front end: owned
+// (out of the runtime's poller, owned_linux.go) where reads wait in arrival order, else read
+// through conn's own descriptor; raw is nil when there is no descriptor to read (then conn is
+// used as it is). mayRead: data may already be there (a client's request; not an instance's
+// answer before its request).
+func frontSocket(conn net.Conn, mayRead bool) (sock *ownedSocket, raw syscall.RawConn, aw *waiter) {
+	if arrivalOrder() {
+		if sock, err := ownSocket(conn); err == nil {
+			return sock, sock, newWaiter(sock, mayRead)
+		}
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok || !rawSockets {
+		return nil, nil, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, nil, nil
+	}
+	return nil, raw, newWaiter(raw, mayRead)
 }
 
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")

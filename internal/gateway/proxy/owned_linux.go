@@ -11,9 +11,9 @@ import (
 // front end polls: a duplicate of the accepted or dialled connection's, whose net.Conn is closed
 // so that the runtime's poller forgets the socket. Kept in both epoll sets, every byte that
 // arrives ran two epoll callbacks and the runtime's poller harvested events that nobody waited
-// for (docs/benchmarks.md: the gateway's kernel time). It implements syscall.RawConn for the waiter: reads never wait in it
-// (the waiter waits), writes that find the socket's buffer full wait for the arrival-order set's
-// EPOLLOUT wake-up. Only one goroutine at a time uses it (its connection's, or the pool's);
+// for (docs/benchmarks.md: the gateway's kernel time). It implements syscall.RawConn for the
+// waiter: reads never wait in it (the waiter waits), writes that find the socket's buffer full
+// wait for the arrival-order set's EPOLLOUT wake-up. Only one goroutine at a time uses it (its connection's, or the pool's);
 // another may only shut it down (shutdownFromOutside), never close it: its descriptor number
 // could go to a new socket at once.
 type ownedSocket struct {

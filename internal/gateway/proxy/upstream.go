@@ -91,14 +91,7 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, err
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	if arrivalOrder() {
-		sock, err := ownSocket(conn)
-		if err != nil {
-			conn.Close()
-			return nil, false, err
-		}
-		c.sock, c.aw = sock, newWaiter(sock, false) // nothing comes before the first request
-	}
+	c.sock, _, c.aw = frontSocket(conn, false) // nothing comes before the first request
 	return c, false, nil
 }
 
