@@ -70,7 +70,7 @@ func (m *marathonFlags) addSource(cfg *gateway.Config) error {
 	return nil
 }
 
-func (m *marathonFlags) source(logger *slog.Logger) (*taskwatch.Source, gomarathon.Marathon, error) {
+func (m *marathonFlags) source(logger *slog.Logger) (*taskwatch.Source, *marathon.Client, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	gomarathon "github.com/gambol99/go-marathon"
-
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
@@ -27,14 +25,18 @@ const LabelDialect = "io.vamp.marathon-dialect"
 
 const cmdPrefix = "cmd:"
 
-// BuildApp is the Marathon app definition of a service variant: the docker
-// image (bridge networking, one port mapping per named port, in name order)
-// or, for "cmd:<command>", a command with one port definition per named
-// port; cpus, mem and instances from the scale; env; health checks; the
-// io.vamp.* labels; then the marathon dialect deep-merged over it (objects
-// merge key by key, anything else replaces). Fields that go-marathon v0.7.1
-// cannot carry are an error rather than being dropped silently.
-func BuildApp(group string, s runtime.Service) (*gomarathon.Application, error) {
+// BuildApp is the Marathon app definition of a service variant, in Marathon 1.5's networking
+// format: the docker image on Docker's bridge network ("networks": [{"mode":
+// "container/bridge"}], one container.portMappings entry per named port, in name order) or,
+// for "cmd:<command>", a command on the host network with one port definition per named
+// port; cpus, mem and instances from the scale; env; health checks; the io.vamp.* labels;
+// then the marathon dialect deep-merged over it (objects merge key by key, anything else
+// replaces). A dialect that chooses another network ("networks": [{"mode": "host"}], or the
+// deprecated container.docker.network "HOST") gets the ports where that network wants them
+// (port definitions on the host network, port mappings on container networks). Fields that
+// the driver cannot carry are an error rather than being dropped silently. A Marathon before
+// 1.5 gets the same app in its own format (the driver converts it).
+func BuildApp(group string, s runtime.Service) (*App, error) {
 	def, err := appDefinition(group, s)
 	if err != nil {
 		return nil, err
@@ -45,12 +47,12 @@ func BuildApp(group string, s runtime.Service) (*gomarathon.Application, error) 
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var app gomarathon.Application
+	var app App
 	if err := dec.Decode(&app); err != nil {
-		return nil, fmt.Errorf("service %s: the marathon dialect does not fit the app definition the Marathon client (go-marathon v0.7.1) can send: %v; "+
-			"remove or correct that field (supported fields: id, cmd, args, constraints, container{type, docker{image, network, parameters, portMappings, privileged, forcePullImage}, volumes}, "+
-			"cpus, disk, env (strings only), executor, healthChecks, instances, mem, portDefinitions, requirePorts, backoffSeconds, backoffFactor, maxLaunchDelaySeconds, "+
-			"taskKillGracePeriodSeconds, dependencies, user, upgradeStrategy, uris, labels, acceptedResourceRoles, fetch, ipAddress)", s.ID, err)
+		return nil, fmt.Errorf("service %s: the marathon dialect does not fit the app definition the Marathon client can send: %v; "+
+			"remove or correct that field (supported fields: id, cmd, args, constraints, container{type, docker{image, parameters, privileged, forcePullImage}, portMappings, volumes}, "+
+			"networks[{mode, name, labels}], cpus, disk, env (strings only), executor, healthChecks, instances, mem, portDefinitions, requirePorts, backoffSeconds, backoffFactor, "+
+			"maxLaunchDelaySeconds, taskKillGracePeriodSeconds, dependencies, user, upgradeStrategy, uris, labels, acceptedResourceRoles, fetch)", s.ID, err)
 	}
 	// Send empty collections rather than omitting them: Marathon's PUT
 	// keeps fields that are absent, so a removed env var would survive.
@@ -78,6 +80,12 @@ func appDefinition(group string, s runtime.Service) (map[string]any, error) {
 	if s.Instances < 0 || s.CPU < 0 || s.MemoryMB < 0 {
 		return nil, fmt.Errorf("service %s: scale must not be negative (cpu %v, memory %d MB, instances %d)", s.ID, s.CPU, s.MemoryMB, s.Instances)
 	}
+	var dialect map[string]any
+	if s.Marathon != "" {
+		if dialect, err = parseDialect(s.Marathon); err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.ID, err)
+		}
+	}
 	labels := map[string]any{LabelDeployment: deployment, LabelCluster: cluster, LabelService: breed}
 	if s.Marathon != "" {
 		labels[LabelDialect] = s.Marathon
@@ -93,6 +101,18 @@ func appDefinition(group string, s runtime.Service) (map[string]any, error) {
 		"upgradeStrategy": map[string]any{"minimumHealthCapacity": 1, "maximumOverCapacity": 1},
 	}
 	cmd, isCmd := strings.CutPrefix(s.Deployable, cmdPrefix)
+	if !isCmd && s.Deployable == "" {
+		return nil, fmt.Errorf("service %s: the breed has no deployable (a docker image or \"cmd:<command>\")", s.ID)
+	}
+	mode := ModeBridge
+	if isCmd {
+		mode = ModeHost
+	}
+	if m, ok, err := dialectNetworkMode(dialect); err != nil {
+		return nil, fmt.Errorf("service %s: %w", s.ID, err)
+	} else if ok {
+		mode = m
+	}
 	names := slices.Sorted(maps.Keys(s.Ports))
 	var ports []any
 	for _, name := range names {
@@ -105,24 +125,35 @@ func appDefinition(group string, s runtime.Service) (map[string]any, error) {
 			return nil, fmt.Errorf("service %s: port name %q is not a valid Marathon port name (lowercase letters, digits and '-', starting and ending with a letter or digit); rename the port", s.ID, name)
 		}
 		portLabels := map[string]any{LabelPort: s.Ports[name]}
-		if isCmd {
+		switch mode {
+		case ModeHost:
 			ports = append(ports, map[string]any{"port": 0, "protocol": "tcp", "name": name, "labels": portLabels})
-		} else {
+		case ModeBridge:
 			ports = append(ports, map[string]any{"containerPort": p, "hostPort": 0, "protocol": "tcp", "name": name, "labels": portLabels})
+		default: // a named container network: the task's own IP, no host port
+			ports = append(ports, map[string]any{"containerPort": p, "protocol": "tcp", "name": name, "labels": portLabels})
 		}
 	}
+	def["networks"] = []any{map[string]any{"mode": mode}}
+	container := map[string]any{}
 	if isCmd {
 		def["cmd"] = cmd
+	} else {
+		container["type"] = "DOCKER"
+		container["docker"] = map[string]any{"image": s.Deployable}
+	}
+	if mode == ModeHost {
 		def["portDefinitions"] = nonNil(ports)
 	} else {
-		if s.Deployable == "" {
-			return nil, fmt.Errorf("service %s: the breed has no deployable (a docker image or \"cmd:<command>\")", s.ID)
-		}
+		// Sent empty so that a PUT replaces the port definitions of an earlier version.
 		def["portDefinitions"] = []any{}
-		def["container"] = map[string]any{
-			"type":   "DOCKER",
-			"docker": map[string]any{"image": s.Deployable, "network": "BRIDGE", "portMappings": nonNil(ports)},
+		if isCmd {
+			container["type"] = "MESOS"
 		}
+		container["portMappings"] = nonNil(ports)
+	}
+	if len(container) > 0 {
+		def["container"] = container
 	}
 	checks := []any{}
 	for i, hc := range s.HealthChecks {
@@ -133,14 +164,48 @@ func appDefinition(group string, s runtime.Service) (map[string]any, error) {
 		checks = append(checks, check)
 	}
 	def["healthChecks"] = checks
-	if s.Marathon != "" {
-		dialect, err := parseDialect(s.Marathon)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", s.ID, err)
-		}
+	if dialect != nil {
 		deepMerge(def, dialect)
 	}
 	return def, nil
+}
+
+// dialectNetworkMode is the network a marathon dialect chooses: its "networks" or its
+// deprecated container.docker.network (which is translated into "networks", as Marathon 1.5+
+// does, and removed: Marathon refuses the two together). Its deprecated
+// container.docker.portMappings move to container.portMappings likewise.
+func dialectNetworkMode(dialect map[string]any) (string, bool, error) {
+	c, _ := dialect["container"].(map[string]any)
+	d, _ := c["docker"].(map[string]any)
+	if pm, ok := d["portMappings"]; ok {
+		c["portMappings"] = pm
+		delete(d, "portMappings")
+	}
+	if legacy, ok := d["network"]; ok {
+		if _, hasNets := dialect["networks"]; hasNets {
+			return "", false, errors.New("the marathon dialect gives both networks and container.docker.network, which Marathon refuses; keep networks (Marathon 1.5+), e.g. {\"networks\": [{\"mode\": \"host\"}]}")
+		}
+		mode := map[any]string{"HOST": ModeHost, "BRIDGE": ModeBridge, "USER": ModeContainer}[legacy]
+		if mode == "" {
+			return "", false, fmt.Errorf("the marathon dialect's container.docker.network %v is not one Marathon translates: use HOST, BRIDGE or USER, or better networks, e.g. {\"networks\": [{\"mode\": \"host\"}]}", legacy)
+		}
+		delete(d, "network")
+		dialect["networks"] = []any{map[string]any{"mode": mode}}
+	}
+	nets, _ := dialect["networks"].([]any)
+	if len(nets) == 0 {
+		return "", false, nil
+	}
+	first, _ := nets[0].(map[string]any)
+	mode, _ := first["mode"].(string)
+	switch mode {
+	case "":
+		mode = ModeContainer
+	case ModeHost, ModeBridge, ModeContainer:
+	default:
+		return "", false, fmt.Errorf("the marathon dialect's networks[0].mode %q is not a Marathon network mode: use %q, %q or %q", mode, ModeHost, ModeBridge, ModeContainer)
+	}
+	return mode, true, nil
 }
 
 func healthCheck(hc runtime.HealthCheck, portNames []string) (map[string]any, error) {

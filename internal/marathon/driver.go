@@ -8,10 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gomarathon "github.com/gambol99/go-marathon"
@@ -22,12 +22,14 @@ import (
 // Runtime is the driver's name in gateway routes.
 const Runtime = "marathon"
 
-// API is the part of go-marathon the driver uses; the client returned by
-// gomarathon.NewClient (and Connect) satisfies it.
+// API is what the driver needs of Marathon; *Client (Connect) implements it. Apps are read
+// and written in Marathon 1.5's networking format (App), which go-marathon v0.7.1 cannot
+// decode; the rest is go-marathon's.
 type API interface {
-	ApplicationBy(name string, opts *gomarathon.GetAppOpts) (*gomarathon.Application, error)
-	Applications(url.Values) (*gomarathon.Applications, error)
-	UpdateApplication(app *gomarathon.Application, force bool) (*gomarathon.DeploymentID, error)
+	App(id string, embed ...string) (*App, error)
+	Apps(url.Values) ([]*App, error)
+	PutApp(app *App, force bool) (*gomarathon.DeploymentID, error)
+	Info() (*gomarathon.Info, error)
 	DeleteApplication(name string, force bool) (*gomarathon.DeploymentID, error)
 	ScaleApplicationInstances(name string, instances int, force bool) (*gomarathon.DeploymentID, error)
 	Deployments() ([]*gomarathon.Deployment, error)
@@ -45,25 +47,6 @@ type Connection struct {
 	Token string
 	// Timeout bounds each HTTP request; default 30s.
 	Timeout time.Duration
-}
-
-// Connect returns a go-marathon client for c.
-func Connect(c Connection) (gomarathon.Marathon, error) {
-	if c.URL == "" {
-		return nil, errors.New("marathon: url is empty; set url in the marathon block or MARATHON_URL")
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	client, err := gomarathon.NewClient(gomarathon.Config{
-		URL: c.URL, HTTPBasicAuthUser: c.Username, HTTPBasicPassword: c.Password, DCOSToken: c.Token,
-		HTTPClient: &http.Client{Timeout: timeout},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("marathon: url %q: %w", c.URL, err)
-	}
-	return client, nil
 }
 
 // Options tune the driver.
@@ -87,6 +70,11 @@ type Options struct {
 type Driver struct {
 	api  API
 	opts Options
+
+	// legacy: Marathon predates the 1.5 networking API (read once from /v2/info).
+	versionMu    sync.Mutex
+	versionKnown bool
+	legacy       bool
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -114,7 +102,34 @@ func (d *Driver) Group() string { return d.opts.Group }
 // AppID is the Marathon app id of a service id under the driver's group.
 func (d *Driver) AppID(serviceID string) (string, error) { return AppID(d.opts.Group, serviceID) }
 
-var taskEmbeds = &gomarathon.GetAppOpts{Embed: []string{"app.tasks", "app.deployments", "app.lastTaskFailure"}}
+var taskEmbeds = []string{"app.tasks", "app.deployments", "app.lastTaskFailure"}
+
+// legacyMarathon tells whether Marathon predates 1.5 (then apps are written in the 1.4
+// format, which 1.4 understands; 1.5 and later get the 1.5 format, the only one they answer
+// in). It asks /v2/info once; a version it cannot read counts as current.
+func (d *Driver) legacyMarathon() (bool, error) {
+	d.versionMu.Lock()
+	defer d.versionMu.Unlock()
+	if d.versionKnown {
+		return d.legacy, nil
+	}
+	info, err := d.api.Info()
+	if err != nil {
+		return false, fmt.Errorf("marathon: reading its version (GET /v2/info): %w", err)
+	}
+	d.legacy, d.versionKnown = Before15(info.Version), true
+	return d.legacy, nil
+}
+
+// Before15 tells whether a Marathon version ("1.4.12", "1.10.0") predates the 1.5 networking
+// API; a version it cannot read counts as current.
+func Before15(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major < 1 || major == 1 && minor < 5
+}
 
 // Apply implements runtime.Driver: it PUTs the app, then waits until the
 // deployment is gone and the app has its instances of the new configuration
@@ -128,13 +143,20 @@ func (d *Driver) Apply(ctx context.Context, s runtime.Service) (runtime.Status, 
 	if err != nil {
 		return runtime.Status{}, err
 	}
+	legacy, err := d.legacyMarathon()
+	if err != nil {
+		return runtime.Status{}, fmt.Errorf("service %s: %w", s.ID, err)
+	}
+	if legacy {
+		app = legacyApp(app)
+	}
 	_, err = d.get(app.ID, s.ID)
 	existed := err == nil
 	if err != nil && !isNotFound(err) {
 		return runtime.Status{}, err
 	}
 	dep, err := d.changeApp(ctx, app.ID, func(force bool) (*gomarathon.DeploymentID, error) {
-		return d.api.UpdateApplication(app, force)
+		return d.api.PutApp(app, force)
 	})
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("service %s: %w", s.ID, err)
@@ -146,7 +168,7 @@ func (d *Driver) Apply(ctx context.Context, s runtime.Service) (runtime.Status, 
 	msg := fmt.Sprintf("service %s: Marathon deployment %s of app %s did not finish: %v", s.ID, dep.DeploymentID, app.ID, waitErr)
 	// Read once more: the failure that made the caller give up may be newer
 	// than the last poll.
-	if latest, err := d.api.ApplicationBy(app.ID, taskEmbeds); err == nil {
+	if latest, err := d.api.App(app.ID, taskEmbeds...); err == nil {
 		current = latest
 	}
 	if current != nil {
@@ -228,15 +250,15 @@ func (d *Driver) waitDeploymentGone(ctx context.Context, id string) error {
 // waitConverged waits until the deployment is gone and the app has its
 // instances of the current configuration running and healthy. It returns
 // the last app it read, also on error.
-func (d *Driver) waitConverged(ctx context.Context, appID, deploymentID string) (*gomarathon.Application, error) {
-	var last *gomarathon.Application
+func (d *Driver) waitConverged(ctx context.Context, appID, deploymentID string) (*App, error) {
+	var last *App
 	err := d.poll(ctx, func() (bool, error) {
 		deps, err := d.api.Deployments()
 		if err != nil {
 			return false, err
 		}
 		running := slices.ContainsFunc(deps, func(dep *gomarathon.Deployment) bool { return dep.ID == deploymentID })
-		app, err := d.api.ApplicationBy(appID, taskEmbeds)
+		app, err := d.api.App(appID, taskEmbeds...)
 		if err != nil {
 			return false, err
 		}
@@ -268,7 +290,7 @@ func (d *Driver) poll(ctx context.Context, check func() (bool, error)) error {
 
 // currentHealthyTasks counts tasks of the app's current configuration that
 // are running and pass all health checks.
-func currentHealthyTasks(app *gomarathon.Application) int {
+func currentHealthyTasks(app *App) int {
 	since := app.Version
 	if app.VersionInfo != nil && app.VersionInfo.LastConfigChangeAt != "" {
 		since = app.VersionInfo.LastConfigChangeAt
@@ -284,7 +306,7 @@ func currentHealthyTasks(app *gomarathon.Application) int {
 
 // TaskHealthy is Marathon's verdict on a task: every health check alive; a task of an app
 // without health checks counts as healthy, one whose checks have no result yet does not.
-func TaskHealthy(app *gomarathon.Application, t *gomarathon.Task) bool {
+func TaskHealthy(app *App, t *gomarathon.Task) bool {
 	if !app.HasHealthChecks() {
 		return true
 	}
@@ -299,7 +321,7 @@ func TaskHealthy(app *gomarathon.Application, t *gomarathon.Task) bool {
 	return true
 }
 
-func converged(app *gomarathon.Application) bool {
+func converged(app *App) bool {
 	want := 1
 	if app.Instances != nil {
 		want = *app.Instances
@@ -309,7 +331,7 @@ func converged(app *gomarathon.Application) bool {
 
 // describeProgress says how far the app got and why it is stuck, in
 // Marathon's own words.
-func describeProgress(app *gomarathon.Application) string {
+func describeProgress(app *App) string {
 	want := 1
 	if app.Instances != nil {
 		want = *app.Instances
@@ -333,8 +355,8 @@ func describeProgress(app *gomarathon.Application) string {
 
 // get reads an app with its tasks and checks that it belongs to serviceID
 // (two service ids can map to one app id).
-func (d *Driver) get(appID, serviceID string) (*gomarathon.Application, error) {
-	app, err := d.api.ApplicationBy(appID, taskEmbeds)
+func (d *Driver) get(appID, serviceID string) (*App, error) {
+	app, err := d.api.App(appID, taskEmbeds...)
 	if err != nil {
 		return nil, err
 	}
@@ -414,13 +436,12 @@ func (d *Driver) Scale(_ context.Context, serviceID string, instances int) error
 
 // List implements runtime.Driver.
 func (d *Driver) List(ctx context.Context, prefix string) ([]runtime.Status, error) {
-	apps, err := d.api.Applications(url.Values{"label": {LabelService}, "embed": {"apps.tasks"}})
+	apps, err := d.api.Apps(url.Values{"label": {LabelService}, "embed": {"apps.tasks"}})
 	if err != nil {
 		return nil, fmt.Errorf("marathon: listing apps: %w", err)
 	}
 	var out []runtime.Status
-	for i := range apps.Apps {
-		app := &apps.Apps[i]
+	for _, app := range apps {
 		if !strings.HasPrefix(app.ID, "/"+d.opts.Group+"/") {
 			continue
 		}

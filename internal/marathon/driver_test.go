@@ -95,10 +95,14 @@ func TestSeedAppDefinitionIsValidMarathon(t *testing.T) {
 		t.Fatalf("Marathon (emulated) rejected the generated definition: %d %s\n%s", resp.StatusCode, answer, body)
 	}
 	d := app.Container.Docker
-	if d.Image != "magneticio/sava:1.0.0" || d.ForcePullImage == nil || !*d.ForcePullImage || d.Network != "BRIDGE" {
-		t.Fatalf("dialect merge lost the image or forcePullImage: %+v", d)
+	if d.Image != "magneticio/sava:1.0.0" || d.ForcePullImage == nil || !*d.ForcePullImage || d.Network != "" || d.PortMappings != nil {
+		t.Fatalf("dialect merge lost the image or forcePullImage, or wrote the legacy network fields: %+v", d)
 	}
-	pm := (*d.PortMappings)[0]
+	// Marathon 1.5's networking format: Docker's bridge network, the ports in container.portMappings.
+	if len(app.Networks) != 1 || app.Networks[0].Mode != ModeBridge || app.Container.PortMappings == nil {
+		t.Fatalf("networks %+v, port mappings %v: want [{mode: container/bridge}] and container.portMappings", app.Networks, app.Container.PortMappings)
+	}
+	pm := (*app.Container.PortMappings)[0]
 	if pm.Name != "webport" || pm.ContainerPort != 8080 || (*pm.Labels)[LabelPort] != "8080/http" {
 		t.Fatalf("port mapping %+v", pm)
 	}
@@ -117,11 +121,14 @@ func TestSeedAppDefinitionIsValidMarathon(t *testing.T) {
 
 func TestDialectErrorsNameTheProblem(t *testing.T) {
 	for dialect, want := range map[string]string{
-		`{"networks": [{"mode": "host"}]}`: `unknown field "networks"`,
-		`[1]`:                              "must be a JSON object",
-		`{"id": "/x"}`:                     `must not set "id"`,
-		`{"cpus": `:                        "not valid JSON",
-		`{"env": {"A": {"secret": "s"}}}`:  "env",
+		`{"secrets": {"pw": {"source": "db/pw"}}}`:                                       `unknown field "secrets"`,
+		`{"networks": [{"mode": "overlay"}]}`:                                            "not a Marathon network mode",
+		`{"container": {"docker": {"network": "NONE"}}}`:                                 "not one Marathon translates",
+		`{"networks": [{"mode": "host"}], "container": {"docker": {"network": "HOST"}}}`: "gives both networks and container.docker.network",
+		`[1]`:                             "must be a JSON object",
+		`{"id": "/x"}`:                    `must not set "id"`,
+		`{"cpus": `:                       "not valid JSON",
+		`{"env": {"A": {"secret": "s"}}}`: "env",
 	} {
 		s := seedService("img")
 		s.Marathon = dialect

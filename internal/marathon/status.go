@@ -11,7 +11,7 @@ import (
 
 // ServiceIDOf reads the provider's service id from the app's labels; "" for
 // apps the provider did not create.
-func ServiceIDOf(app *gomarathon.Application) string {
+func ServiceIDOf(app *App) string {
 	if app.Labels == nil {
 		return ""
 	}
@@ -22,20 +22,25 @@ func ServiceIDOf(app *gomarathon.Application) string {
 	return runtime.ID(l[LabelDeployment], l[LabelCluster], l[LabelService])
 }
 
-// namedPort is one of the app's ports with the breed's name and spec.
-type namedPort struct{ name, spec string }
+// namedPort is one of the app's ports with the breed's name and spec, and the container port
+// of a port mapping (0 for a port definition).
+type namedPort struct {
+	name, spec    string
+	containerPort int
+}
 
-// appPorts lists the app's ports in index order: the docker port mappings,
-// or the port definitions of a command app.
-func appPorts(app *gomarathon.Application) []namedPort {
+// appPorts lists the app's ports in index order: the port mappings with container
+// networking (container/bridge or a named container network), the port definitions with host
+// networking (Marathon ignores the other kind; networking.md, "Ports for Marathon Apps").
+func appPorts(app *App) []namedPort {
 	var out []namedPort
-	if app.Container != nil && app.Container.Docker != nil && app.Container.Docker.PortMappings != nil {
-		for _, pm := range *app.Container.Docker.PortMappings {
+	if NetworkMode(app) != ModeHost {
+		for _, pm := range portMappings(app) {
 			spec := strconv.Itoa(pm.ContainerPort) + "/" + pm.Protocol
 			if pm.Labels != nil && (*pm.Labels)[LabelPort] != "" {
 				spec = (*pm.Labels)[LabelPort]
 			}
-			out = append(out, namedPort{pm.Name, spec})
+			out = append(out, namedPort{name: pm.Name, spec: spec, containerPort: pm.ContainerPort})
 		}
 		return out
 	}
@@ -48,8 +53,44 @@ func appPorts(app *gomarathon.Application) []namedPort {
 			if pd.Labels != nil && (*pd.Labels)[LabelPort] != "" {
 				spec = (*pd.Labels)[LabelPort]
 			}
-			out = append(out, namedPort{pd.Name, spec})
+			out = append(out, namedPort{name: pd.Name, spec: spec})
 		}
+	}
+	return out
+}
+
+// Endpoint is where one of an app's ports is reached on a task.
+type Endpoint struct {
+	Host string
+	Port int // 0: not known (yet)
+}
+
+// TaskEndpoints are where a task answers on each of the app's ports, in PortNames order. With
+// host and container/bridge networking that is the agent (task.host) and the task's host
+// ports (task.ports: one per port definition or port mapping, in order); with a named
+// container network, the task's own IP address (task.ipAddresses) and the mapping's container
+// port (not known for a mapping with containerPort 0).
+func TaskEndpoints(app *App, t *gomarathon.Task) []Endpoint {
+	ports := appPorts(app)
+	out := make([]Endpoint, len(ports))
+	if NetworkMode(app) != ModeContainer {
+		for i := range ports {
+			out[i].Host = t.Host
+			if i < len(t.Ports) {
+				out[i].Port = t.Ports[i]
+			}
+		}
+		return out
+	}
+	ip := ""
+	for _, a := range t.IPAddresses {
+		if a != nil && a.IPAddress != "" {
+			ip = a.IPAddress
+			break
+		}
+	}
+	for i, p := range ports {
+		out[i] = Endpoint{Host: ip, Port: p.containerPort}
 	}
 	return out
 }
@@ -57,7 +98,7 @@ func appPorts(app *gomarathon.Application) []namedPort {
 // toStatus reads an app (with embedded tasks) back as the provider's
 // service and its instances, so that drift (scale, image, env changed in
 // Marathon) shows in a plan.
-func toStatus(app *gomarathon.Application) runtime.Status {
+func toStatus(app *App) runtime.Status {
 	s := runtime.Service{ID: ServiceIDOf(app), CPU: app.CPUs}
 	if app.Container != nil && app.Container.Docker != nil && app.Container.Docker.Image != "" {
 		s.Deployable = app.Container.Docker.Image
@@ -110,9 +151,10 @@ func toStatus(app *gomarathon.Application) runtime.Status {
 			continue
 		}
 		inst := runtime.Instance{Host: t.Host, Ports: map[string]int{}, Healthy: TaskHealthy(app, t)}
-		for i, p := range ports {
-			if i < len(t.Ports) {
-				inst.Ports[p.name] = t.Ports[i]
+		for i, ep := range TaskEndpoints(app, t) {
+			if ep.Port > 0 {
+				inst.Host = ep.Host
+				inst.Ports[ports[i].name] = ep.Port
 			}
 		}
 		st.Instances = append(st.Instances, inst)
@@ -130,7 +172,7 @@ func seconds(n int) string {
 
 // PortNames are the names of the app's ports in index order (the order of
 // a task's host ports): the docker port mappings, or the port definitions.
-func PortNames(app *gomarathon.Application) []string {
+func PortNames(app *App) []string {
 	ports := appPorts(app)
 	out := make([]string, len(ports))
 	for i, p := range ports {

@@ -401,7 +401,7 @@ func TestMarathonSeedAppDefinition(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("Marathon (emulated) rejected the seed's app definition: %s %s", resp.Status, answer)
 	}
-	if app.ID != app100 || app.Container.Docker.Image != "magneticio/sava:1.0.0" || (*app.Container.Docker.PortMappings)[0].Name != "webport" {
+	if app.ID != app100 || app.Container.Docker.Image != "magneticio/sava:1.0.0" || (*app.Container.PortMappings)[0].Name != "webport" {
 		t.Fatalf("unexpected definition: %s", got)
 	}
 }

@@ -211,26 +211,62 @@ func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 	return withoutNulls(obj), true
 }
 
-// checkApp validates a definition and writes Marathon's 400 or 422 when it
-// is invalid. On success the id is canonical and the defaults are filled in.
-func checkApp(w http.ResponseWriter, def map[string]any, pathPrefix string) bool {
-	v := validateApp(def)
-	prefix := func(errs []fieldError) []fieldError {
-		for i := range errs {
-			errs[i].Path = pathPrefix + errs[i].Path
+// admit prepares a request body (a whole definition or a partial update) as the emulated
+// version reads it, before it is merged with the current definition: Marathon 1.5+ translates
+// the deprecated networking fields first (AppNormalization.forDeprecated[Updates]); Marathon
+// 1.4 does not know "networks" and "container.portMappings" and ignores them (its JSON reader,
+// api/v2/json/Formats.scala, reads container{type, volumes, docker, appc} only). It writes
+// Marathon's 422 and returns false when the body mixes both APIs.
+func (e *Emulator) admit(w http.ResponseWriter, body map[string]any, pathPrefix string) bool {
+	if e.legacy {
+		delete(body, "networks")
+		if c, ok := body["container"].(map[string]any); ok {
+			delete(c, "portMappings")
 		}
-		return errs
+		return true
 	}
+	if errs := translateDeprecated(body); len(errs) > 0 {
+		writeInvalid(w, prefixed(errs, pathPrefix))
+		return false
+	}
+	return true
+}
+
+func prefixed(errs []fieldError, pathPrefix string) []fieldError {
+	for i := range errs {
+		errs[i].Path = pathPrefix + errs[i].Path
+	}
+	return errs
+}
+
+// checkApp validates a definition and writes Marathon's 400 or 422 when it
+// is invalid. On success the id is canonical, the networking is in the
+// emulated version's form and the defaults are filled in.
+func (e *Emulator) checkApp(w http.ResponseWriter, def map[string]any, pathPrefix string) bool {
+	v := validateApp(def)
 	if len(v.typeErrs) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid JSON", "details": prefix(v.typeErrs)})
+		// A value of the wrong JSON type: Marathon 1.5+ answers 422 when every error is a
+		// validation error (api/MarathonExceptionMapper.scala, JsResultException; its test
+		// "Render js result exception correctly" expects 422 for {"id": 123}), 1.4 answered 400.
+		status := http.StatusUnprocessableEntity
+		if e.legacy {
+			status = http.StatusBadRequest
+		}
+		writeJSON(w, status, map[string]any{"message": "Invalid JSON", "details": prefixed(v.typeErrs, pathPrefix)})
 		return false
 	}
 	if len(v.valueErrs) > 0 {
-		writeInvalid(w, prefix(v.valueErrs))
+		writeInvalid(w, prefixed(v.valueErrs, pathPrefix))
 		return false
 	}
 	def["id"], _ = canonicalAppID(def["id"].(string))
-	applyDefaults(def)
+	if !e.legacy {
+		if errs := canonicalNetworking(def); len(errs) > 0 {
+			writeInvalid(w, prefixed(errs, pathPrefix))
+			return false
+		}
+	}
+	applyDefaults(def, !e.legacy)
 	return true
 }
 
@@ -240,7 +276,7 @@ func writeInvalid(w http.ResponseWriter, details []fieldError) {
 
 func (e *Emulator) serveCreateApp(w http.ResponseWriter, r *http.Request) {
 	def, ok := readObject(w, r)
-	if !ok || !checkApp(w, def, "") {
+	if !ok || !e.admit(w, def, "") || !e.checkApp(w, def, "") {
 		return
 	}
 	id := def["id"].(string)
@@ -278,12 +314,15 @@ func (e *Emulator) serveUpdateApp(w http.ResponseWriter, r *http.Request, id str
 		e.respondDeployment(w, []appChange{{appID: id, action: action, original: current.def, target: target}}, force, http.StatusOK)
 		return
 	}
+	if !e.admit(w, body, "") {
+		return
+	}
 	def := body
 	if current != nil && r.URL.Query().Get("partialUpdate") != "false" {
 		def = mergePatch(current.def, body)
 	}
 	def["id"] = id
-	if !checkApp(w, def, "") {
+	if !e.checkApp(w, def, "") {
 		return
 	}
 	status := http.StatusOK
@@ -324,13 +363,16 @@ func (e *Emulator) serveUpdateApps(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = withoutNulls(body)
+		if !e.admit(w, body, fmt.Sprintf("(%d)", i)) {
+			return
+		}
 		def := body
 		rawID, _ := body["id"].(string)
 		id, _ := canonicalAppID(rawID)
 		if a := e.apps[id]; a != nil && r.URL.Query().Get("partialUpdate") != "false" {
 			def = mergePatch(a.def, body)
 		}
-		if !checkApp(w, def, fmt.Sprintf("(%d)", i)) {
+		if !e.checkApp(w, def, fmt.Sprintf("(%d)", i)) {
 			return
 		}
 		pending[def["id"].(string)] = def
@@ -501,7 +543,7 @@ func (e *Emulator) groupJSON(id string, apps []*app) map[string]any {
 
 func (e *Emulator) info() map[string]any {
 	return map[string]any{
-		"name": "marathon", "version": "1.10.0-emulator", "buildref": "emulator", "elected": true,
+		"name": "marathon", "version": e.opts.Version, "buildref": "emulator", "elected": true,
 		"leader": strings.TrimPrefix(e.url, "http://"), "frameworkId": "emulator-framework",
 		"marathon_config": map[string]any{
 			"framework_name": "marathon", "hostname": "127.0.0.1", "local_port_min": 10000, "local_port_max": 20000,

@@ -39,12 +39,14 @@ func num(s string) json.Number { return json.Number(s) }
 
 // applyDefaults fills in the defaults Marathon reports back for fields the
 // client left out (types/app.raml, healthCheck.raml, appContainer.raml).
-func applyDefaults(def map[string]any) {
+// canonical: the definition is in the 1.5 networking form (canonicalNetworking),
+// where port definitions exist only with host networking.
+func applyDefaults(def map[string]any, canonical bool) {
 	for _, k := range readOnlyFields {
 		delete(def, k)
 	}
 	if ports, ok := def["ports"].([]any); ok {
-		if _, hasDefs := def["portDefinitions"]; !hasDefs {
+		if _, hasDefs := def["portDefinitions"]; !hasDefs && !(canonical && networkMode(def) != "host") {
 			defs := make([]any, 0, len(ports))
 			for _, p := range ports {
 				defs = append(defs, map[string]any{"port": p})
@@ -96,7 +98,7 @@ func applyDefaults(def map[string]any) {
 			}
 		}
 	}
-	if _, ok := def["portDefinitions"]; !ok {
+	if _, ok := def["portDefinitions"]; !ok && !(canonical && networkMode(def) != "host") {
 		if len(portMappings(def)) > 0 && networkMode(def) != "host" {
 			def["portDefinitions"] = []any{}
 		} else {

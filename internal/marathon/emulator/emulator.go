@@ -20,6 +20,19 @@ import (
 // cluster when Options.TickInterval is zero.
 const DefaultTickInterval = 20 * time.Millisecond
 
+// Marathon versions the emulator can answer as (Options.Version).
+const (
+	// DefaultVersion is emulated when Options.Version is empty: Marathon 1.5 and later answer
+	// only in the 1.5 networking format ("networks", "container.portMappings"; Marathon's
+	// docs/docs/networking.md: "As of version 1.5, Marathon will only produce responses in the
+	// new 1.5 networking API format") and refuse a value of the wrong JSON type with 422.
+	DefaultVersion = "1.10.0"
+	// Version14 is the last release line before the 1.5 networking API (DC/OS 1.9): it stores
+	// and answers the legacy format (container.docker.network, container.docker.portMappings),
+	// ignores the 1.5 fields it does not know, and refuses a wrong JSON type with 400.
+	Version14 = "1.4.12"
+)
+
 // TaskAddressFunc chooses where a task runs. It is called (under the
 // emulator's lock: it must not call back into the Emulator) for every task
 // launch with the app id and the app's launch sequence number (0 for the
@@ -49,12 +62,18 @@ type Options struct {
 	HostPortMin, HostPortMax int
 	// TaskAddress, if set, chooses task hosts and ports (see TaskAddressFunc).
 	TaskAddress TaskAddressFunc
+	// Version is the Marathon version emulated, reported by /v2/info; default DefaultVersion.
+	// Versions before 1.5 (e.g. Version14) use the legacy networking format and answer 400 for
+	// a wrong JSON type; 1.5 and later the 1.5 networking format and 422.
+	Version string
 }
 
 // Emulator is an emulated Marathon. Create it with New, serve it with Start
 // (or use it as an http.Handler), stop it with Close.
 type Emulator struct {
 	opts Options
+	// legacy: the emulated Marathon predates the 1.5 networking API.
+	legacy bool
 
 	mu              sync.Mutex
 	apps            map[string]*app
@@ -90,8 +109,12 @@ func New(opts Options) *Emulator {
 	if opts.HostPortMin <= 0 || opts.HostPortMax < opts.HostPortMin {
 		opts.HostPortMin, opts.HostPortMax = 31000, 32000
 	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
 	return &Emulator{
 		opts:            opts,
+		legacy:          before15(opts.Version),
 		apps:            map[string]*app{},
 		hostPortNext:    opts.HostPortMin,
 		servicePortNext: 10000,
@@ -210,4 +233,14 @@ func (e *Emulator) WaitDeploymentDone(ctx context.Context, id string) error {
 		}
 		return true
 	})
+}
+
+// before15 tells whether a Marathon version ("1.4.12", "1.10.0-emulator") predates the 1.5
+// networking API; a version it cannot read counts as current.
+func before15(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major < 1 || major == 1 && minor < 5
 }

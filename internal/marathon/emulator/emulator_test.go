@@ -90,7 +90,7 @@ func createAndWait(t *testing.T, e *Emulator, c marathon.Marathon, app *marathon
 }
 
 func TestCreateAppDeploysRunningHealthyTasks(t *testing.T) {
-	_, c := start(t, Options{})
+	e, c := start(t, Options{})
 	created, err := c.CreateApplication(webApp("/shop/web", "shop/web:1", 2))
 	if err != nil {
 		t.Fatal(err)
@@ -141,10 +141,39 @@ func TestCreateAppDeploysRunningHealthyTasks(t *testing.T) {
 	if app.TasksRunning != 2 || app.TasksHealthy != 2 || *app.Instances != 2 || *app.Mem != 64 {
 		t.Errorf("app counts running=%d healthy=%d instances=%d mem=%v", app.TasksRunning, app.TasksHealthy, *app.Instances, *app.Mem)
 	}
-	pm := (*app.Container.Docker.PortMappings)[0]
-	if pm.ContainerPort != 8080 || pm.ServicePort < 10000 || pm.Protocol != "tcp" {
-		t.Errorf("port mapping %+v: want containerPort 8080, an assigned servicePort and tcp", pm)
+	// Marathon 1.5+ answers in the 1.5 networking format, which go-marathon v0.7.1 cannot
+	// decode: the port mapping it was sent in container.docker is now in container.portMappings.
+	if app.Container.Docker.PortMappings != nil || app.Container.Docker.Network != "" {
+		t.Errorf("go-marathon read a legacy docker network %q / port mappings from a 1.5 answer", app.Container.Docker.Network)
 	}
+	pm := rawApp(t, e, "/shop/web").portMapping(t, 0)
+	if pm["containerPort"] != 8080.0 || pm["servicePort"].(float64) < 10000 || pm["protocol"] != "tcp" || pm["hostPort"] != 0.0 {
+		t.Errorf("port mapping %v: want containerPort 8080, hostPort 0, an assigned servicePort and tcp", pm)
+	}
+}
+
+// appBody is an app as GET /v2/apps/{id} answers it, decoded without go-marathon.
+type appBody map[string]any
+
+func rawApp(t *testing.T, e *Emulator, id string) appBody {
+	t.Helper()
+	status, body := postJSON(t, http.MethodGet, e.URL()+"/v2/apps"+id, nil, nil)
+	app, _ := body["app"].(map[string]any)
+	if status != http.StatusOK || app == nil {
+		t.Fatalf("GET /v2/apps%s: %d %v", id, status, body)
+	}
+	return app
+}
+
+// portMapping is container.portMappings[i] of the 1.5 networking format.
+func (a appBody) portMapping(t *testing.T, i int) map[string]any {
+	t.Helper()
+	c, _ := a["container"].(map[string]any)
+	pms, _ := c["portMappings"].([]any)
+	if i >= len(pms) {
+		t.Fatalf("app %v has no container.portMappings[%d]", a["id"], i)
+	}
+	return pms[i].(map[string]any)
 }
 
 func TestDeploymentProgressesOneStepAtATime(t *testing.T) {
@@ -274,9 +303,22 @@ func readTestdata(t *testing.T, name string) []byte {
 // Marathon's own example payloads from its RAML are accepted as they are.
 func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	e, c := start(t, Options{})
-	status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", readTestdata(t, "app.json"), nil)
+	// Marathon's example app.json gives both cmd and args, which Marathon refuses
+	// (AppValidation.containsCmdArgsOrContainer); without args it is accepted.
+	appJSON := readTestdata(t, "app.json")
+	status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON, nil)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(body["details"]), "must either contain one of 'cmd' or 'args'") {
+		t.Fatalf("POST examples/app.json (cmd and args): %d %v, want 422 naming cmd and args", status, body)
+	}
+	var foo map[string]any
+	if err := json.Unmarshal(appJSON, &foo); err != nil {
+		t.Fatal(err)
+	}
+	delete(foo, "args")
+	appJSON, _ = json.Marshal(foo)
+	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON, nil)
 	if status != http.StatusCreated || body["id"] != "/foo" {
-		t.Fatalf("POST examples/app.json: %d %v", status, body)
+		t.Fatalf("POST examples/app.json without args: %d %v", status, body)
 	}
 	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", readTestdata(t, "app-check-http-example.json"), nil)
 	if status != http.StatusCreated || body["id"] != "/http-index-test" {
@@ -299,13 +341,18 @@ func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	// go-marathon cannot decode /foo (its env holds a secret reference, and
 	// go-marathon's Env is map[string]string), so read the JSON directly.
 	status, body = postJSON(t, http.MethodGet, e.URL()+"/v2/apps/foo", nil, nil)
-	foo, _ := body["app"].(map[string]any)
+	foo, _ = body["app"].(map[string]any)
 	if status != http.StatusOK || foo["instances"] != 2.0 || foo["cpus"] != 0.1 || len(foo["tasks"].([]any)) != 2 {
 		t.Fatalf("GET /v2/apps/foo: %d %v", status, body)
 	}
-	pm := foo["container"].(map[string]any)["docker"].(map[string]any)["portMappings"].([]any)[0].(map[string]any)
+	// Posted in the 1.4 format (container.docker.network BRIDGE, container.docker.portMappings),
+	// answered in the 1.5 one.
+	pm := appBody(foo).portMapping(t, 0)
 	if pm["servicePort"] != 10019.0 || pm["name"] != "http" {
 		t.Fatalf("/foo port mapping %v, want the given servicePort 10019 kept", pm)
+	}
+	if nets := fmt.Sprint(foo["networks"]); nets != "[map[mode:container/bridge]]" || foo["container"].(map[string]any)["docker"].(map[string]any)["network"] != nil {
+		t.Fatalf("/foo networks %s, docker %v: want the 1.5 format, networks [{mode: container/bridge}] and no docker.network", nets, foo["container"])
 	}
 	if env := foo["env"].(map[string]any); env["PASSWORD"].(map[string]any)["secret"] != "/db/password" {
 		t.Fatalf("/foo env %v lost the secret reference", env)
@@ -320,41 +367,71 @@ func TestInvalidDefinitionsNameTheField(t *testing.T) {
 	e, _ := start(t, Options{})
 	cases := []struct {
 		name, body string
-		status     int
+		status     int // 400: a type error, which Marathon 1.5+ answers with 422 "Invalid JSON"
 		path, want string
+		msg        string
 	}{
-		{"uppercase id", `{"id": "/Shop/web", "cmd": "x"}`, 422, "/id", "must fully match regular expression"},
-		{"underscore id", `{"id": "/shop/my_web", "cmd": "x"}`, 422, "/id", `segment "my_web"`},
-		{"empty segment", `{"id": "/shop//web", "cmd": "x"}`, 422, "/id", "empty segments"},
-		{"dot-dot", `{"id": "/shop/../web", "cmd": "x"}`, 422, "/id", "'..'"},
-		{"dash at end", `{"id": "/web-", "cmd": "x"}`, 422, "/id", "must fully match"},
-		{"missing id", `{"cmd": "x"}`, 422, "/id", "error.path.missing"},
-		{"cpus too small", `{"id": "/w", "cmd": "x", "cpus": 0}`, 422, "/cpus", "expected 0.001 or more"},
-		{"cpus a string", `{"id": "/w", "cmd": "x", "cpus": "1"}`, 400, "/cpus", "error.expected.jsnumber"},
-		{"negative mem", `{"id": "/w", "cmd": "x", "mem": -1}`, 422, "/mem", "expected 0 or more"},
-		{"negative instances", `{"id": "/w", "cmd": "x", "instances": -1}`, 422, "/instances", "expected 0 or more"},
-		{"fractional instances", `{"id": "/w", "cmd": "x", "instances": 1.5}`, 400, "/instances", "error.expected.int"},
-		{"nothing to run", `{"id": "/w"}`, 422, "/", "must either contain one of 'cmd' or 'args'"},
-		{"docker without image", `{"id": "/w", "container": {"type": "DOCKER", "docker": {}}}`, 422, "/container/docker/image", "error.path.missing"},
-		{"bad network", `{"id": "/w", "container": {"docker": {"image": "i", "network": "WIFI"}}}`, 422, "/container/docker/network", "BRIDGE"},
-		{"port out of range", `{"id": "/w", "container": {"docker": {"image": "i"}, "portMappings": [{"containerPort": 70000}]}}`, 422, "/container/portMappings(0)/containerPort", "65535 or less"},
-		{"bad port name", `{"id": "/w", "cmd": "x", "portDefinitions": [{"port": 0, "name": "Web_Port"}]}`, 422, "/portDefinitions(0)/name", "must fully match"},
-		{"duplicate port names", `{"id": "/w", "cmd": "x", "portDefinitions": [{"name": "a"}, {"name": "a"}]}`, 422, "/portDefinitions(1)/name", "unique"},
-		{"bad protocol", `{"id": "/w", "cmd": "x", "portDefinitions": [{"protocol": "sctp"}]}`, 422, "/portDefinitions(0)/protocol", "tcp"},
-		{"health port index", `{"id": "/w", "cmd": "x", "healthChecks": [{"protocol": "HTTP", "portIndex": 2}]}`, 422, "/healthChecks(0)/portIndex", "got 2, the app has 1 ports"},
-		{"health protocol", `{"id": "/w", "cmd": "x", "healthChecks": [{"protocol": "GRPC"}]}`, 422, "/healthChecks(0)/protocol", "MESOS_HTTP"},
-		{"health interval", `{"id": "/w", "cmd": "x", "healthChecks": [{"intervalSeconds": -5}]}`, 422, "/healthChecks(0)/intervalSeconds", "expected 0 or more"},
-		{"upgrade strategy", `{"id": "/w", "cmd": "x", "upgradeStrategy": {"minimumHealthCapacity": 2}}`, 422, "/upgradeStrategy/minimumHealthCapacity", "is greater than 1"},
-		{"labels not strings", `{"id": "/w", "cmd": "x", "labels": {"a": 1}}`, 400, "/labels/a", "error.expected.jsstring"},
-		{"constraint operator", `{"id": "/w", "cmd": "x", "constraints": [["hostname", "NEAR"]]}`, 422, "/constraints(0)", "operator"},
+		{"uppercase id", `{"id": "/Shop/web", "cmd": "x"}`, 422, "/id", "must fully match regular expression", ""},
+		{"underscore id", `{"id": "/shop/my_web", "cmd": "x"}`, 422, "/id", `segment "my_web"`, ""},
+		{"empty segment", `{"id": "/shop//web", "cmd": "x"}`, 422, "/id", "empty segments", ""},
+		{"dot-dot", `{"id": "/shop/../web", "cmd": "x"}`, 422, "/id", "'..'", ""},
+		{"dash at end", `{"id": "/web-", "cmd": "x"}`, 422, "/id", "must fully match", ""},
+		{"missing id", `{"cmd": "x"}`, 422, "/id", "error.path.missing", ""},
+		{"cpus too small", `{"id": "/w", "cmd": "x", "cpus": 0}`, 422, "/cpus", "expected 0.001 or more", ""},
+		{"cpus a string", `{"id": "/w", "cmd": "x", "cpus": "1"}`, 400, "/cpus", "error.expected.jsnumber", ""},
+		{"negative mem", `{"id": "/w", "cmd": "x", "mem": -1}`, 422, "/mem", "expected 0 or more", ""},
+		{"negative instances", `{"id": "/w", "cmd": "x", "instances": -1}`, 422, "/instances", "expected 0 or more", ""},
+		{"fractional instances", `{"id": "/w", "cmd": "x", "instances": 1.5}`, 400, "/instances", "error.expected.int", ""},
+		{"nothing to run", `{"id": "/w"}`, 422, "/", "must either contain one of 'cmd' or 'args'", ""},
+		{"cmd and args", `{"id": "/w", "cmd": "x", "args": ["y"]}`, 422, "/", "must either contain one of 'cmd' or 'args'", ""},
+		{"cmd and args with a container", `{"id": "/w", "cmd": "x", "args": ["y"], "container": {"docker": {"image": "i"}}}`, 422, "/", "must either contain one of 'cmd' or 'args'", ""},
+		{"mixed network APIs", `{"id": "/w", "container": {"docker": {"image": "i", "network": "BRIDGE"}}, "networks": [{"mode": "container/bridge"}]}`, 422, "/networks", "cannot mix deprecated and canonical network APIs", ""},
+		{"mixed network modes", `{"id": "/w", "container": {"docker": {"image": "i"}}, "networks": [{"mode": "host"}, {"mode": "container/bridge"}]}`, 422, "/networks", "May specify a single host network", ""},
+		{"unnamed container network", `{"id": "/w", "container": {"docker": {"image": "i"}}, "networks": [{"mode": "container"}]}`, 422, "/networks", "container network name is not defined", ""},
+		{"bad network mode", `{"id": "/w", "container": {"docker": {"image": "i"}}, "networks": [{"mode": "BRIDGE"}]}`, 422, "/networks(0)/mode", "container/bridge", ""},
+		{"network mode a number", `{"id": "/w", "container": {"docker": {"image": "i"}}, "networks": [{"mode": 1}]}`, 400, "/networks(0)/mode", "error.expected.jsstring", ""},
+		{"id a number", `{"id": 123, "cmd": "x"}`, 400, "/id", "error.expected.jsstring", ""},
+		{"docker without image", `{"id": "/w", "container": {"type": "DOCKER", "docker": {}}}`, 422, "/container/docker/image", "error.path.missing", ""},
+		{"bad network", `{"id": "/w", "container": {"docker": {"image": "i", "network": "WIFI"}}}`, 422, "/container/docker/network", "BRIDGE", ""},
+		{"port out of range", `{"id": "/w", "container": {"docker": {"image": "i"}, "portMappings": [{"containerPort": 70000}]}}`, 422, "/container/portMappings(0)/containerPort", "65535 or less", ""},
+		{"bad port name", `{"id": "/w", "cmd": "x", "portDefinitions": [{"port": 0, "name": "Web_Port"}]}`, 422, "/portDefinitions(0)/name", "must fully match", ""},
+		{"duplicate port names", `{"id": "/w", "cmd": "x", "portDefinitions": [{"name": "a"}, {"name": "a"}]}`, 422, "/portDefinitions(1)/name", "unique", ""},
+		{"bad protocol", `{"id": "/w", "cmd": "x", "portDefinitions": [{"protocol": "sctp"}]}`, 422, "/portDefinitions(0)/protocol", "tcp", ""},
+		{"health port index", `{"id": "/w", "cmd": "x", "healthChecks": [{"protocol": "HTTP", "portIndex": 2}]}`, 422, "/healthChecks(0)/portIndex", "got 2, the app has 1 ports", ""},
+		{"health protocol", `{"id": "/w", "cmd": "x", "healthChecks": [{"protocol": "GRPC"}]}`, 422, "/healthChecks(0)/protocol", "MESOS_HTTP", ""},
+		{"health interval", `{"id": "/w", "cmd": "x", "healthChecks": [{"intervalSeconds": -5}]}`, 422, "/healthChecks(0)/intervalSeconds", "expected 0 or more", ""},
+		{"upgrade strategy", `{"id": "/w", "cmd": "x", "upgradeStrategy": {"minimumHealthCapacity": 2}}`, 422, "/upgradeStrategy/minimumHealthCapacity", "is greater than 1", ""},
+		{"labels not strings", `{"id": "/w", "cmd": "x", "labels": {"a": 1}}`, 400, "/labels/a", "error.expected.jsstring", ""},
+		{"constraint operator", `{"id": "/w", "cmd": "x", "constraints": [["hostname", "NEAR"]]}`, 422, "/constraints(0)", "operator", ""},
 	}
+	// A value of the wrong JSON type ("Invalid JSON"): 422 on Marathon 1.5+, 400 on 1.4.
+	legacy := New(Options{Version: Version14})
+	if _, err := legacy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(legacy.Close)
 	for _, tc := range cases {
+		// (Marathon 1.4 does not know "networks": it ignores them.)
+		if tc.status == 400 && !strings.Contains(tc.body, `"networks"`) {
+			t.Run(tc.name+" on 1.4", func(t *testing.T) {
+				status, body := postJSON(t, http.MethodPost, legacy.URL()+"/v2/apps", []byte(tc.body), nil)
+				if status != http.StatusBadRequest || body["message"] != "Invalid JSON" {
+					t.Fatalf("Marathon 1.4: %d %v, want 400 Invalid JSON", status, body)
+				}
+			})
+		}
+		if tc.status == 400 {
+			tc.status, tc.msg = http.StatusUnprocessableEntity, "Invalid JSON"
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(tc.body), nil)
 			if status != tc.status {
 				t.Fatalf("status %d, want %d (body %v)", status, tc.status, body)
 			}
-			wantMsg := map[int]string{400: "Invalid JSON", 422: "Object is not valid"}[tc.status]
+			wantMsg := tc.msg
+			if wantMsg == "" {
+				wantMsg = "Object is not valid"
+			}
 			if body["message"] != wantMsg {
 				t.Fatalf("message %v, want %q", body["message"], wantMsg)
 			}
@@ -639,9 +716,15 @@ func TestTaskAddressFuncPointsAtRealBackends(t *testing.T) {
 		return host, []int{backendPort}
 	}})
 	createAndWait(t, e, c, webApp("/web", "web:1", 1))
-	endpoints, err := c.TaskEndpoints("/web", 8080, true)
+	// go-marathon's TaskEndpoints looks for container.docker.portMappings, which Marathon 1.5+
+	// does not answer; the task's host and host ports are what a client routes to.
+	tasks, err := c.Tasks("/web")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var endpoints []string
+	for _, task := range tasks.Tasks {
+		endpoints = append(endpoints, net.JoinHostPort(task.Host, strconv.Itoa(task.Ports[0])))
 	}
 	if len(endpoints) != 1 || endpoints[0] != addr {
 		t.Fatalf("endpoints %v, want [%s]", endpoints, addr)
@@ -906,4 +989,79 @@ func TestEventTypeFilter(t *testing.T) {
 	if plain.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("events without Accept: text/event-stream: %d, want 405", plain.StatusCode)
 	}
+}
+
+// TestNetworkingFormatFollowsTheVersion: Marathon 1.5+ answers in the 1.5 networking format
+// whatever format it was sent (docs/docs/upgrade/network-api-migration.md: "Marathon can still
+// accept requests using the 1.4 version of the API, but it will always reply with the 1.5
+// version"), Marathon 1.4 echoes the legacy format and does not know the 1.5 fields. /v2/info
+// tells which version answers.
+func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
+	legacyBridge := `{"id": "/bridge", "container": {"type": "DOCKER", "docker": {"image": "nginx", "network": "BRIDGE",
+		"portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp", "name": "web"}]}}}`
+	// The examples of the migration guide, 1.5 API.
+	bridge15 := `{"id": "/bridge-new", "container": {"type": "DOCKER", "docker": {"image": "nginx"},
+		"portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp", "name": "web"}]}, "networks": [{"mode": "container/bridge"}]}`
+	host15 := `{"id": "/host-new", "container": {"type": "DOCKER", "docker": {"image": "nginx"}},
+		"portDefinitions": [{"port": 0, "protocol": "tcp", "name": "web"}], "networks": [{"mode": "host"}]}`
+
+	t.Run("1.5+", func(t *testing.T) {
+		e, c := start(t, Options{})
+		info, err := c.Info()
+		if err != nil || info.Version != DefaultVersion {
+			t.Fatalf("/v2/info version %v (%v), want %s", info, err, DefaultVersion)
+		}
+		for _, body := range []string{legacyBridge, bridge15, host15} {
+			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body), nil); status != http.StatusCreated {
+				t.Fatalf("POST %s: %d %v", body, status, answer)
+			}
+		}
+		if err := e.WaitDeploymentsDone(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"/bridge", "/bridge-new"} {
+			app := rawApp(t, e, id)
+			pm := app.portMapping(t, 0)
+			docker := app["container"].(map[string]any)["docker"].(map[string]any)
+			if fmt.Sprint(app["networks"]) != "[map[mode:container/bridge]]" || docker["network"] != nil || docker["portMappings"] != nil ||
+				pm["name"] != "web" || pm["containerPort"] != 80.0 || app["portDefinitions"] != nil {
+				t.Errorf("%s answered %v: want networks [{mode: container/bridge}], container.portMappings, no docker.network/portMappings, no portDefinitions", id, app)
+			}
+			tasks := app["tasks"].([]any)
+			if len(tasks) != 1 || len(tasks[0].(map[string]any)["ports"].([]any)) != 1 {
+				t.Errorf("%s tasks %v: want one task with the mapping's host port", id, tasks)
+			}
+		}
+		host := rawApp(t, e, "/host-new")
+		defs, _ := host["portDefinitions"].([]any)
+		if fmt.Sprint(host["networks"]) != "[map[mode:host]]" || len(defs) != 1 || defs[0].(map[string]any)["name"] != "web" ||
+			host["container"].(map[string]any)["portMappings"] != nil {
+			t.Errorf("/host-new answered %v: want networks [{mode: host}] and its port definition", host)
+		}
+	})
+	t.Run("1.4", func(t *testing.T) {
+		e, c := start(t, Options{Version: Version14})
+		if info, err := c.Info(); err != nil || info.Version != Version14 {
+			t.Fatalf("/v2/info version %v (%v), want %s", info, err, Version14)
+		}
+		for _, body := range []string{legacyBridge, bridge15} {
+			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body), nil); status != http.StatusCreated {
+				t.Fatalf("POST %s: %d %v", body, status, answer)
+			}
+		}
+		app, err := c.Application("/bridge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if app.Container.Docker.Network != "BRIDGE" || app.Container.Docker.PortMappings == nil || (*app.Container.Docker.PortMappings)[0].Name != "web" {
+			t.Errorf("/bridge read back as %+v, want the legacy format it was sent", app.Container.Docker)
+		}
+		// 1.4 ignores networks and container.portMappings: the app falls back to host networking
+		// with one default port definition, which is why a client must not send 1.5 fields to it.
+		newApp := rawApp(t, e, "/bridge-new")
+		defs, _ := newApp["portDefinitions"].([]any)
+		if newApp["networks"] != nil || newApp["container"].(map[string]any)["portMappings"] != nil || len(defs) != 1 || defs[0].(map[string]any)["name"] != "default" {
+			t.Errorf("/bridge-new on 1.4 answered %v: want the 1.5 fields dropped and the default port definition", newApp)
+		}
+	})
 }

@@ -107,10 +107,16 @@ func validateApp(app map[string]any) *validation {
 	v.constraints(app)
 	v.upgradeStrategy(app)
 
-	_, hasCmd := app["cmd"]
-	_, hasArgs := app["args"]
-	_, hasContainer := app["container"]
-	if !hasCmd && !hasArgs && !hasContainer {
+	v.networks(app)
+	// Marathon's rule (AppValidation.containsCmdArgsOrContainer, the same in 1.4's
+	// AppDefinition): one of cmd or args, or a container without both; an empty cmd or args
+	// counts as absent. Marathon's own example app.json gives both and is refused.
+	cmd, _ := app["cmd"].(string)
+	args, _ := app["args"].([]any)
+	hasCmd, hasArgs := cmd != "", len(args) > 0
+	c, _ := app["container"].(map[string]any)
+	_, hasDocker := c["docker"]
+	if !(hasCmd != hasArgs || !(hasCmd && hasArgs) && hasDocker) {
 		v.valueErr("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.")
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	gomarathon "github.com/gambol99/go-marathon"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/emulator"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkPoll(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	client, err := gomarathon.NewClient(gomarathon.Config{URL: u})
+	client, err := marathon.Connect(marathon.Connection{URL: u})
 	if err != nil {
 		b.Fatal(err)
 	}

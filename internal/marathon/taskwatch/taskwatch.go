@@ -1,7 +1,8 @@
 // Package taskwatch is the gateway's instance discovery on Marathon: a discovery.Source that
-// follows the healthy tasks of Marathon apps (host and the host port of a named port) through
-// github.com/gambol99/go-marathon, so that routes follow tasks that Marathon starts, moves and
-// kills without a Terraform run.
+// follows the healthy tasks of Marathon apps (the agent and the host port of a named port; on a
+// named container network the task's IP and container port) through marathon.Client (apps in
+// Marathon 1.5's networking format; the event stream through go-marathon), so that routes
+// follow tasks that Marathon starts, moves and kills without a Terraform run.
 //
 // The source polls GET /v2/apps?embed=apps.tasks every Options.PollInterval (default 1s); with
 // FollowEvents, Marathon's event stream (status_update_event, health_status_changed_event,
@@ -39,9 +40,10 @@ import (
 // DefaultPollInterval is how often the apps are listed when Options.PollInterval is zero.
 const DefaultPollInterval = time.Second
 
-// API is the part of go-marathon the source polls with.
+// API is what the source polls with; *marathon.Client implements it (apps in Marathon 1.5's
+// networking format, which go-marathon v0.7.1 cannot decode).
 type API interface {
-	Applications(url.Values) (*gomarathon.Applications, error)
+	Apps(url.Values) ([]*marathon.App, error)
 }
 
 // Options tune a Source.
@@ -84,9 +86,11 @@ type appView struct {
 }
 
 type taskView struct {
-	id, host string
-	ports    []int
-	healthy  bool
+	id string
+	// endpoints: where the task answers on each port, in the app's port order (the agent and
+	// a host port, or on a named container network the task's IP and the container port).
+	endpoints []marathon.Endpoint
+	healthy   bool
 }
 
 var _ discovery.Source = (*Source)(nil)
@@ -217,8 +221,8 @@ func (s *Source) Resolve(id, port string) ([]discovery.Instance, error) {
 	}
 	out := make([]discovery.Instance, 0, len(app.tasks))
 	for _, t := range app.tasks {
-		if idx < len(t.ports) && t.ports[idx] > 0 {
-			out = append(out, discovery.Instance{Host: t.host, Port: t.ports[idx], Healthy: t.healthy})
+		if idx < len(t.endpoints) && t.endpoints[idx].Port > 0 && t.endpoints[idx].Host != "" {
+			out = append(out, discovery.Instance{Host: t.endpoints[idx].Host, Port: t.endpoints[idx].Port, Healthy: t.healthy})
 		}
 	}
 	return out, nil
@@ -281,7 +285,7 @@ func (s *Source) refresh() error {
 
 // pollLocked lists the apps with their tasks and swaps the view; callers hold pollMu.
 func (s *Source) pollLocked() error {
-	list, err := s.api.Applications(url.Values{"embed": {"apps.tasks"}})
+	list, err := s.api.Apps(url.Values{"embed": {"apps.tasks"}})
 	if err != nil {
 		s.mu.Lock()
 		first := !s.failing
@@ -292,10 +296,9 @@ func (s *Source) pollLocked() error {
 		}
 		return fmt.Errorf("listing Marathon apps: %w", err)
 	}
-	apps := make(map[string]appView, len(list.Apps))
+	apps := make(map[string]appView, len(list))
 	byService := map[string][]string{}
-	for i := range list.Apps {
-		app := &list.Apps[i]
+	for _, app := range list {
 		apps[app.ID] = view(app)
 		if sid := marathon.ServiceIDOf(app); sid != "" {
 			byService[sid] = append(byService[sid], app.ID)
@@ -323,13 +326,13 @@ func (s *Source) pollLocked() error {
 	return nil
 }
 
-func view(app *gomarathon.Application) appView {
+func view(app *marathon.App) appView {
 	v := appView{ports: marathon.PortNames(app)}
 	for _, t := range app.Tasks {
 		if t == nil || t.State != "TASK_RUNNING" {
 			continue // staging, killing, or gone: nothing to route to
 		}
-		v.tasks = append(v.tasks, taskView{id: t.ID, host: t.Host, ports: slices.Clone(t.Ports), healthy: marathon.TaskHealthy(app, t)})
+		v.tasks = append(v.tasks, taskView{id: t.ID, endpoints: marathon.TaskEndpoints(app, t), healthy: marathon.TaskHealthy(app, t)})
 	}
 	slices.SortFunc(v.tasks, func(a, b taskView) int { return strings.Compare(a.id, b.id) })
 	return v

@@ -68,14 +68,14 @@ type countingAPI struct {
 	polls atomic.Int64
 }
 
-func (c *countingAPI) Applications(v url.Values) (*gomarathon.Applications, error) {
+func (c *countingAPI) Apps(v url.Values) ([]*marathon.App, error) {
 	defer c.polls.Add(1)
-	return c.API.Applications(v)
+	return c.API.Apps(v)
 }
 
 type fixture struct {
 	emu      *emulator.Emulator
-	client   gomarathon.Marathon
+	client   *marathon.Client
 	api      *countingAPI
 	backends *backends
 }
