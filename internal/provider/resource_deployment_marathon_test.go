@@ -348,9 +348,9 @@ resource "vamp_deployment" "bad" {
 			},
 			{
 				Config: env.provider() + marathonHCL(port,
-					[]string{savaService("1.0.0", `, marathon = jsonencode({ networks = [{ mode = "host" }] })`)}, only100, ""),
+					[]string{savaService("1.0.0", `, marathon = jsonencode({ secrets = { pw = { source = "db/pw" } } })`)}, only100, ""),
 				PlanOnly:    true,
-				ExpectError: words("Invalid Marathon app definition", `clusters["sava_cluster"].services[0]`, `unknown field "networks"`),
+				ExpectError: words("Invalid Marathon app definition", `clusters["sava_cluster"].services[0]`, `unknown field "secrets"`),
 			},
 			{
 				Config:      env.provider(`group = "Vamp_"`) + marathonHCL(port, []string{savaService("1.0.0", "")}, only100, ""),
