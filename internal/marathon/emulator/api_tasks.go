@@ -30,7 +30,7 @@ func (e *Emulator) taskJSON(a *app, t *task) map[string]any {
 		}
 	}
 	out := map[string]any{
-		"id": t.id, "appId": t.appID, "host": t.host, "ipAddresses": ipAddresses(t.host),
+		"id": t.id, "appId": t.appID, "host": t.host, "ipAddresses": ipAddresses(t.ip),
 		"ports": nonNil(t.ports), "servicePorts": nonNil(t.servicePorts), "slaveId": t.slaveID,
 		"state": t.state, "stagedAt": t.stagedAt.Format(versionLayout), "version": t.version,
 		"healthCheckResults": results, "localVolumes": []any{}, "role": "*",

@@ -82,6 +82,7 @@ type Emulator struct {
 	hostPortNext    int
 	servicePortNext int
 	agentSeq        int
+	bridgeSeq       int // container addresses handed out on Docker's bridge
 	taskAddress     TaskAddressFunc
 	// failHealth lists the app ids whose newly launched tasks fail their
 	// health checks (FailHealthChecks); apps need not exist yet.

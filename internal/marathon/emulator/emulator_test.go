@@ -1029,7 +1029,13 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 			}
 			tasks := app["tasks"].([]any)
 			if len(tasks) != 1 || len(tasks[0].(map[string]any)["ports"].([]any)) != 1 {
-				t.Errorf("%s tasks %v: want one task with the mapping's host port", id, tasks)
+				t.Fatalf("%s tasks %v: want one task with the mapping's host port", id, tasks)
+			}
+			// On Docker's bridge the task's IP address is the container's, which only its agent
+			// reaches: a client routes to host and host port.
+			ips := fmt.Sprint(tasks[0].(map[string]any)["ipAddresses"])
+			if !strings.Contains(ips, "ipAddress:172.17.") {
+				t.Errorf("%s task ipAddresses %s, want a container address on Docker's bridge (172.17.0.0/16)", id, ips)
 			}
 		}
 		host := rawApp(t, e, "/host-new")

@@ -71,6 +71,11 @@ func (a *app) healthChecks() []map[string]any {
 type task struct {
 	id, appID     string
 	host, slaveID string
+	// ip is the task's address in ipAddresses: the agent's on the host network, on a named
+	// container network the task's own (the host TaskAddress chose), on Docker's bridge a
+	// container address the agent alone can reach (172.17.0.0/16, Docker's default bridge):
+	// a client must route to host and host port there.
+	ip string
 	ports         []int
 	servicePorts  []int
 	state         string
@@ -466,6 +471,11 @@ func (e *Emulator) launch(a *app) *task {
 			t.ports = slices.Clone(ports)
 		}
 	}
+	t.ip = t.host
+	if networkMode(a.def) == "bridge" {
+		e.bridgeSeq++
+		t.ip = fmt.Sprintf("172.17.%d.%d", e.bridgeSeq/250%256, e.bridgeSeq%250+2)
+	}
 	a.tasks = append(a.tasks, t)
 	e.publishStatus(t, "")
 	return t
@@ -510,7 +520,7 @@ func (e *Emulator) killTask(a *app, t *task, state, failure string) {
 func (e *Emulator) publishStatus(t *task, message string) {
 	e.publish("status_update_event", map[string]any{
 		"slaveId": t.slaveID, "taskId": t.id, "taskStatus": t.state, "message": message, "appId": t.appID,
-		"host": t.host, "ipAddresses": ipAddresses(t.host), "ports": nonNil(t.ports), "version": t.version,
+		"host": t.host, "ipAddresses": ipAddresses(t.ip), "ports": nonNil(t.ports), "version": t.version,
 	})
 }
 

@@ -307,3 +307,29 @@ func TestCloseWithoutStart(t *testing.T) {
 		t.Fatal("Close of a source that was never started does not return")
 	}
 }
+
+// The gateway routes to a task's agent and host port on Docker's bridge (not to the container
+// address in the task's ipAddresses, which only the agent reaches) and on the host network, on
+// Marathon 1.5+ (the 1.5 networking format) as on 1.4 (the legacy one).
+func TestResolveOnEachNetworkAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name, version, dialect string
+	}{
+		{"bridge on 1.5+", emulator.DefaultVersion, ""},
+		{"host on 1.5+", emulator.DefaultVersion, `{"networks": [{"mode": "host"}]}`},
+		{"bridge on 1.4", emulator.Version14, ""},
+		{"host on 1.4", emulator.Version14, `{"container": {"docker": {"network": "HOST"}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := start(t, emulator.Options{Version: tc.version})
+			s := seed()
+			s.Marathon = tc.dialect
+			f.deploy(t, s)
+			src := f.source(t, time.Hour)
+			if !resolvesTo(src, f, appID, 0) {
+				got, err := src.Resolve(appID, "webport")
+				t.Fatalf("Resolve = %v, %v; want the first task's backend 127.0.0.1:%d", got, err, f.backends.port(0))
+			}
+		})
+	}
+}
