@@ -75,12 +75,12 @@ type task struct {
 	// container network the task's own (the host TaskAddress chose), on Docker's bridge a
 	// container address the agent alone can reach (172.17.0.0/16, Docker's default bridge):
 	// a client must route to host and host port there.
-	ip string
-	ports         []int
-	servicePorts  []int
-	state         string
-	stagedAt      time.Time
-	startedAt     time.Time
+	ip           string
+	ports        []int
+	servicePorts []int
+	state        string
+	stagedAt     time.Time
+	startedAt    time.Time
 	// version is the app version the task was launched with; configVersion
 	// is that version's lastConfigChangeAt, which decides whether a task is
 	// "old" (a scaling-only change keeps existing tasks).
