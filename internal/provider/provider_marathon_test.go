@@ -419,6 +419,7 @@ func TestMarathonGatewayAppExample(t *testing.T) {
 		Container             struct {
 			Docker struct{ Network string } `json:"docker"`
 		} `json:"container"`
+		Networks []struct{ Mode string } `json:"networks"`
 		Args    []string                     `json:"args"`
 		Env     map[string]map[string]string `json:"env"`
 		Secrets map[string]map[string]string `json:"secrets"`
@@ -427,7 +428,7 @@ func TestMarathonGatewayAppExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := app.Env["VAMP_GATEWAY_TOKEN"]["secret"]
-	if !slices.Equal(app.AcceptedResourceRoles, []string{"slave_public"}) || app.Container.Docker.Network != "HOST" ||
+	if !slices.Equal(app.AcceptedResourceRoles, []string{"slave_public"}) || len(app.Networks) != 1 || app.Networks[0].Mode != "host" || app.Container.Docker.Network != "" ||
 		!slices.Contains(app.Args, "--marathon-url") || secret == "" || app.Secrets[secret]["source"] == "" {
 		t.Fatalf("the gateway app lost a promised setting: %s", raw)
 	}
