@@ -419,10 +419,10 @@ func TestMarathonGatewayAppExample(t *testing.T) {
 		Container             struct {
 			Docker struct{ Network string } `json:"docker"`
 		} `json:"container"`
-		Networks []struct{ Mode string } `json:"networks"`
-		Args    []string                     `json:"args"`
-		Env     map[string]map[string]string `json:"env"`
-		Secrets map[string]map[string]string `json:"secrets"`
+		Networks []struct{ Mode string }      `json:"networks"`
+		Args     []string                     `json:"args"`
+		Env      map[string]map[string]string `json:"env"`
+		Secrets  map[string]map[string]string `json:"secrets"`
 	}
 	if err := json.Unmarshal(raw, &app); err != nil {
 		t.Fatal(err)

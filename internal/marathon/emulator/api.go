@@ -177,7 +177,7 @@ func (e *Emulator) findApp(w http.ResponseWriter, rawID string) *app {
 }
 
 // readJSON decodes a JSON request body, keeping numbers exact (json.Number).
-func readJSON(w http.ResponseWriter, r *http.Request) (any, bool) {
+func (e *Emulator) readJSON(w http.ResponseWriter, r *http.Request) (any, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
 		writeMessage(w, http.StatusBadRequest, "cannot read the request body: "+err.Error())
@@ -187,17 +187,20 @@ func readJSON(w http.ResponseWriter, r *http.Request) (any, bool) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"message": "Invalid JSON",
-			"details": []fieldError{{Path: "/", Errors: []string{"error.expected.jsvalue: " + err.Error()}}},
-		})
+		// Not JSON at all: 400. Marathon 1.5+ gives the parser's message as a string
+		// (MarathonExceptionMapper, JsonParseException); 1.4 gave a details list.
+		var details any = err.Error()
+		if e.legacy {
+			details = []fieldError{{Path: "/", Errors: []string{"error.expected.jsvalue: " + err.Error()}}}
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid JSON", "details": details})
 		return nil, false
 	}
 	return v, true
 }
 
-func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
-	v, ok := readJSON(w, r)
+func (e *Emulator) readObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+	v, ok := e.readJSON(w, r)
 	if !ok {
 		return nil, false
 	}
@@ -275,7 +278,7 @@ func writeInvalid(w http.ResponseWriter, details []fieldError) {
 }
 
 func (e *Emulator) serveCreateApp(w http.ResponseWriter, r *http.Request) {
-	def, ok := readObject(w, r)
+	def, ok := e.readObject(w, r)
 	if !ok || !e.admit(w, def, "") || !e.checkApp(w, def, "") {
 		return
 	}
@@ -295,7 +298,7 @@ func (e *Emulator) serveCreateApp(w http.ResponseWriter, r *http.Request) {
 // serveUpdateApp implements PUT /v2/apps/{id}: a partial update by default
 // (partialUpdate=true), a rollback when the body is only {"version": ...}.
 func (e *Emulator) serveUpdateApp(w http.ResponseWriter, r *http.Request, id string, force bool) {
-	body, ok := readObject(w, r)
+	body, ok := e.readObject(w, r)
 	if !ok {
 		return
 	}
@@ -340,7 +343,7 @@ func (e *Emulator) serveUpdateApp(w http.ResponseWriter, r *http.Request, id str
 // serveUpdateApps implements PUT /v2/apps with an array of definitions: one
 // deployment for all of them (apps_create.json).
 func (e *Emulator) serveUpdateApps(w http.ResponseWriter, r *http.Request) {
-	v, ok := readJSON(w, r)
+	v, ok := e.readJSON(w, r)
 	if !ok {
 		return
 	}

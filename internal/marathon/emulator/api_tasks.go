@@ -143,7 +143,7 @@ func (e *Emulator) serveKillAppTasks(w http.ResponseWriter, r *http.Request, app
 
 // serveDeleteTasks implements POST /v2/tasks/delete {"ids": [...]}.
 func (e *Emulator) serveDeleteTasks(w http.ResponseWriter, r *http.Request) {
-	body, ok := readObject(w, r)
+	body, ok := e.readObject(w, r)
 	if !ok {
 		return
 	}

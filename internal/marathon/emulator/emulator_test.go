@@ -1071,3 +1071,16 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 		}
 	})
 }
+
+// A body that is not JSON is 400 on every version (Marathon 1.5+: details is the parser's
+// message, MarathonExceptionMapperTest "Render json parse exception correctly").
+func TestBodyNotJSONIs400(t *testing.T) {
+	for version, wantString := range map[string]bool{DefaultVersion: true, Version14: false} {
+		e, _ := start(t, Options{Version: version})
+		status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(`{"id":"/test"`), nil)
+		_, isString := body["details"].(string)
+		if status != http.StatusBadRequest || body["message"] != "Invalid JSON" || isString != wantString {
+			t.Errorf("Marathon %s: %d %v, want 400 Invalid JSON with details as a string: %v", version, status, body, wantString)
+		}
+	}
+}
