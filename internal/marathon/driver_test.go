@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -328,7 +329,8 @@ func TestIDCollisionIsAnError(t *testing.T) {
 	}
 }
 
-// Connect wires basic auth and the DC/OS token into go-marathon.
+// Connect wires basic auth and the DC/OS token (with DC/OS' /marathon prefix) into go-marathon
+// and into the client's own app requests.
 func TestConnectAuth(t *testing.T) {
 	e := emulator.New(emulator.Options{Token: "t0k"})
 	url, err := e.Start()
@@ -348,7 +350,47 @@ func TestConnectAuth(t *testing.T) {
 			t.Errorf("token %s: %v, want an error: %v", token, err, wantErr)
 		}
 	}
+	// Basic auth, on the client's own requests (List reads apps) and go-marathon's (Info).
+	basic := emulator.New(emulator.Options{Username: "ops", Password: "pw"})
+	basicURL, err := basic.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer basic.Close()
+	for password, wantErr := range map[string]bool{"pw": false, "nope": true} {
+		c, err := Connect(Connection{URL: basicURL, Username: "ops", Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, listErr := New(c, Options{}).List(context.Background(), "")
+		_, infoErr := c.Info()
+		if (listErr != nil) != wantErr || (infoErr != nil) != wantErr {
+			t.Errorf("password %s: list %v, info %v; want errors: %v", password, listErr, infoErr, wantErr)
+		}
+	}
 	if _, err := Connect(Connection{}); err == nil || !strings.Contains(err.Error(), "MARATHON_URL") {
 		t.Errorf("empty url: %v", err)
+	}
+}
+
+// A URL list (as go-marathon takes it) is tried in order: a member that cannot be reached is
+// skipped by the client's own app requests too.
+func TestClientTriesTheNextMarathon(t *testing.T) {
+	e, _ := startDriver(t, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more: connection refused
+	c, err := Connect(Connection{URL: down + "," + e.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c, Options{PollInterval: 5 * time.Millisecond}).Apply(timeout(t, 10*time.Second), seedService("sava:1")); err != nil {
+		t.Fatalf("with the first Marathon down: %v", err)
+	}
+	if _, err := c.App("/vamp/sava/sava-cluster/sava-1.0.0"); err != nil {
+		t.Fatal(err)
 	}
 }
