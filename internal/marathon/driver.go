@@ -16,6 +16,7 @@ import (
 
 	gomarathon "github.com/gambol99/go-marathon"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/apiversion"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
@@ -117,18 +118,8 @@ func (d *Driver) legacyMarathon() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("marathon: reading its version (GET /v2/info): %w", err)
 	}
-	d.legacy, d.versionKnown = Before15(info.Version), true
+	d.legacy, d.versionKnown = apiversion.Before15(info.Version), true
 	return d.legacy, nil
-}
-
-// Before15 tells whether a Marathon version ("1.4.12", "1.10.0") predates the 1.5 networking
-// API; a version it cannot read counts as current.
-func Before15(version string) bool {
-	var major, minor int
-	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major < 1 || major == 1 && minor < 5
 }
 
 // Apply implements runtime.Driver: it PUTs the app, then waits until the

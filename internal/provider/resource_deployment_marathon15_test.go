@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/apiversion"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/emulator"
 )
 
@@ -88,7 +89,7 @@ func (env *marathonEnv) checkMarathon15() resource.TestCheckFunc {
 		if err != nil {
 			return err
 		}
-		if marathon.Before15(info.Version) || info.Version != emulator.DefaultVersion {
+		if apiversion.Before15(info.Version) || info.Version != emulator.DefaultVersion {
 			return fmt.Errorf("/v2/info says Marathon %s, want %s (1.5 or later)", info.Version, emulator.DefaultVersion)
 		}
 		return nil

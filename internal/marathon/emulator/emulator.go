@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon/apiversion"
 )
 
 // DefaultTickInterval is how often the background loop advances the emulated
@@ -115,7 +117,7 @@ func New(opts Options) *Emulator {
 	}
 	return &Emulator{
 		opts:            opts,
-		legacy:          before15(opts.Version),
+		legacy:          apiversion.Before15(opts.Version),
 		apps:            map[string]*app{},
 		hostPortNext:    opts.HostPortMin,
 		servicePortNext: 10000,
@@ -234,14 +236,4 @@ func (e *Emulator) WaitDeploymentDone(ctx context.Context, id string) error {
 		}
 		return true
 	})
-}
-
-// before15 tells whether a Marathon version ("1.4.12", "1.10.0-emulator") predates the 1.5
-// networking API; a version it cannot read counts as current.
-func before15(version string) bool {
-	var major, minor int
-	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major < 1 || major == 1 && minor < 5
 }
