@@ -404,7 +404,10 @@ func TestInvalidDefinitionsNameTheField(t *testing.T) {
 		{"labels not strings", `{"id": "/w", "cmd": "x", "labels": {"a": 1}}`, 400, "/labels/a", "error.expected.jsstring", ""},
 		{"constraint operator", `{"id": "/w", "cmd": "x", "constraints": [["hostname", "NEAR"]]}`, 422, "/constraints(0)", "operator", ""},
 	}
-	// A value of the wrong JSON type ("Invalid JSON"): 422 on Marathon 1.5+, 400 on 1.4.
+	// A value of the wrong JSON type ("Invalid JSON"): 422 on Marathon 1.5+, 400 on 1.4. The
+	// body is types/error.raml's Error either way: {"message", "details": [{"path", "errors"}]}
+	// (apps.raml's 400 example: {"message":"Invalid JSON","details":[{"path":"/id","errors":
+	// ["error.expected.jsstring"]}]}).
 	legacy := New(Options{Version: Version14})
 	if _, err := legacy.Start(); err != nil {
 		t.Fatal(err)
