@@ -24,6 +24,9 @@ type YAMLError struct {
 	Line   int  // 1-based; 0 when unknown
 	Column int  // 1-based; 0 when unknown
 	Msg    string
+	// Kind names the problem (Vamp's notification name where Vamp's reader finds it too); ""
+	// for faults only ParseYAML reports.
+	Kind ErrorKind
 }
 
 func (e *YAMLError) Error() string {
@@ -104,6 +107,8 @@ type decoder struct {
 	// decoder reads aliases as null and reports it once.
 	aliased int
 	sizes   map[*yaml.Node]int
+	// flowKeys reads a list used as a key ([external/1/2]:) as its text, as Vamp does.
+	flowKeys bool
 }
 
 // maxAliasedNodes is far above what a hand-written blueprint reaches through its aliases.
@@ -154,10 +159,15 @@ func (d *decoder) size(n *yaml.Node, depth int) int {
 }
 
 func (d *decoder) fail(n *yaml.Node, p Path, format string, args ...any) {
+	d.failKind("", n, p, format, args...)
+}
+
+// failKind records a fault of the given kind.
+func (d *decoder) failKind(kind ErrorKind, n *yaml.Node, p Path, format string, args ...any) {
 	if d.aliased > maxAliasedNodes {
 		return // the rest of the document reads aliases as null: its faults would be noise
 	}
-	e := &YAMLError{Path: p, Msg: fmt.Sprintf(format, args...)}
+	e := &YAMLError{Path: p, Msg: fmt.Sprintf(format, args...), Kind: kind}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
 	}
@@ -234,12 +244,22 @@ func (d *decoder) entriesDepth(n *yaml.Node, p Path, what string, depth int) ([]
 			merged = append(merged, d.mergeEntries(v, p, what, depth)...)
 			continue
 		}
+		if rk != nil && rk.Kind == yaml.SequenceNode && d.flowKeys {
+			// Vamp's external route target [host:port] written unquoted: a list as a key.
+			var parts []string
+			for _, c := range rk.Content {
+				if c = resolve(c); c != nil && c.Kind == yaml.ScalarNode {
+					parts = append(parts, c.Value)
+				}
+			}
+			rk = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "[" + strings.Join(parts, ", ") + "]", Line: rk.Line, Column: rk.Column}
+		}
 		if rk == nil || rk.Kind != yaml.ScalarNode {
 			d.fail(k, p, "a key must be a single value, found %s", kindName(rk))
 			continue
 		}
 		if first, dup := seen[rk.Value]; dup {
-			d.fail(k, p.Key(rk.Value), "%q is given twice (first at line %d); keep one", rk.Value, first.Line)
+			d.failKind(ErrDuplicateKey, k, p.Key(rk.Value), "%q is given twice (first at line %d); keep one", rk.Value, first.Line)
 			continue
 		}
 		seen[rk.Value] = k
