@@ -1,5 +1,7 @@
 package blueprint
 
+import "go.yaml.in/yaml/v3"
+
 // This file is the model of Vamp's artifacts as Vamp's own readers read them (ReadBlueprint,
 // ReadBreed, ReadSLA, ReadGateway): references left as references, every form expanded to one
 // shape. Resolve turns a VampBlueprint and the artifacts it references into a Blueprint.
@@ -97,6 +99,7 @@ type VampCluster struct {
 	SLA          *VampSLA
 	Dialects     map[string]any
 	path         Path
+	node *yaml.Node
 }
 
 // VampService is one service of a cluster.
@@ -109,6 +112,7 @@ type VampService struct {
 	Network      string
 	Dialects     map[string]any
 	path         Path
+	node *yaml.Node
 }
 
 // VampBreed is a breed written out, or a reference to one by name (Ref).
@@ -124,6 +128,7 @@ type VampBreed struct {
 	Dependencies []Dependency
 	HealthChecks []HealthCheck
 	path         Path
+	node *yaml.Node
 }
 
 // BreedName is the breed's name, written out or referenced.
@@ -151,6 +156,7 @@ type Trait struct {
 	Name  string
 	Alias string
 	Value *string
+	node  *yaml.Node
 }
 
 // Argument is one Docker argument (`privileged: true`, or a docker run parameter).
@@ -175,6 +181,7 @@ type VampGateway struct {
 	Routes       []*VampRoute
 	Metadata     map[string]any
 	path         Path
+	node *yaml.Node
 }
 
 // VampRoute is one route of a gateway: to a service (cluster gateway) or to CLUSTER/PORT

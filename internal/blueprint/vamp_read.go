@@ -373,7 +373,7 @@ var clusterFields = []string{"services", "gateways", "health_checks", "network",
 // vCluster reads a cluster: a breed name, a list of services, or a mapping. A mapping without
 // services is one service written in place (everything but gateways and sla belongs to it).
 func (d *decoder) vCluster(e entry, p Path, opts ReadOptions) *VampCluster {
-	c := &VampCluster{Name: e.key, path: p}
+	c := &VampCluster{Name: e.key, path: p, node: e.keyNode}
 	d.vname(e.keyNode, p, e.key)
 	n := e.valNode
 	switch {
@@ -458,14 +458,14 @@ var serviceDocFields = []string{"breed", "environment_variables", "env", "scale"
 // vService reads a service: a breed name, {breed: ..., scale: ...}, a breed written in place
 // ({name: ..., deployable: ...}), or {reference: BREED, scale: ...}.
 func (d *decoder) vService(e entry, p Path) *VampService {
-	s := &VampService{path: p}
+	s := &VampService{path: p, node: e.valuePos}
 	n := e.valNode
 	switch {
 	case isNull(n):
 		d.failKind(ErrMissingPathValue, e.valuePos, p.Attr("breed"), "empty service; give a breed")
 		return s
 	case n.Kind == yaml.ScalarNode:
-		s.Breed = &VampBreed{Ref: n.Value, path: p.Attr("breed")}
+		s.Breed = &VampBreed{Ref: n.Value, path: p.Attr("breed"), node: e.valuePos}
 		d.vname(e.valuePos, p.Attr("breed"), n.Value)
 		return s
 	case n.Kind != yaml.MappingNode:
@@ -545,7 +545,7 @@ func (d *decoder) vBreedDocument(root *yaml.Node) *VampBreed {
 
 // vBreed reads a breed written out.
 func (d *decoder) vBreed(e entry, p Path) *VampBreed {
-	b := &VampBreed{path: p}
+	b := &VampBreed{path: p, node: e.valuePos}
 	fs := d.vfields(e.valNode, p, "a breed mapping (name, deployable, ports, environment_variables)", breedDocFields...)
 	if fs == nil {
 		if isNull(e.valNode) {
@@ -624,7 +624,7 @@ func (d *decoder) traits(e entry, p Path, keepAlias bool) []Trait {
 			continue
 		}
 		m := aliasPattern.FindStringSubmatch(te.key)
-		t := Trait{Name: te.key}
+		t := Trait{Name: te.key, node: te.valuePos}
 		if m != nil {
 			t.Name = m[1]
 			if m[2] != "" && keepAlias {
@@ -683,8 +683,8 @@ func (d *decoder) arguments(e entry, p Path) []Argument {
 
 var healthCheckFields = []string{"path", "port", "initial_delay", "timeout", "interval", "failures", "protocol"}
 
-// vHealthChecks reads one health check or a list: port, initial_delay, timeout, interval and
-// failures are required (path defaults to /, protocol to HTTP).
+// vHealthChecks reads one health check or a list: port is required, path defaults to /,
+// protocol to HTTP.
 func (d *decoder) vHealthChecks(e entry, p Path) []HealthCheck {
 	n := e.valNode
 	if isNull(n) {
@@ -716,24 +716,31 @@ func (d *decoder) vHealthChecks(e entry, p Path) []HealthCheck {
 			}
 		}
 		hc.Port, _ = d.vrequired(fs, item, ip, "port")
+		// Vamp requires the timings and failures; here they default as in vamp_deployment
+		// (Normalize), so that a check may state only its port and path.
 		for _, f := range []struct {
 			name string
 			to   *string
 		}{{"initial_delay", &hc.InitialDelay}, {"timeout", &hc.Timeout}, {"interval", &hc.Interval}} {
-			if s, ok := d.vrequired(fs, item, ip, f.name); ok {
-				dur, err := vampTime(s)
-				if err != nil {
-					d.failKind(ErrUnexpectedType, fs[f.name].valuePos, ip.Attr(f.name), "%q: %v", s, err)
+			if e, ok := fs[f.name]; ok {
+				if s, ok := d.vstring(e, ip.Attr(f.name)); ok {
+					dur, err := vampTime(s)
+					if err != nil {
+						d.failKind(ErrUnexpectedType, e.valuePos, ip.Attr(f.name), "%q: %v", s, err)
+					}
+					*f.to = dur
 				}
-				*f.to = dur
 			}
 		}
-		if s, ok := d.vrequired(fs, item, ip, "failures"); ok {
-			v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				d.failKind(ErrUnexpectedType, fs["failures"].valuePos, ip.Attr("failures"), "%q: failures is a whole number, e.g. 3", s)
+		hc.Failures = DefaultHealthCheckFailures
+		if e, ok := fs["failures"]; ok {
+			if s, ok := d.vstring(e, ip.Attr("failures")); ok {
+				v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+				if err != nil {
+					d.failKind(ErrUnexpectedType, e.valuePos, ip.Attr("failures"), "%q: failures is a whole number, e.g. 3", s)
+				}
+				hc.Failures = v
 			}
-			hc.Failures = v
 		}
 		out = append(out, hc)
 	}
@@ -867,7 +874,7 @@ func (d *decoder) vBlueprintGateways(e entry, p Path) []*VampGateway {
 	var out []*VampGateway
 	for _, ge := range es {
 		gp := p.Key(ge.key)
-		g := &VampGateway{Port: ge.key, path: gp}
+		g := &VampGateway{Port: ge.key, path: gp, node: ge.keyNode}
 		value := ge.key
 		if isScalar(ge.valNode) || isNull(ge.valNode) {
 			s, _ := d.vstring(ge, gp)
@@ -1067,7 +1074,7 @@ func (d *decoder) vInternalGateways(e entry, p Path) []*VampGateway {
 		return nil
 	}
 	if n.Kind == yaml.MappingNode && hasAny(n, "sticky", "routes") {
-		g := &VampGateway{Type: "http", path: p}
+		g := &VampGateway{Type: "http", path: p, node: e.keyNode}
 		fs := d.vfields(n, p, "a gateway mapping (sticky, routes)", gatewayFields...)
 		if fs != nil {
 			d.internalGateway(g, fs, p)
@@ -1078,7 +1085,7 @@ func (d *decoder) vInternalGateways(e entry, p Path) []*VampGateway {
 	var out []*VampGateway
 	for _, ge := range es {
 		gp := p.Key(ge.key)
-		g := &VampGateway{Port: ge.key, Type: "http", path: gp}
+		g := &VampGateway{Port: ge.key, Type: "http", path: gp, node: ge.keyNode}
 		fs := d.vfields(ge.valNode, gp, "a gateway mapping (sticky, routes, virtual_hosts)", gatewayFields...)
 		if fs != nil {
 			d.internalGateway(g, fs, gp)

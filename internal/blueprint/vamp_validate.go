@@ -95,38 +95,38 @@ func (d *decoder) validateBreed(b *VampBreed) {
 		for _, t := range g.ts {
 			tp := p.Attr(g.attr).Key(t.Name)
 			if g.strict && !strictNamePattern.MatchString(t.Name) && namePattern.MatchString(t.Name) {
-				d.failKind(ErrIllegalStrictName, nil, tp, "%q: a port or constant name has no spaces, \".\", \"/\", \"[\" or \"]\"", t.Name)
+				d.failKind(ErrIllegalStrictName, t.node, tp, "%q: a port or constant name has no spaces, \".\", \"/\", \"[\" or \"]\"", t.Name)
 			} else if !namePattern.MatchString(t.Name) {
 				kind := ErrIllegalName
 				if g.strict {
 					kind = ErrIllegalStrictName
 				}
-				d.failKind(kind, nil, tp, "%q: a name has no spaces, \"/\", \"[\" or \"]\" (an alias is written NAME[ALIAS])", t.Name)
+				d.failKind(kind, t.node, tp, "%q: a name has no spaces, \"/\", \"[\" or \"]\" (an alias is written NAME[ALIAS])", t.Name)
 			}
 		}
 	}
 	for _, t := range b.Ports {
 		if t.Value == nil {
-			d.failKind(ErrMissingPortValue, nil, p.Attr("ports").Key(t.Name), "port %q has no value; give a number and type, e.g. 8080/http", t.Name)
+			d.failKind(ErrMissingPortValue, t.node, p.Attr("ports").Key(t.Name), "port %q has no value; give a number and type, e.g. 8080/http", t.Name)
 		} else if len(mustRefs(*t.Value)) == 0 {
 			if _, _, err := ParsePort(*t.Value); err != nil {
-				d.failKind(ErrUnexpectedType, nil, p.Attr("ports").Key(t.Name), "%v", err)
+				d.failKind(ErrUnexpectedType, t.node, p.Attr("ports").Key(t.Name), "%v", err)
 			}
 		}
 	}
 	for _, t := range b.Constants {
 		if t.Value == nil {
-			d.failKind(ErrMissingConstantValue, nil, p.Attr("constants").Key(t.Name), "constant %q has no value", t.Name)
+			d.failKind(ErrMissingConstantValue, t.node, p.Attr("constants").Key(t.Name), "constant %q has no value", t.Name)
 		}
 	}
 	d.validateArguments(b.Arguments, p.Attr("arguments"))
 	for i, hc := range b.HealthChecks {
 		hp := p.Attr("health_checks").Index(i)
 		if !slices.Contains(traitNames(b.Ports), hc.Port) {
-			d.failKind(ErrUnresolvedPortReference, nil, hp.Attr("port"), "%q is not a port of breed %q; use one of %s", hc.Port, b.Name, list(traitNames(b.Ports)))
+			d.failKind(ErrUnresolvedPortReference, b.node, hp.Attr("port"), "%q is not a port of breed %q; use one of %s", hc.Port, b.Name, list(traitNames(b.Ports)))
 		}
 		if hc.Failures < 0 {
-			d.failKind(ErrNegativeFailuresNumber, nil, hp.Attr("failures"), "%d: failures is 0 or more", hc.Failures)
+			d.failKind(ErrNegativeFailuresNumber, b.node, hp.Attr("failures"), "%d: failures is 0 or more", hc.Failures)
 		}
 	}
 	deps := map[string]*VampBreed{}
@@ -144,7 +144,7 @@ func (d *decoder) validateBreed(b *VampBreed) {
 			tp := p.Attr(g.attr).Key(t.Name)
 			refs, err := ParseValueRefs(*t.Value)
 			if err != nil {
-				d.failKind(ErrParser, nil, tp, "%v", err)
+				d.failKind(ErrParser, t.node, tp, "%v", err)
 				continue
 			}
 			for _, r := range refs {
@@ -154,10 +154,10 @@ func (d *decoder) validateBreed(b *VampBreed) {
 				dep, ok := deps[r.Parts[0]]
 				switch {
 				case !ok:
-					d.failKind(ErrUnresolvedDependencyInTraitValue, nil, tp, "$%s: breed %q has no dependency %q; its dependencies are %s",
+					d.failKind(ErrUnresolvedDependencyInTraitValue, t.node, tp, "$%s: breed %q has no dependency %q; its dependencies are %s",
 						strings.Join(r.Parts, "."), b.Name, r.Parts[0], list(sortedKeys(deps)))
 				case dep.Ref == "" && !refTarget(dep, r.Parts[1:]):
-					d.failKind(ErrUnresolvedDependencyInTraitValue, nil, tp, "$%s: dependency %q (breed %q) has no %s",
+					d.failKind(ErrUnresolvedDependencyInTraitValue, t.node, tp, "$%s: dependency %q (breed %q) has no %s",
 						strings.Join(r.Parts, "."), r.Parts[0], dep.Name, strings.Join(r.Parts[1:], "."))
 				}
 			}
@@ -175,7 +175,7 @@ func (d *decoder) nonRecursive(b *VampBreed, visited map[string]bool) bool {
 	for _, dep := range b.Dependencies {
 		name := dep.Breed.BreedName()
 		if visited[name] {
-			d.failKind(ErrRecursiveDependencies, nil, b.path.Attr("dependencies").Key(dep.Alias),
+			d.failKind(ErrRecursiveDependencies, b.node, b.path.Attr("dependencies").Key(dep.Alias),
 				"breed %q depends on %q, which depends back on it; dependencies cannot form a cycle", b.Name, name)
 			return false
 		}
@@ -259,6 +259,9 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		clusters[c.Name] = c
 	}
 	allDefault := func(c *VampCluster) bool {
+		if len(c.Services) == 0 {
+			return false // a cluster stating only gateways, merged into a deployment
+		}
 		for _, s := range c.Services {
 			if s.Breed == nil || s.Breed.Ref != "" {
 				return false
@@ -296,12 +299,12 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 			cname, port, ok := splitTarget(r.Path)
 			c := clusters[cname]
 			if !ok || c == nil {
-				d.failKind(ErrUnresolvedGatewayPort, nil, g.path.Attr("routes").Key(r.Path), "%q: there is no cluster %q; a blueprint gateway routes to CLUSTER/PORT, e.g. %s/webport; the clusters are %s",
+				d.failKind(ErrUnresolvedGatewayPort, g.node, g.path.Attr("routes").Key(r.Path), "%q: there is no cluster %q; a blueprint gateway routes to CLUSTER/PORT, e.g. %s/webport; the clusters are %s",
 					r.Path, cname, cname, list(sortedKeys(clusters)))
 				continue
 			}
 			if allDefault(c) && !slices.Contains(clusterPorts(c), port) {
-				d.failKind(ErrUnresolvedGatewayPort, nil, g.path.Attr("routes").Key(r.Path), "%q: no breed of cluster %q has a port %q; its ports are %s",
+				d.failKind(ErrUnresolvedGatewayPort, g.node, g.path.Attr("routes").Key(r.Path), "%q: no breed of cluster %q has a port %q; its ports are %s",
 					r.Path, cname, port, list(clusterPorts(c)))
 			}
 		}
@@ -312,7 +315,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		cname, vname, ok := strings.Cut(t.Name, ".")
 		c := clusters[cname]
 		if !ok || c == nil {
-			d.failKind(ErrUnresolvedEnvironmentVariable, nil, tp, "%q: a blueprint's environment variable is CLUSTER.NAME and there is no cluster %q; the clusters are %s", t.Name, cname, list(sortedKeys(clusters)))
+			d.failKind(ErrUnresolvedEnvironmentVariable, t.node, tp, "%q: a blueprint's environment variable is CLUSTER.NAME and there is no cluster %q; the clusters are %s", t.Name, cname, list(sortedKeys(clusters)))
 			continue
 		}
 		if allDefault(c) {
@@ -321,7 +324,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 				found = found || slices.Contains(traitNames(s.Breed.Environment), vname)
 			}
 			if !found {
-				d.failKind(ErrUnresolvedEnvironmentVariable, nil, tp, "%q: no breed of cluster %q declares the environment variable %q; declare it in the breed (NAME: ~ for no default)", t.Name, cname, vname)
+				d.failKind(ErrUnresolvedEnvironmentVariable, t.node, tp, "%q: no breed of cluster %q declares the environment variable %q; declare it in the breed (NAME: ~ for no default)", t.Name, cname, vname)
 			}
 		}
 	}
@@ -346,7 +349,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 						continue
 					}
 					if dep := deps[r.Parts[0]]; dep != nil && !refTarget(dep, r.Parts[1:]) {
-						d.failKind(ErrUnresolvedEnvironmentVariable, nil, b.path.Attr(g.attr).Key(t.Name), "$%s: breed %q (dependency %q) has no %s",
+						d.failKind(ErrUnresolvedEnvironmentVariable, t.node, b.path.Attr(g.attr).Key(t.Name), "$%s: breed %q (dependency %q) has no %s",
 							strings.Join(r.Parts, "."), dep.Name, r.Parts[0], strings.Join(r.Parts[1:], "."))
 					}
 				}
@@ -362,12 +365,12 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		if g.Type != "http" {
 			for _, r := range g.Routes {
 				if r.Condition != "" || r.ConditionRef != "" {
-					d.failKind(ErrConditionPortType, nil, g.path.Attr("routes").Key(r.Path).Attr("condition"), "gateway %q is a tcp port: a condition needs http", g.Port)
+					d.failKind(ErrConditionPortType, g.node, g.path.Attr("routes").Key(r.Path).Attr("condition"), "gateway %q is a tcp port: a condition needs http", g.Port)
 				}
 			}
 		}
 		if first, dup := seenPort[g.Number]; dup && g.Number != 0 {
-			d.failKind(ErrDuplicateGatewayPort, nil, g.path, "%q and %q are both port %d; keep one", first, g.Port, g.Number)
+			d.failKind(ErrDuplicateGatewayPort, g.node, g.path, "%q and %q are both port %d; keep one", first, g.Port, g.Number)
 		}
 		seenPort[g.Number] = g.Port
 	}
@@ -382,16 +385,16 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		}
 		name := s.Breed.BreedName()
 		if seenBreed[name] {
-			d.failKind(ErrNonUniqueBlueprintBreedReference, nil, s.path.Attr("breed"), "breed %q is used twice; a breed runs in one service of one cluster", name)
+			d.failKind(ErrNonUniqueBlueprintBreedReference, s.node, s.path.Attr("breed"), "breed %q is used twice; a breed runs in one service of one cluster", name)
 		}
 		seenBreed[name] = true
 		for _, t := range s.Environment {
 			tp := s.path.Attr("environment_variables").Key(t.Name)
 			if t.Value == nil {
-				d.failKind(ErrMissingEnvironmentVariable, nil, tp, "%q has no value; give one or leave it out", t.Name)
+				d.failKind(ErrMissingEnvironmentVariable, t.node, tp, "%q has no value; give one or leave it out", t.Name)
 			}
 			if s.Breed.Ref == "" && !slices.Contains(traitNames(s.Breed.Environment), t.Name) {
-				d.failKind(ErrUnresolvedDependencyInTraitValue, nil, tp, "breed %q declares no environment variable %q; a service overrides only what its breed declares (%s)",
+				d.failKind(ErrUnresolvedDependencyInTraitValue, t.node, tp, "breed %q declares no environment variable %q; a service overrides only what its breed declares (%s)",
 					s.Breed.Name, t.Name, list(traitNames(s.Breed.Environment)))
 			}
 		}
@@ -399,7 +402,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 	for _, b := range breeds {
 		for _, dep := range b.Dependencies {
 			if !seenBreed[dep.Breed.BreedName()] {
-				d.failKind(ErrUnresolvedBreedDependency, nil, b.path.Attr("dependencies").Key(dep.Alias), "breed %q depends on %q, which no service of the blueprint runs; add a cluster with it",
+				d.failKind(ErrUnresolvedBreedDependency, b.node, b.path.Attr("dependencies").Key(dep.Alias), "breed %q depends on %q, which no service of the blueprint runs; add a cluster with it",
 					b.Name, dep.Breed.BreedName())
 			}
 		}
@@ -463,7 +466,7 @@ func (d *decoder) validateClusterGateways(c *VampCluster, allDefault bool, ports
 		if g.Port == "" {
 			for _, s := range c.Services {
 				if s.Breed != nil && s.Breed.Ref == "" && len(s.Breed.Ports) > 1 {
-					d.failKind(ErrIllegalAnonymousRoutingPortMapping, nil, g.path, "breed %q has %d ports: name the port this gateway is for (gateways: {PORT: {sticky: ..., routes: ...}})",
+					d.failKind(ErrIllegalAnonymousRoutingPortMapping, g.node, g.path, "breed %q has %d ports: name the port this gateway is for (gateways: {PORT: {sticky: ..., routes: ...}})",
 						s.Breed.Name, len(s.Breed.Ports))
 				}
 			}
@@ -475,28 +478,28 @@ func (d *decoder) validateClusterGateways(c *VampCluster, allDefault bool, ports
 		negative := false
 		for _, r := range g.Routes {
 			rp := g.path.Attr("routes").Key(r.Path)
-			if !names[r.Path] {
-				d.failKind(ErrUnresolvedServiceRoute, nil, rp, "cluster %q has no service %q; route to one of %s", c.Name, r.Path, list(sortedKeys(names)))
+			if !names[r.Path] && len(c.Services) > 0 {
+				d.failKind(ErrUnresolvedServiceRoute, g.node, rp, "cluster %q has no service %q; route to one of %s", c.Name, r.Path, list(sortedKeys(names)))
 			}
 			if r.Weight != nil {
 				sum += *r.Weight
 				negative = negative || *r.Weight < 0
 			}
 			if s := r.ConditionStrength; s != nil && (*s < 0 || *s > 100) {
-				d.failKind(ErrRouteConditionStrength, nil, rp.Attr("condition_strength"), "%d%%: a condition strength is from 0%% to 100%%", *s)
+				d.failKind(ErrRouteConditionStrength, g.node, rp.Attr("condition_strength"), "%d%%: a condition strength is from 0%% to 100%%", *s)
 			}
 			if typ := portType[g.Port]; typ == "tcp" && (r.Condition != "" || r.ConditionRef != "") {
-				d.failKind(ErrConditionPortType, nil, rp.Attr("condition"), "port %q is a tcp port: a condition needs http", g.Port)
+				d.failKind(ErrConditionPortType, g.node, rp.Attr("condition"), "port %q is a tcp port: a condition needs http", g.Port)
 			}
 		}
 		if negative || sum > 100 {
-			d.failKind(ErrRouteWeight, nil, g.path.Attr("routes"), "the route weights sum to %d%%; they are from 0%% and sum to at most 100%%", sum)
+			d.failKind(ErrRouteWeight, g.node, g.path.Attr("routes"), "the route weights sum to %d%%; they are from 0%% and sum to at most 100%%", sum)
 		}
 		if portType[g.Port] == "tcp" && g.Sticky != "" {
-			d.failKind(ErrStickyPortType, nil, g.path.Attr("sticky"), "port %q is a tcp port: sticky sessions need http", g.Port)
+			d.failKind(ErrStickyPortType, g.node, g.path.Attr("sticky"), "port %q is a tcp port: sticky sessions need http", g.Port)
 		}
 		if allDefault && g.Port != "" && !slices.Contains(ports, g.Port) {
-			d.failKind(ErrUnresolvedGatewayPort, nil, g.path, "%q is not a port of the cluster's breeds (%s)", g.Port, list(ports))
+			d.failKind(ErrUnresolvedGatewayPort, g.node, g.path, "%q is not a port of the cluster's breeds (%s)", g.Port, list(ports))
 		}
 	}
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -71,25 +70,19 @@ func (d *blueprintDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var merged *blueprint.Blueprint
+	docs := make([]string, len(m.YAML))
 	for i, doc := range m.YAML {
-		at := path.Root("yaml").AtListIndex(i)
-		bp, err := blueprint.ParseYAML([]byte(doc.ValueString()))
-		if err != nil {
-			var yerrs blueprint.YAMLErrors
-			if !errors.As(err, &yerrs) {
-				resp.Diagnostics.AddAttributeError(at, "Invalid blueprint YAML", "yaml["+strconv.Itoa(i)+"]: "+err.Error())
-				continue
-			}
-			for _, e := range yerrs {
-				resp.Diagnostics.AddAttributeError(at, "Invalid blueprint YAML", "yaml["+strconv.Itoa(i)+"], "+e.Error())
-			}
-			continue
-		}
-		merged = blueprint.Merge(merged, bp)
+		docs[i] = doc.ValueString()
+	}
+	merged, notes, errs := blueprint.ReadVampDocuments(docs)
+	for _, e := range errs {
+		resp.Diagnostics.AddAttributeError(path.Root("yaml").AtListIndex(e.Index), "Invalid blueprint YAML", "yaml["+strconv.Itoa(e.Index)+"], "+e.Error())
 	}
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	for _, n := range notes {
+		resp.Diagnostics.AddAttributeWarning(path.Root("yaml"), "Read and not used", n+".")
 	}
 	merged.Normalize()
 	for _, fe := range merged.Validate() {
