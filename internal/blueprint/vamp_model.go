@@ -99,7 +99,7 @@ type VampCluster struct {
 	SLA          *VampSLA
 	Dialects     map[string]any
 	path         Path
-	node *yaml.Node
+	node         *yaml.Node
 }
 
 // VampService is one service of a cluster.
@@ -112,7 +112,7 @@ type VampService struct {
 	Network      string
 	Dialects     map[string]any
 	path         Path
-	node *yaml.Node
+	node         *yaml.Node
 }
 
 // VampBreed is a breed written out, or a reference to one by name (Ref).
@@ -128,7 +128,7 @@ type VampBreed struct {
 	Dependencies []Dependency
 	HealthChecks []HealthCheck
 	path         Path
-	node *yaml.Node
+	node         *yaml.Node
 }
 
 // BreedName is the breed's name, written out or referenced.
@@ -181,7 +181,7 @@ type VampGateway struct {
 	Routes       []*VampRoute
 	Metadata     map[string]any
 	path         Path
-	node *yaml.Node
+	node         *yaml.Node
 }
 
 // VampRoute is one route of a gateway: to a service (cluster gateway) or to CLUSTER/PORT

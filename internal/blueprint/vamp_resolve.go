@@ -73,11 +73,12 @@ func Resolve(bp *VampBlueprint, arts *Artifacts) (*Resolved, error) {
 			if s.Breed == nil {
 				continue
 			}
-			if s.Breed.Ref == "" {
-				r.inline[s.Breed.Name] = s.Breed
-			}
+			r.addInline(s.Breed)
 			r.clusterOf[s.Breed.BreedName()] = c.Name
 		}
+	}
+	for _, name := range sortedKeys(arts.Breeds) {
+		r.addInline(arts.Breeds[name]) // with the breeds its dependencies write out
 	}
 	out := &Blueprint{Name: bp.Name, Clusters: map[string]*Cluster{}}
 	if len(bp.Metadata) > 0 {
@@ -109,6 +110,17 @@ func Resolve(bp *VampBlueprint, arts *Artifacts) (*Resolved, error) {
 		return nil, r.errs
 	}
 	return &Resolved{Blueprint: out, Notes: r.notes}, nil
+}
+
+// addInline records a breed written out in the blueprint, and its dependencies written out.
+func (r *resolver) addInline(b *VampBreed) {
+	if b == nil || b.Ref != "" || r.inline[b.Name] != nil {
+		return
+	}
+	r.inline[b.Name] = b
+	for _, dep := range b.Dependencies {
+		r.addInline(dep.Breed)
+	}
 }
 
 // breed returns the written-out breed of a service or dependency: itself, a breed written out
@@ -313,6 +325,11 @@ func (r *resolver) service(c *VampCluster, s *VampService, blueprintEnv map[stri
 		checks = b.HealthChecks
 	}
 	for _, hc := range checks {
+		// Vamp passes a relative path (path/to/check) to the health check as it is; a request
+		// path starts with "/".
+		if hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {
+			hc.Path = "/" + hc.Path
+		}
 		if _, ok := out.Breed.Ports[hc.Port]; !ok {
 			for name, spec := range out.Breed.Ports {
 				if n, _, err := ParsePort(spec); err == nil && strconv.Itoa(n) == hc.Port {
