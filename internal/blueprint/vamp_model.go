@@ -157,6 +157,7 @@ type Trait struct {
 	Alias string
 	Value *string
 	node  *yaml.Node
+	path  Path
 }
 
 // Argument is one Docker argument (`privileged: true`, or a docker run parameter).

@@ -624,7 +624,7 @@ func (d *decoder) traits(e entry, p Path, keepAlias bool) []Trait {
 			continue
 		}
 		m := aliasPattern.FindStringSubmatch(te.key)
-		t := Trait{Name: te.key, node: te.valuePos}
+		t := Trait{Name: te.key, node: te.valuePos, path: tp}
 		if m != nil {
 			t.Name = m[1]
 			if m[2] != "" && keepAlias {

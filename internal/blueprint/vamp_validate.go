@@ -93,7 +93,7 @@ func (d *decoder) validateBreed(b *VampBreed) {
 		strict bool
 	}{{"ports", b.Ports, true}, {"constants", b.Constants, true}, {"environment_variables", b.Environment, false}} {
 		for _, t := range g.ts {
-			tp := p.Attr(g.attr).Key(t.Name)
+			tp := t.path
 			if g.strict && !strictNamePattern.MatchString(t.Name) && namePattern.MatchString(t.Name) {
 				d.failKind(ErrIllegalStrictName, t.node, tp, "%q: a port or constant name has no spaces, \".\", \"/\", \"[\" or \"]\"", t.Name)
 			} else if !namePattern.MatchString(t.Name) {
@@ -107,16 +107,16 @@ func (d *decoder) validateBreed(b *VampBreed) {
 	}
 	for _, t := range b.Ports {
 		if t.Value == nil {
-			d.failKind(ErrMissingPortValue, t.node, p.Attr("ports").Key(t.Name), "port %q has no value; give a number and type, e.g. 8080/http", t.Name)
+			d.failKind(ErrMissingPortValue, t.node, t.path, "port %q has no value; give a number and type, e.g. 8080/http", t.Name)
 		} else if len(mustRefs(*t.Value)) == 0 {
 			if _, _, err := ParsePort(*t.Value); err != nil {
-				d.failKind(ErrUnexpectedType, t.node, p.Attr("ports").Key(t.Name), "%v", err)
+				d.failKind(ErrUnexpectedType, t.node, t.path, "%v", err)
 			}
 		}
 	}
 	for _, t := range b.Constants {
 		if t.Value == nil {
-			d.failKind(ErrMissingConstantValue, t.node, p.Attr("constants").Key(t.Name), "constant %q has no value", t.Name)
+			d.failKind(ErrMissingConstantValue, t.node, t.path, "constant %q has no value", t.Name)
 		}
 	}
 	d.validateArguments(b.Arguments, p.Attr("arguments"))
@@ -141,7 +141,7 @@ func (d *decoder) validateBreed(b *VampBreed) {
 			if t.Value == nil {
 				continue
 			}
-			tp := p.Attr(g.attr).Key(t.Name)
+			tp := t.path
 			refs, err := ParseValueRefs(*t.Value)
 			if err != nil {
 				d.failKind(ErrParser, t.node, tp, "%v", err)
@@ -311,7 +311,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 	}
 	// Blueprint environment variables set CLUSTER.NAME.
 	for _, t := range bp.Environment {
-		tp := Path{}.Attr("environment_variables").Key(t.Name)
+		tp := t.path
 		cname, vname, ok := strings.Cut(t.Name, ".")
 		c := clusters[cname]
 		if !ok || c == nil {
@@ -349,7 +349,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 						continue
 					}
 					if dep := deps[r.Parts[0]]; dep != nil && !refTarget(dep, r.Parts[1:]) {
-						d.failKind(ErrUnresolvedEnvironmentVariable, t.node, b.path.Attr(g.attr).Key(t.Name), "$%s: breed %q (dependency %q) has no %s",
+						d.failKind(ErrUnresolvedEnvironmentVariable, t.node, t.path, "$%s: breed %q (dependency %q) has no %s",
 							strings.Join(r.Parts, "."), dep.Name, r.Parts[0], strings.Join(r.Parts[1:], "."))
 					}
 				}
@@ -370,9 +370,9 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 			}
 		}
 		if first, dup := seenPort[g.Number]; dup && g.Number != 0 {
-			d.failKind(ErrDuplicateGatewayPort, g.node, g.path, "%q and %q are both port %d; keep one", first, g.Port, g.Number)
+			d.failKind(ErrDuplicateGatewayPort, g.node, g.path, "%q and %q are both port %d; keep one", first, g.path[len(g.path)-1].Key, g.Number)
 		}
-		seenPort[g.Number] = g.Port
+		seenPort[g.Number] = g.path[len(g.path)-1].Key
 	}
 	if len(services) == 0 && !opts.Partial {
 		d.failKind(ErrNoService, root, Path{}.Attr("clusters"), "the blueprint has no service; add clusters: {NAME: {services: [{breed: ...}]}}")
@@ -389,7 +389,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		}
 		seenBreed[name] = true
 		for _, t := range s.Environment {
-			tp := s.path.Attr("environment_variables").Key(t.Name)
+			tp := t.path
 			if t.Value == nil {
 				d.failKind(ErrMissingEnvironmentVariable, t.node, tp, "%q has no value; give one or leave it out", t.Name)
 			}
