@@ -37,6 +37,16 @@ type Service struct {
 	HealthChecks []HealthCheck
 	// Marathon is a JSON object deep-merged into the service's Marathon app ("" for none).
 	Marathon string
+	// SLA is the service's scaling by latency (vamp_deployment's sla), nil for none.
+	SLA *SLA
+}
+
+// SLA is scaling by latency: the gateway keeps the service between MinInstances and
+// MaxInstances, Step more when the latency stays above UpperP99 for a Window, Step fewer below
+// LowerP99, never twice within Cooldown (durations as "1000ms", "600s").
+type SLA struct {
+	MinInstances, MaxInstances, Step       int64
+	UpperP99, LowerP99, Window, Cooldown string
 }
 
 // Breed is a deployable unit.
@@ -218,6 +228,10 @@ func (s *Service) Clone() *Service {
 	}
 	if s.HealthChecks != nil {
 		out.HealthChecks = append([]HealthCheck{}, s.HealthChecks...)
+	}
+	if s.SLA != nil {
+		sla := *s.SLA
+		out.SLA = &sla
 	}
 	return out
 }

@@ -204,9 +204,29 @@ func TestVampHealthChecksAndSLA(t *testing.T) {
 	if got := b.Clusters["c"].Services[1].HealthChecks; len(got) != 0 {
 		t.Errorf("checks of b = %+v", got)
 	}
-	if !strings.Contains(strings.Join(notes, "\n"), `the SLA of cluster "c" is read and not applied`) {
+	// Vamp's SLA of the cluster is each service's sla.
+	wantSLA := &SLA{MinInstances: 1, MaxInstances: 3, Step: 1, UpperP99: "1000ms", LowerP99: "100ms", Window: "60s", Cooldown: "60s"}
+	for i, s := range b.Clusters["c"].Services {
+		if !reflect.DeepEqual(s.SLA, wantSLA) {
+			t.Errorf("sla of service %d = %+v", i, s.SLA)
+		}
+	}
+	if len(notes) != 0 {
 		t.Errorf("notes = %q", notes)
 	}
+	// An SLA by reference, and one that cannot be applied (a note, as Vamp ran SLAs beside
+	// the deployment).
+	b, _ = deployVamp(t, "name: d\nclusters:\n  c:\n    sla: {reference: fast, escalations: [{type: scale_instances, minimum: 2, maximum: 4, scale_by: 2}]}\n    services: [{name: a, deployable: img/a, ports: {web: 80}}]\n",
+		"kind: sla\nname: fast\ntype: response_time_sliding_window\nthreshold: {upper: 500, lower: 50}\nwindow: {interval: 30, cooldown: 120}\n")
+	if got := b.Clusters["c"].Services[0].SLA; !reflect.DeepEqual(got, &SLA{MinInstances: 2, MaxInstances: 4, Step: 2, UpperP99: "500ms", LowerP99: "50ms", Window: "30s", Cooldown: "120s"}) {
+		t.Errorf("sla = %+v", got)
+	}
+	_, notes = deployVamp(t, "name: d\nclusters:\n  c:\n    sla: {type: vital-cloud, reborn: red-swallow}\n    services: [{name: a, deployable: img/a, ports: {web: 80}}]\n")
+	if !strings.Contains(strings.Join(notes, "\n"), `the SLA of cluster "c" (type "vital-cloud") is read and not applied`) {
+		t.Errorf("notes = %q", notes)
+	}
+	refused(t, ErrMissingArtifact, "clusters.c.sla", `SLA "slow" is referenced but no document gives it`,
+		"name: d\nclusters:\n  c:\n    sla: slow\n    services: [{name: a, deployable: img/a}]\n")
 	refused(t, ErrUnresolvedPortReference, "clusters.c.health_checks[0].port", `"nope" is not a port`,
 		"name: d\nclusters:\n  c:\n    health_checks: {port: nope}\n    services: [{name: a, deployable: img/a, ports: {web: 80}}]\n")
 	refused(t, ErrUnresolvedScaleEscalationTarget, "clusters.c.sla.escalations", `"x" is not a cluster`,

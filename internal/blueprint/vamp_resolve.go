@@ -112,6 +112,64 @@ func Resolve(bp *VampBlueprint, arts *Artifacts) (*Resolved, error) {
 	return &Resolved{Blueprint: out, Notes: r.notes}, nil
 }
 
+// sla maps a cluster's Vamp SLA onto the services' sla: a response_time_sliding_window SLA
+// whose escalations scale instances (scale_instances, directly or in a to_all group) of this
+// cluster. Vamp measures the average response time over the window, the gateway here its p99;
+// what cannot be mapped is a note, not an error (Vamp ran SLAs beside the deployment too).
+func (r *resolver) sla(c *VampCluster) *SLA {
+	s := c.SLA
+	if s == nil {
+		return nil
+	}
+	if s.Ref != "" {
+		if stored := r.arts.SLAs[s.Ref]; stored != nil {
+			cp := *stored
+			cp.Escalations = append(append([]*VampEscalation{}, stored.Escalations...), s.Escalations...)
+			s = &cp
+		} else {
+			r.fail(ErrMissingArtifact, c.path.Attr("sla"), "SLA %q is referenced but no document gives it: add a document with kind: sla, name: %s, type: response_time_sliding_window, ...", s.Ref, s.Ref)
+			return nil
+		}
+	}
+	if s.Type != "response_time_sliding_window" {
+		r.note("the SLA of cluster %q (type %q) is read and not applied: the gateway scales by a response_time_sliding_window SLA with a scale_instances escalation", c.Name, s.Type)
+		return nil
+	}
+	var scale []*VampEscalation
+	var walk func([]*VampEscalation)
+	walk = func(es []*VampEscalation) {
+		for _, e := range es {
+			switch e.Type {
+			case "to_all":
+				walk(e.Escalations)
+			case "scale_instances":
+				if e.Target == "" || e.Target == c.Name {
+					scale = append(scale, e)
+					continue
+				}
+				r.note("escalation of cluster %q scaling cluster %q is read and not applied: give cluster %q its own sla", c.Name, e.Target, e.Target)
+			default:
+				r.note("escalation %q of cluster %q is read and not applied: the gateway runs scale_instances escalations", cmpOrString(e.Type, e.Ref), c.Name)
+			}
+		}
+	}
+	walk(s.Escalations)
+	if len(scale) != 1 {
+		r.note("the SLA of cluster %q has %d scale_instances escalations of its own and is not applied: give it one", c.Name, len(scale))
+		return nil
+	}
+	e := scale[0]
+	if e.Minimum != float64(int64(e.Minimum)) || e.Maximum != float64(int64(e.Maximum)) || e.ScaleBy != float64(int64(e.ScaleBy)) {
+		r.fail(ErrInvalidValue, c.path.Attr("sla").Attr("escalations"), "scale_instances takes whole numbers of instances")
+		return nil
+	}
+	return &SLA{
+		MinInstances: int64(e.Minimum), MaxInstances: int64(e.Maximum), Step: int64(e.ScaleBy),
+		UpperP99: strconv.FormatInt(s.Upper, 10) + "ms", LowerP99: strconv.FormatInt(s.Lower, 10) + "ms",
+		Window: strconv.FormatInt(s.Interval, 10) + "s", Cooldown: strconv.FormatInt(s.Cooldown, 10) + "s",
+	}
+}
+
 // addInline records a breed written out in the blueprint, and its dependencies written out.
 func (r *resolver) addInline(b *VampBreed) {
 	if b == nil || b.Ref != "" || r.inline[b.Name] != nil {
@@ -142,14 +200,16 @@ func (r *resolver) breed(b *VampBreed, p Path) *VampBreed {
 
 func (r *resolver) cluster(c *VampCluster, blueprintEnv map[string]string) *Cluster {
 	out := &Cluster{}
-	if c.SLA != nil {
-		r.note("the SLA of cluster %q is read and not applied: set the service's sla in vamp_deployment (see the sla guide)", c.Name)
-	}
+	sla := r.sla(c)
 	if len(c.Metadata) > 0 {
 		r.note("metadata of cluster %q is read and not used", c.Name)
 	}
 	for _, s := range c.Services {
 		if svc := r.service(c, s, blueprintEnv); svc != nil {
+			if sla != nil {
+				cp := *sla
+				svc.SLA = &cp
+			}
 			out.Services = append(out.Services, svc)
 		}
 	}
