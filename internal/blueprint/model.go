@@ -45,7 +45,7 @@ type Service struct {
 // MaxInstances, Step more when the latency stays above UpperP99 for a Window, Step fewer below
 // LowerP99, never twice within Cooldown (durations as "1000ms", "600s").
 type SLA struct {
-	MinInstances, MaxInstances, Step       int64
+	MinInstances, MaxInstances, Step     int64
 	UpperP99, LowerP99, Window, Cooldown string
 }
 

@@ -35,13 +35,14 @@ func (d *blueprintDataSource) Metadata(_ context.Context, req datasource.Metadat
 
 func (d *blueprintDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads Vamp YAML blueprints, merges them in order the way Vamp merges a blueprint into a " +
+		MarkdownDescription: "Reads Vamp YAML blueprints (with the breeds, scales and SLAs they name), merges them in order the way Vamp merges a blueprint into a " +
 			"running deployment, and gives the normalized, validated result in the shape of `vamp_deployment`'s arguments: " +
 			"`clusters = data.vamp_blueprint.sava.clusters`.",
 		Attributes: map[string]schema.Attribute{
 			"yaml": schema.ListAttribute{
-				MarkdownDescription: "Blueprint documents (Vamp YAML), merged in order: the first is the deployment, each next one is merged into it " +
-					"(services by breed name; a new variant without a stated weight gets 0).",
+				MarkdownDescription: "Vamp YAML documents: blueprints, merged in order (the first is the deployment, each next one is merged into it: " +
+					"services by breed name; a new variant without a stated weight gets 0), and the breeds, scales and SLAs they name by reference " +
+					"(`kind: breeds`, `kind: scales`, `kind: slas`; several documents in one element separated by `---`).",
 				Required:    true,
 				ElementType: types.StringType,
 				Validators:  []validator.List{listvalidator.SizeAtLeast(1)},
