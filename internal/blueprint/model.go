@@ -2,7 +2,9 @@
 // Vamp's merge of a blueprint into a running deployment, normalization (the defaults Vamp fills
 // in) and validation with attribute paths and fixes. It is pure code: no Terraform, no HTTP.
 //
-// The usual flow is ParseYAML (each document) → Merge (in order) → Normalize → Validate. Validate
+// The usual flow is ReadArtifacts (each document: Vamp's readers, see vamp_read.go) → Resolve (breeds,
+// scales and SLAs referenced by name, aliases, references) → Merge (in order) → Normalize →
+// Validate; ReadVampDocuments does it for data "vamp_blueprint". Validate
 // checks the blueprint as Normalize would complete it, so it may also be called before Normalize.
 package blueprint
 
@@ -75,7 +77,7 @@ type HealthCheck struct {
 	Failures                                              int64
 }
 
-// Health check defaults that Normalize fills in (Failures is filled by ParseYAML when absent).
+// Health check defaults that Normalize fills in (Failures is filled by the reader when absent).
 const (
 	DefaultHealthCheckProtocol     = "HTTP"
 	DefaultHealthCheckPath         = "/"
@@ -100,7 +102,7 @@ type Route struct {
 	// Condition is an expression of internal/condition's language, "" for none.
 	Condition string
 	// ConditionStrength is the percentage of matching requests this route takes; nil with a
-	// condition means 100 (HCL). ParseYAML sets 0 for a YAML condition without one (Vamp).
+	// condition means 100 (HCL). Resolve sets 0 for a YAML condition without one (Vamp).
 	ConditionStrength *int64
 }
 

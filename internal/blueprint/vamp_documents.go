@@ -1,6 +1,9 @@
 package blueprint
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // DocumentError is a fault of one of several documents (Index counts from 0).
 type DocumentError struct {
@@ -90,4 +93,22 @@ func hasService(bp *VampBlueprint) bool {
 		}
 	}
 	return false
+}
+
+// ParseYAML reads one document holding a blueprint (and the breeds, scales and SLAs it names)
+// the way data "vamp_blueprint" reads each document: Vamp's readers, then Resolve. Faults are
+// YAMLErrors.
+func ParseYAML(doc []byte) (*Blueprint, error) {
+	arts, err := ReadArtifacts(doc, ReadOptions{Partial: true})
+	if err != nil {
+		return nil, err
+	}
+	if len(arts.Blueprints) != 1 {
+		return nil, YAMLErrors{{Kind: ErrNoService, Msg: fmt.Sprintf("the document holds %d blueprints; give one", len(arts.Blueprints))}}
+	}
+	res, err := Resolve(arts.Blueprints[0], arts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Blueprint, nil
 }

@@ -340,7 +340,9 @@ func (d *decoder) vBlueprint(root *yaml.Node, opts ReadOptions) *VampBlueprint {
 		return nil
 	}
 	bp := &VampBlueprint{}
-	if name, ok := d.vrequired(fs, root, nil, "name"); ok {
+	if _, named := fs["name"]; !named && opts.Partial {
+		// A document merged into a deployment takes the deployment's name.
+	} else if name, ok := d.vrequired(fs, root, nil, "name"); ok {
 		d.vname(fs["name"].valuePos, Path{}.Attr("name"), name)
 		bp.Name = name
 	}
@@ -683,8 +685,7 @@ func (d *decoder) arguments(e entry, p Path) []Argument {
 
 var healthCheckFields = []string{"path", "port", "initial_delay", "timeout", "interval", "failures", "protocol"}
 
-// vHealthChecks reads one health check or a list: port is required, path defaults to /,
-// protocol to HTTP.
+// vHealthChecks reads one health check or a list: path defaults to /, protocol to HTTP.
 func (d *decoder) vHealthChecks(e entry, p Path) []HealthCheck {
 	n := e.valNode
 	if isNull(n) {
@@ -715,9 +716,11 @@ func (d *decoder) vHealthChecks(e entry, p Path) []HealthCheck {
 				hc.Protocol = s
 			}
 		}
-		hc.Port, _ = d.vrequired(fs, item, ip, "port")
-		// Vamp requires the timings and failures; here they default as in vamp_deployment
-		// (Normalize), so that a check may state only its port and path.
+		// Vamp requires the port, timings and failures; here they default as in vamp_deployment
+		// (Normalize: the breed's only port), so that a check may state only its path.
+		if e, ok := fs["port"]; ok {
+			hc.Port, _ = d.vstring(e, ip.Attr("port"))
+		}
 		for _, f := range []struct {
 			name string
 			to   *string
@@ -784,24 +787,30 @@ func (d *decoder) vScale(e entry, p Path) *VampScale {
 	if named {
 		d.failKind(ErrEitherReferenceOrAnonymous, e.valuePos, p.Attr("name"), "a scale in a service is written out without a name, or referenced with reference: NAME")
 	}
-	return &VampScale{Scale: d.scaleFields(fs, e.valuePos, p)}
+	return &VampScale{Scale: d.scaleFields(fs, p)}
 }
 
-func (d *decoder) scaleFields(fs map[string]entry, at *yaml.Node, p Path) Scale {
-	sc := Scale{Instances: 1}
-	if s, ok := d.vrequired(fs, at, p, "cpu"); ok {
-		cpu, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || math.IsNaN(cpu) || math.IsInf(cpu, 0) {
-			d.failKind(ErrUnexpectedType, fs["cpu"].valuePos, p.Attr("cpu"), "%q: cpu is a number of cores, e.g. 0.5", s)
+// scaleFields reads cpu, memory and instances. Vamp requires cpu and memory; here a field left
+// out takes DefaultScale's value, as in vamp_deployment.
+func (d *decoder) scaleFields(fs map[string]entry, p Path) Scale {
+	sc := DefaultScale
+	if e, ok := fs["cpu"]; ok {
+		if s, ok := d.vstring(e, p.Attr("cpu")); ok {
+			cpu, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(cpu) || math.IsInf(cpu, 0) {
+				d.failKind(ErrUnexpectedType, e.valuePos, p.Attr("cpu"), "%q: cpu is a number of cores, e.g. 0.5", s)
+			}
+			sc.CPU = cpu
 		}
-		sc.CPU = cpu
 	}
-	if s, ok := d.vrequired(fs, at, p, "memory"); ok {
-		mb, err := ParseMemoryMB(s)
-		if err != nil {
-			d.failKind(ErrUnexpectedType, fs["memory"].valuePos, p.Attr("memory"), "%v", err)
+	if e, ok := fs["memory"]; ok {
+		if s, ok := d.vstring(e, p.Attr("memory")); ok {
+			mb, err := ParseMemoryMB(s)
+			if err != nil {
+				d.failKind(ErrUnexpectedType, e.valuePos, p.Attr("memory"), "%v", err)
+			}
+			sc.MemoryMB = mb
 		}
-		sc.MemoryMB = mb
 	}
 	if e, ok := fs["instances"]; ok {
 		if s, ok := d.vstring(e, p.Attr("instances")); ok {
@@ -821,7 +830,7 @@ func (d *decoder) vScaleDocument(root *yaml.Node) (string, *Scale) {
 		return "", nil
 	}
 	name, _ := d.vrequired(fs, root, nil, "name")
-	sc := d.scaleFields(fs, root, nil)
+	sc := d.scaleFields(fs, nil)
 	return name, &sc
 }
 

@@ -99,7 +99,18 @@ func TestVampGateways(t *testing.T) {
 	refused(t, ErrDuplicateGatewayPort, `gateways["9050/tcp"]`, `"9050/http" and "9050/tcp" are both port 9050`, two+"gateways:\n  9050/http: c/web\n  9050/tcp: c/admin\n")
 	refused(t, ErrIllegalGatewayStickyValue, "clusters.c.gateways.web.sticky", "route, instance or none", two+"    gateways:\n      web: {sticky: server}\n")
 	refused(t, ErrRouteWeight, "clusters.c.gateways.web.routes", "sum to 110%", two+"    gateways:\n      web: {routes: {a: {weight: 60%}, b: {weight: 50%}}}\n")
-	refused(t, ErrUnresolvedServiceRoute, "clusters.c.gateways.web.routes.z", `no service "z"`, two+"    gateways:\n      web: {routes: {z: {weight: 100%}}}\n")
+	// Vamp's reader refuses a route to an unknown service; a document merged into a deployment may
+	// route to the deployment's services, so there the merged blueprint's validation refuses it.
+	if _, err := ReadBlueprint([]byte(two + "    gateways:\n      web: {routes: {z: {weight: 100%}}}\n")); err == nil || !strings.Contains(err.Error(), `cluster "c" has no service "z"`) {
+		t.Errorf("route to z: %v", err)
+	}
+	b, _, errs := ReadVampDocuments([]string{two + "    gateways:\n      web: {routes: {z: {weight: 100%}}}\n"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if fe := b.Validate(); len(fe) == 0 || fe[0].Summary != "Route to an unknown service" {
+		t.Errorf("Validate: %v", fe)
+	}
 	refused(t, ErrUnresolvedGatewayPort, `gateways.9050.routes["c/nope"]`, `no breed of cluster "c" has a port "nope"`, two+"gateways:\n  9050: c/nope\n")
 	// What the gateway here cannot carry out is refused, naming what to do.
 	refused(t, ErrNotSupported, "gateways.9050.routes", "use a vamp_gateway resource", two+"gateways:\n  9050:\n    routes:\n      - c/web: {weight: 50%}\n      - c/admin: {weight: 50%}\n")

@@ -122,7 +122,7 @@ func (d *decoder) validateBreed(b *VampBreed) {
 	d.validateArguments(b.Arguments, p.Attr("arguments"))
 	for i, hc := range b.HealthChecks {
 		hp := p.Attr("health_checks").Index(i)
-		if !slices.Contains(traitNames(b.Ports), hc.Port) {
+		if hc.Port != "" && !slices.Contains(traitNames(b.Ports), hc.Port) {
 			d.failKind(ErrUnresolvedPortReference, b.node, hp.Attr("port"), "%q is not a port of breed %q; use one of %s", hc.Port, b.Name, list(traitNames(b.Ports)))
 		}
 		if hc.Failures < 0 {
@@ -357,7 +357,7 @@ func (d *decoder) validateBlueprint(bp *VampBlueprint, root *yaml.Node, opts Rea
 		}
 	}
 	for _, c := range bp.Clusters {
-		d.validateClusterGateways(c, allDefault(c), clusterPorts(c))
+		d.validateClusterGateways(c, allDefault(c), clusterPorts(c), opts.Partial)
 	}
 	// Blueprint gateways: no condition on a tcp gateway, one gateway per port number.
 	seenPort := map[int]string{}
@@ -432,7 +432,7 @@ func (d *decoder) scaleTargets(es []*VampEscalation, clusters map[string]*VampCl
 }
 
 func (d *decoder) healthCheckPort(services []*VampService, hc HealthCheck, p Path) {
-	ok := false
+	ok := hc.Port == "" // the breed's only port (Normalize), else Validate asks for one
 	for _, s := range services {
 		ok = ok || s.Breed == nil || s.Breed.Ref != "" || slices.Contains(traitNames(s.Breed.Ports), hc.Port)
 	}
@@ -446,7 +446,7 @@ func (d *decoder) healthCheckPort(services []*VampService, hc HealthCheck, p Pat
 
 // validateClusterGateways checks a cluster's internal gateways and maps the anonymous one onto
 // the cluster's only port.
-func (d *decoder) validateClusterGateways(c *VampCluster, allDefault bool, ports []string) {
+func (d *decoder) validateClusterGateways(c *VampCluster, allDefault bool, ports []string, partial bool) {
 	names := map[string]bool{}
 	portType := map[string]string{}
 	for _, s := range c.Services {
@@ -478,7 +478,9 @@ func (d *decoder) validateClusterGateways(c *VampCluster, allDefault bool, ports
 		negative := false
 		for _, r := range g.Routes {
 			rp := g.path.Attr("routes").Key(r.Path)
-			if !names[r.Path] && len(c.Services) > 0 {
+			// A document merged into a deployment may route to the deployment's services:
+			// Validate checks the merged blueprint.
+			if !names[r.Path] && !partial {
 				d.failKind(ErrUnresolvedServiceRoute, g.node, rp, "cluster %q has no service %q; route to one of %s", c.Name, r.Path, list(sortedKeys(names)))
 			}
 			if r.Weight != nil {
