@@ -76,6 +76,16 @@ const (
 	ErrInvalidValue ErrorKind = "InvalidValue"
 )
 
+// Vamp tells whether k is the name of a notification of Vamp's reader (not one of this
+// project's own kinds, nor "").
+func (k ErrorKind) Vamp() bool {
+	switch k {
+	case "", ErrDuplicateKey, ErrMissingArtifact, ErrNotSupported, ErrInvalidValue:
+		return false
+	}
+	return true
+}
+
 // VampBlueprint is a blueprint as Vamp reads it.
 type VampBlueprint struct {
 	Name     string

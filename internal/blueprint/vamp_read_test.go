@@ -94,6 +94,10 @@ func TestVampGateways(t *testing.T) {
 	}
 	// Vamp's rules on tcp ports (these were accepted before).
 	refused(t, ErrStickyPortType, "clusters.c.gateways.admin.sticky", "tcp port", two+"    gateways:\n      admin: {sticky: route}\n")
+	// The message names Vamp's notification, for a Vamp user to recognise.
+	if _, err := ReadBlueprint([]byte(two + "    gateways:\n      admin: {sticky: route}\n")); err == nil || !strings.HasSuffix(err.Error(), "sticky sessions need http (Vamp: StickyPortTypeError)") {
+		t.Errorf("err = %v", err)
+	}
 	refused(t, ErrConditionPortType, "clusters.c.gateways.admin.routes.a.condition", "tcp port", two+"    gateways:\n      admin: {routes: {a: {condition: has cookie x}}}\n")
 	refused(t, ErrStickyPortType, `gateways["9060/tcp"].sticky`, "tcp", two+"gateways:\n  9060/tcp: {sticky: route, routes: c/admin}\n")
 	refused(t, ErrDuplicateGatewayPort, `gateways["9050/tcp"]`, `"9050/http" and "9050/tcp" are both port 9050`, two+"gateways:\n  9050/http: c/web\n  9050/tcp: c/admin\n")

@@ -33,6 +33,9 @@ func (e *YAMLError) Error() string {
 		b.WriteString(e.Path.YAMLString() + ": ")
 	}
 	b.WriteString(e.Msg)
+	if e.Kind.Vamp() {
+		b.WriteString(" (Vamp: " + string(e.Kind) + ")")
+	}
 	return b.String()
 }
 
