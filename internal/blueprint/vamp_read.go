@@ -896,7 +896,7 @@ func (d *decoder) vBlueprintGateways(e entry, p Path) []*VampGateway {
 			if pe, ok := fs["port"]; ok {
 				value, _ = d.vstring(pe, gp.Attr("port"))
 			}
-			d.gatewayFields(g, fs, gp, true)
+			d.gatewayFields(g, fs, gp)
 		}
 		n, typ, err := portType(value)
 		if err != nil {
@@ -913,7 +913,7 @@ func (d *decoder) vBlueprintGateways(e entry, p Path) []*VampGateway {
 }
 
 // gatewayFields reads sticky, virtual_hosts, routes and metadata.
-func (d *decoder) gatewayFields(g *VampGateway, fs map[string]entry, gp Path, splitPath bool) {
+func (d *decoder) gatewayFields(g *VampGateway, fs map[string]entry, gp Path) {
 	if _, ok := fs["name"]; ok {
 		d.failKind(ErrNotAnonymous, fs["name"].keyNode, gp.Attr("name"), "a gateway in a blueprint has no name of its own")
 	}
@@ -1109,7 +1109,7 @@ func (d *decoder) internalGateway(g *VampGateway, fs map[string]entry, gp Path) 
 		d.failKind(ErrUnexpectedElement, pe.keyNode, gp.Attr("port"), "a cluster gateway is keyed by the breed port's name; it has no port field")
 		delete(fs, "port")
 	}
-	d.gatewayFields(g, fs, gp, false)
+	d.gatewayFields(g, fs, gp)
 }
 
 var (
@@ -1175,7 +1175,7 @@ func (d *decoder) vGatewayDocument(root *yaml.Node) *VampGateway {
 			d.vrequired(sfs, se.valuePos, Path{}.Attr("service"), "port")
 		}
 	}
-	d.gatewayFields(g, fs, nil, true)
+	d.gatewayFields(g, fs, nil)
 	d.validateGateway(g, root)
 	return g
 }
