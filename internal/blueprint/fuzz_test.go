@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzParseYAML: no document makes ParseYAML, Normalize, Validate or Merge panic; a parsed
+// FuzzReadVamp: no document makes the Vamp readers, Resolve, Normalize, Validate or Merge panic; a read
 // blueprint normalizes idempotently; every fault has a message.
-func FuzzParseYAML(f *testing.F) {
+func FuzzReadVamp(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
 	for _, name := range files {
 		doc, err := os.ReadFile(name)
@@ -27,12 +27,12 @@ func FuzzParseYAML(f *testing.F) {
 	} {
 		f.Add([]byte(doc))
 	}
-	base, err := ParseYAML(mustRead(f, "step1_sava.yaml"))
+	base, err := parseVamp(mustRead(f, "step1_sava.yaml"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		b, err := ParseYAML(doc)
+		b, err := parseVamp(doc)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error message")

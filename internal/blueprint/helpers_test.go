@@ -14,9 +14,9 @@ func readBlueprint(t testing.TB, name string) *Blueprint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ParseYAML(doc)
+	b, err := parseVamp(doc)
 	if err != nil {
-		t.Fatalf("ParseYAML(%s): %v", name, err)
+		t.Fatalf("parseVamp(%s): %v", name, err)
 	}
 	return b
 }
@@ -24,9 +24,9 @@ func readBlueprint(t testing.TB, name string) *Blueprint {
 // mustParse parses an inline document, failing the test on any fault.
 func mustParse(t testing.TB, doc string) *Blueprint {
 	t.Helper()
-	b, err := ParseYAML([]byte(doc))
+	b, err := parseVamp([]byte(doc))
 	if err != nil {
-		t.Fatalf("ParseYAML: %v\n%s", err, doc)
+		t.Fatalf("parseVamp: %v\n%s", err, doc)
 	}
 	return b
 }
@@ -88,3 +88,6 @@ func dump(b *Blueprint) string {
 	data, _ := json.MarshalIndent(b, "", "  ")
 	return string(data)
 }
+
+// parseVamp reads one blueprint document the way data "vamp_blueprint" reads each document.
+func parseVamp(doc []byte) (*Blueprint, error) { return ParseYAML(doc) }

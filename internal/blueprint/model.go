@@ -2,7 +2,9 @@
 // Vamp's merge of a blueprint into a running deployment, normalization (the defaults Vamp fills
 // in) and validation with attribute paths and fixes. It is pure code: no Terraform, no HTTP.
 //
-// The usual flow is ParseYAML (each document) → Merge (in order) → Normalize → Validate. Validate
+// The usual flow is ReadArtifacts (each document: Vamp's readers, see vamp_read.go) → Resolve (breeds,
+// scales and SLAs referenced by name, aliases, references) → Merge (in order) → Normalize →
+// Validate; ReadVampDocuments does it for data "vamp_blueprint". Validate
 // checks the blueprint as Normalize would complete it, so it may also be called before Normalize.
 package blueprint
 
@@ -37,6 +39,16 @@ type Service struct {
 	HealthChecks []HealthCheck
 	// Marathon is a JSON object deep-merged into the service's Marathon app ("" for none).
 	Marathon string
+	// SLA is the service's scaling by latency (vamp_deployment's sla), nil for none.
+	SLA *SLA
+}
+
+// SLA is scaling by latency: the gateway keeps the service between MinInstances and
+// MaxInstances, Step more when the latency stays above UpperP99 for a Window, Step fewer below
+// LowerP99, never twice within Cooldown (durations as "1000ms", "600s").
+type SLA struct {
+	MinInstances, MaxInstances, Step     int64
+	UpperP99, LowerP99, Window, Cooldown string
 }
 
 // Breed is a deployable unit.
@@ -65,7 +77,7 @@ type HealthCheck struct {
 	Failures                                              int64
 }
 
-// Health check defaults that Normalize fills in (Failures is filled by ParseYAML when absent).
+// Health check defaults that Normalize fills in (Failures is filled by the reader when absent).
 const (
 	DefaultHealthCheckProtocol     = "HTTP"
 	DefaultHealthCheckPath         = "/"
@@ -90,7 +102,7 @@ type Route struct {
 	// Condition is an expression of internal/condition's language, "" for none.
 	Condition string
 	// ConditionStrength is the percentage of matching requests this route takes; nil with a
-	// condition means 100 (HCL). ParseYAML sets 0 for a YAML condition without one (Vamp).
+	// condition means 100 (HCL). Resolve sets 0 for a YAML condition without one (Vamp).
 	ConditionStrength *int64
 }
 
@@ -218,6 +230,10 @@ func (s *Service) Clone() *Service {
 	}
 	if s.HealthChecks != nil {
 		out.HealthChecks = append([]HealthCheck{}, s.HealthChecks...)
+	}
+	if s.SLA != nil {
+		sla := *s.SLA
+		out.SLA = &sla
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 //   - a gateway none of whose routes states a weight (a fresh cluster) splits evenly over the
 //     services in service order, the remainder going to the first: 3 services → 34/33/33;
 //   - otherwise a route without a weight gets 0 (Vamp's merge rule);
-//   - a condition without a strength has strength 100 (HCL; ParseYAML already set Vamp's 0).
+//   - a condition without a strength has strength 100 (HCL; Resolve already set Vamp's 0).
 //
 // Normalize is idempotent and leaves invalid values for Validate to report.
 func (b *Blueprint) Normalize() {

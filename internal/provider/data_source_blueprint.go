@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -36,13 +35,14 @@ func (d *blueprintDataSource) Metadata(_ context.Context, req datasource.Metadat
 
 func (d *blueprintDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads Vamp YAML blueprints, merges them in order the way Vamp merges a blueprint into a " +
+		MarkdownDescription: "Reads Vamp YAML blueprints (with the breeds, scales and SLAs they name), merges them in order the way Vamp merges a blueprint into a " +
 			"running deployment, and gives the normalized, validated result in the shape of `vamp_deployment`'s arguments: " +
 			"`clusters = data.vamp_blueprint.sava.clusters`.",
 		Attributes: map[string]schema.Attribute{
 			"yaml": schema.ListAttribute{
-				MarkdownDescription: "Blueprint documents (Vamp YAML), merged in order: the first is the deployment, each next one is merged into it " +
-					"(services by breed name; a new variant without a stated weight gets 0).",
+				MarkdownDescription: "Vamp YAML documents: blueprints, merged in order (the first is the deployment, each next one is merged into it: " +
+					"services by breed name; a new variant without a stated weight gets 0), and the breeds, scales and SLAs they name by reference " +
+					"(`kind: breeds`, `kind: scales`, `kind: slas`; several documents in one element separated by `---`).",
 				Required:    true,
 				ElementType: types.StringType,
 				Validators:  []validator.List{listvalidator.SizeAtLeast(1)},
@@ -71,25 +71,19 @@ func (d *blueprintDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var merged *blueprint.Blueprint
+	docs := make([]string, len(m.YAML))
 	for i, doc := range m.YAML {
-		at := path.Root("yaml").AtListIndex(i)
-		bp, err := blueprint.ParseYAML([]byte(doc.ValueString()))
-		if err != nil {
-			var yerrs blueprint.YAMLErrors
-			if !errors.As(err, &yerrs) {
-				resp.Diagnostics.AddAttributeError(at, "Invalid blueprint YAML", "yaml["+strconv.Itoa(i)+"]: "+err.Error())
-				continue
-			}
-			for _, e := range yerrs {
-				resp.Diagnostics.AddAttributeError(at, "Invalid blueprint YAML", "yaml["+strconv.Itoa(i)+"], "+e.Error())
-			}
-			continue
-		}
-		merged = blueprint.Merge(merged, bp)
+		docs[i] = doc.ValueString()
+	}
+	merged, notes, errs := blueprint.ReadVampDocuments(docs)
+	for _, e := range errs {
+		resp.Diagnostics.AddAttributeError(path.Root("yaml").AtListIndex(e.Index), "Invalid blueprint YAML", "yaml["+strconv.Itoa(e.Index)+"], "+e.Error())
 	}
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	for _, n := range notes {
+		resp.Diagnostics.AddAttributeWarning(path.Root("yaml"), "Read and not used", n+".")
 	}
 	merged.Normalize()
 	for _, fe := range merged.Validate() {

@@ -148,3 +148,71 @@ func TestAccBlueprintDataSourceErrors(t *testing.T) {
 		},
 	})
 }
+
+// TestAccBlueprintDataSourceVampForms reads a blueprint in Vamp's forms: breeds by reference
+// given by a second document, a trait alias, a dependency reference, a cluster SLA and a
+// PORT/TYPE gateway key.
+func TestAccBlueprintDataSourceVampForms(t *testing.T) {
+	svc := func(cluster string) tfjsonpath.Path {
+		return tfjsonpath.New("clusters").AtMapKey(cluster).AtMapKey("services").AtSliceIndex(0)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+data "vamp_blueprint" "runner" {
+  yaml = [%s, %s]
+}
+`, heredoc(`name: runner
+gateways:
+  9050/http: frontend/port
+clusters:
+  frontend:
+    services: frontend
+    sla:
+      type: response_time_sliding_window
+      threshold: { upper: 1000, lower: 100 }
+      window: { interval: 60, cooldown: 120 }
+      escalations:
+        - { type: scale_instances, minimum: 1, maximum: 4, scale_by: 1 }
+  backend: backend
+env:
+  frontend.debug: true
+`), heredoc(`kind: breeds
+name: frontend
+deployable: cmd:./bin/sava
+ports: { port: 8081/http }
+environment_variables:
+  debug[SAVA_DEBUG]: false
+  BACKEND: http://$backend.host:$backend.ports.webport
+dependencies: { backend: backend }
+---
+kind: breeds
+name: backend
+deployable: cmd:./bin/sava
+ports: { webport: 8085/http }
+`)),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.vamp_blueprint.runner", tfjsonpath.New("gateways"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"9050": knownvalue.StringExact("frontend/port"),
+				})),
+				statecheck.ExpectKnownValue("data.vamp_blueprint.runner", svc("frontend").AtMapKey("breed").AtMapKey("environment_variables"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"SAVA_DEBUG": knownvalue.StringExact("true"),
+					"BACKEND":    knownvalue.StringExact("http://${backend.host}:${backend.ports.webport}"),
+				})),
+				statecheck.ExpectKnownValue("data.vamp_blueprint.runner", svc("frontend").AtMapKey("sla"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"min_instances": knownvalue.Int64Exact(1), "max_instances": knownvalue.Int64Exact(4), "step": knownvalue.Int64Exact(1),
+					"upper_p99": knownvalue.StringExact("1000ms"), "lower_p99": knownvalue.StringExact("100ms"),
+					"window": knownvalue.StringExact("60s"), "cooldown": knownvalue.StringExact("120s"),
+				})),
+				statecheck.ExpectKnownValue("data.vamp_blueprint.runner", svc("backend").AtMapKey("breed").AtMapKey("ports"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"webport": knownvalue.StringExact("8085/http"),
+				})),
+			},
+		}, {
+			// A breed named but given by no document is named in the error.
+			Config:      "data \"vamp_blueprint\" \"bad\" {\n  yaml = [\"name: x\\nclusters:\\n  c: nowhere\\n\"]\n}\n",
+			ExpectError: words(`Invalid blueprint YAML`, `yaml[0]`, `breed "nowhere" is referenced but no document gives it`),
+		}},
+	})
+}

@@ -251,6 +251,7 @@ func clustersModel(bp *blueprint.Blueprint) map[string]clusterModel {
 					EnvironmentVariables: nilIfEmpty(bs.Breed.Environment),
 				},
 				Marathon: nullIfEmpty(bs.Marathon),
+				SLA:      slaFromBlueprint(bs.SLA),
 			}
 			for range bs.HealthChecks {
 				s.HealthChecks = append(s.HealthChecks, healthCheckModel{})
@@ -263,6 +264,18 @@ func clustersModel(bp *blueprint.Blueprint) map[string]clusterModel {
 		out[cname] = c
 	}
 	return out
+}
+
+// slaFromBlueprint is a Vamp SLA read by data "vamp_blueprint" (nil for none).
+func slaFromBlueprint(s *blueprint.SLA) *slaModel {
+	if s == nil {
+		return nil
+	}
+	return &slaModel{
+		MinInstances: types.Int64Value(s.MinInstances), MaxInstances: types.Int64Value(s.MaxInstances), Step: types.Int64Value(s.Step),
+		UpperP99: types.StringValue(s.UpperP99), LowerP99: types.StringValue(s.LowerP99),
+		Window: types.StringValue(s.Window), Cooldown: types.StringValue(s.Cooldown),
+	}
 }
 
 func gatewaysModel(bc *blueprint.Cluster) map[string]clusterGatewayModel {
