@@ -107,6 +107,8 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
 	addFieldErrors(&resp.Diagnostics, bp.Validate())
 	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
+	// Sticky or conditions on a tcp port, as configured (the merge may keep the running routing).
+	addTCPGatewayFaults(&resp.Diagnostics, toBlueprint(cfg.Name.ValueString(), gateways, clusters))
 	if resp.Diagnostics.HasError() {
 		return
 	}

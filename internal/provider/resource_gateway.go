@@ -49,6 +49,7 @@ type gatewayResource struct{ data *ProviderData }
 type gatewayModel struct {
 	Name         types.String   `tfsdk:"name"`
 	Port         types.Int64    `tfsdk:"port"`
+	Protocol     types.String   `tfsdk:"protocol"`
 	Sticky       types.String   `tfsdk:"sticky"`
 	Balance      types.String   `tfsdk:"balance"`
 	VirtualHosts types.List     `tfsdk:"virtual_hosts"`
@@ -93,6 +94,7 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Required:            true,
 				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
 			},
+			"protocol": gatewayProtocolAttribute(),
 			"sticky": schema.StringAttribute{
 				MarkdownDescription: "Sticky sessions: `route` pins a client to the route chosen by weight, `instance` to the instance. Conditions are decided first.",
 				Optional:            true,
@@ -183,7 +185,7 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 				fmt.Sprintf("Attribute %s: every route needs a name, unique in the gateway, e.g. name = \"canary\".", p))
 		}
 		if !rt.HealthCheck.IsNull() && !rt.HealthCheck.IsUnknown() {
-			if hcPath, ok := rt.HealthCheck.Attributes()["path"]; ok && hcPath.IsNull() {
+			if hcPath, ok := rt.HealthCheck.Attributes()["path"]; ok && hcPath.IsNull() && !configIsTCP(ctx, req.Config) {
 				p := path.Root("routes").AtListIndex(i).AtName("health_check").AtName("path")
 				resp.Diagnostics.AddAttributeError(p, "Missing health check path",
 					fmt.Sprintf("Attribute %s: an HTTP health check needs the path to GET, e.g. path = \"/health\".", p))
@@ -199,6 +201,7 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 		}
 		seen[rt.Name.ValueString()] = i
 	}
+	addGatewayTCPFaults(ctx, req.Config, routes, &resp.Diagnostics)
 	stated := make([]types.Int64, len(routes))
 	for i, rt := range routes {
 		stated[i] = rt.Weight
@@ -326,9 +329,10 @@ func (r *gatewayResource) ImportState(ctx context.Context, req resource.ImportSt
 // toAPI is the admin API document of a fully known plan.
 func (r *gatewayResource) toAPI(ctx context.Context, m *gatewayModel, diags *diag.Diagnostics) gatewayapi.Gateway {
 	gw := gatewayapi.Gateway{
-		Port:    int(m.Port.ValueInt64()),
-		Sticky:  m.Sticky.ValueString(),
-		Balance: m.Balance.ValueString(),
+		Port:     int(m.Port.ValueInt64()),
+		Protocol: apiProtocol(m.Protocol),
+		Sticky:   m.Sticky.ValueString(),
+		Balance:  m.Balance.ValueString(),
 	}
 	diags.Append(m.VirtualHosts.ElementsAs(ctx, &gw.VirtualHosts, false)...)
 	var routes []gatewayRouteModel
@@ -366,6 +370,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 	m := gatewayModel{
 		Name:         types.StringValue(name),
 		Port:         types.Int64Value(int64(gw.Port)),
+		Protocol:     types.StringValue(gatewayapi.ProtocolOf(gw)),
 		Sticky:       nullIfEmpty(gw.Sticky),
 		Balance:      types.StringValue(firstNonEmpty(gw.Balance, defaultBalance)),
 		VirtualHosts: types.ListNull(types.StringType),
@@ -393,7 +398,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 		}
 		if rt.HealthCheck != nil {
 			hc := gatewayHealthCheckModel{
-				Path:     types.StringValue(rt.HealthCheck.Path),
+				Path:     nullIfEmpty(rt.HealthCheck.Path), // a tcp gateway's connect check has none
 				Interval: types.StringValue(firstNonEmpty(rt.HealthCheck.Interval, defaultHealthCheckInterval)),
 				Timeout:  types.StringValue(firstNonEmpty(rt.HealthCheck.Timeout, defaultHealthCheckTimeout)),
 			}
