@@ -148,7 +148,7 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 							Optional:            true,
 							Attributes: map[string]schema.Attribute{
 								"path": schema.StringAttribute{
-									MarkdownDescription: "The path to GET; 2xx and 3xx are healthy. Required.",
+									MarkdownDescription: "The path to GET; 2xx and 3xx are healthy. Required, except with `protocol = \"tcp\"`, where it must be left out: the check connects to each instance.",
 									Optional:            true,
 									Validators:          []validator.String{stringvalidator.RegexMatches(pathPattern, "must start with \"/\"")},
 								},

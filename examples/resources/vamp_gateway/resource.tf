@@ -22,3 +22,15 @@ resource "vamp_gateway" "public" {
     },
   ]
 }
+
+# A TCP entry (layer 4, Vamp's port type tcp) in front of a deployment's cluster gateway of a port
+# declared "5432/tcp": each connection goes to a variant by the cluster gateway's weights.
+resource "vamp_gateway" "db" {
+  name     = "public/5432"
+  port     = 5432
+  protocol = "tcp"
+
+  routes = [
+    { name = "db", gateway = "db/db_cluster/dbport" },
+  ]
+}
