@@ -172,14 +172,27 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		}
 	}
 
-	if old != nil && gatewayapi.ProtocolOf(old.doc) != compiled.Protocol {
-		return gatewayapi.Gateway{}, refuse(http.StatusConflict, "protocol", "gateway %q forwards %s; its protocol cannot change to %s in place (its listener and the gateways that route to it depend on it): delete the gateway and create it again", name, gatewayapi.ProtocolOf(old.doc), compiled.Protocol)
+	protocolChanged := old != nil && gatewayapi.ProtocolOf(old.doc) != compiled.Protocol
+	if protocolChanged && compiled.Protocol == gatewayapi.ProtocolHTTP {
+		if err := s.checkTCPReferrers(name); err != nil {
+			return gatewayapi.Gateway{}, err
+		}
 	}
 
 	// Bind a new port before anything changes, so a taken port refuses the whole change.
 	portChanged := old == nil || old.doc.Port != doc.Port
 	var newLn *listener
-	if portChanged && doc.Port != 0 {
+	switch {
+	case !portChanged && protocolChanged && old.listener != nil:
+		// The same port with the other protocol: a new server on a duplicate of the listening
+		// socket takes the next connections while the old one drains its own.
+		ln, err := dupListener(old.listener.ln)
+		if err != nil {
+			return gatewayapi.Gateway{}, refuse(http.StatusInternalServerError, "protocol", "the listener of port %d could not be handed to the %s server: %v; the gateway is unchanged", doc.Port, compiled.Protocol, err)
+		}
+		newLn = &listener{port: doc.Port, ln: ln}
+		portChanged = true // from here on: a listener replaced on the same port
+	case portChanged && doc.Port != 0:
 		if owner, taken := s.ports[doc.Port]; taken && owner != name {
 			return gatewayapi.Gateway{}, refuse(http.StatusConflict, "port", "port %d is already used by gateway %q; choose another port or delete that gateway first", doc.Port, owner)
 		}
@@ -238,10 +251,15 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		}
 	}
 	e.routes = kept
+	// The HTTP proxy counts requests that an HTTP gateway routes through a TCP gateway's table.
+	s.proxy.Register(compiled.Table, routeMetrics)
 	if compiled.Protocol == gatewayapi.ProtocolTCP {
 		e.tcpRoutes = s.registerTCP(name, compiled.Table, doc, e.tcpRoutes)
 	} else {
-		s.proxy.Register(compiled.Table, routeMetrics)
+		for _, m := range e.tcpRoutes {
+			m.Forget()
+		}
+		e.tcpRoutes = nil
 	}
 	hosts := doc.VirtualHosts
 	e.front.VirtualHosts.Store(&hosts)
@@ -532,6 +550,37 @@ func (s *Server) registerTCP(name string, t *routing.Table, doc gatewayapi.Gatew
 	}
 	s.tcp.Register(t, ordered)
 	return kept
+}
+
+// checkTCPReferrers refuses to make name an HTTP gateway while a TCP gateway routes to it: a TCP
+// connection has no request for an HTTP gateway's conditions.
+func (s *Server) checkTCPReferrers(name string) error {
+	for _, other := range s.sortedNames() {
+		e := s.gateways[other]
+		if gatewayapi.ProtocolOf(e.doc) != gatewayapi.ProtocolTCP {
+			continue
+		}
+		for i, r := range e.doc.Routes {
+			if r.Gateway == name {
+				return refuse(http.StatusConflict, "protocol", "TCP gateway %q routes to %q (routes[%d] %q), and a TCP gateway's routes lead to TCP gateways; change or delete that route first", other, name, i, r.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// dupListener returns a listener on a duplicate of ln's socket: closing ln then leaves it open.
+func dupListener(ln net.Listener) (net.Listener, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("not a TCP listener (%T)", ln)
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileListener(f)
 }
 
 // listenerServer is the server of a gateway's listener for its protocol.

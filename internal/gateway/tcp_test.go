@@ -447,7 +447,7 @@ func TestTCPGatewayToTCPGateway(t *testing.T) {
 }
 
 // TestTCPGatewayValidation: what needs HTTP requests is refused on a TCP gateway, naming the
-// field; routes between gateways keep the protocol; a protocol does not change in place.
+// field; a TCP gateway routes only to TCP gateways.
 func TestTCPGatewayValidation(t *testing.T) {
 	h := startGateway(t, nil)
 	a := newTCPEcho(t, "a")
@@ -497,15 +497,66 @@ func TestTCPGatewayValidation(t *testing.T) {
 	// Protocols meet only their own kind.
 	h.put("web/8080", gatewayapi.Gateway{Port: 0, Routes: []gatewayapi.Route{{Name: "w", Weight: 100, Instances: []gatewayapi.Instance{a.instance()}}}})
 	toHTTP := tcpGateway(freePort(t), gatewayapi.Route{Name: "x", Weight: 100, Gateway: "web/8080"})
-	if err := h.putErr("db/other", toHTTP, 400); err.Body.Path != "routes[0].gateway" || !strings.Contains(err.Body.Error, "keeps the protocol") {
+	if err := h.putErr("db/other", toHTTP, 400); err.Body.Path != "routes[0].gateway" || !strings.Contains(err.Body.Error, "lead to TCP gateways") {
 		t.Fatalf("a TCP route to an HTTP gateway: %q %s", err.Body.Path, err.Body.Error)
-	}
-	changed := base()
-	changed.Protocol = ""
-	if err := h.putErr("db/5432", changed, 409); err.Body.Path != "protocol" || !strings.Contains(err.Body.Error, "delete the gateway and create it again") {
-		t.Fatalf("a protocol change in place: %q %s", err.Body.Path, err.Body.Error)
 	}
 	if got := h.stats("db/5432"); got.Version != version {
 		t.Fatalf("refused PUTs changed the gateway: version %d", got.Version)
+	}
+}
+
+// TestTCPGatewayProtocolChange: a gateway changes protocol in place, on the same port, in the
+// order a deployment whose port becomes tcp changes them (cluster gateway first: an HTTP gateway
+// may route through a TCP gateway's weights); back to HTTP is refused while a TCP gateway routes
+// to it.
+func TestTCPGatewayProtocolChange(t *testing.T) {
+	h := startGateway(t, nil)
+	b := newBackend(t, "web:1")
+	port := freePort(t)
+	cluster := gatewayapi.Gateway{Routes: []gatewayapi.Route{{Name: "web:1", Weight: 100, Instances: []gatewayapi.Instance{b.instance()}}}}
+	entry := gatewayapi.Gateway{Port: port, Routes: []gatewayapi.Route{{Name: "cluster", Weight: 100, Gateway: "web/web_cluster/webport"}}}
+	h.put("web/web_cluster/webport", cluster)
+	h.put("web/8080", entry)
+	client := newBrowser(chromeUA)
+	if got := client.count(t, gatewayURL(port), 2); got["web:1"] != 2 {
+		t.Fatalf("HTTP → HTTP: %v", got)
+	}
+
+	cluster.Protocol = gatewayapi.ProtocolTCP
+	h.put("web/web_cluster/webport", cluster)
+	if got := client.count(t, gatewayURL(port), 2); got["web:1"] != 2 {
+		t.Fatalf("HTTP → TCP gateway's table: %v", got)
+	}
+	// Counted at the cluster gateway's routes, across the change.
+	h.statsWhen("web/web_cluster/webport", "4 requests are counted", func(st gatewayapi.Stats) bool { return st.Routes[0].Requests == 4 })
+
+	entry.Protocol = gatewayapi.ProtocolTCP
+	h.put("web/8080", entry) // the same port: the listening socket is handed over, not rebound
+	fresh := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range 3 {
+		resp, err := fresh.Get(gatewayURL(port))
+		if err != nil {
+			t.Fatalf("connection %d through the TCP entry: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "web:1" || resp.Header.Get("X-Forwarded-For") != "" {
+			t.Fatalf("connection %d: %q", i, body)
+		}
+	}
+	if st := h.stats("web/web_cluster/webport"); st.Routes[0].TCP == nil || st.Routes[0].TCP.Connections != 3 {
+		t.Fatalf("TCP connections of the cluster gateway's route: %+v, want 3", st.Routes[0].TCP)
+	}
+
+	cluster.Protocol = ""
+	err := h.putErr("web/web_cluster/webport", cluster, 409)
+	if err.Body.Path != "protocol" || !strings.Contains(err.Body.Error, `TCP gateway "web/8080" routes to`) {
+		t.Fatalf("back to HTTP under a TCP gateway: %q %s", err.Body.Path, err.Body.Error)
+	}
+	entry.Protocol = ""
+	h.put("web/8080", entry)
+	h.put("web/web_cluster/webport", cluster)
+	if got := client.count(t, gatewayURL(port), 2); got["web:1"] != 2 {
+		t.Fatalf("back to HTTP: %v", got)
 	}
 }

@@ -8,9 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -24,12 +22,11 @@ func gatewayProtocolAttribute() schema.StringAttribute {
 		MarkdownDescription: "What the gateway forwards, Vamp's port type: `http` (default) routes every HTTP request by conditions and weights; " +
 			"`tcp` forwards whole TCP connections (layer 4, what Vamp's HAProxy did in `mode tcp`), each to a route chosen by weight. " +
 			"A `tcp` gateway takes no `sticky`, `virtual_hosts`, `condition` or `condition_strength`; a health check without `path` is a TCP connect check; " +
-			"its routes to other gateways lead to `tcp` gateways (a deployment's cluster gateway of a port declared `8080/tcp`). Changing it replaces the gateway.",
-		Optional:      true,
-		Computed:      true,
-		Default:       stringdefault.StaticString(gatewayapi.ProtocolHTTP),
-		Validators:    []validator.String{stringvalidator.OneOf(gatewayapi.ProtocolHTTP, gatewayapi.ProtocolTCP)},
-		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			"its routes to other gateways lead to `tcp` gateways (a deployment's cluster gateway of a port declared `8080/tcp`). It changes in place, on the same port.",
+		Optional:   true,
+		Computed:   true,
+		Default:    stringdefault.StaticString(gatewayapi.ProtocolHTTP),
+		Validators: []validator.String{stringvalidator.OneOf(gatewayapi.ProtocolHTTP, gatewayapi.ProtocolTCP)},
 	}
 }
 

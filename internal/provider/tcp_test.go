@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -127,14 +128,15 @@ func expectProtocols(want map[string]string) resource.TestCheckFunc {
 
 // TestAccDeploymentTCPPort: a deployment whose breeds declare webport tcp gets TCP gateways (its
 // cluster gateway and its stable endpoint); connections split by weight; a vamp_gateway with
-// protocol = "tcp" routes to the cluster gateway; sticky or a condition on the tcp port, and
-// sticky on the tcp vamp_gateway, are refused at plan.
+// protocol = "tcp" routes to the cluster gateway; a port changed from http to tcp changes its
+// gateways in place; sticky or a condition on the tcp port, and sticky on the tcp vamp_gateway,
+// are refused at plan.
 func TestAccDeploymentTCPPort(t *testing.T) {
 	bin := sava(t)
 	port, entry := freePort(t), freePort(t)
-	config := func(gatewayBlock, entryExtra string) string {
+	configOf := func(protocol, gatewayBlock, entryExtra string) string {
 		service := func(version string) string {
-			return fmt.Sprintf(`{ breed = { name = "sava:%s", deployable = "cmd:%s --version %s", ports = { webport = "8080/tcp" } } },`, version, bin, version)
+			return fmt.Sprintf(`{ breed = { name = "sava:%s", deployable = "cmd:%s --version %s", ports = { webport = "8080/%s" } } },`, version, bin, version, protocol)
 		}
 		return fmt.Sprintf(`
 resource "vamp_deployment" "tcp" {
@@ -149,13 +151,14 @@ resource "vamp_deployment" "tcp" {
 resource "vamp_gateway" "entry" {
   name     = "tcpdep-entry"
   port     = %d
-  protocol = "tcp"
+  protocol = %q
   %s
   routes   = [{ name = "web", gateway = "tcpdep/web/webport" }]
   depends_on = [vamp_deployment.tcp]
 }
-`, port, service("1.0.0"), service("1.1.0"), gatewayBlock, entry, entryExtra)
+`, port, service("1.0.0"), service("1.1.0"), gatewayBlock, entry, protocol, entryExtra)
 	}
+	config := func(gatewayBlock, entryExtra string) string { return configOf("tcp", gatewayBlock, entryExtra) }
 	weights := `gateways = { webport = { routes = { "sava:1.0.0" = { weight = 30 }, "sava:1.1.0" = { weight = 70 } } } }`
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
@@ -179,7 +182,19 @@ resource "vamp_gateway" "entry" {
 				ExpectError: regexp.MustCompile(`(?s)Sticky sessions on a tcp gateway.*StickyPortTypeError`),
 			},
 			{
+				Config: configOf("http", weights, ""),
+				Check: resource.ComposeTestCheckFunc(
+					expectProtocols(map[string]string{"tcpdep/web/webport": "", fmt.Sprintf("tcpdep/%d", port): "", "tcpdep-entry": ""}),
+					expectConnectionCounts(port, 10, map[string]int{"1.0.0": 3, "1.1.0": 7}),
+				),
+			},
+			{
+				// http → tcp: the gateways change in place (cluster gateway first).
 				Config: config(weights, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("vamp_deployment.tcp", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("vamp_gateway.entry", plancheck.ResourceActionUpdate),
+				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("vamp_gateway.entry", tfjsonpath.New("protocol"), knownvalue.StringExact("tcp")),
 				},

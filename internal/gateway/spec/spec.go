@@ -43,7 +43,7 @@ type Env struct {
 	// Source returns the discovery source of a runtime, nil when none is registered.
 	Source func(runtime string) discovery.Source
 	// Protocol returns the protocol (gatewayapi.ProtocolOf) of another existing gateway; nil
-	// skips the check that a route to another gateway keeps the protocol.
+	// skips the check that a TCP gateway routes only to TCP gateways.
 	Protocol func(name string) string
 	// Strict makes a failed service lookup refuse the document (a PUT). Otherwise (restoring the
 	// state file, following a discovery change) the route gets no instances until the runtime
@@ -183,8 +183,11 @@ func Compile(name string, gw gatewayapi.Gateway, env Env) (*Compiled, error) {
 			if next == nil {
 				return nil, fieldErr(at(".gateway"), "gateway %q does not exist; create it first (PUT /v1/gateways/%s)", r.Gateway, r.Gateway)
 			}
-			if env.Protocol != nil && env.Protocol(r.Gateway) != out.Protocol {
-				return nil, fieldErr(at(".gateway"), "gateway %q forwards %s and this gateway %s; a route to another gateway keeps the protocol: route to a %s gateway, or to the instances", r.Gateway, env.Protocol(r.Gateway), out.Protocol, out.Protocol)
+			// A TCP connection has no request for an HTTP gateway's conditions and cookies. The
+			// other way round is fine: an HTTP gateway may balance its requests by a TCP
+			// gateway's weights.
+			if tcp && env.Protocol != nil && env.Protocol(r.Gateway) != gatewayapi.ProtocolTCP {
+				return nil, fieldErr(at(".gateway"), "gateway %q is an HTTP gateway, and a TCP gateway's routes lead to TCP gateways (a connection has no HTTP request for its conditions); route to a TCP gateway, or to the instances", r.Gateway)
 			}
 			rr.Next = next
 		default:
