@@ -39,7 +39,8 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Proxy tunes forwarding to instances (timeouts, keep-alive pools, passive ejection).
 	Proxy proxy.Options
-	// TCP tunes TCP gateways (protocol "tcp"); its dial timeout and ejection default to Proxy's.
+	// TCP tunes TCP gateways (protocol "tcp"); its dial timeout and ejection default to Proxy's
+	// (--dial-timeout, --eject-after, --eject-for).
 	TCP tcpproxy.Options
 	// NetHTTPOnly serves every connection through net/http and ReverseProxy instead of the
 	// gateway's own HTTP/1.1 front end: slower, and a way back should a client trip on it.
@@ -80,6 +81,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
 	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
 	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance")
-	fs.DurationVar(&c.TCP.IdleTimeout, "tcp-idle-timeout", tcpproxy.DefaultIdleTimeout, "close a TCP gateway's connection that carried no byte either way this long (checked in windows of this length)")
 	fs.DurationVar(&c.Proxy.EjectFor, "eject-for", 10*time.Second, "how long an ejected instance gets no traffic")
+	fs.DurationVar(&c.TCP.IdleTimeout, "tcp-idle-timeout", tcpproxy.DefaultIdleTimeout, "close a TCP gateway's connection that carried no byte either way this long (checked in windows of this length)")
 }

@@ -124,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 	tcpOpts := cfg.TCP
 	tcpOpts.DialTimeout = cmp.Or(tcpOpts.DialTimeout, cfg.Proxy.DialTimeout)
 	tcpOpts.EjectFor = cmp.Or(tcpOpts.EjectFor, cfg.Proxy.EjectFor)
+	tcpOpts.EjectAfter = cmp.Or(tcpOpts.EjectAfter, cfg.Proxy.EjectAfter)
 	tcpOpts.Logger = cfg.Logger
 	s.tcp = tcpproxy.New(tcpOpts, s.tcpMetrics)
 	admin, err := s.adminHandler()

@@ -301,9 +301,9 @@ func TestTCPGatewayWeightChangesUnderLoad(t *testing.T) {
 	}
 }
 
-// TestTCPGatewayDialFailureRetriesAnotherInstance: the first instance refuses connections; the
-// connection that tried it is retried on the other instance, the refusing one is ejected, and
-// the failed connect is counted.
+// TestTCPGatewayDialFailureRetriesAnotherInstance: the first instance refuses connections; each
+// connection that tries it is retried on the other instance, the refusing one is ejected after
+// --eject-after (3) failures in a row, and the failed connects are counted.
 func TestTCPGatewayDialFailureRetriesAnotherInstance(t *testing.T) {
 	h := startGateway(t, nil)
 	live := newTCPEcho(t, "live")
@@ -318,8 +318,8 @@ func TestTCPGatewayDialFailureRetriesAnotherInstance(t *testing.T) {
 		}
 	}
 	st := h.stats("db/5432")
-	if got := st.Routes[0].TCP; got.Connections != 10 || got.ConnectErrors != 1 {
-		t.Fatalf("stats: %+v; want 10 connections and 1 connect error (the refusing instance is ejected after it)", *got)
+	if got := st.Routes[0].TCP; got.Connections != 10 || got.ConnectErrors != 3 {
+		t.Fatalf("stats: %+v; want 10 connections and 3 connect errors (round-robin tries the refusing instance every other connection until it is ejected after 3)", *got)
 	}
 	if st.Routes[0].Instances[0].Healthy {
 		t.Fatalf("the refusing instance is not ejected: %+v", st.Routes[0].Instances)

@@ -33,6 +33,7 @@ const (
 	DefaultDialTimeout = 2 * time.Second
 	DefaultIdleTimeout = 10 * time.Minute
 	DefaultEjectFor    = 10 * time.Second
+	DefaultEjectAfter  = 3
 	DefaultAttempts    = 3
 )
 
@@ -45,8 +46,9 @@ type Options struct {
 	// window without a byte, so between IdleTimeout and twice that after its last byte. An
 	// instance or client that takes no byte for IdleTimeout while one is waiting is closed too.
 	IdleTimeout time.Duration
-	// EjectFor takes an instance whose connect failed out of rotation for that long.
-	EjectFor time.Duration
+	// EjectAfter failed connects in a row take an instance out of rotation for EjectFor.
+	EjectAfter int
+	EjectFor   time.Duration
 	// Attempts is how many instances a connection tries before it is given up (HAProxy's
 	// `retries`).
 	Attempts int
@@ -59,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.EjectAfter <= 0 {
+		o.EjectAfter = DefaultEjectAfter
 	}
 	if o.EjectFor <= 0 {
 		o.EjectFor = DefaultEjectFor
@@ -88,6 +93,8 @@ type Proxy struct {
 	metrics *Metrics
 	dialer  net.Dialer
 	tables  sync.Map // uintptr(*routing.Table) -> *tableRoutes
+	// failures counts failed connects in a row per instance (*routing.Backend -> *atomic.Int32).
+	failures sync.Map
 }
 
 // New returns a Proxy that counts into m.
@@ -122,7 +129,8 @@ func (p *Proxy) route(d routing.Decision) *Route {
 }
 
 // connect chooses a route and an instance of t and connects to it, trying another instance
-// (re-chosen by weight, the failed one excluded and ejected) after a failed connect. The error
+// (re-chosen by weight, the failed one excluded; ejected after EjectAfter failures in a row)
+// after a failed connect. The error
 // is a *routing.NoRouteError, *DialErrors joined, or both.
 func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *routing.Backend, *Route, error) {
 	var failed []error
@@ -139,6 +147,9 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 		c, err := p.dialer.DialContext(ctx, "tcp", d.Backend.Addr)
 		if err == nil {
 			if tc, ok := c.(*net.TCPConn); ok {
+				if v, ok := p.failures.Load(d.Backend); ok {
+					v.(*atomic.Int32).Store(0)
+				}
 				return tc, d.Backend, rt, nil
 			}
 			c.Close()
@@ -148,7 +159,11 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 		if rt != nil {
 			rt.connectError()
 		}
-		d.Backend.Eject(now, p.opts.EjectFor)
+		v, _ := p.failures.LoadOrStore(d.Backend, new(atomic.Int32))
+		if n := v.(*atomic.Int32).Add(1); int(n) >= p.opts.EjectAfter {
+			v.(*atomic.Int32).Store(0)
+			d.Backend.Eject(now, p.opts.EjectFor)
+		}
 		exclude = d.Backend
 	}
 	return nil, nil, nil, errors.Join(failed...)

@@ -40,11 +40,11 @@ func refusingAddr(t *testing.T) string {
 
 // TestConnectErrorsAreTyped: when every instance refuses, the error holds a *DialError per
 // failed connect (with the address) and the routing core's *routing.NoRouteError for the
-// re-choice that found nothing left; each failed instance is ejected.
+// re-choice that found nothing left; each failed instance is ejected (EjectAfter 1).
 func TestConnectErrorsAreTyped(t *testing.T) {
 	pool := routing.NewPool()
 	a, b := refusingAddr(t), refusingAddr(t)
-	p := New(Options{}, NewMetrics())
+	p := New(Options{EjectAfter: 1}, NewMetrics())
 	_, _, _, err := p.connect(context.Background(), table(t, pool, a, b).Load())
 	var de *DialError
 	var nr *routing.NoRouteError
