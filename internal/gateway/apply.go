@@ -391,6 +391,7 @@ func (s *Server) forgetUnused(old *routing.Table) {
 		if !inUse[b.Addr] {
 			s.pool.Forget(b.Addr)
 			s.proxy.Forget(b)
+			s.tcp.Forget(b)
 		}
 	}
 }

@@ -103,6 +103,9 @@ func New(opts Options, m *Metrics) *Proxy {
 	return &Proxy{opts: opts, metrics: m, dialer: net.Dialer{Timeout: opts.DialTimeout}}
 }
 
+// Forget drops what the proxy keeps of an instance that no table names any more.
+func (p *Proxy) Forget(b *routing.Backend) { p.failures.Delete(b) }
+
 // Register names the counters of t's routes (same order as t.Routes()), so a connection that
 // the routing core sends to route i of t counts there. An entry lives as long as t.
 func (p *Proxy) Register(t *routing.Table, routes []*Route) {
