@@ -560,3 +560,31 @@ func TestTCPGatewayProtocolChange(t *testing.T) {
 		t.Fatalf("back to HTTP: %v", got)
 	}
 }
+
+// TestTCPGatewayRestored: a TCP gateway and the TCP cluster gateway it routes to come back from
+// the state file after a restart and forward connections by weight.
+func TestTCPGatewayRestored(t *testing.T) {
+	h := startGateway(t, nil)
+	a, b := newTCPEcho(t, "a"), newTCPEcho(t, "b")
+	h.put("db/db_cluster/port", tcpGateway(0, tcpRoute("db:1", 50, a), tcpRoute("db:2", 50, b)))
+	port := freePort(t)
+	h.put("db/5432", tcpGateway(port, gatewayapi.Route{Name: "cluster", Weight: 100, Gateway: "db/db_cluster/port"}))
+	if err := h.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	again := startGateway(t, func(c *gateway.Config) { c.StateFile = h.state })
+	if gw, err := again.admin.Get(context.Background(), "db/5432"); err != nil || gw.Protocol != gatewayapi.ProtocolTCP {
+		t.Fatalf("restored: %+v, %v; want protocol tcp", gw, err)
+	}
+	seen := map[string]int{}
+	for i := range 4 {
+		name, err := tcpConnection(port, []byte("after the restart"))
+		if err != nil {
+			t.Fatalf("connection %d after the restart: %v", i, err)
+		}
+		seen[name]++
+	}
+	if seen["a"] != 2 || seen["b"] != 2 {
+		t.Fatalf("4 connections at 50/50 after the restart went %v", seen)
+	}
+}
