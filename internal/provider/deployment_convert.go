@@ -385,7 +385,7 @@ func clusterGateways(bp *blueprint.Blueprint, runtimeName string) []namedGateway
 		c := bp.Clusters[cname]
 		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
 			g := c.Gateways[port]
-			gw := gatewayapi.Gateway{Port: 0, Protocol: gatewayProtocol(c, port), Sticky: g.Sticky, Routes: []gatewayapi.Route{}}
+			gw := gatewayapi.Gateway{Port: 0, Sticky: g.Sticky, Routes: []gatewayapi.Route{}}
 			for _, svc := range c.ServicesWithPort(port) {
 				r := g.Routes[svc]
 				if r == nil {
@@ -415,7 +415,7 @@ func blueprintGateways(bp *blueprint.Blueprint) []namedGateway {
 		target := bp.Gateways[port]
 		out = append(out, namedGateway{
 			name: blueprint.DeploymentGatewayName(bp.Name, port),
-			gw: gatewayapi.Gateway{Port: atoi(port), Protocol: blueprintGatewayProtocol(bp, target), Routes: []gatewayapi.Route{{
+			gw: gatewayapi.Gateway{Port: atoi(port), Routes: []gatewayapi.Route{{
 				Name: target, Weight: 100, Gateway: bp.Name + "/" + target,
 			}}},
 		})

@@ -1,11 +1,13 @@
 package provider
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
@@ -33,18 +35,65 @@ func gatewayProtocol(c *blueprint.Cluster, port string) string {
 	return ""
 }
 
-// blueprintGatewayProtocol is gatewayProtocol of the cluster port a blueprint gateway leads to
-// ("cluster/port").
-func blueprintGatewayProtocol(bp *blueprint.Blueprint, target string) string {
-	cluster, port, _ := strings.Cut(target, "/")
-	return gatewayProtocol(bp.Clusters[cluster], port)
+// setGatewayProtocols gives every gateway of a deployment the protocol of the cluster port it
+// serves: the cluster gateway of a port its breeds declare tcp, and the blueprint gateways that
+// lead to it, are TCP gateways.
+func setGatewayProtocols(bp *blueprint.Blueprint, docs []namedGateway) {
+	protocols := gatewayProtocols(bp)
+	for i := range docs {
+		docs[i].gw.Protocol = protocols[docs[i].name]
+	}
 }
 
-// addTCPGatewayFaults reports tcpGatewayFaults at their attributes. Unlike addFieldErrors it
-// skips none: sticky and condition have schema validators, which check only their syntax.
-func addTCPGatewayFaults(diags *diag.Diagnostics, bp *blueprint.Blueprint) {
+// gatewayProtocols maps the name of each gateway of bp that serves a tcp port (cluster gateways
+// and the blueprint gateways leading to them) to gatewayapi.ProtocolTCP.
+func gatewayProtocols(bp *blueprint.Blueprint) map[string]string {
+	out := map[string]string{}
+	for cname, c := range bp.Clusters {
+		for _, port := range c.PortNames() {
+			if gatewayProtocol(c, port) == gatewayapi.ProtocolTCP {
+				out[blueprint.GatewayName(bp.Name, cname, port)] = gatewayapi.ProtocolTCP
+			}
+		}
+	}
+	for port, target := range bp.Gateways {
+		cluster, cport, _ := strings.Cut(target, "/")
+		if gatewayProtocol(bp.Clusters[cluster], cport) == gatewayapi.ProtocolTCP {
+			out[blueprint.DeploymentGatewayName(bp.Name, port)] = gatewayapi.ProtocolTCP
+		}
+	}
+	return out
+}
+
+// addTCPGatewayFaults reports tcpGatewayFaults of the configuration at their attributes (unlike
+// addFieldErrors it skips none: sticky and condition have schema validators, which check only
+// their syntax), and what the gateway cannot run on a TCP gateway: a rollout of a tcp port and
+// the sla of a service whose first port (the one its scaling measures) is tcp.
+func addTCPGatewayFaults(diags *diag.Diagnostics, name string, gateways map[string]string, clusters map[string]clusterModel) {
+	bp := toBlueprint(name, gateways, clusters)
 	for _, fe := range tcpGatewayFaults(bp) {
 		diags.AddAttributeError(attributePath(fe.Path), fe.Summary, fe.Path.String()+": "+fe.Detail+".")
+	}
+	for _, cname := range slices.Sorted(maps.Keys(clusters)) {
+		c, bc := clusters[cname], bp.Clusters[cname]
+		cp := path.Root("clusters").AtMapKey(cname)
+		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
+			if c.Gateways[port].Rollout != nil && gatewayProtocol(bc, port) == gatewayapi.ProtocolTCP {
+				p := cp.AtName("gateways").AtMapKey(port).AtName("rollout")
+				diags.AddAttributeError(p, "Rollout on a tcp port",
+					fmt.Sprintf("Attribute %s: port %s is declared tcp by its breeds, so its gateway forwards whole TCP connections, and a rollout judges HTTP answers (5xx rate, latency). Remove the rollout and shift the weights yourself, or declare the port http (\"8080/http\").", p, port))
+			}
+		}
+		for i, s := range c.Services {
+			if s.SLA == nil || s.Breed == nil || len(s.Breed.Ports) == 0 {
+				continue
+			}
+			if port := slices.Min(slices.Collect(maps.Keys(s.Breed.Ports))); gatewayProtocol(bc, port) == gatewayapi.ProtocolTCP {
+				p := cp.AtName("services").AtListIndex(i).AtName("sla")
+				diags.AddAttributeError(p, "SLA scaling on a tcp port",
+					fmt.Sprintf("Attribute %s: the sla measures the p99 latency of HTTP requests at the gateway of the service's first port, %s, which is declared tcp: its gateway forwards whole TCP connections and sees no request. Remove the sla, or declare the port http (\"8080/http\").", p, port))
+			}
+		}
 	}
 }
 

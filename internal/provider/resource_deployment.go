@@ -107,8 +107,8 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
 	addFieldErrors(&resp.Diagnostics, bp.Validate())
 	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
-	// Sticky or conditions on a tcp port, as configured (the merge may keep the running routing).
-	addTCPGatewayFaults(&resp.Diagnostics, toBlueprint(cfg.Name.ValueString(), gateways, clusters))
+	// What needs HTTP on a tcp port, as configured (the merge may keep the running routing).
+	addTCPGatewayFaults(&resp.Diagnostics, cfg.Name.ValueString(), gateways, clusters)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -265,6 +265,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	docs := append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...)
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
+	setGatewayProtocols(bp, docs)
 	for _, g := range docs {
 		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
 			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)

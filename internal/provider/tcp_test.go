@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -43,8 +45,10 @@ func tcpBlueprint(sticky, condition string) *blueprint.Blueprint {
 func TestTCPPortGateways(t *testing.T) {
 	bp := tcpBlueprint("", "")
 	bp.Normalize()
+	docs := append(clusterGateways(bp, "local"), blueprintGateways(bp)...)
+	setGatewayProtocols(bp, docs)
 	got := map[string]string{}
-	for _, g := range append(clusterGateways(bp, "local"), blueprintGateways(bp)...) {
+	for _, g := range docs {
 		got[g.name] = g.gw.Protocol
 	}
 	want := map[string]string{"db/db_cluster/dbport": "tcp", "db/5432": "tcp", "db/db_cluster/webport": "", "db/8080": ""}
@@ -259,4 +263,45 @@ resource "vamp_gateway" "tcp" {
 			},
 		},
 	})
+}
+
+// TestTCPPortRolloutAndSLARefused: a rollout of a tcp port and the sla of a service whose first
+// port is tcp are refused at their attributes; on an http port both pass this check.
+func TestTCPPortRolloutAndSLARefused(t *testing.T) {
+	service := func(name, port string) serviceModel {
+		return serviceModel{
+			Breed: &breedModel{Name: types.StringValue(name), Deployable: types.StringValue("cmd:x"), Ports: map[string]string{"dbport": port}},
+			SLA:   &slaModel{},
+		}
+	}
+	clusters := func(port string) map[string]clusterModel {
+		return map[string]clusterModel{"db": {
+			Services: []serviceModel{service("db:1", port), service("db:2", port)},
+			Gateways: map[string]clusterGatewayModel{"dbport": {Rollout: &rolloutModel{}}},
+		}}
+	}
+	var diags diag.Diagnostics
+	addTCPGatewayFaults(&diags, "d", nil, clusters("5432/tcp"))
+	var got []string
+	for _, d := range diags.Errors() {
+		got = append(got, d.Summary()+" | "+d.Detail())
+	}
+	want := []string{
+		`Rollout on a tcp port | Attribute clusters["db"].gateways["dbport"].rollout: port dbport is declared tcp`,
+		`SLA scaling on a tcp port | Attribute clusters["db"].services[0].sla: `,
+		`SLA scaling on a tcp port | Attribute clusters["db"].services[1].sla: `,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("faults %q, want %d", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("fault %d: %q, want it to start with %q", i, got[i], want[i])
+		}
+	}
+	diags = nil
+	addTCPGatewayFaults(&diags, "d", nil, clusters("5432/http"))
+	if diags.HasError() {
+		t.Fatalf("http port: %v", diags)
+	}
 }
