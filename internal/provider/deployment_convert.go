@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -159,6 +161,35 @@ func plannedBlueprint(name string, gateways map[string]string, clusters map[stri
 	keepRunningRouting(bp, prior)
 	bp.Normalize()
 	return bp
+}
+
+// setSplits computes the split of every cluster gateway from its routes (deployplan.Split).
+func setSplits(clusters map[string]clusterModel) map[string]clusterModel {
+	bp := toBlueprint("", nil, clusters)
+	for cname, c := range clusters {
+		for port, g := range c.Gateways {
+			g.Split = deployplan.Split(deployplan.ClusterRoutes(bp.Clusters[cname], port))
+			c.Gateways[port] = g
+		}
+	}
+	return clusters
+}
+
+// addUnservedErrors refuses a cluster gateway of the normalized blueprint that can serve no
+// request (all weights 0, no condition with a strength above 0), at its routes.
+func addUnservedErrors(diags *diag.Diagnostics, bp *blueprint.Blueprint) {
+	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
+		c := bp.Clusters[cname]
+		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
+			routes := deployplan.ClusterRoutes(c, port)
+			if len(routes) == 0 || !deployplan.ServesNothing(routes) {
+				continue
+			}
+			p := path.Root("clusters").AtMapKey(cname).AtName("gateways").AtMapKey(port).AtName("routes")
+			diags.AddAttributeError(p, fmt.Sprintf("Cluster %q serves no request on port %q", cname, port),
+				"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(blueprint.GatewayName(bp.Name, cname, port), routes))
+		}
+	}
 }
 
 // fillComputed completes the configuration's unset computed values from the normalized

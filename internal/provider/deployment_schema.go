@@ -73,6 +73,9 @@ type clusterGatewayModel struct {
 	Sticky  types.String          `tfsdk:"sticky"`
 	Routes  map[string]routeModel `tfsdk:"routes"`
 	Rollout *rolloutModel         `tfsdk:"rollout"`
+	// Split is computed (deployplan.Split); nil (null) in data "vamp_blueprint" and in
+	// configuration.
+	Split []string `tfsdk:"split"`
 }
 
 type routeModel struct {
@@ -133,6 +136,16 @@ func deploymentClustersAttribute() schema.MapNestedAttribute {
 						}},
 					},
 					"rollout": rolloutAttribute(),
+					"split": schema.ListAttribute{
+						MarkdownDescription: "Computed, known at plan time: where the gateway's requests go, one line per condition " +
+							"(in route order, for the requests that match it) and one for the rest, e.g. " +
+							"`[\"user-agent == Firefox -> sava:1.0.0 100%\", \"other -> sava:1.1.0 100%\"]`, or " +
+							"`[\"all -> sava:1.0.0 50%, sava:1.1.0 50%\"]` without conditions. Routes with no share are left out; " +
+							"`no route (503)` is traffic no route takes. The plan's diff of this attribute is the traffic a release moves. " +
+							"Not set in configuration (data \"vamp_blueprint\" leaves it null).",
+						Computed:    true,
+						ElementType: types.StringType,
+					},
 				}},
 			},
 		}},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
@@ -110,20 +113,68 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	addUnservedErrors(&resp.Diagnostics, bp)
 	addFieldErrors(&resp.Diagnostics, runtimeFieldErrors(r.data, bp)) // e.g. Marathon's app id rules
 	checkRolloutRoutes(&resp.Diagnostics, bp, clusters)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.Clusters = clustersValue(ctx, fillComputed(clusters, bp), &resp.Diagnostics)
+	plan.Clusters = clustersValue(ctx, setSplits(fillComputed(clusters, bp)), &resp.Diagnostics)
 	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
 	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
-	plan.Instances = types.MapUnknown(instancesType.ElemType)
-	if prior != nil && prior.Name == bp.Name && !state.Instances.IsNull() && len(servicesToDeploy(prior, bp)) == 0 && len(servicesToRemove(prior, bp)) == 0 {
-		plan.Instances = state.Instances
-	}
+	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
+}
+
+// plannedInstances is the plan's instances: a service the apply leaves alone keeps the
+// instances the state records (so the plan does not show them as "known after apply", which
+// reads as if they went away); a service it deploys gets unknown ones; a removed one drops out.
+func plannedInstances(prior, next *blueprint.Blueprint, recorded types.Map, diags *diag.Diagnostics) types.Map {
+	if prior == nil || recorded.IsNull() || recorded.IsUnknown() {
+		return types.MapUnknown(instancesType.ElemType)
+	}
+	deploy := map[string]bool{}
+	for _, s := range servicesToDeploy(prior, next) {
+		deploy[s.ID] = true
+	}
+	known := recorded.Elements()
+	elems := map[string]attr.Value{}
+	for _, cname := range slices.Sorted(maps.Keys(next.Clusters)) {
+		for _, s := range next.Clusters[cname].Services {
+			key := cname + "/" + s.Breed.Name
+			if v, ok := known[key]; ok && !deploy[serviceID(next.Name, cname, s)] {
+				elems[key] = v
+			} else {
+				elems[key] = types.ListUnknown(types.StringType)
+			}
+		}
+	}
+	v, d := types.MapValue(instancesType.ElemType, elems)
+	diags.Append(d...)
+	return v
+}
+
+// keepKnown is read with the elements that planned knows already: an apply must give what the
+// plan promised.
+func keepKnown(planned, read types.Map, diags *diag.Diagnostics) types.Map {
+	if planned.IsUnknown() || planned.IsNull() || read.IsNull() || read.IsUnknown() {
+		return read
+	}
+	elems := read.Elements()
+	for k, v := range planned.Elements() {
+		if !v.IsUnknown() {
+			elems[k] = v
+		}
+	}
+	for k, v := range elems {
+		if v.IsUnknown() {
+			delete(elems, k)
+		}
+	}
+	out, d := types.MapValue(instancesType.ElemType, elems)
+	diags.Append(d...)
+	return out
 }
 
 func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags *diag.Diagnostics) types.Map {
@@ -196,14 +247,18 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Create, defaultDeployTimeout, &resp.Diagnostics)
+	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "create", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	bp := r.apply(ctx, &plan, nil, nil, &resp.Diagnostics)
+	bp := r.apply(ctx, op, &plan, nil, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
-		// Nothing is recorded in state, so take down what this apply started.
+		// Nothing is recorded in state, so take down what this apply started, with a context
+		// of its own (the operation's may have run out).
 		if bp != nil {
-			r.teardown(context.WithoutCancel(ctx), bp, gatewayNames(bp), &resp.Diagnostics)
+			undo, cancelUndo := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancelUndo()
+			tflog.Info(ctx, "create failed: removing what it started", map[string]any{"deployment": bp.Name})
+			r.teardown(undo, bp, gatewayNames(bp), &resp.Diagnostics)
 		}
 		return
 	}
@@ -218,7 +273,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Update, defaultDeployTimeout, &resp.Diagnostics)
+	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "update", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
@@ -227,9 +282,9 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, prior, priorNames, &resp.Diagnostics)
+	r.apply(ctx, op, &plan, prior, priorNames, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
-		return // the prior state stays: the next apply does the rest
+		return // the prior state stays, and apply removed the services it added: the runtime runs what state says
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -239,7 +294,13 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 // running: new and changed services (each waits until healthy), then the cluster gateways,
 // then the blueprint gateways; after that it removes the gateways and services that left the
 // configuration. It fills the computed values of plan and returns the applied blueprint.
-func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
+//
+// When it fails, the runtime is left running what prior says (the state Terraform keeps after a
+// failed update): the driver undoes the change that failed (a new service is removed, a changed
+// one goes back to its previous definition) and apply removes the services it added before
+// that. Removing, rather than recording the failed variant in state, keeps the state a
+// description of what serves traffic; the error says why the variant failed.
+func (r *deploymentResource) apply(ctx context.Context, op operation, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
 	gateways, _ := decodeStringMap(ctx, plan.Gateways, diags)
 	clusters, _ := decodeClusters(ctx, plan.Clusters, diags)
 	if diags.HasError() {
@@ -249,14 +310,23 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	driver := r.data.Runtime
 
 	slas := slaPolicies(bp.Name, clusters)
+	var added []string // services this apply started that prior does not have
+	defer func() {
+		if diags.HasError() && prior != nil && len(added) > 0 {
+			r.removeAdded(ctx, added, diags)
+		}
+	}()
+	existing := runtimeServices(prior)
 	for _, s := range servicesToDeploy(prior, bp) {
 		if p, ok := slas[s.ID]; ok {
 			s.Instances = r.slaStartCount(ctx, s, p)
 		}
+		if _, ok := existing[s.ID]; !ok {
+			added = append(added, s.ID)
+		}
+		tflog.Info(ctx, "deploying service", map[string]any{"service": s.ID, "runtime": driver.Name()})
 		if _, err := driver.Apply(ctx, s); err != nil {
-			diags.AddError("Service "+quote(s.ID)+" did not deploy",
-				fmt.Sprintf("%v\n\nThe gateways still route as before. Fix the service (its deployable, ports or health checks) and apply again, "+
-					"or raise the timeouts.create / timeouts.update of the deployment.", err))
+			addDeployError(diags, op, s.ID, err)
 			return bp
 		}
 	}
@@ -264,6 +334,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
 	for _, g := range docs {
+		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.name, "routes": len(g.gw.Routes)})
 		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
 			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
 			return bp
@@ -288,10 +359,44 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 	plan.RouteNames = listOfStrings(ctx, routeNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
 	// A plan that deploys nothing already holds the instances (Read refreshes them later).
-	if plan.Instances.IsUnknown() {
-		plan.Instances, _ = r.instances(ctx, bp, diags)
+	if !fullyKnown(ctx, plan.Instances) {
+		read, _ := r.instances(ctx, bp, diags)
+		plan.Instances = keepKnown(plan.Instances, read, diags)
 	}
 	return bp
+}
+
+// cleanupTimeout bounds the clean-up after a failed apply: the operation's own context may have
+// run out by then.
+const cleanupTimeout = 2 * time.Minute
+
+// removeAdded removes the services that a failed update started (they are not in the state it
+// leaves), with a context of its own.
+func (r *deploymentResource) removeAdded(ctx context.Context, ids []string, diags *diag.Diagnostics) {
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	for _, id := range ids {
+		tflog.Info(ctx, "update failed: removing a service it started", map[string]any{"service": id})
+		if err := r.data.Runtime.Delete(undo, id); err != nil {
+			diags.AddError("Service "+quote(id)+" was not removed after the failed apply",
+				fmt.Sprintf("%v\n\nThe apply failed and the service it started is not in the state. Remove it with the runtime's API "+
+					"(local: DELETE /v1/services/%s on the gateway's admin API), or apply again.", err, id))
+		}
+	}
+}
+
+// addDeployError reports a service that did not deploy with the runtime's reason and, when the
+// operation's timeout ended the wait, which timeout that was and how to raise it.
+func addDeployError(diags *diag.Diagnostics, op operation, id string, err error) {
+	summary := "Service " + quote(id) + " did not deploy"
+	advice := "The gateways still route as before, and the runtime runs what it ran before this apply. " +
+		"Fix the service (its deployable, ports or health checks) and apply again."
+	if errors.Is(err, context.DeadlineExceeded) {
+		summary = fmt.Sprintf("Service %s is not healthy after timeouts.%s (%s)", quote(id), op.name, op.timeout)
+		advice = "The gateways still route as before, and the runtime runs what it ran before this apply. " +
+			"If the output above shows the service failing, fix it (its deployable, ports or health checks). " + op.ranOut("vamp_deployment")
+	}
+	diags.AddError(summary, fmt.Sprintf("%v\n\n%s", err, advice))
 }
 
 // instances reads every service's instances; running holds the status of each service the
@@ -374,7 +479,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		}
 		clusters[cname] = c
 	}
-	state.Clusters = clustersValue(ctx, clusters, &resp.Diagnostics)
+	state.Clusters = clustersValue(ctx, setSplits(clusters), &resp.Diagnostics)
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
@@ -417,7 +522,7 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, state.Timeouts, timeouts.Value.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	ctx, cancel, _ := startOperation(ctx, state.Timeouts, "delete", defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -437,8 +542,22 @@ func (r *deploymentResource) teardown(ctx context.Context, bp *blueprint.Bluepri
 		}
 	}
 	for _, s := range runtimeServicesOrdered(bp) {
+		tflog.Info(ctx, "removing service", map[string]any{"service": s.ID})
 		if err := r.data.Runtime.Delete(ctx, s.ID); err != nil {
 			diags.AddError("Service "+quote(s.ID)+" was not removed", err.Error())
+		}
+	}
+	// Every service the deployment started goes, also one the state does not list (e.g. left
+	// by a failed apply of an earlier provider version): service ids start with the name.
+	left, err := r.data.Runtime.List(ctx, bp.Name+"/")
+	if err != nil {
+		diags.AddError("Cannot list the services of deployment "+quote(bp.Name), err.Error())
+		return
+	}
+	for _, st := range left {
+		tflog.Info(ctx, "removing a service the state does not list", map[string]any{"service": st.Service.ID})
+		if err := r.data.Runtime.Delete(ctx, st.Service.ID); err != nil {
+			diags.AddError("Service "+quote(st.Service.ID)+" was not removed", err.Error())
 		}
 	}
 }
@@ -467,7 +586,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	state := deploymentModel{
 		Name:          types.StringValue(name),
 		Gateways:      types.MapNull(types.StringType),
-		Clusters:      clustersValue(ctx, importedRollouts(name, clustersModel(bp), all), &resp.Diagnostics),
+		Clusters:      clustersValue(ctx, setSplits(importedRollouts(name, clustersModel(bp), all)), &resp.Diagnostics),
 		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
 		Timeouts:      timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
