@@ -24,6 +24,9 @@ type deploymentModel struct {
 	Clusters     types.Map    `tfsdk:"clusters"`
 	Status       types.String `tfsdk:"status"`
 	GatewayNames types.List   `tfsdk:"gateway_names"`
+	// Endpoints are stable endpoints with routing (deployment_endpoints.go).
+	Endpoints   types.Map `tfsdk:"endpoints"`
+	GatewayName types.Map `tfsdk:"gateway_name"`
 	RouteNames   types.List   `tfsdk:"route_names"`
 	Instances    types.Map    `tfsdk:"instances"`
 	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
@@ -243,14 +246,17 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
-			"gateways": deploymentGatewaysAttribute(),
-			"clusters": deploymentClustersAttribute(),
+			"gateways":     deploymentGatewaysAttribute(),
+			"endpoints":    endpointsAttribute(),
+			"clusters":     deploymentClustersAttribute(),
+			"gateway_name": gatewayNameAttribute(),
 			"status": schema.StringAttribute{
 				MarkdownDescription: "`deployed` when every service is running and healthy and every gateway is in place, else `degraded`.",
 				Computed:            true,
 			},
 			"gateway_names": schema.ListAttribute{
-				MarkdownDescription: "The gateways this deployment made, e.g. `sava/9050`, `sava/sava_cluster/webport`.",
+				MarkdownDescription: "The gateways this deployment made, e.g. `sava/9050`, `sava/sava_cluster/webport`: blueprint gateways and endpoints by port, then cluster gateways by name. " +
+					"A position in this list moves when clusters or ports change: reference a gateway through `gateway_name` instead.",
 				Computed:            true,
 				ElementType:         types.StringType,
 			},

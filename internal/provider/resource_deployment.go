@@ -107,12 +107,22 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 			prior = nil // replaced: a new deployment starts fresh
 		}
 	}
+	eps, ok3 := decodeEndpoints(ctx, cfg.Endpoints, &resp.Diagnostics)
+	if !ok3 || resp.Diagnostics.HasError() {
+		return
+	}
 	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
 	addFieldErrors(&resp.Diagnostics, bp.Validate())
 	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	eps = filledEndpoints(eps)
+	addEndpointErrors(&resp.Diagnostics, bp.Name, bp.Gateways, eps, bp)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	bp.Gateways = withEndpointPorts(bp.Gateways, eps)
 	addUnservedErrors(&resp.Diagnostics, bp)
 	addFieldErrors(&resp.Diagnostics, runtimeFieldErrors(r.data, bp)) // e.g. Marathon's app id rules
 	checkRolloutRoutes(&resp.Diagnostics, bp, clusters)
@@ -120,6 +130,8 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	plan.Clusters = clustersValue(ctx, setSplits(fillComputed(clusters, bp)), &resp.Diagnostics)
+	plan.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
 	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
 	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
@@ -187,7 +199,8 @@ func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags 
 func stateBlueprint(ctx context.Context, m *deploymentModel, diags *diag.Diagnostics) *blueprint.Blueprint {
 	gateways, _ := decodeStringMap(ctx, m.Gateways, diags)
 	clusters, _ := decodeClusters(ctx, m.Clusters, diags)
-	bp := toBlueprint(m.Name.ValueString(), gateways, clusters)
+	eps, _ := decodeEndpoints(ctx, m.Endpoints, diags)
+	bp := toBlueprint(m.Name.ValueString(), withEndpointPorts(gateways, eps), clusters)
 	bp.Normalize()
 	return bp
 }
@@ -303,10 +316,11 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 func (r *deploymentResource) apply(ctx context.Context, op operation, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
 	gateways, _ := decodeStringMap(ctx, plan.Gateways, diags)
 	clusters, _ := decodeClusters(ctx, plan.Clusters, diags)
+	eps, _ := decodeEndpoints(ctx, plan.Endpoints, diags)
 	if diags.HasError() {
 		return nil
 	}
-	bp := plannedBlueprint(plan.Name.ValueString(), gateways, clusters, prior)
+	bp := plannedBlueprint(plan.Name.ValueString(), withEndpointPorts(gateways, eps), clusters, prior)
 	driver := r.data.Runtime
 
 	slas := slaPolicies(bp.Name, clusters)
@@ -330,7 +344,15 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			return bp
 		}
 	}
-	docs := append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...)
+	docs := clusterGateways(bp, driver.Name())
+	for _, g := range blueprintGateways(bp) {
+		for port, e := range eps {
+			if g.name == blueprint.DeploymentGatewayName(bp.Name, port) {
+				g.gw = endpointGateway(bp.Name, port, e)
+			}
+		}
+		docs = append(docs, g)
+	}
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
 	for _, g := range docs {
@@ -356,6 +378,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 		}
 	}
 	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
+	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), diags)
 	plan.RouteNames = listOfStrings(ctx, routeNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
 	// A plan that deploys nothing already holds the instances (Read refreshes them later).
@@ -480,6 +503,15 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		clusters[cname] = c
 	}
 	state.Clusters = clustersValue(ctx, setSplits(clusters), &resp.Diagnostics)
+	if eps, _ := decodeEndpoints(ctx, state.Endpoints, &resp.Diagnostics); eps != nil {
+		for port := range eps {
+			if gw, ok := live[blueprint.DeploymentGatewayName(name, port)]; ok {
+				eps[port] = liveEndpoint(name, gw)
+			}
+		}
+		state.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	}
+	state.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
@@ -577,6 +609,16 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		return
 	}
 	bp := importedBlueprint(name, all, services)
+	eps := map[string]endpointModel{}
+	for _, gw := range all {
+		port, ok := strings.CutPrefix(gw.Name, name+"/")
+		if ok && !strings.Contains(port, "/") && len(bp.Clusters) > 0 && isEndpoint(gw) {
+			eps[port] = liveEndpoint(name, gw)
+		}
+	}
+	if len(eps) == 0 {
+		eps = nil
+	}
 	if len(bp.Clusters) == 0 {
 		resp.Diagnostics.AddError("No such deployment",
 			fmt.Sprintf("Neither the gateway nor the %s runtime has anything of a deployment named %q. The import id is the deployment's name, e.g. \"sava\".",
@@ -595,6 +637,9 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.Append(d...)
 		state.Gateways = v
 	}
+	state.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	bp.Gateways = withEndpointPorts(bp.Gateways, eps)
+	state.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
 	state.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
 	state.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
@@ -618,7 +663,7 @@ func importedBlueprint(name string, gateways []gatewayapi.Gateway, services []ru
 		}
 		parts := strings.Split(rest, "/")
 		switch {
-		case len(parts) == 1 && len(gw.Routes) == 1 && strings.HasPrefix(gw.Routes[0].Gateway, name+"/"):
+		case len(parts) == 1 && len(gw.Routes) == 1 && strings.HasPrefix(gw.Routes[0].Gateway, name+"/") && !isEndpoint(gw):
 			bp.Gateways[parts[0]] = strings.TrimPrefix(gw.Routes[0].Gateway, name+"/")
 		case len(parts) == 2:
 			c := importedCluster(bp, parts[0])

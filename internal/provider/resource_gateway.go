@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 )
 
@@ -204,6 +205,37 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 		stated[i] = rt.Weight
 	}
 	checkWeightSum(stated, path.Root("routes"), func(i int) string { return "routes[" + strconv.Itoa(i) + "]" }, &resp.Diagnostics)
+	checkServesSomething(ctx, req.Config, routes, &resp.Diagnostics)
+}
+
+// checkServesSomething refuses routes that serve no request: all weights 0 and no condition
+// with a strength above 0 (every request would get 503). It waits while a value is unknown.
+func checkServesSomething(ctx context.Context, config attributeGetter, routes []gatewayRouteModel, diags *diag.Diagnostics) {
+	stated := make([]types.Int64, len(routes))
+	for i, rt := range routes {
+		stated[i] = rt.Weight
+	}
+	weights, ok := fillWeights(stated)
+	if !ok || len(routes) == 0 {
+		return
+	}
+	var planned []deployplan.Route
+	for i, rt := range routes {
+		strength := effectiveStrength(rt.Condition, rt.ConditionStrength)
+		if rt.Name.IsUnknown() || rt.Condition.IsUnknown() || strength.IsUnknown() {
+			return
+		}
+		planned = append(planned, deployplan.Route{Name: rt.Name.ValueString(), Weight: weights[i],
+			Condition: rt.Condition.ValueString(), Strength: strength.ValueInt64()})
+	}
+	if !deployplan.ServesNothing(planned) {
+		return
+	}
+	var name types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("name"), &name)...)
+	p := path.Root("routes")
+	diags.AddAttributeError(p, fmt.Sprintf("Gateway %s serves no request", name.String()),
+		"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(name.ValueString(), planned))
 }
 
 // ModifyPlan shows the real weights and strengths in the plan.

@@ -177,3 +177,24 @@ func TestAccGatewayRefused(t *testing.T) {
 		}},
 	})
 }
+
+// A stand-alone gateway whose routes serve no request is refused at plan.
+func TestAccGatewayRefusesServingNothing(t *testing.T) {
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+resource "vamp_gateway" "none" {
+  name = "none/9999"
+  port = 9999
+  routes = [
+    { name = "a", addresses = ["127.0.0.1:1"], weight = 0 },
+    { name = "b", addresses = ["127.0.0.1:2"], weight = 0, condition = "has cookie x", condition_strength = 0 },
+  ]
+}
+`,
+			PlanOnly:    true,
+			ExpectError: words(`Gateway "none/9999" serves no request`, `Gateway "none/9999" would answer every request with 503`, `condition_strength above 0`),
+		}},
+	})
+}
