@@ -25,10 +25,10 @@ type deploymentModel struct {
 	Status       types.String `tfsdk:"status"`
 	GatewayNames types.List   `tfsdk:"gateway_names"`
 	// Endpoints are stable endpoints with routing (deployment_endpoints.go).
-	Endpoints   types.Map `tfsdk:"endpoints"`
-	GatewayName types.Map `tfsdk:"gateway_name"`
-	RouteNames   types.List   `tfsdk:"route_names"`
-	Instances    types.Map    `tfsdk:"instances"`
+	Endpoints   types.Map  `tfsdk:"endpoints"`
+	GatewayName types.Map  `tfsdk:"gateway_name"`
+	RouteNames  types.List `tfsdk:"route_names"`
+	Instances   types.Map  `tfsdk:"instances"`
 	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
 	RolloutStatus types.Map      `tfsdk:"rollout_status"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
@@ -257,8 +257,8 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"gateway_names": schema.ListAttribute{
 				MarkdownDescription: "The gateways this deployment made, e.g. `sava/9050`, `sava/sava_cluster/webport`: blueprint gateways and endpoints by port, then cluster gateways by name. " +
 					"A position in this list moves when clusters or ports change: reference a gateway through `gateway_name` instead.",
-				Computed:            true,
-				ElementType:         types.StringType,
+				Computed:    true,
+				ElementType: types.StringType,
 			},
 			"route_names": schema.ListAttribute{
 				MarkdownDescription: "The routes to the service variants, e.g. `sava/sava_cluster/sava:1.0.0/webport`.",
