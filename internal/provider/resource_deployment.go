@@ -340,7 +340,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 		}
 		tflog.Info(ctx, "deploying service", map[string]any{"service": s.ID, "runtime": driver.Name()})
 		if _, err := driver.Apply(ctx, s); err != nil {
-			addDeployError(diags, op, s.ID, err)
+			addDeployError(diags, op, s.ID, err, ctx.Err())
 			return bp
 		}
 	}
@@ -410,11 +410,13 @@ func (r *deploymentResource) removeAdded(ctx context.Context, ids []string, diag
 
 // addDeployError reports a service that did not deploy with the runtime's reason and, when the
 // operation's timeout ended the wait, which timeout that was and how to raise it.
-func addDeployError(diags *diag.Diagnostics, op operation, id string, err error) {
+func addDeployError(diags *diag.Diagnostics, op operation, id string, err, ctxErr error) {
 	summary := "Service " + quote(id) + " did not deploy"
 	advice := "The gateways still route as before, and the runtime runs what it ran before this apply. " +
 		"Fix the service (its deployable, ports or health checks) and apply again."
-	if errors.Is(err, context.DeadlineExceeded) {
+	// A driver may not wrap the context's error (Marathon's reports its rollback instead): the
+	// operation's own context says whether its deadline ended the wait.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded) {
 		summary = fmt.Sprintf("Service %s is not healthy after timeouts.%s (%s)", quote(id), op.name, op.timeout)
 		advice = "The gateways still route as before, and the runtime runs what it ran before this apply. " +
 			"If the output above shows the service failing, fix it (its deployable, ports or health checks). " + op.ranOut("vamp_deployment")
