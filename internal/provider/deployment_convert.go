@@ -186,7 +186,7 @@ func addUnservedErrors(diags *diag.Diagnostics, bp *blueprint.Blueprint) {
 				continue
 			}
 			p := path.Root("clusters").AtMapKey(cname).AtName("gateways").AtMapKey(port).AtName("routes")
-			diags.AddAttributeError(p, fmt.Sprintf("Cluster %q serves no request on port %q", cname, port),
+			addAttrError(diags, p, fmt.Sprintf("Cluster %q serves no request on port %q", cname, port),
 				"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(blueprint.GatewayName(bp.Name, cname, port), routes))
 		}
 	}
@@ -362,7 +362,7 @@ func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
 			diags.AddError(fe.Summary, detail)
 			continue
 		}
-		diags.AddAttributeError(attributePath(fe.Path), fe.Summary, detail)
+		addAttrError(diags, attributePath(fe.Path), fe.Summary, detail)
 	}
 }
 

@@ -181,17 +181,17 @@ func addEndpointErrors(diags *diag.Diagnostics, name string, gateways map[string
 		at := path.Root("endpoints").AtMapKey(port)
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			diags.AddAttributeError(at, "Invalid endpoint port",
+			addAttrError(diags, at, "Invalid endpoint port",
 				fmt.Sprintf("Attribute %s: %q is not a port; key the endpoint by its port number, 1 to 65535, e.g. \"9050\".", at, port))
 			continue
 		}
 		if other, dup := taken[n]; dup {
-			diags.AddAttributeError(at, "Gateway port used twice",
+			addAttrError(diags, at, "Gateway port used twice",
 				fmt.Sprintf("Attribute %s: port %d is also gateways[%q]; a port is in gateways or in endpoints, not both: keep one of them.", at, n, other))
 			continue
 		}
 		if len(e.Routes) == 0 {
-			diags.AddAttributeError(at.AtName("routes"), "Endpoint without routes",
+			addAttrError(diags, at.AtName("routes"), "Endpoint without routes",
 				fmt.Sprintf("Attribute %s: an endpoint needs at least one route, e.g. routes = { \"sava_cluster/webport\" = {} }.", at.AtName("routes")))
 			continue
 		}
@@ -203,15 +203,15 @@ func addEndpointErrors(diags *diag.Diagnostics, name string, gateways map[string
 			c := bp.Clusters[cname]
 			switch {
 			case !found:
-				diags.AddAttributeError(rp, "Invalid route target",
+				addAttrError(diags, rp, "Invalid route target",
 					fmt.Sprintf("Attribute %s: %q is not <cluster>/<port>; key a route by the cluster port it goes to, e.g. \"sava_cluster/webport\".", rp, k))
 				ok = false
 			case c == nil:
-				diags.AddAttributeError(rp, "Route to an unknown cluster",
+				addAttrError(diags, rp, "Route to an unknown cluster",
 					fmt.Sprintf("Attribute %s: the deployment has no cluster %q; use one of %s.", rp, cname, quotedKeys(bp.Clusters)))
 				ok = false
 			case c.Gateways[port] == nil:
-				diags.AddAttributeError(rp, "Route to an unknown cluster port",
+				addAttrError(diags, rp, "Route to an unknown cluster port",
 					fmt.Sprintf("Attribute %s: cluster %q has no port %q; use one of %s (its services' breed ports).", rp, cname, port, quotedKeys(c.Gateways)))
 				ok = false
 			}
@@ -221,12 +221,12 @@ func addEndpointErrors(diags *diag.Diagnostics, name string, gateways map[string
 			continue
 		}
 		if sum != 100 && sum != 0 {
-			diags.AddAttributeError(at.AtName("routes"), "Weights do not sum to 100",
+			addAttrError(diags, at.AtName("routes"), "Weights do not sum to 100",
 				fmt.Sprintf("Attribute %s: the weights sum to %d; make them sum to 100, or set all to 0 to serve only requests that match a condition.", at.AtName("routes"), sum))
 			continue
 		}
 		if routes := e.planRoutes(); deployplan.ServesNothing(routes) {
-			diags.AddAttributeError(at.AtName("routes"), fmt.Sprintf("Endpoint %s serves no request", port),
+			addAttrError(diags, at.AtName("routes"), fmt.Sprintf("Endpoint %s serves no request", port),
 				"Attribute "+at.AtName("routes").String()+": "+deployplan.ServesNothingDetail(blueprint.DeploymentGatewayName(name, port), routes))
 		}
 	}

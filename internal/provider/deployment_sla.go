@@ -137,16 +137,16 @@ func addSLAFaults(diags *diag.Diagnostics, clusters map[string]clusterModel) {
 				if f.field != "" {
 					fp = fp.AtName(f.field)
 				}
-				diags.AddAttributeError(fp, "Invalid SLA", fmt.Sprintf("%s: %s.", fp, f.msg))
+				addAttrError(diags, fp, "Invalid SLA", fmt.Sprintf("%s: %s.", fp, f.msg))
 			}
 			if s.Breed != nil && len(s.Breed.Ports) == 0 {
-				diags.AddAttributeError(at.AtName("sla"), "Invalid SLA",
+				addAttrError(diags, at.AtName("sla"), "Invalid SLA",
 					fmt.Sprintf("%s: the p99 is measured on the service's route, and a service without ports has none; give breed.ports a port or remove sla.", at.AtName("sla")))
 			}
 			if len(faults) == 0 && s.Scale != nil && !s.Scale.Instances.IsNull() && !s.Scale.Instances.IsUnknown() {
 				if n := int(s.Scale.Instances.ValueInt64()); n < p.Min || n > p.Max {
 					fp := at.AtName("scale").AtName("instances")
-					diags.AddAttributeError(fp, "Invalid SLA",
+					addAttrError(diags, fp, "Invalid SLA",
 						fmt.Sprintf("%s: %d is outside sla.min_instances..sla.max_instances (%d..%d); the starting count must be one the SLA allows.", fp, n, p.Min, p.Max))
 				}
 			}

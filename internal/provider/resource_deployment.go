@@ -131,12 +131,34 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	plan.Clusters = clustersValue(ctx, setSplits(fillComputed(clusters, bp)), &resp.Diagnostics)
 	plan.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
-	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
+	plan.GatewayName = plannedGatewayName(ctx, gatewayNameMap(bp), state.GatewayNames, prior != nil && prior.Name == bp.Name, &resp.Diagnostics)
 	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
 	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
 	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
+}
+
+// plannedGatewayName is gateway_name in a plan: a gateway that exists already (the state lists
+// it) has its name; one the apply makes is known after apply, so that a resource that routes to
+// it through gateway_name waits for it (and a plan-time check of the reference does not see a
+// gateway that is not there yet).
+func plannedGatewayName(ctx context.Context, names map[string]string, recorded types.List, same bool, diags *diag.Diagnostics) types.Map {
+	var existing []string
+	if same && !recorded.IsNull() && !recorded.IsUnknown() {
+		diags.Append(recorded.ElementsAs(ctx, &existing, false)...)
+	}
+	elems := map[string]attr.Value{}
+	for key, name := range names {
+		if slices.Contains(existing, name) {
+			elems[key] = types.StringValue(name)
+		} else {
+			elems[key] = types.StringUnknown()
+		}
+	}
+	v, d := types.MapValue(types.StringType, elems)
+	diags.Append(d...)
+	return v
 }
 
 // plannedInstances is the plan's instances: a service the apply leaves alone keeps the

@@ -70,10 +70,12 @@ func TestAccDeploymentEndpointRouting(t *testing.T) {
 						knownvalue.StringExact("user-agent == Firefox -> canary_cluster/webport 100%"),
 						knownvalue.StringExact("other -> sava_cluster/webport 100%"),
 					})),
-					plancheck.ExpectKnownValue("vamp_deployment.ep", tfjsonpath.New("gateway_name").AtMapKey(fmt.Sprint(port)), knownvalue.StringExact(fmt.Sprintf("ep/%d", port))),
-					plancheck.ExpectKnownOutputValue("canary_gateway", knownvalue.StringExact("ep/canary_cluster/webport")),
+					// A gateway the apply makes is referenced once it exists.
+					plancheck.ExpectUnknownValue("vamp_deployment.ep", tfjsonpath.New("gateway_name").AtMapKey(fmt.Sprint(port))),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("vamp_deployment.ep", tfjsonpath.New("gateway_name").AtMapKey(fmt.Sprint(port)), knownvalue.StringExact(fmt.Sprintf("ep/%d", port))),
+					statecheck.ExpectKnownOutputValue("canary_gateway", knownvalue.StringExact("ep/canary_cluster/webport")),
 					statecheck.ExpectKnownValue("vamp_deployment.ep", endpointPath(port, "sticky"), knownvalue.StringExact("route")),
 					statecheck.ExpectKnownValue("vamp_deployment.ep", endpointPath(port, "routes", "canary_cluster/webport", "condition_strength"), knownvalue.Int64Exact(100)),
 					statecheck.ExpectKnownValue("vamp_deployment.ep", tfjsonpath.New("gateway_names"), knownvalue.ListExact([]knownvalue.Check{
@@ -96,6 +98,14 @@ func TestAccDeploymentEndpointRouting(t *testing.T) {
 						return nil
 					},
 				),
+			},
+			{
+				// Unchanged: gateway_name is known in the plan of a deployment that exists.
+				Config: endpointStep(port, bin, firefox),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					plancheck.ExpectKnownOutputValue("canary_gateway", knownvalue.StringExact("ep/canary_cluster/webport")),
+				}},
 			},
 			{
 				ResourceName:                         "vamp_deployment.ep",

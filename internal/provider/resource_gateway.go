@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
@@ -131,10 +132,9 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 						"gateway": schema.StringAttribute{
 							MarkdownDescription: "Route to another gateway by name, e.g. `sava/sava_cluster/webport` (a vamp_deployment's `gateway_names`). Exactly one of `gateway` and `addresses`.",
 							Optional:            true,
-							Validators: []validator.String{
-								stringvalidator.LengthAtLeast(1),
-								stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("addresses")),
-							},
+							// Exactly one of gateway and addresses: checked in ValidateConfig, whose
+							// message names the route (ExactlyOneOf printed a garbled path).
+							Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 						},
 						"addresses": schema.ListAttribute{
 							MarkdownDescription: "Route to static addresses `host:port`, balanced by `balance`.",
@@ -188,6 +188,17 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 				p := path.Root("routes").AtListIndex(i).AtName("health_check").AtName("path")
 				resp.Diagnostics.AddAttributeError(p, "Missing health check path",
 					fmt.Sprintf("Attribute %s: an HTTP health check needs the path to GET, e.g. path = \"/health\".", p))
+			}
+		}
+		if !rt.Gateway.IsUnknown() && !rt.Addresses.IsUnknown() {
+			p := path.Root("routes").AtListIndex(i)
+			switch {
+			case !rt.Gateway.IsNull() && !rt.Addresses.IsNull():
+				resp.Diagnostics.AddAttributeError(p.AtName("gateway"), "Route with both gateway and addresses",
+					fmt.Sprintf("Attribute %s: a route goes to another gateway (gateway) or to static addresses (addresses), not both; remove one of them.", p))
+			case rt.Gateway.IsNull() && rt.Addresses.IsNull():
+				resp.Diagnostics.AddAttributeError(p, "Route without a target",
+					fmt.Sprintf("Attribute %s: set gateway (e.g. vamp_deployment.sava.gateway_name[\"sava_cluster/webport\"]) or addresses (e.g. [\"10.0.0.5:8080\"]).", p))
 			}
 		}
 		if rt.Name.IsUnknown() || rt.Name.IsNull() {
@@ -247,6 +258,7 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !decodeKnownList(ctx, req.Config, path.Root("routes"), &routes, &resp.Diagnostics) {
 		return
 	}
+	r.warnUnknownGateways(ctx, routes, &resp.Diagnostics)
 	var planned []gatewayRouteModel
 	if !decodeKnownList(ctx, req.Plan, path.Root("routes"), &planned, &resp.Diagnostics) || len(planned) != len(routes) {
 		return
@@ -264,6 +276,32 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		planned[i].ConditionStrength = effectiveStrength(routes[i].Condition, routes[i].ConditionStrength)
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("routes"), planned)...)
+}
+
+// warnUnknownGateways warns at plan about a route to a gateway that the admin API does not have.
+// It is a warning, not an error: a literal name may be of a gateway that a resource of the same
+// apply makes (a reference through vamp_deployment's gateway_name is unknown until then and not
+// checked). The apply fails with the gateway's refusal if the gateway is still missing.
+func (r *gatewayResource) warnUnknownGateways(ctx context.Context, routes []gatewayRouteModel, diags *diag.Diagnostics) {
+	if r.data == nil || r.data.Gateway == nil {
+		return
+	}
+	for i, rt := range routes {
+		if rt.Gateway.IsNull() || rt.Gateway.IsUnknown() {
+			continue
+		}
+		name := rt.Gateway.ValueString()
+		_, err := r.data.Gateway.Get(ctx, name)
+		switch {
+		case gatewayapi.IsNotFound(err):
+			p := path.Root("routes").AtListIndex(i).AtName("gateway")
+			diags.AddAttributeWarning(p, "Route to a gateway that does not exist",
+				fmt.Sprintf("Attribute %s: the gateway has no gateway %q now, so the apply will fail unless a resource of the same apply makes it. "+
+					"Reference that resource (e.g. vamp_deployment.sava.gateway_name[\"sava_cluster/webport\"]) so that Terraform makes it first, or correct the name.", p, name))
+		case err != nil:
+			tflog.Debug(ctx, "cannot check a route's gateway at plan", map[string]any{"gateway": name, "error": err.Error()})
+		}
+	}
 }
 
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
