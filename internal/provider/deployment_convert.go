@@ -14,8 +14,6 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
-	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
-	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
 // fullyKnown reports whether v and everything inside it is known.
@@ -118,49 +116,9 @@ func (s serviceModel) toBlueprint() *blueprint.Service {
 	return out
 }
 
-// keepRunningRouting applies Vamp's merge rule against the running deployment: a cluster port
-// whose routing the configuration leaves unstated keeps prior's routing (sticky and weights),
-// so a variant added to it gets weight 0 from Normalize instead of an even split.
-func keepRunningRouting(bp, prior *blueprint.Blueprint) {
-	if prior == nil {
-		return
-	}
-	for cname, c := range bp.Clusters {
-		pc := prior.Clusters[cname]
-		if pc == nil {
-			continue
-		}
-		for port, pg := range pc.Gateways {
-			if pg == nil {
-				continue
-			}
-			g := c.Gateways[port]
-			if g != nil && g.Routes != nil {
-				continue
-			}
-			if g == nil {
-				g = &blueprint.ClusterGateway{Sticky: pg.Sticky}
-				if c.Gateways == nil {
-					c.Gateways = map[string]*blueprint.ClusterGateway{}
-				}
-				c.Gateways[port] = g
-			}
-			g.Routes = map[string]*blueprint.Route{}
-			for svc, r := range pg.Routes {
-				if c.Service(svc) != nil {
-					g.Routes[svc] = r.Clone()
-				}
-			}
-		}
-	}
-}
-
 // plannedBlueprint is the normalized blueprint that an apply of model makes, given what runs.
 func plannedBlueprint(name string, gateways map[string]string, clusters map[string]clusterModel, prior *blueprint.Blueprint) *blueprint.Blueprint {
-	bp := toBlueprint(name, gateways, clusters)
-	keepRunningRouting(bp, prior)
-	bp.Normalize()
-	return bp
+	return deployplan.Merge(toBlueprint(name, gateways, clusters), prior)
 }
 
 // setSplits computes the split of every cluster gateway from its routes (deployplan.Split).
@@ -366,112 +324,7 @@ func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
 	}
 }
 
-// serviceID is the runtime id of a service variant.
-func serviceID(deployment, cluster string, s *blueprint.Service) string {
-	return runtime.ID(deployment, cluster, s.Breed.Name)
-}
-
-// runtimeService is what the runtime runs for one service of a normalized blueprint.
-func runtimeService(deployment, cluster string, s *blueprint.Service) runtime.Service {
-	out := runtime.Service{
-		ID:          serviceID(deployment, cluster, s),
-		Deployable:  s.Breed.Deployable,
-		Ports:       maps.Clone(s.Breed.Ports),
-		Environment: maps.Clone(s.Breed.Environment),
-		CPU:         s.Scale.CPU,
-		MemoryMB:    s.Scale.MemoryMB,
-		Instances:   s.Scale.Instances,
-		Marathon:    s.Marathon,
-	}
-	for _, hc := range s.HealthChecks {
-		out.HealthChecks = append(out.HealthChecks, runtime.HealthCheck(hc))
-	}
-	return out
-}
-
-// namedGateway is a gateway document with its name.
-type namedGateway struct {
-	name string
-	gw   gatewayapi.Gateway
-}
-
-// clusterGateways are the internal gateways of a normalized blueprint, sorted by name: one per
-// cluster port, a route per service that has the port, in service order.
-func clusterGateways(bp *blueprint.Blueprint, runtimeName string) []namedGateway {
-	var out []namedGateway
-	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
-		c := bp.Clusters[cname]
-		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
-			g := c.Gateways[port]
-			gw := gatewayapi.Gateway{Port: 0, Sticky: g.Sticky, Routes: []gatewayapi.Route{}}
-			for _, svc := range c.ServicesWithPort(port) {
-				r := g.Routes[svc]
-				if r == nil {
-					continue
-				}
-				gw.Routes = append(gw.Routes, gatewayapi.Route{
-					Name:              blueprint.RouteName(bp.Name, cname, svc, port),
-					Weight:            int(*r.Weight),
-					Condition:         r.Condition,
-					ConditionStrength: intFrom64(r.ConditionStrength),
-					Service:           &gatewayapi.ServiceRef{Runtime: runtimeName, ID: runtime.ID(bp.Name, cname, svc), Port: port},
-				})
-			}
-			out = append(out, namedGateway{name: blueprint.GatewayName(bp.Name, cname, port), gw: gw})
-		}
-	}
-	return out
-}
-
-// blueprintGateways are the gateways on the blueprint's ports, sorted by port number, each with
-// one route to its cluster gateway.
-func blueprintGateways(bp *blueprint.Blueprint) []namedGateway {
-	ports := slices.Collect(maps.Keys(bp.Gateways))
-	slices.SortFunc(ports, func(a, b string) int { return atoi(a) - atoi(b) })
-	var out []namedGateway
-	for _, port := range ports {
-		target := bp.Gateways[port]
-		out = append(out, namedGateway{
-			name: blueprint.DeploymentGatewayName(bp.Name, port),
-			gw: gatewayapi.Gateway{Port: atoi(port), Routes: []gatewayapi.Route{{
-				Name: target, Weight: 100, Gateway: bp.Name + "/" + target,
-			}}},
-		})
-	}
-	return out
-}
-
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
-}
-
-func intFrom64(v *int64) *int {
-	if v == nil {
-		return nil
-	}
-	i := int(*v)
-	return &i
-}
-
-// gatewayNames lists the blueprint gateways, then the cluster gateways.
-func gatewayNames(bp *blueprint.Blueprint) []string {
-	var out []string
-	for _, g := range blueprintGateways(bp) {
-		out = append(out, g.name)
-	}
-	for _, g := range clusterGateways(bp, "") {
-		out = append(out, g.name)
-	}
-	return out
-}
-
-func routeNames(bp *blueprint.Blueprint) []string {
-	var out []string
-	for _, g := range clusterGateways(bp, "") {
-		for _, r := range g.gw.Routes {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -142,7 +143,7 @@ func TestImportedBlueprint(t *testing.T) {
 	service := func(id string) runtime.Status {
 		return runtime.Status{Service: runtime.Service{ID: id, Deployable: "cmd:x", Ports: map[string]string{"webport": "8080/http"}, CPU: 0.2, MemoryMB: 256, Instances: 1}}
 	}
-	bp := importedBlueprint("d", gws, []runtime.Status{service("d/c/a"), service("d/c/z")})
+	bp := deployplan.ImportedBlueprint("d", gws, []runtime.Status{service("d/c/a"), service("d/c/z")})
 	if bp.Gateways["9050"] != "c/webport" || len(bp.Gateways) != 1 {
 		t.Errorf("blueprint gateways %v, want 9050 → c/webport only", bp.Gateways)
 	}

@@ -278,13 +278,6 @@ func liveEndpoint(deployment string, gw gatewayapi.Gateway) endpointModel {
 	return e
 }
 
-// isEndpoint reports whether a deployment's gateway on a port needs `endpoints` to be described:
-// anything but one route of weight 100 without condition, sticky or virtual hosts.
-func isEndpoint(gw gatewayapi.Gateway) bool {
-	return len(gw.Routes) != 1 || gw.Sticky != "" || len(gw.VirtualHosts) > 0 ||
-		gw.Routes[0].Weight != 100 || gw.Routes[0].Condition != ""
-}
-
 // gatewayNameMap is the gateway_name attribute: key → gateway name.
 func gatewayNameMap(bp *blueprint.Blueprint) map[string]string {
 	out := map[string]string{}

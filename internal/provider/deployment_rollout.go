@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/metricsource"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
@@ -418,14 +419,14 @@ func apiRollout(deployment string, cr clusterRollout) *gatewayapi.RolloutPolicy 
 }
 
 // addRollouts puts each configured roll-out into its cluster gateway's document.
-func addRollouts(deployment string, clusters map[string]clusterModel, gateways []namedGateway) {
+func addRollouts(deployment string, clusters map[string]clusterModel, gateways []deployplan.NamedGateway) {
 	byName := map[string]clusterRollout{}
 	for _, cr := range clusterRollouts(deployment, clusters) {
 		byName[cr.gateway] = cr
 	}
 	for i, g := range gateways {
-		if cr, ok := byName[g.name]; ok {
-			gateways[i].gw.Rollout = apiRollout(deployment, cr)
+		if cr, ok := byName[g.Name]; ok {
+			gateways[i].Gateway.Rollout = apiRollout(deployment, cr)
 		}
 	}
 }

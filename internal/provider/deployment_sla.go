@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
@@ -171,7 +172,7 @@ func slaPolicies(deployment string, clusters map[string]clusterModel) map[string
 
 // addSLAs puts each service's scale policy on its route in the cluster gateway of its first
 // port (by name): one route per service measures the p99 and scales, never two.
-func addSLAs(deployment string, clusters map[string]clusterModel, gateways []namedGateway) {
+func addSLAs(deployment string, clusters map[string]clusterModel, gateways []deployplan.NamedGateway) {
 	policies := slaPolicies(deployment, clusters)
 	for cname, c := range clusters {
 		for _, s := range c.Services {
@@ -181,13 +182,13 @@ func addSLAs(deployment string, clusters map[string]clusterModel, gateways []nam
 			id := runtime.ID(deployment, cname, s.Breed.Name.ValueString())
 			gwName := blueprint.GatewayName(deployment, cname, slices.Min(slices.Collect(maps.Keys(s.Breed.Ports))))
 			for gi := range gateways {
-				if gateways[gi].name != gwName {
+				if gateways[gi].Name != gwName {
 					continue
 				}
-				for ri, rt := range gateways[gi].gw.Routes {
+				for ri, rt := range gateways[gi].Gateway.Routes {
 					if rt.Service != nil && rt.Service.ID == id {
 						p := policies[id]
-						gateways[gi].gw.Routes[ri].Scale = &p
+						gateways[gi].Gateway.Routes[ri].Scale = &p
 					}
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -132,8 +132,8 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.Clusters = clustersValue(ctx, setSplits(fillComputed(clusters, bp)), &resp.Diagnostics)
 	plan.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
 	plan.GatewayName = plannedGatewayName(ctx, gatewayNameMap(bp), state.GatewayNames, prior != nil && prior.Name == bp.Name, &resp.Diagnostics)
-	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
-	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	plan.GatewayNames = listOfStrings(ctx, deployplan.GatewayNames(bp), &resp.Diagnostics)
+	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
 	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
@@ -169,7 +169,7 @@ func plannedInstances(prior, next *blueprint.Blueprint, recorded types.Map, diag
 		return types.MapUnknown(instancesType.ElemType)
 	}
 	deploy := map[string]bool{}
-	for _, s := range servicesToDeploy(prior, next) {
+	for _, s := range deployplan.ServicesToDeploy(prior, next) {
 		deploy[s.ID] = true
 	}
 	known := recorded.Elements()
@@ -177,7 +177,7 @@ func plannedInstances(prior, next *blueprint.Blueprint, recorded types.Map, diag
 	for _, cname := range slices.Sorted(maps.Keys(next.Clusters)) {
 		for _, s := range next.Clusters[cname].Services {
 			key := cname + "/" + s.Breed.Name
-			if v, ok := known[key]; ok && !deploy[serviceID(next.Name, cname, s)] {
+			if v, ok := known[key]; ok && !deploy[deployplan.ServiceID(next.Name, cname, s)] {
 				elems[key] = v
 			} else {
 				elems[key] = types.ListUnknown(types.StringType)
@@ -227,55 +227,6 @@ func stateBlueprint(ctx context.Context, m *deploymentModel, diags *diag.Diagnos
 	return bp
 }
 
-// servicesToDeploy are the services of next that prior does not run as next wants them.
-func servicesToDeploy(prior, next *blueprint.Blueprint) []runtime.Service {
-	running := runtimeServices(prior)
-	var out []runtime.Service
-	for _, s := range runtimeServicesOrdered(next) {
-		if old, ok := running[s.ID]; !ok || !reflect.DeepEqual(old, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// servicesToRemove are the ids of prior's services that next no longer has.
-func servicesToRemove(prior, next *blueprint.Blueprint) []string {
-	wanted := runtimeServices(next)
-	var out []string
-	for _, s := range runtimeServicesOrdered(prior) {
-		if _, ok := wanted[s.ID]; !ok {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
-
-func runtimeServices(bp *blueprint.Blueprint) map[string]runtime.Service {
-	out := map[string]runtime.Service{}
-	if bp == nil {
-		return out
-	}
-	for _, s := range runtimeServicesOrdered(bp) {
-		out[s.ID] = s
-	}
-	return out
-}
-
-// runtimeServicesOrdered lists the services by cluster name, then in service order.
-func runtimeServicesOrdered(bp *blueprint.Blueprint) []runtime.Service {
-	if bp == nil {
-		return nil
-	}
-	var out []runtime.Service
-	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
-		for _, s := range bp.Clusters[cname].Services {
-			out = append(out, runtimeService(bp.Name, cname, s))
-		}
-	}
-	return out
-}
-
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan deploymentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -293,7 +244,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 			undo, cancelUndo := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancelUndo()
 			tflog.Info(ctx, "create failed: removing what it started", map[string]any{"deployment": bp.Name})
-			r.teardown(undo, bp, gatewayNames(bp), &resp.Diagnostics)
+			r.teardown(undo, bp, deployplan.GatewayNames(bp), &resp.Diagnostics)
 		}
 		return
 	}
@@ -352,8 +303,8 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			r.removeAdded(ctx, added, diags)
 		}
 	}()
-	existing := runtimeServices(prior)
-	for _, s := range servicesToDeploy(prior, bp) {
+	existing := deployplan.RuntimeServices(prior)
+	for _, s := range deployplan.ServicesToDeploy(prior, bp) {
 		if p, ok := slas[s.ID]; ok {
 			s.Instances = r.slaStartCount(ctx, s, p)
 		}
@@ -366,11 +317,11 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			return bp
 		}
 	}
-	docs := clusterGateways(bp, driver.Name())
-	for _, g := range blueprintGateways(bp) {
+	docs := deployplan.ClusterGateways(bp, driver.Name())
+	for _, g := range deployplan.BlueprintGateways(bp) {
 		for port, e := range eps {
-			if g.name == blueprint.DeploymentGatewayName(bp.Name, port) {
-				g.gw = endpointGateway(bp.Name, port, e)
+			if g.Name == blueprint.DeploymentGatewayName(bp.Name, port) {
+				g.Gateway = endpointGateway(bp.Name, port, e)
 			}
 		}
 		docs = append(docs, g)
@@ -378,13 +329,13 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
 	for _, g := range docs {
-		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.name, "routes": len(g.gw.Routes)})
-		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
-			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
+		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.Name, "routes": len(g.Gateway.Routes)})
+		if _, err := r.data.Gateway.Put(ctx, g.Name, g.Gateway); err != nil {
+			addAPIError(diags, "PUT", "gateway "+quote(g.Name), err)
 			return bp
 		}
 	}
-	wanted := gatewayNames(bp)
+	wanted := deployplan.GatewayNames(bp)
 	for _, name := range priorNames { // blueprint gateways come first in priorNames
 		if !slices.Contains(wanted, name) {
 			if err := r.data.Gateway.Delete(ctx, name); err != nil {
@@ -393,7 +344,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			}
 		}
 	}
-	for _, id := range servicesToRemove(prior, bp) {
+	for _, id := range deployplan.ServicesToRemove(prior, bp) {
 		if err := driver.Delete(ctx, id); err != nil {
 			diags.AddError("Service "+quote(id)+" was not removed", err.Error())
 			return bp
@@ -401,7 +352,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 	}
 	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
 	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), diags)
-	plan.RouteNames = listOfStrings(ctx, routeNames(bp), diags)
+	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
 	// A plan that deploys nothing already holds the instances (Read refreshes them later).
 	if !fullyKnown(ctx, plan.Instances) {
@@ -453,7 +404,7 @@ func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Bluepr
 	running := map[string]runtime.Status{}
 	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
 		for _, s := range bp.Clusters[cname].Services {
-			id := serviceID(bp.Name, cname, s)
+			id := deployplan.ServiceID(bp.Name, cname, s)
 			st, found, err := r.data.Runtime.Get(ctx, id)
 			if err != nil {
 				diags.AddError("Cannot read service "+quote(id), err.Error())
@@ -488,7 +439,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	// routing of each cluster gateway replaces the recorded one (drift shows in the plan).
 	var present []string
 	live := map[string]gatewayapi.Gateway{}
-	for _, gname := range gatewayNames(bp) {
+	for _, gname := range deployplan.GatewayNames(bp) {
 		gw, err := r.data.Gateway.Get(ctx, gname)
 		if gatewayapi.IsNotFound(err) {
 			continue
@@ -504,7 +455,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	missing := len(runtimeServicesOrdered(bp)) - len(running)
+	missing := len(deployplan.RuntimeServicesOrdered(bp)) - len(running)
 	if len(present) == 0 && len(running) == 0 {
 		resp.State.RemoveResource(ctx)
 		return
@@ -540,7 +491,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
-	if len(present) < len(gatewayNames(bp)) || missing > 0 {
+	if len(present) < len(deployplan.GatewayNames(bp)) || missing > 0 {
 		state.Status = types.StringValue(statusDegraded)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -585,7 +536,7 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	// Every gateway the deployment may have made, whether or not state still lists it.
-	r.teardown(ctx, bp, gatewayNames(bp), &resp.Diagnostics)
+	r.teardown(ctx, bp, deployplan.GatewayNames(bp), &resp.Diagnostics)
 }
 
 // teardown removes blueprint gateways, then cluster gateways, then services: traffic stops
@@ -597,7 +548,7 @@ func (r *deploymentResource) teardown(ctx context.Context, bp *blueprint.Bluepri
 			return
 		}
 	}
-	for _, s := range runtimeServicesOrdered(bp) {
+	for _, s := range deployplan.RuntimeServicesOrdered(bp) {
 		tflog.Info(ctx, "removing service", map[string]any{"service": s.ID})
 		if err := r.data.Runtime.Delete(ctx, s.ID); err != nil {
 			diags.AddError("Service "+quote(s.ID)+" was not removed", err.Error())
@@ -632,11 +583,11 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.AddError("Cannot list services", err.Error())
 		return
 	}
-	bp := importedBlueprint(name, all, services)
+	bp := deployplan.ImportedBlueprint(name, all, services)
 	eps := map[string]endpointModel{}
 	for _, gw := range all {
 		port, ok := strings.CutPrefix(gw.Name, name+"/")
-		if ok && !strings.Contains(port, "/") && len(bp.Clusters) > 0 && isEndpoint(gw) {
+		if ok && !strings.Contains(port, "/") && len(bp.Clusters) > 0 && deployplan.IsEndpoint(gw) {
 			eps[port] = liveEndpoint(name, gw)
 		}
 	}
@@ -664,101 +615,12 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	state.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
 	bp.Gateways = withEndpointPorts(bp.Gateways, eps)
 	state.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
-	state.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
-	state.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	state.GatewayNames = listOfStrings(ctx, deployplan.GatewayNames(bp), &resp.Diagnostics)
+	state.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
 	state.Instances, _ = r.instances(ctx, bp, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// importedBlueprint is the deployment that the gateways and services named name/... make up.
-// A cluster's services are in the route order of its gateways, then by name.
-func importedBlueprint(name string, gateways []gatewayapi.Gateway, services []runtime.Status) *blueprint.Blueprint {
-	bp := &blueprint.Blueprint{Name: name, Gateways: map[string]string{}, Clusters: map[string]*blueprint.Cluster{}}
-	order := map[string]int{}
-	slices.SortFunc(gateways, func(a, b gatewayapi.Gateway) int { return strings.Compare(a.Name, b.Name) })
-	for _, gw := range gateways {
-		rest, ok := strings.CutPrefix(gw.Name, name+"/")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(rest, "/")
-		switch {
-		case len(parts) == 1 && len(gw.Routes) == 1 && strings.HasPrefix(gw.Routes[0].Gateway, name+"/") && !isEndpoint(gw):
-			bp.Gateways[parts[0]] = strings.TrimPrefix(gw.Routes[0].Gateway, name+"/")
-		case len(parts) == 2:
-			c := importedCluster(bp, parts[0])
-			g := &blueprint.ClusterGateway{Sticky: gw.Sticky, Routes: map[string]*blueprint.Route{}}
-			for _, rt := range gw.Routes {
-				if rt.Service == nil {
-					continue
-				}
-				_, _, svc, ok := runtime.SplitID(rt.Service.ID)
-				if !ok {
-					continue
-				}
-				if _, seen := order[rt.Service.ID]; !seen {
-					order[rt.Service.ID] = len(order)
-				}
-				r := &blueprint.Route{Weight: blueprint.Int64(int64(rt.Weight)), Condition: rt.Condition}
-				if s := liveStrength(rt.Condition, rt.ConditionStrength); !s.IsNull() {
-					r.ConditionStrength = blueprint.Int64(s.ValueInt64())
-				}
-				g.Routes[svc] = r
-			}
-			c.Gateways[parts[1]] = g
-		}
-	}
-	slices.SortFunc(services, func(a, b runtime.Status) int {
-		oa, aok := order[a.Service.ID]
-		ob, bok := order[b.Service.ID]
-		switch {
-		case aok && bok:
-			return oa - ob
-		case aok != bok:
-			if aok {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Service.ID, b.Service.ID)
-	})
-	for _, st := range services {
-		_, cname, breed, ok := runtime.SplitID(st.Service.ID)
-		if !ok {
-			continue
-		}
-		s := st.Service
-		bs := &blueprint.Service{
-			Breed:    blueprint.Breed{Name: breed, Deployable: s.Deployable, Ports: s.Ports, Environment: s.Environment},
-			Scale:    &blueprint.Scale{CPU: s.CPU, MemoryMB: s.MemoryMB, Instances: s.Instances},
-			Marathon: s.Marathon,
-		}
-		for _, hc := range s.HealthChecks {
-			bs.HealthChecks = append(bs.HealthChecks, blueprint.HealthCheck(hc))
-		}
-		c := importedCluster(bp, cname)
-		c.Services = append(c.Services, bs)
-	}
-	for cname, c := range bp.Clusters {
-		if len(c.Services) == 0 {
-			delete(bp.Clusters, cname) // gateways without services are not a deployment's
-		}
-	}
-	if len(bp.Clusters) == 0 {
-		bp.Gateways = nil
-	}
-	return bp
-}
-
-func importedCluster(bp *blueprint.Blueprint, name string) *blueprint.Cluster {
-	c := bp.Clusters[name]
-	if c == nil {
-		c = &blueprint.Cluster{Gateways: map[string]*blueprint.ClusterGateway{}}
-		bp.Clusters[name] = c
-	}
-	return c
 }

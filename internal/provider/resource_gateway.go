@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -496,12 +495,5 @@ var gatewayRouteAttrTypes = map[string]attr.Type{
 }
 
 func liveStrength(condition string, strength *int) types.Int64 {
-	switch {
-	case strength != nil:
-		return types.Int64Value(int64(*strength))
-	case strings.TrimSpace(condition) != "":
-		return types.Int64Value(100)
-	default:
-		return types.Int64Null()
-	}
+	return types.Int64PointerValue(deployplan.LiveStrength(condition, strength))
 }
