@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
@@ -612,6 +613,9 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 			last = gw.RolloutStatus
 		}
 		if last != nil {
+			tflog.Debug(ctx, "waiting for the roll-out's promotion", map[string]any{
+				"gateway": cr.gateway, "phase": last.Phase, "step": last.Step, "steps": last.Steps, "canary_weight": last.Weight,
+			})
 			switch last.Phase {
 			case string(rollout.PhasePromoted):
 				return
