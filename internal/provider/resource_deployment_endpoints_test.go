@@ -108,6 +108,32 @@ func TestAccDeploymentEndpointRouting(t *testing.T) {
 				}},
 			},
 			{
+				// Drift: the endpoint changed behind Terraform's back (no sticky, the condition
+				// gone) shows in the plan, with its split, and is put back.
+				PreConfig: func() {
+					ctx := context.Background()
+					name := fmt.Sprintf("ep/%d", port)
+					gw, err := testGateway.Get(ctx, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gw.Sticky = ""
+					gw.Routes[0].Condition, gw.Routes[0].ConditionStrength = "", nil
+					if _, err := testGateway.Put(ctx, name, gw); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: endpointStep(port, bin, firefox),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("vamp_deployment.ep", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("vamp_deployment.ep", endpointPath(port, "sticky"), knownvalue.StringExact("route")),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					expectCounts(port, 10, firefoxUA, map[string]int{"1.1.0": 10}),
+					expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 10}),
+				),
+			},
+			{
 				ResourceName:                         "vamp_deployment.ep",
 				ImportState:                          true,
 				ImportStateId:                        "ep",
