@@ -1,7 +1,9 @@
 // Package deployplan is the planning logic of a vamp_deployment, free of Terraform's framework:
 // where a gateway sends traffic (the effective split that a plan shows), which gateways can serve
 // no request at all, Vamp's merge rule against the running deployment, which services an apply
-// deploys and removes, and the deployment an import rebuilds from the gateway and the runtime.
+// deploys and removes, the gateway documents and names a deployment makes, the deployment an
+// import rebuilds from the gateway and the runtime, and the drift rules (which read-back forms of
+// a runtime are not a change).
 // The provider's resource files convert between Terraform values and these types; the rules
 // live here, table-tested.
 package deployplan
