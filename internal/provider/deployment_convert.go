@@ -310,10 +310,23 @@ func attributePath(p blueprint.Path) path.Path {
 // addFieldErrors reports blueprint faults at their attribute paths. The path is also written
 // into the detail: a value that came from a data source has no place of its own in the
 // configuration to point at.
+//
+// A service without a breed name cannot be routed to: the routing faults of its cluster that
+// follow from it (a route to an "unknown" service) are left out, so that the one fault to fix is
+// the one reported. Which faults cascade is decided by path, not by message.
 func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
+	unnamed := map[string]bool{} // clusters with a service that has no breed name
+	for _, fe := range errs {
+		if cluster, ok := breedNameFault(fe.Path); ok {
+			unnamed[cluster] = true
+		}
+	}
 	for _, fe := range errs {
 		if n := len(fe.Path); n > 0 && fe.Path[n-1].Kind == blueprint.StepAttr && schemaChecked[fe.Path[n-1].Attr] {
 			continue // the schema validator reported it
+		}
+		if cluster, ok := clusterRoutingFault(fe.Path); ok && unnamed[cluster] {
+			continue // follows from the missing breed name, reported on its own
 		}
 		detail := fe.Path.String() + ": " + fe.Detail + "."
 		if len(fe.Path) == 0 {
@@ -322,6 +335,29 @@ func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
 		}
 		addAttrError(diags, attributePath(fe.Path), fe.Summary, detail)
 	}
+}
+
+// breedNameFault reports whether p is clusters[c].services[i].breed.name (or the breed itself,
+// when it is missing), and c.
+func breedNameFault(p blueprint.Path) (cluster string, ok bool) {
+	if len(p) < 5 || len(p) > 6 || p[0].Kind != blueprint.StepAttr || p[0].Attr != "clusters" || p[1].Kind != blueprint.StepKey ||
+		p[2].Kind != blueprint.StepAttr || p[2].Attr != "services" || p[3].Kind != blueprint.StepIndex ||
+		p[4].Kind != blueprint.StepAttr || p[4].Attr != "breed" {
+		return "", false
+	}
+	if len(p) == 6 && (p[5].Kind != blueprint.StepAttr || p[5].Attr != "name") {
+		return "", false
+	}
+	return p[1].Key, true
+}
+
+// clusterRoutingFault reports whether p is under clusters[c].gateways, and c.
+func clusterRoutingFault(p blueprint.Path) (cluster string, ok bool) {
+	if len(p) < 3 || p[0].Kind != blueprint.StepAttr || p[0].Attr != "clusters" || p[1].Kind != blueprint.StepKey ||
+		p[2].Kind != blueprint.StepAttr || p[2].Attr != "gateways" {
+		return "", false
+	}
+	return p[1].Key, true
 }
 
 func atoi(s string) int {

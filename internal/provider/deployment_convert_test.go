@@ -181,3 +181,25 @@ func TestAddFieldErrors(t *testing.T) {
 		t.Errorf("detail %q does not start with the attribute path", got)
 	}
 }
+
+// A service without a breed name is one fault: the routes of its cluster, which cannot name it,
+// do not add "Route to an unknown service".
+func TestFieldErrorsDoNotCascade(t *testing.T) {
+	bp := &blueprint.Blueprint{Name: "d", Clusters: map[string]*blueprint.Cluster{"c": {
+		Services: []*blueprint.Service{{Breed: blueprint.Breed{Deployable: "cmd:x", Ports: map[string]string{"webport": "8080/http"}}}},
+		Gateways: map[string]*blueprint.ClusterGateway{"webport": {Routes: map[string]*blueprint.Route{"sava:1.0.0": {Weight: blueprint.Int64(100)}}}},
+	}}}
+	errs := bp.Validate()
+	var diags diag.Diagnostics
+	addFieldErrors(&diags, errs)
+	if len(errs) < 2 {
+		t.Fatalf("blueprint.Validate gave %d faults; the test needs the cascading one too", len(errs))
+	}
+	if diags.ErrorsCount() != 1 || diags.Errors()[0].Summary() != "Missing breed name" {
+		var got []string
+		for _, d := range diags.Errors() {
+			got = append(got, d.Summary())
+		}
+		t.Errorf("diagnostics %q, want only \"Missing breed name\"", got)
+	}
+}

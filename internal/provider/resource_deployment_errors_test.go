@@ -57,6 +57,10 @@ func TestAccDeploymentPlanErrors(t *testing.T) {
 		{"serves nothing, condition of strength 0", deploymentWith(oneGateway, twoVariants,
 			`"sava:1.0.0" = { weight = 0, condition = "user-agent == Firefox", condition_strength = 0 }, "sava:1.1.0" = { weight = 0 }`),
 			words(`Cluster "c" serves no request on port "webport"`)},
+		// One fault, one message (TestFieldErrorsDoNotCascade: no "unknown service" for its route).
+		{"no breed name", deploymentWith(oneGateway, `{ breed = { deployable = "cmd:sava", ports = { webport = "8080/http" } } },`,
+			`"sava:1.0.0" = { weight = 100 }`),
+			words(`Missing breed name`, `clusters["c"].services[0].breed.name: set the breed name`)},
 		{"port twice", deploymentWith(oneGateway+`, "09050" = "c/webport"`, twoVariants, `"sava:1.0.0" = { weight = 100 }`),
 			words(`Gateway port used twice`, `gateways["9050"]:`, `are both port 9050; keep one of them`)},
 	}
