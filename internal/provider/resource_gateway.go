@@ -54,6 +54,7 @@ type gatewayModel struct {
 	Balance      types.String   `tfsdk:"balance"`
 	VirtualHosts types.List     `tfsdk:"virtual_hosts"`
 	Routes       types.List     `tfsdk:"routes"`
+	Split        types.List     `tfsdk:"split"`
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -111,6 +112,13 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional:            true,
 				ElementType:         types.StringType,
 				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+			},
+			"split": schema.ListAttribute{
+				MarkdownDescription: "Computed, known at plan time: where the gateway's requests go, one line per condition (in route order, " +
+					"for the requests that match it) and one for the rest, by route name, e.g. " +
+					"`[\"user-agent == Firefox -> stable 100%\", \"other -> canary 100%\"]`. The plan's diff of it is the traffic a change moves.",
+				Computed:    true,
+				ElementType: types.StringType,
 			},
 			"routes": schema.ListNestedAttribute{
 				MarkdownDescription: "The routes, in the order their conditions are evaluated.",
@@ -275,6 +283,21 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		planned[i].ConditionStrength = effectiveStrength(routes[i].Condition, routes[i].ConditionStrength)
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("routes"), planned)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("split"), gatewaySplit(ctx, planned, &resp.Diagnostics))...)
+}
+
+// gatewaySplit is the split of routes whose weights and strengths are filled (deployplan.Split);
+// unknown while a name, weight or condition is.
+func gatewaySplit(ctx context.Context, routes []gatewayRouteModel, diags *diag.Diagnostics) types.List {
+	var planned []deployplan.Route
+	for _, rt := range routes {
+		if rt.Name.IsUnknown() || rt.Weight.IsUnknown() || rt.Condition.IsUnknown() || rt.ConditionStrength.IsUnknown() {
+			return types.ListUnknown(types.StringType)
+		}
+		planned = append(planned, deployplan.Route{Name: rt.Name.ValueString(), Weight: rt.Weight.ValueInt64(),
+			Condition: rt.Condition.ValueString(), Strength: rt.ConditionStrength.ValueInt64()})
+	}
+	return listOfStrings(ctx, deployplan.Split(planned), diags)
 }
 
 // warnUnknownGateways warns at plan about a route to a gateway that the admin API does not have.
@@ -330,6 +353,11 @@ func (r *gatewayResource) write(ctx context.Context, getPlan func(context.Contex
 	if _, err := r.data.Gateway.Put(ctx, name, gw); err != nil {
 		addAPIError(diags, "PUT", "gateway "+quote(name), err)
 		return
+	}
+	if plan.Split.IsUnknown() {
+		var routes []gatewayRouteModel
+		diags.Append(plan.Routes.ElementsAs(ctx, &routes, false)...)
+		plan.Split = gatewaySplit(ctx, routes, diags)
 	}
 	diags.Append(state.Set(ctx, &plan)...)
 }
@@ -475,6 +503,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 	list, d := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: gatewayRouteAttrTypes}, routes)
 	diags.Append(d...)
 	m.Routes = list
+	m.Split = gatewaySplit(ctx, routes, diags)
 	return m
 }
 

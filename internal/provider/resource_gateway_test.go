@@ -82,6 +82,7 @@ func TestAccGateway(t *testing.T) {
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(0).AtMapKey("weight"), knownvalue.Int64Exact(50)),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(1).AtMapKey("weight"), knownvalue.Int64Exact(50)),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("balance"), knownvalue.StringExact("round-robin")),
+					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("all -> a 50%, b 50%")})),
 				},
 				Check: expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 5, "2.0.0": 5}),
 			},
@@ -90,6 +91,9 @@ func TestAccGateway(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.test", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(0).AtMapKey("condition_strength"), knownvalue.Int64Exact(100)),
+					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact("user-agent == Firefox -> a 100%"), knownvalue.StringExact("other -> b 100%"),
+					})),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					expectCounts(port, 10, firefoxUA, map[string]int{"1.0.0": 10}),
@@ -119,6 +123,7 @@ func TestAccGateway(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.test", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(1).AtMapKey("weight"), knownvalue.Int64Exact(100)),
+					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split").AtSliceIndex(1), knownvalue.StringExact("other -> b 100%")),
 				}},
 				Check: expectCounts(port, 10, chromeUA, map[string]int{"2.0.0": 10}),
 			},
