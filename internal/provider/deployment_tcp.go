@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 )
 
@@ -38,10 +39,10 @@ func gatewayProtocol(c *blueprint.Cluster, port string) string {
 // setGatewayProtocols gives every gateway of a deployment the protocol of the cluster port it
 // serves: the cluster gateway of a port its breeds declare tcp, and the blueprint gateways that
 // lead to it, are TCP gateways.
-func setGatewayProtocols(bp *blueprint.Blueprint, docs []namedGateway) {
+func setGatewayProtocols(bp *blueprint.Blueprint, docs []deployplan.NamedGateway) {
 	protocols := gatewayProtocols(bp)
 	for i := range docs {
-		docs[i].gw.Protocol = protocols[docs[i].name]
+		docs[i].Gateway.Protocol = protocols[docs[i].Name]
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 )
 
@@ -45,11 +46,11 @@ func tcpBlueprint(sticky, condition string) *blueprint.Blueprint {
 func TestTCPPortGateways(t *testing.T) {
 	bp := tcpBlueprint("", "")
 	bp.Normalize()
-	docs := append(clusterGateways(bp, "local"), blueprintGateways(bp)...)
+	docs := append(deployplan.ClusterGateways(bp, "local"), deployplan.BlueprintGateways(bp)...)
 	setGatewayProtocols(bp, docs)
 	got := map[string]string{}
 	for _, g := range docs {
-		got[g.name] = g.gw.Protocol
+		got[g.Name] = g.Gateway.Protocol
 	}
 	want := map[string]string{"db/db_cluster/dbport": "tcp", "db/5432": "tcp", "db/db_cluster/webport": "", "db/8080": ""}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -8,7 +8,7 @@ resource "vamp_gateway" "public" {
   routes = [
     {
       name      = "sava"
-      gateway   = vamp_deployment.sava.gateway_names[1] # "sava/sava_cluster/webport"
+      gateway   = vamp_deployment.sava.gateway_name["sava_cluster/webport"] # "sava/sava_cluster/webport"
       weight    = 90
       condition = "has cookie beta"
     },
