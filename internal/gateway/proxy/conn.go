@@ -155,9 +155,11 @@ func (c *clientConn) serve() {
 		}
 		c.x = exchanges.Get().(*exchangeState)
 		if !c.x.rq.parse(*c.buf, headLen, c.remoteAddr) {
-			if c.x.rq.ambiguous {
+			// Not the front end's to forward: net/http's, unless its framing is refused (the
+			// same check framedConn makes on every later head of the connection).
+			if _, err := checkRequestHead((*c.buf)[:headLen]); err != nil {
 				c.x.rq.closeAfter = true
-				c.writeError(http.StatusBadRequest, "vamp gateway: a request with both Content-Length and Transfer-Encoding is refused (RFC 9112 section 6.1); send one of them")
+				c.writeError(http.StatusBadRequest, err.Error())
 				return
 			}
 			c.handOff()
@@ -392,7 +394,7 @@ func (c *clientConn) handOff() {
 		conn.SetReadDeadline(time.Time{})
 	}
 	c.s.remove(c)
-	c.s.handoff.deliver(&prefixConn{Conn: conn, prefix: prefix})
+	c.s.handoff.deliver(newFramedConn(conn, prefix))
 }
 
 // clientGone reports whether the client closed its connection, without waiting: while its
