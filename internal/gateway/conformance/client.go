@@ -154,6 +154,11 @@ func readAnswer(br *bufio.Reader, req ClientRequest) (tok string, status int, en
 		if tok == TokFwd {
 			return TokCut, resp.StatusCode, TokClose
 		}
+		if resp.Header.Get("X-Id") == "" {
+			// The proxy's own error answer, its body ended by the connection's end (a reset when
+			// the client's unread bytes were still queued): the answer is what matters.
+			return tok, resp.StatusCode, TokClose
+		}
 		return tok + "-cut", resp.StatusCode, TokClose
 	}
 	if tok == TokFwd && req.Method != "HEAD" && resp.StatusCode == 200 && string(body) != req.ID {

@@ -117,29 +117,57 @@ func clip(b []byte) []byte {
 	return b
 }
 
-// TestConformance runs every case through the gateway and HAProxy 2.6 at the same time, each to
-// a backend of its own with the case's script, and asserts the gateway's intended outcome, the
-// request boundaries, every client's own answer, and HAProxy's outcome as the table records it.
+// gatewayMode is one way the gateway serves a port: the suite runs every case through each.
+type gatewayMode struct {
+	name  string   // in failure messages
+	flags []string // vamp-gateway flags
+}
+
+// gatewayModes: the gateway's own HTTP/1.1 front end (handing odd requests to net/http), and
+// --net-http-only (net/http and httputil.ReverseProxy for everything). One set of framing rules
+// holds on every path, so both must give the table's gateway outcome.
+var gatewayModes = []gatewayMode{
+	{name: "gateway"},
+	{name: "gateway --net-http-only", flags: []string{"--net-http-only"}},
+}
+
+// proxySide is one proxy's front port for a case, and the case's backend behind it.
+type proxySide struct {
+	name    string
+	addr    string
+	backend *Backend
+}
+
+// TestConformance runs every case through the gateway (in each of its modes) and HAProxy 2.6 at
+// the same time, each to a backend of its own with the case's script, and asserts the gateway's
+// intended outcome, the request boundaries, every client's own answer, and HAProxy's outcome as
+// the table records it.
 func TestConformance(t *testing.T) {
 	cases := conformanceCases()
-	haCases := conformanceCases() // scripts keep state: each backend gets its own
-	admin, token, gwLogs := startGateway(t)
-	gwBackends := make([]*Backend, len(cases))
+	newBackend := func(s Script) *Backend {
+		be, err := NewBackend(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(be.Close)
+		return be
+	}
+	gateways := make([][]proxySide, len(gatewayModes)) // [mode][case]
+	var gwLogs []*logTail
+	for m, mode := range gatewayModes {
+		admin, token, logs := startGateway(t, mode.flags...)
+		gwLogs = append(gwLogs, logs)
+		for i, c := range conformanceCases() { // scripts keep state: each backend gets its own
+			be := newBackend(c.Script)
+			addr := programGateway(t, admin, token, fmt.Sprintf("conformance/c%d", i), be.Port())
+			gateways[m] = append(gateways[m], proxySide{name: mode.name, addr: addr, backend: be})
+		}
+	}
 	haBackends := make([]*Backend, len(cases))
 	haPorts := make([]int, len(cases))
-	gwAddrs := make([]string, len(cases))
-	for i, c := range cases {
-		var err error
-		if gwBackends[i], err = NewBackend(c.Script); err != nil {
-			t.Fatal(err)
-		}
-		if haBackends[i], err = NewBackend(haCases[i].Script); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(gwBackends[i].Close)
-		t.Cleanup(haBackends[i].Close)
+	for i, c := range conformanceCases() {
+		haBackends[i] = newBackend(c.Script)
 		haPorts[i] = haBackends[i].Port()
-		gwAddrs[i] = programGateway(t, admin, token, fmt.Sprintf("conformance/c%d", i), gwBackends[i].Port())
 	}
 	haAddrs := startHAProxy(t, haPorts)
 
@@ -147,47 +175,54 @@ func TestConformance(t *testing.T) {
 		for i, c := range cases {
 			t.Run(c.Name, func(t *testing.T) {
 				t.Parallel()
-				var gw, ha sideResult
+				sides := []proxySide{{name: "HAProxy 2.6", addr: haAddrs[i], backend: haBackends[i]}}
+				for m := range gatewayModes {
+					sides = append(sides, gateways[m][i])
+				}
+				results := make([]sideResult, len(sides))
 				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gw = runSide(c, gwAddrs[i], gwBackends[i]) }()
-				go func() { defer wg.Done(); ha = runSide(c, haAddrs[i], haBackends[i]) }()
+				for n, side := range sides {
+					wg.Add(1)
+					go func() { defer wg.Done(); results[n] = runSide(c, side.addr, side.backend) }()
+				}
 				wg.Wait()
-				if gw.err != nil {
-					t.Fatalf("gateway: %v", gw.err)
-				}
-				if ha.err != nil {
-					t.Fatalf("HAProxy: %v", ha.err)
-				}
-				if gw.outcome != c.Gateway {
-					t.Errorf("gateway: outcome %q, want %q", gw.outcome, c.Gateway)
-				}
-				for _, p := range boundaryProblems(c, gw) {
-					t.Errorf("gateway: %s", p)
-				}
-				for n, f := range gw.followups {
-					if f != "fwd open" {
-						t.Errorf("gateway: follow-up client %d (GET /private/rq-f%d on a new connection): outcome %q, want \"fwd open\"", n, n, f)
+				for n, side := range sides {
+					res := results[n]
+					if res.err != nil {
+						t.Errorf("%s: %v", side.name, res.err)
+						continue
 					}
-				}
-				if ha.outcome != c.HAProxy {
-					t.Errorf("HAProxy 2.6: outcome %q, but the table says %q (correct the case's HAProxy field and regenerate docs/conformance.md)", ha.outcome, c.HAProxy)
-				}
-				for n, f := range ha.followups {
-					if f != "fwd open" {
-						t.Errorf("HAProxy 2.6: follow-up client %d: outcome %q, want \"fwd open\"", n, f)
+					if n == 0 {
+						if res.outcome != c.HAProxy {
+							t.Errorf("HAProxy 2.6: outcome %q, but the table says %q (correct the case's HAProxy field and regenerate docs/conformance.md)", res.outcome, c.HAProxy)
+						}
+					} else {
+						if res.outcome != c.Gateway {
+							t.Errorf("%s: outcome %q, want %q", side.name, res.outcome, c.Gateway)
+						}
+						for _, p := range boundaryProblems(c, res) {
+							t.Errorf("%s: %s", side.name, p)
+						}
+					}
+					for f, out := range res.followups {
+						if out != "fwd open" {
+							t.Errorf("%s: follow-up client %d (GET /private/rq-f%d on a new connection): outcome %q, want \"fwd open\"", side.name, f, f, out)
+						}
 					}
 				}
 				if t.Failed() {
 					t.Logf("client bytes: %q", c.Send)
-					t.Logf("gateway's backend saw: %s", describe(gw.records))
-					t.Logf("HAProxy's backend saw: %s", describe(ha.records))
+					for n, side := range sides {
+						t.Logf("%s: its backend saw: %s", side.name, describe(results[n].records))
+					}
 				}
 			})
 		}
 	})
 	if t.Failed() {
-		t.Logf("the gateway's last log lines:\n%s", gwLogs)
+		for m, mode := range gatewayModes {
+			t.Logf("%s: its last log lines:\n%s", mode.name, gwLogs[m])
+		}
 	}
 }
 

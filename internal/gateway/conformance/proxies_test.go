@@ -88,11 +88,13 @@ func (l *logTail) String() string {
 
 // startGateway runs vamp-gateway with its admin API on a free loopback port and returns the
 // admin address (read from its "gateway serving" log line) and the token.
-func startGateway(t *testing.T) (admin, token string, logs *logTail) {
+func startGateway(t *testing.T, extra ...string) (admin, token string, logs *logTail) {
 	t.Helper()
 	token = "conformance-token"
-	cmd := exec.Command(gatewayBin, "serve", "--admin-listen", "127.0.0.1:0", "--bind-host", "127.0.0.1",
-		"--drain-timeout", "1s", "--log-level", "info", "--log-format", "json")
+	args := []string{"serve", "--admin-listen", "127.0.0.1:0", "--bind-host", "127.0.0.1",
+		"--drain-timeout", "1s", "--log-level", "info", "--log-format", "json"}
+	args = append(args, extra...)
+	cmd := exec.Command(gatewayBin, args...)
 	cmd.Env = append(os.Environ(), "VAMP_GATEWAY_TOKEN="+token)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
