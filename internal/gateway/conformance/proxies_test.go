@@ -88,7 +88,7 @@ func (l *logTail) String() string {
 
 // startGateway runs vamp-gateway with its admin API on a free loopback port and returns the
 // admin address (read from its "gateway serving" log line) and the token.
-func startGateway(t *testing.T, extra ...string) (admin, token string, logs *logTail) {
+func startGateway(t testing.TB, extra ...string) (admin, token string, logs *logTail) {
 	t.Helper()
 	token = "conformance-token"
 	args := []string{"serve", "--admin-listen", "127.0.0.1:0", "--bind-host", "127.0.0.1",
@@ -138,10 +138,18 @@ func startGateway(t *testing.T, extra ...string) (admin, token string, logs *log
 
 // programGateway PUTs a gateway named name with one route to 127.0.0.1:backendPort on a free
 // port, and returns that port's address. A port taken meanwhile (409) is retried with another.
-func programGateway(t *testing.T, admin, token, name string, backendPort int) string {
+func programGateway(t testing.TB, admin, token, name string, backendPort int) string {
+	return programGatewayOn(t, admin, token, name, 0, backendPort)
+}
+
+// programGatewayOn is programGateway on a given port (0: a free one).
+func programGatewayOn(t testing.TB, admin, token, name string, port, backendPort int) string {
 	t.Helper()
+	fixed := port != 0
 	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(t)
+		if !fixed {
+			port = freePort(t)
+		}
 		doc := fmt.Sprintf(`{"port": %d, "routes": [{"name": "backend", "weight": 100, "instances": [{"host": "127.0.0.1", "port": %d}]}]}`, port, backendPort)
 		req, err := http.NewRequest(http.MethodPut, "http://"+admin+"/v1/gateways/"+name, strings.NewReader(doc))
 		if err != nil {
@@ -158,6 +166,9 @@ func programGateway(t *testing.T, admin, token, name string, backendPort int) st
 		case http.StatusOK:
 			return fmt.Sprintf("127.0.0.1:%d", port)
 		case http.StatusConflict:
+			if fixed {
+				t.Fatalf("PUT gateway %s: port %d is taken: %s", name, port, body)
+			}
 			continue
 		default:
 			t.Fatalf("PUT gateway %s: %s: %s", name, resp.Status, body)
@@ -167,7 +178,7 @@ func programGateway(t *testing.T, admin, token, name string, backendPort int) st
 	return ""
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
