@@ -72,9 +72,14 @@ An outcome lists what the client got, one token per answer, then how its connect
 | ` + "`tunnel`" + ` | after a 101 (or a CONNECT's 2xx) bytes went through to the backend and back |
 | ` + "`hang`" + ` | nothing more within the case's deadline (never an intended outcome) |
 
-Response-side cases mostly send two or three requests on one connection (whether an answer left
-the client's connection in doubt) and have follow-up clients (whether it left the instance
-connection in doubt).
+Response-side cases mostly send two or three plain requests (` + "`GET /rq-a`" + ` with Host) on one connection
+(whether an answer left the client's connection in doubt) and have follow-up clients (whether it
+left the instance connection in doubt).
+
+` + "`FuzzInterleavings`" + ` in the same package drives the gateway with random interleavings of requests on
+three client connections, pipelined or not, and instance answers of all the misbehaving kinds
+below; its property is that answers map one to one to requests, in order (` + "`make fuzz`" + `; ` + "`make test`" + `
+runs its seeds, among them the reproduction of issue 13).
 `
 
 // renderDoc is docs/conformance.md for the table.
@@ -117,6 +122,9 @@ func renderDoc(cases []Case) string {
 			if backend == "" {
 				backend = "200 with Content-Length"
 			}
+			if plain := plainRequests(c.Send); plain != "" {
+				bytesCol = plain
+			}
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | `%s` | `%s` | %s |\n", n, c.Name, backend, bytesCol, c.Followups, c.Gateway, c.HAProxy, c.Why)
 		}
 	}
@@ -157,4 +165,21 @@ func collapseRepeats(s string) string {
 	return chunk.ReplaceAllStringFunc(s, func(m string) string {
 		return fmt.Sprintf(`<%d×"1\r\nx\r\n">`, strings.Count(m, `1\r\nx\r\n`))
 	})
+}
+
+// plainRequest is a request line with Host and nothing else, as get() writes it.
+var plainRequest = regexp.MustCompile(`^([A-Z]+) /rq-([a-z0-9]+) HTTP/1\.1\r\n` + H + `\r\n`)
+
+// plainRequests lists bytes made only of plain requests as "GET a, HEAD b" ("" otherwise).
+func plainRequests(s string) string {
+	var reqs []string
+	for s != "" {
+		m := plainRequest.FindStringSubmatch(s)
+		if m == nil {
+			return ""
+		}
+		reqs = append(reqs, "`"+m[1]+" /rq-"+m[2]+"`")
+		s = s[len(m[0]):]
+	}
+	return strings.Join(reqs, ", ")
 }
