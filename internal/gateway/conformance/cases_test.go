@@ -25,6 +25,7 @@ type Case struct {
 	Gateway   string // the gateway's intended outcome, asserted
 	HAProxy   string // HAProxy 2.6's outcome, asserted: the table says what HAProxy does
 	Why       string // why the gateway deliberately differs from HAProxy; set exactly when they differ
+	Note      string // where they agree, what makes the outcome the right one (for the docs)
 	Ambiguous bool   // ambiguous framing: the gateway must answer 400 and close the connection
 }
 

@@ -96,10 +96,10 @@ func renderDoc(cases []Case) string {
 	for _, side := range []string{"request", "response"} {
 		if side == "request" {
 			b.WriteString("\n## Request side\n\nThe backend answers every request `200` with the id.\n\n")
-			b.WriteString("| # | case | client bytes | gateway | HAProxy 2.6 | why the gateway differs |\n|---|---|---|---|---|---|\n")
+			b.WriteString("| # | case | client bytes | gateway | HAProxy 2.6 | why the gateway differs (or why both are right) |\n|---|---|---|---|---|---|\n")
 		} else {
 			b.WriteString("\n## Response side\n\n")
-			b.WriteString("| # | case | backend's answer (to request `a` unless said) | client bytes | follow-ups | gateway | HAProxy 2.6 | why the gateway differs |\n|---|---|---|---|---|---|---|---|\n")
+			b.WriteString("| # | case | backend's answer (to request `a` unless said) | client bytes | follow-ups | gateway | HAProxy 2.6 | why the gateway differs (or why both are right) |\n|---|---|---|---|---|---|---|---|\n")
 		}
 		n := 0
 		for _, c := range cases {
@@ -115,7 +115,7 @@ func renderDoc(cases []Case) string {
 				if c.Backend != "" {
 					bytesCol += "; backend: " + c.Backend
 				}
-				fmt.Fprintf(&b, "| %d | %s | %s | `%s` | `%s` | %s |\n", n, c.Name, bytesCol, c.Gateway, c.HAProxy, c.Why)
+				fmt.Fprintf(&b, "| %d | %s | %s | `%s` | `%s` | %s |\n", n, c.Name, bytesCol, c.Gateway, c.HAProxy, c.remark())
 				continue
 			}
 			backend := c.Backend
@@ -125,7 +125,7 @@ func renderDoc(cases []Case) string {
 			if plain := plainRequests(c.Send); plain != "" {
 				bytesCol = plain
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | `%s` | `%s` | %s |\n", n, c.Name, backend, bytesCol, c.Followups, c.Gateway, c.HAProxy, c.Why)
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | `%s` | `%s` | %s |\n", n, c.Name, backend, bytesCol, c.Followups, c.Gateway, c.HAProxy, c.remark())
 		}
 	}
 	return b.String()
@@ -182,4 +182,15 @@ func plainRequests(s string) string {
 		s = s[len(m[0]):]
 	}
 	return strings.Join(reqs, ", ")
+}
+
+// remark is the doc's last column: why the gateway differs, or a note on why both are right.
+func (c Case) remark() string {
+	if c.Why != "" {
+		return c.Why
+	}
+	if c.Note != "" {
+		return "(both) " + c.Note
+	}
+	return ""
 }
