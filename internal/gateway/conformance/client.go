@@ -61,10 +61,9 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 	}
 	defer c.Close()
 	c.SetDeadline(deadline)
-	if _, err := c.Write(conv.Send); err != nil {
-		return []string{TokClose}, nil // refused before all bytes went out: the answer is lost too
-	}
-	if conv.HalfClose {
+	// A proxy may refuse and close before all bytes went out: its answer is read all the same.
+	_, werr := c.Write(conv.Send)
+	if conv.HalfClose && werr == nil {
 		c.(*net.TCPConn).CloseWrite()
 	}
 	br := bufio.NewReader(c)
@@ -92,7 +91,7 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 			return append(toks, tunnelEnd(c, br)), nil
 		}
 	}
-	if conv.HalfClose {
+	if conv.HalfClose || werr != nil {
 		return append(toks, endOf(br)), nil
 	}
 	probe := ClientRequest{ID: conv.ProbeID, Method: "GET"}
