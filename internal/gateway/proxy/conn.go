@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -159,7 +158,7 @@ func (c *clientConn) serve() {
 			// same check framedConn makes on every later head of the connection).
 			if _, err := checkRequestHead((*c.buf)[:headLen]); err != nil {
 				c.x.rq.closeAfter = true
-				c.writeError(http.StatusBadRequest, err.Error())
+				c.writeError(err.status(), err.Error())
 				return
 			}
 			c.handOff()
@@ -209,6 +208,9 @@ func (c *clientConn) readHead() (int, error) {
 			if i := bytes.Index(buf[from:], headEnd); i >= 0 {
 				return from + i + 4, nil
 			}
+			if i := requestHeadEnd(buf); i >= 0 {
+				return i, nil // ended by a bare LF: net/http's (the parse hands it off)
+			}
 			if c.n == len(*c.buf) {
 				return 0, errHeadTooLarge
 			}
@@ -243,6 +245,9 @@ func (c *clientConn) readHead() (int, error) {
 			}
 			if i := bytes.Index((*c.buf)[:c.n], headEnd); i >= 0 {
 				return i + 4, nil // the whole head in one read: no header deadline needed
+			}
+			if i := requestHeadEnd((*c.buf)[:c.n]); i >= 0 {
+				return i, nil
 			}
 			c.setReadDeadline(headDeadline, c.s.opts.ReadHeaderTimeout)
 		}

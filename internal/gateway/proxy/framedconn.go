@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -116,7 +117,7 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				// Undecided: keep what comes, give nothing. net/http's read ahead ends here when
 				// the answer is written (it moves the deadline into the past).
 				if len(c.hold) >= maxHandedOffHead {
-					c.fail(&FramingError{"more than 1 MiB sent before the upgrade was answered"})
+					c.fail(&FramingError{Reason: "more than 1 MiB sent before the upgrade was answered"})
 					continue
 				}
 				if err := c.fill(); err != nil {
@@ -129,7 +130,7 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				continue
 			}
 			if len(c.hold) >= maxHandedOffHead {
-				c.refuse(&FramingError{"a request head larger than 1 MiB"})
+				c.refuse(&FramingError{Reason: "a request head larger than 1 MiB"})
 				continue
 			}
 			if err := c.fill(); err != nil {
@@ -184,6 +185,13 @@ func (c *framedConn) startRequest(end int) {
 	}
 	c.started = true
 	f, err := checkRequestHead(c.hold[:end])
+	if err != nil && err.status() == http.StatusNotImplemented {
+		// A transfer coding it does not implement: net/http answers 501 and closes too, and
+		// reads nothing after the head.
+		c.fail(err)
+		c.cleared = end
+		return
+	}
 	if err != nil {
 		c.refuse(err)
 		return
@@ -241,7 +249,7 @@ func (c *framedConn) bodyBytes(b []byte) int {
 	case framedChunked:
 		k, done, err := c.chunks.scan(b)
 		if err != nil {
-			c.fail(&FramingError{"a malformed chunked body"})
+			c.fail(&FramingError{Reason: "a malformed chunked body"})
 			return 0
 		}
 		if done {

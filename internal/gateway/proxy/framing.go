@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/http"
 	"strconv"
 )
 
@@ -14,7 +15,19 @@ import (
 
 // FramingError: a request head whose framing is ambiguous or malformed. It is refused with 400
 // and the connection is closed: after such a head nobody can say where the next request begins.
-type FramingError struct{ Reason string }
+type FramingError struct {
+	Reason string
+	// Status is the answer: 400, or 501 for a transfer coding the gateway does not implement.
+	Status int
+}
+
+// status is the answer's status code.
+func (e *FramingError) status() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return http.StatusBadRequest
+}
 
 func (e *FramingError) Error() string {
 	return "vamp gateway: refused a request whose framing is ambiguous or malformed (RFC 9112): " + e.Reason
@@ -35,8 +48,11 @@ type requestFraming struct {
 	lengths     int
 	length      string // the first Content-Length
 	conflicting bool
-	encodings   int
-	chunked     bool
+	encodings   int  // Transfer-Encoding fields
+	codings     int  // transfer codings in them
+	chunked     bool // the last coding is chunked
+	chunkedOnly bool // no coding but chunked (chunked may still come twice)
+	sawChunked  bool // chunked is one of the codings
 	upgrade     bool
 }
 
@@ -49,27 +65,49 @@ func (f *requestFraming) contentLength(v []byte) {
 }
 
 func (f *requestFraming) transferEncoding(v []byte) {
-	f.encodings++
-	f.chunked = asciiEqualFold(v, "chunked")
+	if f.encodings++; f.encodings == 1 {
+		f.chunkedOnly = true
+	}
+	for len(v) > 0 {
+		var coding []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			coding, v = trimOWS(v[:i]), v[i+1:]
+		} else {
+			coding, v = trimOWS(v), nil
+		}
+		if len(coding) == 0 {
+			continue
+		}
+		f.codings++
+		f.chunked = asciiEqualFold(coding, "chunked")
+		f.chunkedOnly = f.chunkedOnly && f.chunked
+		f.sawChunked = f.sawChunked || f.chunked
+	}
 }
 
 // result applies the rules to the collected fields.
 func (f *requestFraming) result() (bodyFraming, *FramingError) {
 	switch {
 	case f.encodings > 0 && f.lengths > 0:
-		return bodyFraming{}, &FramingError{"both Content-Length and Transfer-Encoding (RFC 9112 section 6.1); send one of them"}
+		return bodyFraming{}, &FramingError{Reason: "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1); send one of them"}
 	case f.encodings > 0 && f.http10:
-		return bodyFraming{}, &FramingError{"Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1)"}
-	case f.encodings > 1 || f.encodings == 1 && !f.chunked:
-		return bodyFraming{}, &FramingError{"a Transfer-Encoding other than one chunked; send the body chunked or with a Content-Length"}
-	case f.encodings == 1:
+		return bodyFraming{}, &FramingError{Reason: "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1: its framing is faulty); send it as HTTP/1.1 or with a Content-Length"}
+	case f.encodings > 0 && f.chunkedOnly && f.codings > 1:
+		return bodyFraming{}, &FramingError{Reason: "chunked applied more than once (RFC 9112 section 7); send it once", Status: http.StatusNotImplemented}
+	case f.encodings > 0 && f.codings > 0 && !f.chunked && f.sawChunked:
+		return bodyFraming{}, &FramingError{Reason: "chunked is not the last transfer coding (RFC 9112 section 6.3)"}
+	case f.encodings > 0 && !f.chunkedOnly:
+		return bodyFraming{}, &FramingError{Reason: "a transfer coding other than chunked, which the gateway does not implement; send the body chunked or with a Content-Length", Status: http.StatusNotImplemented}
+	case f.encodings > 0 && f.codings == 0:
+		return bodyFraming{}, &FramingError{Reason: "an empty Transfer-Encoding"}
+	case f.encodings > 0:
 		return bodyFraming{chunked: true, upgrade: f.upgrade}, nil
 	case f.conflicting:
-		return bodyFraming{}, &FramingError{"Content-Length fields that differ (RFC 9112 section 6.3)"}
+		return bodyFraming{}, &FramingError{Reason: "Content-Length fields that differ (RFC 9112 section 6.3)"}
 	case f.lengths > 0:
 		n, err := strconv.ParseUint(f.length, 10, 63)
 		if err != nil || f.length[0] == '+' {
-			return bodyFraming{}, &FramingError{"Content-Length " + strconv.Quote(f.length) + " is not a length"}
+			return bodyFraming{}, &FramingError{Reason: "Content-Length " + strconv.Quote(f.length) + " is not a length"}
 		}
 		return bodyFraming{length: int64(n), upgrade: f.upgrade}, nil
 	}
@@ -86,7 +124,7 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 	for first := true; len(head) > 0; first = false {
 		i := bytes.IndexByte(head, '\n')
 		if i < 0 {
-			return bodyFraming{}, &FramingError{"a head without its end"}
+			return bodyFraming{}, &FramingError{Reason: "a head without its end"}
 		}
 		line := head[:i]
 		head = head[i+1:]
@@ -94,7 +132,7 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 			line = line[:n-1]
 		}
 		if bytes.IndexByte(line, '\r') >= 0 {
-			return bodyFraming{}, &FramingError{"a CR that does not end a line (RFC 9112 section 2.2)"}
+			return bodyFraming{}, &FramingError{Reason: "a CR that does not end a line (RFC 9112 section 2.2)"}
 		}
 		if first {
 			f.http10 = bytes.HasSuffix(line, []byte(" HTTP/1.0"))
@@ -104,21 +142,21 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return bodyFraming{}, &FramingError{"a header line folded onto the next (obs-fold, RFC 9112 section 5.2)"}
+			return bodyFraming{}, &FramingError{Reason: "a header line folded onto the next (obs-fold, RFC 9112 section 5.2)"}
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return bodyFraming{}, &FramingError{"a header line without a name and a colon"}
+			return bodyFraming{}, &FramingError{Reason: "a header line without a name and a colon"}
 		}
 		name := line[:colon]
 		for _, c := range name {
 			if !isTokenChar(c) {
-				return bodyFraming{}, &FramingError{"header name " + strconv.Quote(string(name)) + " is not a token (no whitespace before the colon, RFC 9112 section 5.1)"}
+				return bodyFraming{}, &FramingError{Reason: "header name " + strconv.Quote(string(name)) + " is not a token (no whitespace before the colon, RFC 9112 section 5.1)"}
 			}
 		}
 		v := trimOWS(line[colon+1:])
 		if !fieldValue(v) {
-			return bodyFraming{}, &FramingError{"a control character in the value of " + string(name)}
+			return bodyFraming{}, &FramingError{Reason: "a control character in the value of " + string(name)}
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):

@@ -98,6 +98,15 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		_, werr = c.write(out)
 	} else {
 		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
+		if rerr != nil && len(out) > 0 {
+			// The body was malformed before anything went to the client (the head is still in
+			// out): a 502, as for a malformed head, and the client's connection carries on.
+			putFrontBuf(outp, out)
+			u.close()
+			att.upstream, att.status = true, http.StatusBadGateway
+			route := att.decision.Table.Routes()[att.decision.Route].Name
+			return c.writeError(http.StatusBadGateway, fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, rerr))
+		}
 	}
 	putFrontBuf(outp, out)
 	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
@@ -280,6 +289,9 @@ func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) 
 		from := max(scanned-3, u.r)
 		if i := bytes.Index(u.buf[from:u.w], headEnd); i >= 0 {
 			return from + i + 4 - u.r, nil
+		}
+		if i := requestHeadEnd(u.buf[u.r:u.w]); i >= 0 {
+			return i, nil // a head whose lines end in bare LFs
 		}
 		scanned = u.w
 		if u.w == len(u.buf) {

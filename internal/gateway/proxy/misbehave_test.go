@@ -33,7 +33,6 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 	inst := &strayInstance{answer: answer, strayBytes: stray, sameSegment: sameSegment,
 		stray: make(chan struct{}), events: make(chan string, 16)}
 	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
 	inst.addr = rawInstance(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
@@ -64,6 +63,7 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 			inst.events <- "reused"
 		}
 	})
+	t.Cleanup(func() { close(done) }) // before rawInstance's cleanup waits for its handlers
 	return inst
 }
 
@@ -229,7 +229,7 @@ func TestAmbiguousFramingIsRefusedAndClosed(t *testing.T) {
 		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"},
 		{"bare CR", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"},
 		{"space before colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n" + cl + "\r\n" + body},
-		{"TE not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"},
+		{"TE not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"}, // 501
 		{"chunk size too large", "POST / HTTP/1.1\r\nHost: a\r\n" + te + "\r\n1000000000000000\r\n"},
 	}
 	for _, path := range paths {
@@ -256,8 +256,12 @@ func TestAmbiguousFramingIsRefusedAndClosed(t *testing.T) {
 					}
 					c.send(tc.raw)
 					resp, body := c.answer()
-					if resp.StatusCode != http.StatusBadRequest {
-						t.Errorf("%q: %s %q, want 400", short(tc.raw), resp.Status, body)
+					wantStatus := http.StatusBadRequest
+					if strings.Contains(tc.raw, "gzip") {
+						wantStatus = http.StatusNotImplemented // a coding the gateway does not implement
+					}
+					if resp.StatusCode != wantStatus {
+						t.Errorf("%q: %s %q, want %d", short(tc.raw), resp.Status, body, wantStatus)
 					}
 					c.closedByServer()
 					if n := requests.Load(); n != want {

@@ -134,10 +134,11 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 // Transport is the shared transport to instances (for health checks to reuse its settings).
 func (p *Proxy) Transport() *http.Transport { return p.transport }
 
-// Close drops idle connections to instances.
+// Close drops idle connections to instances; the front end's connections that finish their
+// exchange later are closed too (Close is for shutdown).
 func (p *Proxy) Close() {
 	p.transport.CloseIdleConnections()
-	p.up.closeIdle()
+	p.up.close()
 }
 
 // Register makes the per-route metrics of table t known; call it before t is swapped in.
@@ -197,6 +198,12 @@ func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
 		return
 	}
+	if r.Method == http.MethodConnect {
+		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
+		http.Error(w, "vamp gateway "+f.Name+": CONNECT is not served here: the gateway is not a forward proxy", http.StatusMethodNotAllowed)
+		return
+	}
 	t := f.Table.Load()
 	d, err := t.Choose(r, start, nil)
 	if err != nil {
@@ -246,6 +253,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = att.decision.Backend.Addr
+
 	// The inbound Host header is kept (as HAProxy does): instances behind one gateway often
 	// serve several virtual hosts.
 }
@@ -279,16 +287,18 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	if framing != nil || errors.As(err, &framing) {
 		// The client's body broke the rules of its framing (framedConn): not the instance's fault.
 		// First: the failed read also ended the request's context.
-		att.status = http.StatusBadRequest
+		att.status = framing.status()
 		w.Header().Set("Connection", "close")
-		http.Error(w, framing.Error(), http.StatusBadRequest)
+		http.Error(w, framing.Error(), framing.status())
 		return
 	}
 	if r.Context().Err() != nil {
-		// The client went away; nothing to answer and not the instance's fault. 499 is nginx's
-		// "client closed request", used here only for the counters.
+		// The client went away (or ended before its body did); nothing to answer and not the
+		// instance's fault. 499 is nginx's "client closed request", used here only for the
+		// counters. The connection is closed without an answer: none may be made up for a
+		// request the instance never answered (net/http would send an empty 200).
 		att.status = 499
-		return
+		panic(http.ErrAbortHandler)
 	}
 	att.upstream = true
 	if upgradeAsked(r) {
@@ -308,15 +318,15 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 }
 
 // dialWithDialError is d.DialContext whose failures are DialErrors: made in the dial, so that
-// the retry decision (retryFor) can tell that the instance never saw the request. net/http's
-// transport passes a dial's error through unchanged.
+// the retry decision (retryFor) can tell that the instance never saw the request (net/http's
+// transport passes a dial's error through unchanged); its connections are guardedConns.
 func dialWithDialError(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, &DialError{Addr: addr, Err: err}
 		}
-		return conn, nil
+		return &guardedConn{Conn: conn}, nil
 	}
 }
 
@@ -331,6 +341,7 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return p.transport.RoundTrip(req)
 	}
+	req = withReuseCheck(req)
 	resp, err := p.transport.RoundTrip(req)
 	if err == nil {
 		p.succeeded(att.decision.Backend)

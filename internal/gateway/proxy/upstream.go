@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,13 +59,14 @@ type upstreams struct {
 	maxIdle     int
 	idleTimeout time.Duration
 	pools       sync.Map // addr -> *connPool
+	closed      atomic.Bool
 }
 
 func (u *upstreams) pool(addr string) *connPool {
 	if p, ok := u.pools.Load(addr); ok {
 		return p.(*connPool)
 	}
-	p, _ := u.pools.LoadOrStore(addr, &connPool{})
+	p, _ := u.pools.LoadOrStore(addr, &connPool{gone: u.closed.Load()})
 	return p.(*connPool)
 }
 
@@ -82,7 +84,7 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 			continue
 		}
 		p.mu.Unlock()
-		if c.quiet(false) {
+		if c.quiet(now.Sub(c.idleSince) >= lookAfterIdle) {
 			return c, true, nil
 		}
 		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
@@ -147,6 +149,14 @@ func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 	return c.aw.idleHint()
 }
 
+// lookAfterIdle: a connection idle this long is looked at (one non-blocking read) when it is
+// taken, whatever the epoll set reported. The dispatcher reports bytes on an idle socket as soon
+// as the runtime polls the set, which on a busy process can take the scheduler's next poll (up to
+// 10 ms); a connection taken sooner than that after its answer is trusted to what was reported.
+// Under load the pool hands out the connection put back last, microseconds before, so the
+// common case costs no system call; a quieter gateway pays one per request, when it has time.
+const lookAfterIdle = 100 * time.Microsecond
+
 // quiet reports whether nothing arrived on an idle connection since its last answer ended:
 // no stray bytes, no close. Only such a connection is reused (as net/http's transport and
 // HAProxy do): bytes that come after a complete answer answer no request, and would be read as
@@ -202,10 +212,12 @@ func (u *upstreams) forget(addr string) {
 	v.(*connPool).close(true)
 }
 
-// closeIdle closes every idle connection; pools stay usable.
-func (u *upstreams) closeIdle() {
+// close closes every idle connection, and those that finish their exchange later: nothing is
+// pooled any more (the proxy shuts down).
+func (u *upstreams) close() {
+	u.closed.Store(true)
 	u.pools.Range(func(_, v any) bool {
-		v.(*connPool).close(false)
+		v.(*connPool).close(true)
 		return true
 	})
 }
