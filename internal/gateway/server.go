@@ -170,6 +170,13 @@ func (s *Server) restore() error {
 		s.log.Warn("no --state-file: gateways are kept in memory only and lost on restart")
 		return nil
 	}
+	removed, err := state.RemoveStaleTemps(s.cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		s.log.Info("removed temporary state files left by an earlier run", "files", removed)
+	}
 	file, found, err := state.Load(s.cfg.StateFile)
 	if err != nil {
 		return err
