@@ -175,11 +175,14 @@ func RefFaults(bp *blueprint.Blueprint) []*blueprint.FieldError {
 			for _, name := range slices.Sorted(maps.Keys(s.Breed.Environment)) {
 				p := blueprint.Path{}.Attr("clusters").Key(cname).Attr("services").Index(i).
 					Attr("breed").Attr("environment_variables").Key(name)
+				reported := map[string]bool{} // an unknown cluster, once per variable
 				for _, r := range blueprint.ClusterRefs(s.Breed.Environment[name]) {
 					text := s.Breed.Environment[name][r.Start:r.End]
 					target := bp.Clusters[r.Parts[0]]
 					switch {
+					case target == nil && reported[r.Parts[0]]:
 					case target == nil:
+						reported[r.Parts[0]] = true
 						out = append(out, &blueprint.FieldError{Path: p, Summary: "Reference to an unknown cluster",
 							Detail: "environment variable " + strconv.Quote(name) + ": " + text + " names cluster " + strconv.Quote(r.Parts[0]) +
 								", which deployment " + strconv.Quote(bp.Name) + " does not have (its clusters: " + strings.Join(clusters, ", ") +

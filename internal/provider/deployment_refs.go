@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
 // Dependency references (${CLUSTER.host}, ${CLUSTER.ports.PORT}; see deployplan.ResolveValue)
@@ -130,4 +133,91 @@ func unresolvedEnv(recorded, live map[string]string, a deployplan.Addresses) map
 		return recorded
 	}
 	return live
+}
+
+// resolvedEnvType is the type of resolved_environment: by `CLUSTER/BREED`, the variables that
+// hold dependency references, as the runtime starts the service.
+var resolvedEnvType = types.MapType{ElemType: types.MapType{ElemType: types.StringType}}
+
+// referencingEnv are the environment variables of bp's services that hold dependency
+// references, by `CLUSTER/BREED`.
+func referencingEnv(bp *blueprint.Blueprint) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for cname, c := range bp.Clusters {
+		for _, s := range c.Services {
+			if s == nil {
+				continue
+			}
+			for name, v := range s.Breed.Environment {
+				if deployplan.HasRefs(v) {
+					key := cname + "/" + s.Breed.Name
+					if out[key] == nil {
+						out[key] = map[string]string{}
+					}
+					out[key][name] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// resolvedEnvValue is resolved_environment with addrs: a service whose references are not all
+// known yet (a cluster gateway that gets its port in the apply) is unknown.
+func resolvedEnvValue(bp *blueprint.Blueprint, addrs deployplan.Addresses, diags *diag.Diagnostics) types.Map {
+	elems := map[string]attr.Value{}
+	for key, env := range referencingEnv(bp) {
+		resolved, known := deployplan.ResolveEnv(env, addrs)
+		if !known {
+			elems[key] = types.MapUnknown(types.StringType)
+			continue
+		}
+		v, d := types.MapValueFrom(context.Background(), types.StringType, resolved)
+		diags.Append(d...)
+		elems[key] = v
+	}
+	v, d := types.MapValue(resolvedEnvType.ElemType, elems)
+	diags.Append(d...)
+	return v
+}
+
+// plannedResolvedEnv is resolved_environment in a plan: the references resolved with the
+// ports the referenced cluster gateways listen on now; the rest is known after apply.
+func (r *deploymentResource) plannedResolvedEnv(ctx context.Context, bp *blueprint.Blueprint, diags *diag.Diagnostics) types.Map {
+	addrs := deployplan.Addresses{Host: r.data.GatewayHost}
+	if len(refGatewayNames(bp)) > 0 {
+		all, err := r.data.Gateway.List(ctx)
+		if err != nil {
+			// The plan cannot see the gateway: every value is known after apply.
+			tflog.Warn(ctx, "listing gateways for dependency references", map[string]any{"error": err.Error()})
+			return types.MapUnknown(resolvedEnvType.ElemType)
+		}
+		addrs = refAddresses(r.data.GatewayHost, bp, all)
+	}
+	return resolvedEnvValue(bp, addrs, diags)
+}
+
+// liveResolvedEnv is resolved_environment as the runtime runs the services (running, by id):
+// the live value of each variable that the configuration gives a reference.
+func liveResolvedEnv(bp *blueprint.Blueprint, running map[string]runtime.Status, diags *diag.Diagnostics) types.Map {
+	elems := map[string]attr.Value{}
+	for key, env := range referencingEnv(bp) {
+		cname, breed, _ := strings.Cut(key, "/")
+		st, ok := running[runtime.ID(bp.Name, cname, breed)]
+		if !ok {
+			continue
+		}
+		live := map[string]string{}
+		for name := range env {
+			if v, ok := st.Service.Environment[name]; ok {
+				live[name] = v
+			}
+		}
+		v, d := types.MapValueFrom(context.Background(), types.StringType, live)
+		diags.Append(d...)
+		elems[key] = v
+	}
+	v, d := types.MapValue(resolvedEnvType.ElemType, elems)
+	diags.Append(d...)
+	return v
 }

@@ -139,6 +139,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
 	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
+	plan.ResolvedEnvironment = r.plannedResolvedEnv(ctx, bp, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
 }
 
@@ -384,6 +385,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 		}
 	}
 	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
+	plan.ResolvedEnvironment = resolvedEnvValue(bp, addrs, diags)
 	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), diags)
 	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
@@ -526,6 +528,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
+	state.ResolvedEnvironment = liveResolvedEnv(bp, running, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
 	if len(present) < len(deployplan.GatewayNames(bp)) || missing > 0 {
 		state.Status = types.StringValue(statusDegraded)
@@ -641,7 +644,9 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		Gateways:      types.MapNull(types.StringType),
 		Clusters:      clustersValue(ctx, setSplits(importedRollouts(name, clustersModel(bp), all)), &resp.Diagnostics),
 		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
-		Timeouts:      timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
+		// The runtime runs resolved values: an imported configuration has no references.
+		ResolvedEnvironment: types.MapValueMust(resolvedEnvType.ElemType, map[string]attr.Value{}),
+		Timeouts:            timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
 	if len(bp.Gateways) > 0 {
 		v, d := types.MapValueFrom(ctx, types.StringType, bp.Gateways)

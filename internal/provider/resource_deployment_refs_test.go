@@ -12,8 +12,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 )
 
 // frontendBackendBlueprint is Vamp's tutorial blueprint of a frontend that finds its backend
@@ -69,13 +73,20 @@ func TestAccDeploymentDependencyReference(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config: frontendBackendBlueprint(port, bin),
-				Check:  checkFrontendReachesBackend(port),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					// The backend's cluster gateway gets its port in the apply.
+					plancheck.ExpectUnknownValue("vamp_deployment.shop", tfjsonpath.New("resolved_environment").AtMapKey("frontend/sava-frontend:1.0.0")),
+				}},
+				Check: checkFrontendReachesBackend(port),
 			},
 			{
-				// Nothing changes: the resolved variable the runtime runs with is the configured one.
+				// Nothing changes: the runtime runs the configured variable resolved, and the plan
+				// shows the value, known now that the backend's gateway listens.
 				Config: frontendBackendBlueprint(port, bin),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectEmptyPlan(),
+					plancheck.ExpectKnownValue("vamp_deployment.shop", resolvedEnvPath(),
+						knownvalue.StringRegexp(regexp.MustCompile(`^127\.0\.0\.1:4\d{4}$`))),
 				}},
 				Check: checkFrontendReachesBackend(port),
 			},
@@ -87,7 +98,7 @@ func TestAccDeploymentDependencyReference(t *testing.T) {
 // names the backend (sava:9.9.9) and the address the frontend was given, which is where the
 // backend's cluster gateway listens.
 func checkFrontendReachesBackend(port int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
+	return func(state *terraform.State) error {
 		ctx := context.Background()
 		gw, err := testGateway.Get(ctx, "shop/backend/webport")
 		if err != nil {
@@ -103,6 +114,13 @@ func checkFrontendReachesBackend(port int) resource.TestCheckFunc {
 		}
 		if got := st.Service.Environment["BACKEND"]; got != addr {
 			return fmt.Errorf("the frontend runs with BACKEND=%q, want %q", got, addr)
+		}
+		attrs := state.RootModule().Resources["vamp_deployment.shop"].Primary.Attributes
+		if got := attrs["resolved_environment.frontend/sava-frontend:1.0.0.BACKEND"]; got != addr {
+			return fmt.Errorf("resolved_environment says BACKEND=%q, want %q (state: %v)", got, addr, attrs)
+		}
+		if got := attrs["clusters.frontend.services.0.breed.environment_variables.BACKEND"]; got != "${backend.host}:${backend.ports.webport}" {
+			return fmt.Errorf("the configured BACKEND is recorded as %q, want the reference", got)
 		}
 		body, err := getBody(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		if err != nil {
@@ -121,6 +139,10 @@ func checkFrontendReachesBackend(port int) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+func resolvedEnvPath() tfjsonpath.Path {
+	return tfjsonpath.New("resolved_environment").AtMapKey("frontend/sava-frontend:1.0.0").AtMapKey("BACKEND")
 }
 
 func getBody(url string) (string, error) {
@@ -182,4 +204,21 @@ func TestAccDeploymentDependencyReferenceErrors(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestUnresolvedEnv: Read records the configured reference when the runtime runs it resolved
+// with the current addresses, and the live value otherwise (a stale port shows as drift).
+func TestUnresolvedEnv(t *testing.T) {
+	recorded := map[string]string{"BACKEND": "${backend.host}:${backend.ports.webport}", "X": "1"}
+	a := deployplan.Addresses{Host: "127.0.0.1", Ports: map[string]int{"backend/webport": 40002}}
+	if got := unresolvedEnv(recorded, map[string]string{"BACKEND": "127.0.0.1:40002", "X": "1"}, a); got["BACKEND"] != recorded["BACKEND"] {
+		t.Errorf("running the resolved value: recorded %v, want the reference", got)
+	}
+	stale := map[string]string{"BACKEND": "127.0.0.1:40001", "X": "1"}
+	if got := unresolvedEnv(recorded, stale, a); got["BACKEND"] != "127.0.0.1:40001" {
+		t.Errorf("running a stale port: recorded %v, want the live value", got)
+	}
+	if got := unresolvedEnv(recorded, map[string]string{"BACKEND": "127.0.0.1:40002", "X": "1"}, deployplan.Addresses{Host: "127.0.0.1"}); got["BACKEND"] != "127.0.0.1:40002" {
+		t.Errorf("the backend's gateway gone: recorded %v, want the live value", got)
+	}
 }
