@@ -19,8 +19,9 @@ type Resolved struct {
 
 // HostRef and PortRef are the canonical forms Resolve writes for a dependency's address in an
 // environment variable: ${CLUSTER.host} and ${CLUSTER.ports.PORT}, CLUSTER being the cluster that
-// runs the dependency. The runtime replaces them with the dependency's stable endpoint (its
-// cluster gateway) when it starts the service.
+// runs the dependency. vamp_deployment's apply replaces them with the dependency's stable
+// endpoint (the gateway's host, the port its cluster gateway listens on) when it defines the
+// service on the runtime (deployplan.ResolveValue).
 func HostRef(cluster string) string { return "${" + cluster + ".host}" }
 
 // PortRef is the canonical reference to a port of a cluster; see HostRef.

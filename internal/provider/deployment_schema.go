@@ -30,8 +30,10 @@ type deploymentModel struct {
 	RouteNames  types.List `tfsdk:"route_names"`
 	Instances   types.Map  `tfsdk:"instances"`
 	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
-	RolloutStatus types.Map      `tfsdk:"rollout_status"`
-	Timeouts      timeouts.Value `tfsdk:"timeouts"`
+	RolloutStatus types.Map `tfsdk:"rollout_status"`
+	// ResolvedEnvironment is what dependency references resolve to (deployment_refs.go).
+	ResolvedEnvironment types.Map      `tfsdk:"resolved_environment"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
 
 // The element models of clusters. Containers are Go maps, slices and pointers (nil = null);
@@ -271,6 +273,14 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				ElementType:         types.ListType{ElemType: types.StringType},
 			},
 			"rollout_status": rolloutStatusAttribute(),
+			"resolved_environment": schema.MapAttribute{
+				MarkdownDescription: "The environment variables that hold dependency references (`$backend.host`, `$backend.ports.webport`, " +
+					"or `$${backend.host}` in HCL), by `cluster/service`, as the runtime starts the service: the host is the gateway's " +
+					"(the provider's `gateway.host`), the port the one the referenced cluster's gateway listens on. Known at plan " +
+					"when that gateway listens already; a cluster gateway that a reference needs gets a port of 40000-44999 in the apply.",
+				Computed:    true,
+				ElementType: types.MapType{ElemType: types.StringType},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),

@@ -23,6 +23,9 @@ import (
 type ProviderData struct {
 	// Gateway is the gateway's admin API.
 	Gateway *gatewayapi.Client
+	// GatewayHost is where services reach the gateway's ports (the gateway block's host, else
+	// the host of its url): what a dependency reference ${CLUSTER.host} becomes.
+	GatewayHost string
 	// Runtime runs service variants. A block that selects a runtime (e.g. marathon) sets it;
 	// when none does, it is the local dev runtime behind the gateway's admin API.
 	Runtime runtime.Driver

@@ -29,6 +29,7 @@ type gatewayBlock struct{}
 type gatewayBlockModel struct {
 	URL   types.String `tfsdk:"url"`
 	Token types.String `tfsdk:"token"`
+	Host  types.String `tfsdk:"host"`
 }
 
 func (gatewayBlock) blockName() string { return "gateway" }
@@ -47,6 +48,13 @@ func (gatewayBlock) schema() schema.Block {
 				Optional:            true,
 				Sensitive:           true,
 			},
+			"host": schema.StringAttribute{
+				MarkdownDescription: "The host (name or IP address) at which services reach the gateway's ports: what a dependency " +
+					"reference `$backend.host` in a service's environment variable becomes (`$backend.ports.NAME` becomes the port of " +
+					"the dependency's cluster gateway). Defaults to the host of `url`, right for the local dev runtime; on Marathon give " +
+					"the address the gateway's ports have inside the cluster (e.g. the internal load balancer's).",
+				Optional: true,
+			},
 		},
 	}
 }
@@ -60,7 +68,7 @@ func (gatewayBlock) configure(ctx context.Context, config tfsdk.Config, data *Pr
 	if m == nil {
 		m = &gatewayBlockModel{}
 	}
-	if m.URL.IsUnknown() || m.Token.IsUnknown() {
+	if m.URL.IsUnknown() || m.Token.IsUnknown() || m.Host.IsUnknown() {
 		diags.AddAttributeError(path.Root("gateway"), "Gateway settings not known yet",
 			"The gateway block's url or token depends on a value that is only known after apply. "+
 				"Apply the resources it depends on first (terraform apply -target=...), or set "+EnvGatewayURL+" and "+EnvGatewayToken+".")
@@ -80,6 +88,7 @@ func (gatewayBlock) configure(ctx context.Context, config tfsdk.Config, data *Pr
 		// `timeouts`), or by the client's RequestTimeout when the operation has no deadline.
 		HTTP: &http.Client{},
 	}
+	data.GatewayHost = firstNonEmpty(m.Host.ValueString(), u.Hostname())
 	return diags
 }
 

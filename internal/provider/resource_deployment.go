@@ -114,6 +114,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
 	addFieldErrors(&resp.Diagnostics, bp.Validate())
 	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
+	addFieldErrors(&resp.Diagnostics, deployplan.RefFaults(bp)) // $backend.host, $backend.ports.NAME
 	// What needs HTTP on a tcp port, as configured (the merge may keep the running routing).
 	addTCPGatewayFaults(&resp.Diagnostics, cfg.Name.ValueString(), gateways, clusters)
 	if resp.Diagnostics.HasError() {
@@ -138,6 +139,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
 	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
+	plan.ResolvedEnvironment = r.plannedResolvedEnv(ctx, bp, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
 }
 
@@ -305,20 +307,6 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			r.removeAdded(ctx, added, diags)
 		}
 	}()
-	existing := deployplan.RuntimeServices(prior)
-	for _, s := range deployplan.ServicesToDeploy(prior, bp) {
-		if p, ok := slas[s.ID]; ok {
-			s.Instances = r.slaStartCount(ctx, s, p)
-		}
-		if _, ok := existing[s.ID]; !ok {
-			added = append(added, s.ID)
-		}
-		tflog.Info(ctx, "deploying service", map[string]any{"service": s.ID, "runtime": driver.Name()})
-		if _, err := driver.Apply(ctx, s); err != nil {
-			addDeployError(diags, op, s.ID, err, ctx.Err())
-			return bp
-		}
-	}
 	docs := deployplan.ClusterGateways(bp, driver.Name())
 	for _, g := range deployplan.BlueprintGateways(bp) {
 		for port, e := range eps {
@@ -331,7 +319,50 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
 	setGatewayProtocols(bp, docs)
+
+	// A cluster port that a service's environment references gets a listening gateway before
+	// any service starts, so that the reference has an address (see deployment_refs.go).
+	refNames := refGatewayNames(bp)
+	addrs, ok := r.listenReferenced(ctx, bp, refNames, docs, diags)
+	if !ok {
+		return bp
+	}
+	// Services in dependency order: a dependency is running before its dependants start.
+	order, cycle := deployplan.ClusterOrder(bp)
+	if cycle != nil { // the plan refuses it; a guard for a state edited by hand
+		diags.AddError("Dependency cycle", "The clusters' environment variables reference each other in a cycle: "+strings.Join(cycle, " → ")+". Remove one of these references.")
+		return bp
+	}
+	existing := deployplan.RuntimeServices(prior)
+	toDeploy := deployplan.ServicesToDeploy(prior, bp)
+	for _, cname := range order {
+		for _, s := range toDeploy {
+			if _, c, _, _ := runtime.SplitID(s.ID); c != cname {
+				continue
+			}
+			env, known := deployplan.ResolveEnv(s.Environment, addrs)
+			if !known { // cannot happen: listenReferenced gave every referenced port one
+				diags.AddError("Service "+quote(s.ID)+" was not deployed", "A dependency reference in its environment variables names a cluster port whose gateway has no port.")
+				return bp
+			}
+			s.Environment = env
+			if p, ok := slas[s.ID]; ok {
+				s.Instances = r.slaStartCount(ctx, s, p)
+			}
+			if _, ok := existing[s.ID]; !ok {
+				added = append(added, s.ID)
+			}
+			tflog.Info(ctx, "deploying service", map[string]any{"service": s.ID, "runtime": driver.Name()})
+			if _, err := driver.Apply(ctx, s); err != nil {
+				addDeployError(diags, op, s.ID, err, ctx.Err())
+				return bp
+			}
+		}
+	}
 	for _, g := range docs {
+		if key, ok := refNames[g.Name]; ok {
+			g.Gateway.Port = addrs.Ports[key]
+		}
 		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.Name, "routes": len(g.Gateway.Routes)})
 		if _, err := r.data.Gateway.Put(ctx, g.Name, g.Gateway); err != nil {
 			addAPIError(diags, "PUT", "gateway "+quote(g.Name), err)
@@ -354,6 +385,7 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 		}
 	}
 	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
+	plan.ResolvedEnvironment = resolvedEnvValue(bp, addrs, diags)
 	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), diags)
 	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
@@ -459,6 +491,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	missing := len(deployplan.RuntimeServicesOrdered(bp)) - len(running)
+	addrs := refAddresses(r.data.GatewayHost, bp, slices.Collect(maps.Values(live)))
 	if len(present) == 0 && len(running) == 0 {
 		resp.State.RemoveResource(ctx)
 		return
@@ -469,6 +502,8 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		var kept []serviceModel
 		for _, s := range c.Services {
 			if st, ok := running[runtime.ID(name, cname, s.Breed.Name.ValueString())]; ok {
+				// The runtime runs the service with its dependency references resolved.
+				st.Service.Environment = unresolvedEnv(s.Breed.EnvironmentVariables, st.Service.Environment, addrs)
 				kept = append(kept, liveService(s, st.Service, slaOwnsInstances(s)))
 			}
 		}
@@ -493,6 +528,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
+	state.ResolvedEnvironment = liveResolvedEnv(bp, running, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
 	if len(present) < len(deployplan.GatewayNames(bp)) || missing > 0 {
 		state.Status = types.StringValue(statusDegraded)
@@ -608,7 +644,9 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		Gateways:      types.MapNull(types.StringType),
 		Clusters:      clustersValue(ctx, setSplits(importedRollouts(name, clustersModel(bp), all)), &resp.Diagnostics),
 		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
-		Timeouts:      timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
+		// The runtime runs resolved values: an imported configuration has no references.
+		ResolvedEnvironment: types.MapValueMust(resolvedEnvType.ElemType, map[string]attr.Value{}),
+		Timeouts:            timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
 	if len(bp.Gateways) > 0 {
 		v, d := types.MapValueFrom(ctx, types.StringType, bp.Gateways)
