@@ -405,3 +405,62 @@ func TestRolloutTicksByItself(t *testing.T) {
 		t.Errorf("rolled back: want sava:1.0.0 at 100, got %v", w)
 	}
 }
+
+// A client that strictly alternates Firefox and Chrome, against a canary that fails every
+// Firefox request. With a fixed interleave the weight-10 canary took every 10th request, always of
+// the same browser, so it could see Chrome only and pass step 1. With the position drawn within
+// each cycle of 10, each cycle hands it a Firefox request at even odds: 20 of 20 seeded runs must
+// roll back at step 1, within the documented bound.
+func TestRolloutAlternatingClientCannotHideAFailingCanary(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+		h := startGateway(t, func(c *gateway.Config) {
+			c.RolloutTick = -1
+			c.Clock = clock.Now
+			c.RoutingSeed = seed
+		})
+		v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, true)
+		port := freePort(t)
+		gw := savaGateway(port, v100, v110, 100, 0)
+		gw.Rollout = policy()
+		h.put(clusterGW, gw)
+		chrome, firefox := newBrowser(chromeUA), newBrowser(firefoxUA)
+		url := gatewayURL(port)
+		h.tick(clock, 0) // step 1: canary 10%
+		const bound = 10 + 1
+		ticks, chromeErrors, firefoxErrors := 0, 0, 0
+		for ticks < bound {
+			for range 10 { // Firefox, Chrome, Firefox, Chrome, ...
+				for _, b := range []*browser{firefox, chrome} {
+					status, _, err := b.get(url)
+					if err != nil {
+						t.Fatalf("seed %d: %v", seed, err)
+					}
+					if status != http.StatusOK {
+						if b == chrome {
+							chromeErrors++
+						} else {
+							firefoxErrors++
+						}
+					}
+				}
+			}
+			h.tick(clock, time.Second)
+			ticks++
+			if h.get(clusterGW).RolloutStatus.Phase != "progressing" {
+				break
+			}
+		}
+		st := h.get(clusterGW).RolloutStatus
+		if st.Phase != "rolled_back" || !strings.Contains(st.Reason, "step 1 (weight 10)") {
+			t.Fatalf("seed %d: after %d ticks the roll-out is %q (%s); want rolled back at step 1 within %d ticks", seed, ticks, st.Phase, st.Reason, bound)
+		}
+		if chromeErrors != 0 || firefoxErrors == 0 {
+			t.Fatalf("seed %d: %d Chrome and %d Firefox errors; want 0 Chrome and some Firefox", seed, chromeErrors, firefoxErrors)
+		}
+		t.Logf("seed %d: rolled back at step 1 after %d ticks (%d Firefox requests failed on the canary): %s", seed, ticks, firefoxErrors, st.Reason)
+		if err := h.stop(); err != nil {
+			t.Fatalf("seed %d: stopping the gateway: %v", seed, err)
+		}
+	}
+}
