@@ -149,7 +149,8 @@ func policyOf(name string, doc gatewayapi.Gateway) (rollout.Policy, error) {
 		StepWeight:       in.StepWeight,
 		MaxWeight:        in.MaxWeight,
 		MaxWaitIntervals: in.MaxWaitIntervals,
-		Checks:           rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests},
+		Checks: rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests,
+			Judge: in.Checks.Judge, Confidence: in.Checks.Confidence, MinEffect: in.Checks.MinEffect},
 	}
 	if len(p.Stable) == 0 {
 		for _, r := range doc.Routes {

@@ -464,3 +464,73 @@ func TestRolloutAlternatingClientCannotHideAFailingCanary(t *testing.T) {
 		}
 	}
 }
+
+// failingEvery is a backend that answers 500 to every k-th request (k 0: never).
+func failingEvery(t *testing.T, name string, k int64) *backend {
+	t.Helper()
+	b := &backend{name: name}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := b.hits.Add(1); k > 0 && n%k == 0 {
+			http.Error(w, name+" failed", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// The statistical judge through the gateway: the canary is compared with the stable route over
+// the same window. A canary as noisy as its baseline (both 1 in 12 answers 500, which a 5%
+// threshold would roll back) is promoted; a canary failing 1 in 4 against a baseline failing 1 in
+// 100 is rolled back at step 1. Status, /stats and /metrics carry both rates and the p-values.
+func TestRolloutStatisticalJudgeComparesWithTheBaseline(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		stableK, canaryK int64
+		want             string
+		reasonHas        string
+	}{
+		{"equal noisy canary promoted", 12, 12, "promoted", "not worse than baseline"},
+		{"worse canary rolled back", 100, 4, "rolled_back", "canary worse than baseline at step 1 (weight 10)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+			h := startGateway(t, func(c *gateway.Config) {
+				c.RolloutTick = -1
+				c.Clock = clock.Now
+				c.RoutingSeed = 1
+			})
+			v100, v110 := failingEvery(t, "sava:1.0.0", tc.stableK), failingEvery(t, "sava:1.1.0", tc.canaryK)
+			port := freePort(t)
+			gw := savaGateway(port, v100, v110, 100, 0)
+			gw.Rollout = policy()
+			gw.Rollout.Checks = gatewayapi.RolloutChecks{Judge: "statistical", MinRequests: 20, MinEffect: 0.1}
+			gw.Rollout.MaxWaitIntervals = 3
+			h.put(clusterGW, gw)
+			chrome := newBrowser(chromeUA)
+			url := gatewayURL(port)
+			h.tick(clock, 0)
+			ticks := 0
+			for ; ticks < 4*4*10 && h.get(clusterGW).RolloutStatus.Phase == "progressing"; ticks++ {
+				for range 40 {
+					if _, _, err := chrome.get(url); err != nil {
+						t.Fatal(err)
+					}
+				}
+				h.tick(clock, time.Second)
+			}
+			st := h.get(clusterGW).RolloutStatus
+			if st.Phase != tc.want || !strings.Contains(st.Reason, tc.reasonHas) || !strings.Contains(st.Reason, "p(worse)=") {
+				t.Fatalf("after %d ticks: %s (%s); want %s with %q and the p-values", ticks, st.Phase, st.Reason, tc.want, tc.reasonHas)
+			}
+			t.Logf("after %d ticks of 1s (interval 10s): %s", ticks, st.Reason)
+			if s := h.stats(clusterGW); s.Rollout == nil || s.Rollout.Reason != st.Reason {
+				t.Errorf("/stats rollout = %+v, want reason %q", s.Rollout, st.Reason)
+			}
+			if m := h.metricsText(); !strings.Contains(m, `reason="`+st.Reason+`"`) {
+				t.Errorf("/metrics lacks the reason %q", st.Reason)
+			}
+		})
+	}
+}
