@@ -534,3 +534,26 @@ func TestRolloutStatisticalJudgeComparesWithTheBaseline(t *testing.T) {
 		})
 	}
 }
+
+// The roll-out starts when it is PUT, as the guide says: the ticking goroutine's first tick runs at
+// once. The ticker here is an hour, so nothing but that first tick can start it, and the start
+// time is the gateway clock's time at the PUT.
+func TestRolloutStartsAtThePut(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	h := startGateway(t, func(c *gateway.Config) {
+		c.RolloutTick = time.Hour
+		c.Clock = clock.Now
+	})
+	v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, false)
+	port := freePort(t)
+	gw := savaGateway(port, v100, v110, 100, 0)
+	gw.Rollout = policy()
+	h.put(clusterGW, gw)
+	eventually(t, "the roll-out starts without waiting for a tick", func() bool {
+		return h.get(clusterGW).RolloutStatus.Phase == "progressing"
+	})
+	st := h.get(clusterGW).RolloutStatus
+	if !st.StartedAt.Equal(clock.Now()) || st.Step != 1 || weightsOf(h.get(clusterGW))["sava:1.1.0"] != 10 {
+		t.Fatalf("status %+v: want step 1 (canary 10) started at the PUT, %v", st, clock.Now())
+	}
+}
