@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -555,5 +556,54 @@ func TestRolloutStartsAtThePut(t *testing.T) {
 	st := h.get(clusterGW).RolloutStatus
 	if !st.StartedAt.Equal(clock.Now()) || st.Step != 1 || weightsOf(h.get(clusterGW))["sava:1.1.0"] != 10 {
 		t.Fatalf("status %+v: want step 1 (canary 10) started at the PUT, %v", st, clock.Now())
+	}
+}
+
+// Low traffic through the gateway. A canary that fails every Firefox request but gets fewer than
+// min_requests is not judged on them (a step without enough traffic proves nothing): the step
+// measures, then waits; with max_wait_intervals 2 it is rolled back exactly 3 intervals after it
+// began, saying how many requests it had. Exact per-cycle shares make the counts certain: 40
+// requests per interval at weight 10 are exactly 4 canary requests.
+func TestRolloutLowTrafficWaitsForMinRequestsThenRollsBack(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	h := rolloutGateway(t, clock, "")
+	v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, true)
+	port := freePort(t)
+	gw := savaGateway(port, v100, v110, 100, 0)
+	gw.Rollout = policy()              // interval 10s, max_wait_intervals 2
+	gw.Rollout.Checks.MinRequests = 20 // the canary gets 12 in 3 intervals, all of them 500s
+	h.put(clusterGW, gw)
+	firefox := newBrowser(firefoxUA)
+	url := gatewayURL(port)
+	h.tick(clock, 0)
+	var phases []string
+	for tick := 1; tick <= 30; tick++ {
+		traffic(t, url, 4, firefox) // 40 per interval of 10 ticks: 4 to the canary
+		h.tick(clock, time.Second)
+		st := h.get(clusterGW).RolloutStatus
+		want := "progressing"
+		if tick == 30 {
+			want = "rolled_back"
+		}
+		if st.Phase != want {
+			t.Fatalf("tick %d (%v into step 1): %s (%s); want %s", tick, time.Duration(tick)*time.Second, st.Phase, st.Reason, want)
+		}
+		switch tick {
+		case 9, 10, 29, 30:
+			phases = append(phases, fmt.Sprintf("%ds: %s", tick, st.Reason))
+		}
+	}
+	st := h.get(clusterGW).RolloutStatus
+	if want := "rolled back: step 1 (weight 10) had only 12 of 20 requests after 3 intervals of 10s (max_wait_intervals 2)"; st.Reason != want {
+		t.Fatalf("reason %q, want %q", st.Reason, want)
+	}
+	for _, p := range phases {
+		t.Log(p)
+	}
+	if !strings.Contains(phases[0], "measuring, ") {
+		t.Errorf("before the interval's end the step measures: %s", phases[0])
+	}
+	if !strings.Contains(phases[1], "waiting") || !strings.Contains(phases[2], "waiting") {
+		t.Errorf("after the interval's end, short of min_requests, the step waits: %v", phases)
 	}
 }
