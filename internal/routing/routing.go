@@ -67,7 +67,7 @@ type Spec struct {
 	Seed uint64
 }
 
-// Table is an immutable, validated routing table with its own deterministic counters.
+// Table is an immutable, validated routing table with its own counters and seed.
 type Table struct {
 	routes     []Route
 	sticky     Sticky
