@@ -155,6 +155,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 			return ""
 		},
 		Strict: mode == applyPut,
+		Seed:   s.tableSeed(),
 	})
 	if err != nil {
 		var fe *spec.FieldError
@@ -637,4 +638,14 @@ func splitAddr(addr string) (string, int) {
 	}
 	p, _ := strconv.Atoi(port)
 	return host, p
+}
+
+// tableSeed is the seed of the next routing table: 0 (draw from crypto/rand) unless
+// Config.RoutingSeed asks for reproducible orders.
+func (s *Server) tableSeed() uint64 {
+	if s.cfg.RoutingSeed == 0 {
+		return 0
+	}
+	k := s.tableBuilds.Add(1)
+	return max(s.cfg.RoutingSeed+k*0x9E3779B97F4A7C15, 1)
 }

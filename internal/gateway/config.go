@@ -56,6 +56,10 @@ type Config struct {
 	RolloutTick time.Duration
 	// Clock is the time of roll-out ticks and of route counters' start (default time.Now).
 	Clock func() time.Time
+	// RoutingSeed, when not 0, makes the random order within each weighted cycle reproducible
+	// (tests): the k-th routing table this server builds is seeded from RoutingSeed and k. 0 (the
+	// default): every table draws its own seed from crypto/rand.
+	RoutingSeed uint64
 	// Scalers scale services by runtime name ("local", "marathon") for routes with a scale
 	// policy (SLA scaling); a runtime without one refuses such routes.
 	Scalers map[string]escalation.Scaler

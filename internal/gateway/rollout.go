@@ -149,7 +149,8 @@ func policyOf(name string, doc gatewayapi.Gateway) (rollout.Policy, error) {
 		StepWeight:       in.StepWeight,
 		MaxWeight:        in.MaxWeight,
 		MaxWaitIntervals: in.MaxWaitIntervals,
-		Checks:           rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests},
+		Checks: rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests,
+			Judge: in.Checks.Judge, Confidence: in.Checks.Confidence, MinEffect: in.Checks.MinEffect},
 	}
 	if len(p.Stable) == 0 {
 		for _, r := range doc.Routes {
@@ -305,6 +306,14 @@ func (s *Server) applyRollout(run *rolloutRun, weights map[string]int, st rollou
 
 // startRollout starts the run's ticking goroutine (none when Config.RolloutTick is negative:
 // then only TickRollouts moves roll-outs). s.mu must be held.
+//
+// Timing, as the roll-outs guide states it: the first tick runs at once, so a roll-out starts
+// when it is PUT (or resumed after a restart), not a tick later; and every tick is judged at a
+// time on the grid base + k·tick (onTickGrid), so a step that began at a tick is judged at exactly
+// k·tick after it began. A step then passes exactly one interval after it began when the interval
+// is a whole number of ticks (otherwise at the first tick after it), and a healthy canary with n
+// steps is promoted n intervals after the start. Without the grid the ticker's jitter put a tick
+// a hair before the interval's end, and each step lasted one interval plus one tick.
 func (s *Server) startRollout(run *rolloutRun) {
 	run.done = make(chan struct{})
 	if s.cfg.RolloutTick < 0 || run.engine.State().Phase.Terminal() {
@@ -315,14 +324,19 @@ func (s *Server) startRollout(run *rolloutRun) {
 	run.cancel = cancel
 	go func() {
 		defer close(run.done)
-		t := time.NewTicker(s.cfg.RolloutTick)
+		tick := s.cfg.RolloutTick
+		base := s.now()
+		t := time.NewTicker(tick)
 		defer t.Stop()
+		if s.tickRollout(ctx, run, base) {
+			return
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if s.tickRollout(ctx, run, s.now()) {
+				if s.tickRollout(ctx, run, onTickGrid(base, s.now(), tick)) {
 					return
 				}
 			}
@@ -384,4 +398,12 @@ func withStatus(e *entry) gatewayapi.Gateway {
 	doc := e.doc
 	doc.RolloutStatus = rolloutStatus(e.run)
 	return doc
+}
+
+// onTickGrid is now moved to the nearest time base + k·tick: the ticker fires about every tick,
+// a little early or late; judged on the grid, the elapsed time of a step that began at a tick is
+// an exact multiple of tick.
+func onTickGrid(base, now time.Time, tick time.Duration) time.Time {
+	k := (now.Sub(base) + tick/2) / tick
+	return base.Add(k * tick)
 }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -403,5 +404,206 @@ func TestRolloutTicksByItself(t *testing.T) {
 	})
 	if w := weightsOf(h.get(clusterGW)); w["sava:1.0.0"] != 100 {
 		t.Errorf("rolled back: want sava:1.0.0 at 100, got %v", w)
+	}
+}
+
+// A client that strictly alternates Firefox and Chrome, against a canary that fails every
+// Firefox request. With a fixed interleave the weight-10 canary took every 10th request, always of
+// the same browser, so it could see Chrome only and pass step 1. With the position drawn within
+// each cycle of 10, each cycle hands it a Firefox request at even odds: 20 of 20 seeded runs must
+// roll back at step 1, within the documented bound.
+func TestRolloutAlternatingClientCannotHideAFailingCanary(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+		h := startGateway(t, func(c *gateway.Config) {
+			c.RolloutTick = -1
+			c.Clock = clock.Now
+			c.RoutingSeed = seed
+		})
+		v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, true)
+		port := freePort(t)
+		gw := savaGateway(port, v100, v110, 100, 0)
+		gw.Rollout = policy()
+		h.put(clusterGW, gw)
+		chrome, firefox := newBrowser(chromeUA), newBrowser(firefoxUA)
+		url := gatewayURL(port)
+		h.tick(clock, 0) // step 1: canary 10%
+		const bound = 10 + 1
+		ticks, chromeErrors, firefoxErrors := 0, 0, 0
+		for ticks < bound {
+			for range 10 { // Firefox, Chrome, Firefox, Chrome, ...
+				for _, b := range []*browser{firefox, chrome} {
+					status, _, err := b.get(url)
+					if err != nil {
+						t.Fatalf("seed %d: %v", seed, err)
+					}
+					if status != http.StatusOK {
+						if b == chrome {
+							chromeErrors++
+						} else {
+							firefoxErrors++
+						}
+					}
+				}
+			}
+			h.tick(clock, time.Second)
+			ticks++
+			if h.get(clusterGW).RolloutStatus.Phase != "progressing" {
+				break
+			}
+		}
+		st := h.get(clusterGW).RolloutStatus
+		if st.Phase != "rolled_back" || !strings.Contains(st.Reason, "step 1 (weight 10)") {
+			t.Fatalf("seed %d: after %d ticks the roll-out is %q (%s); want rolled back at step 1 within %d ticks", seed, ticks, st.Phase, st.Reason, bound)
+		}
+		if chromeErrors != 0 || firefoxErrors == 0 {
+			t.Fatalf("seed %d: %d Chrome and %d Firefox errors; want 0 Chrome and some Firefox", seed, chromeErrors, firefoxErrors)
+		}
+		t.Logf("seed %d: rolled back at step 1 after %d ticks (%d Firefox requests failed on the canary): %s", seed, ticks, firefoxErrors, st.Reason)
+		if err := h.stop(); err != nil {
+			t.Fatalf("seed %d: stopping the gateway: %v", seed, err)
+		}
+	}
+}
+
+// failingEvery is a backend that answers 500 to every k-th request (k 0: never).
+func failingEvery(t *testing.T, name string, k int64) *backend {
+	t.Helper()
+	b := &backend{name: name}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := b.hits.Add(1); k > 0 && n%k == 0 {
+			http.Error(w, name+" failed", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// The statistical judge through the gateway: the canary is compared with the stable route over
+// the same window. A canary as noisy as its baseline (both 1 in 12 answers 500, which a 5%
+// threshold would roll back) is promoted; a canary failing 1 in 4 against a baseline failing 1 in
+// 100 is rolled back at step 1. Status, /stats and /metrics carry both rates and the p-values.
+func TestRolloutStatisticalJudgeComparesWithTheBaseline(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		stableK, canaryK int64
+		want             string
+		reasonHas        string
+	}{
+		{"equal noisy canary promoted", 12, 12, "promoted", "not worse than baseline"},
+		{"worse canary rolled back", 100, 4, "rolled_back", "canary worse than baseline at step 1 (weight 10)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+			h := startGateway(t, func(c *gateway.Config) {
+				c.RolloutTick = -1
+				c.Clock = clock.Now
+				c.RoutingSeed = 1
+			})
+			v100, v110 := failingEvery(t, "sava:1.0.0", tc.stableK), failingEvery(t, "sava:1.1.0", tc.canaryK)
+			port := freePort(t)
+			gw := savaGateway(port, v100, v110, 100, 0)
+			gw.Rollout = policy()
+			gw.Rollout.Checks = gatewayapi.RolloutChecks{Judge: "statistical", MinRequests: 20, MinEffect: 0.1}
+			gw.Rollout.MaxWaitIntervals = 3
+			h.put(clusterGW, gw)
+			chrome := newBrowser(chromeUA)
+			url := gatewayURL(port)
+			h.tick(clock, 0)
+			ticks := 0
+			for ; ticks < 4*4*10 && h.get(clusterGW).RolloutStatus.Phase == "progressing"; ticks++ {
+				for range 40 {
+					if _, _, err := chrome.get(url); err != nil {
+						t.Fatal(err)
+					}
+				}
+				h.tick(clock, time.Second)
+			}
+			st := h.get(clusterGW).RolloutStatus
+			if st.Phase != tc.want || !strings.Contains(st.Reason, tc.reasonHas) || !strings.Contains(st.Reason, "p(worse)=") {
+				t.Fatalf("after %d ticks: %s (%s); want %s with %q and the p-values", ticks, st.Phase, st.Reason, tc.want, tc.reasonHas)
+			}
+			t.Logf("after %d ticks of 1s (interval 10s): %s", ticks, st.Reason)
+			if s := h.stats(clusterGW); s.Rollout == nil || s.Rollout.Reason != st.Reason {
+				t.Errorf("/stats rollout = %+v, want reason %q", s.Rollout, st.Reason)
+			}
+			if m := h.metricsText(); !strings.Contains(m, `reason="`+st.Reason+`"`) {
+				t.Errorf("/metrics lacks the reason %q", st.Reason)
+			}
+		})
+	}
+}
+
+// The roll-out starts when it is PUT, as the guide says: the ticking goroutine's first tick runs at
+// once. The ticker here is an hour, so nothing but that first tick can start it, and the start
+// time is the gateway clock's time at the PUT.
+func TestRolloutStartsAtThePut(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	h := startGateway(t, func(c *gateway.Config) {
+		c.RolloutTick = time.Hour
+		c.Clock = clock.Now
+	})
+	v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, false)
+	port := freePort(t)
+	gw := savaGateway(port, v100, v110, 100, 0)
+	gw.Rollout = policy()
+	h.put(clusterGW, gw)
+	eventually(t, "the roll-out starts without waiting for a tick", func() bool {
+		return h.get(clusterGW).RolloutStatus.Phase == "progressing"
+	})
+	st := h.get(clusterGW).RolloutStatus
+	if !st.StartedAt.Equal(clock.Now()) || st.Step != 1 || weightsOf(h.get(clusterGW))["sava:1.1.0"] != 10 {
+		t.Fatalf("status %+v: want step 1 (canary 10) started at the PUT, %v", st, clock.Now())
+	}
+}
+
+// Low traffic through the gateway. A canary that fails every Firefox request but gets fewer than
+// min_requests is not judged on them (a step without enough traffic proves nothing): the step
+// measures, then waits; with max_wait_intervals 2 it is rolled back exactly 3 intervals after it
+// began, saying how many requests it had. Exact per-cycle shares make the counts certain: 40
+// requests per interval at weight 10 are exactly 4 canary requests.
+func TestRolloutLowTrafficWaitsForMinRequestsThenRollsBack(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	h := rolloutGateway(t, clock, "")
+	v100, v110 := newBackend(t, "sava:1.0.0"), sava110(t, true)
+	port := freePort(t)
+	gw := savaGateway(port, v100, v110, 100, 0)
+	gw.Rollout = policy()              // interval 10s, max_wait_intervals 2
+	gw.Rollout.Checks.MinRequests = 20 // the canary gets 12 in 3 intervals, all of them 500s
+	h.put(clusterGW, gw)
+	firefox := newBrowser(firefoxUA)
+	url := gatewayURL(port)
+	h.tick(clock, 0)
+	var phases []string
+	for tick := 1; tick <= 30; tick++ {
+		traffic(t, url, 4, firefox) // 40 per interval of 10 ticks: 4 to the canary
+		h.tick(clock, time.Second)
+		st := h.get(clusterGW).RolloutStatus
+		want := "progressing"
+		if tick == 30 {
+			want = "rolled_back"
+		}
+		if st.Phase != want {
+			t.Fatalf("tick %d (%v into step 1): %s (%s); want %s", tick, time.Duration(tick)*time.Second, st.Phase, st.Reason, want)
+		}
+		switch tick {
+		case 9, 10, 29, 30:
+			phases = append(phases, fmt.Sprintf("%ds: %s", tick, st.Reason))
+		}
+	}
+	st := h.get(clusterGW).RolloutStatus
+	if want := "rolled back: step 1 (weight 10) had only 12 of 20 requests after 3 intervals of 10s (max_wait_intervals 2)"; st.Reason != want {
+		t.Fatalf("reason %q, want %q", st.Reason, want)
+	}
+	for _, p := range phases {
+		t.Log(p)
+	}
+	if !strings.Contains(phases[0], "measuring, ") {
+		t.Errorf("before the interval's end the step measures: %s", phases[0])
+	}
+	if !strings.Contains(phases[1], "waiting") || !strings.Contains(phases[2], "waiting") {
+		t.Errorf("after the interval's end, short of min_requests, the step waits: %v", phases)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
@@ -38,6 +39,8 @@ type Server struct {
 	pool         *routing.Pool
 	healthClient *http.Client
 	sources      map[string]discovery.Source
+	// tableBuilds counts routing tables built, for Config.RoutingSeed. Atomic: no lock.
+	tableBuilds atomic.Uint64
 
 	// mu serialises every change of gateways (admin API, discovery) and guards the maps.
 	mu       sync.Mutex

@@ -286,8 +286,11 @@ func TestTCPGatewayWeightChangesUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d connections under load across 20 weight changes, 0 failed; 4 long-lived connections kept their instance", done.Load())
 
-	// The last change's weights (a=59, b=41) hold exactly for the next connections.
-	wa := (19 * 35) % 101
+	// Weights put once the load is over (a=37, b=63; the last change under load was 59/41) hold
+	// exactly for the next 100 connections: shares are exact per cycle of the new table (here
+	// 100 connections), while the load may have stopped anywhere within a cycle of the last one.
+	wa := 37
+	h.put("db/5432", tcpGateway(port, tcpRoute("a", wa, a), tcpRoute("b", 100-wa, b)))
 	seen := map[string]int{}
 	for i := range 100 {
 		name, err := tcpConnection(port, []byte("x"))

@@ -221,6 +221,15 @@ type RolloutChecks struct {
 	MaxP99 string `json:"max_p99,omitempty"`
 	// MinRequests is how many canary requests a step needs before it is judged.
 	MinRequests int `json:"min_requests"`
+	// Judge is "threshold" (the default: the canary's own 5xx rate and p99 against the limits
+	// above) or "statistical" (the canary's 5xx rate against the stable routes' over the same
+	// window, by a two-proportion test; see internal/rollout's JudgeStatistical).
+	Judge string `json:"judge,omitempty"`
+	// Confidence of the statistical judge (default 0.95).
+	Confidence float64 `json:"confidence,omitempty"`
+	// MinEffect is the 5xx-rate increase the statistical judge must rule out to pass a step
+	// (absolute, default 0.01).
+	MinEffect float64 `json:"min_effect,omitempty"`
 }
 
 // RolloutWebhook is called with a JSON POST: type "pre-rollout" (must answer 2xx or the roll-out

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -59,6 +60,9 @@ type rolloutModel struct {
 	MaxP99           types.String     `tfsdk:"max_p99"`
 	MinRequests      types.Int64      `tfsdk:"min_requests"`
 	MaxWaitIntervals types.Int64      `tfsdk:"max_wait_intervals"`
+	Judge            types.String     `tfsdk:"judge"`
+	Confidence       types.Float64    `tfsdk:"confidence"`
+	MinEffect        types.Float64    `tfsdk:"min_effect"`
 	Webhooks         []webhookModel   `tfsdk:"webhooks"`
 	Prometheus       *prometheusModel `tfsdk:"prometheus"`
 	WaitForPromotion types.Bool       `tfsdk:"wait_for_promotion"`
@@ -122,6 +126,21 @@ func rolloutAttribute() schema.SingleNestedAttribute {
 			"max_wait_intervals": schema.Int64Attribute{
 				MarkdownDescription: "A step still short of `min_requests` this many intervals after its own interval ended is rolled back; default 0: wait for traffic without a bound.",
 				Optional:            true, Validators: []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"judge": schema.StringAttribute{
+				MarkdownDescription: "How a step is decided: `threshold` (default: the canary's own 5xx rate and p99 against `max_5xx_rate` and `max_p99`, at every tick) or " +
+					"`statistical` (at the end of each interval, the canary's 5xx rate against the stable services' over the same window by a two-proportion test: " +
+					"worse with `confidence` rolls back, shown not worse by `min_effect` passes, otherwise the step waits, up to `max_wait_intervals`). See the roll-outs guide.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.OneOf(rollout.JudgeThreshold, rollout.JudgeStatistical)},
+			},
+			"confidence": schema.Float64Attribute{
+				MarkdownDescription: "With `judge = \"statistical\"`: the chance that no step of the roll-out gets a wrong verdict, default `0.95`.",
+				Optional:            true, Validators: []validator.Float64{float64validator.Between(0.5, 0.999999)},
+			},
+			"min_effect": schema.Float64Attribute{
+				MarkdownDescription: "With `judge = \"statistical\"`: the increase of the 5xx rate over the baseline a step must rule out to pass, absolute (`0.01` = one percentage point, the default).",
+				Optional:            true, Validators: []validator.Float64{float64validator.Between(0.000001, 0.999999)},
 			},
 			"webhooks": schema.ListNestedAttribute{
 				MarkdownDescription: "HTTP endpoints that get a JSON POST: `pre-rollout` (must answer 2xx, or the roll-out fails without moving traffic), `step`, `rollback`, `promotion`.",
@@ -268,6 +287,9 @@ func (m *rolloutModel) policy(gateway string) (rollout.Policy, *gatewayapi.Rollo
 	if !m.MinRequests.IsNull() {
 		p.Checks.MinRequests = int(m.MinRequests.ValueInt64())
 	}
+	p.Checks.Judge = m.Judge.ValueString()
+	p.Checks.Confidence = m.Confidence.ValueFloat64()
+	p.Checks.MinEffect = m.MinEffect.ValueFloat64()
 	for i, h := range m.Webhooks {
 		p.Webhooks = append(p.Webhooks, rollout.Webhook{
 			Name: h.Name.ValueString(), Type: rollout.HookType(h.Type.ValueString()), URL: h.URL.ValueString(),
@@ -394,12 +416,13 @@ func apiRollout(deployment string, cr clusterRollout) *gatewayapi.RolloutPolicy 
 	p, metrics, _ := cr.model.policy(cr.gateway)
 	route := func(svc string) string { return blueprint.RouteName(deployment, cr.cluster, svc, cr.port) }
 	out := &gatewayapi.RolloutPolicy{
-		Canary:           route(p.Canary),
-		Steps:            p.Steps,
-		StepWeight:       p.StepWeight,
-		MaxWeight:        p.MaxWeight,
-		Interval:         p.Interval.String(),
-		Checks:           gatewayapi.RolloutChecks{Max5xxRate: p.Checks.Max5xxRate, MinRequests: p.Checks.MinRequests},
+		Canary:     route(p.Canary),
+		Steps:      p.Steps,
+		StepWeight: p.StepWeight,
+		MaxWeight:  p.MaxWeight,
+		Interval:   p.Interval.String(),
+		Checks: gatewayapi.RolloutChecks{Max5xxRate: p.Checks.Max5xxRate, MinRequests: p.Checks.MinRequests,
+			Judge: p.Checks.Judge, Confidence: p.Checks.Confidence, MinEffect: p.Checks.MinEffect},
 		MaxWaitIntervals: p.MaxWaitIntervals,
 		Metrics:          metrics,
 	}
@@ -478,8 +501,17 @@ func rolloutFromAPI(gw gatewayapi.Gateway, recorded *rolloutModel) *rolloutModel
 		MaxP99:           nullIfEmpty(in.Checks.MaxP99),
 		MinRequests:      types.Int64Value(int64(in.Checks.MinRequests)),
 		MaxWaitIntervals: int64OrNull(in.MaxWaitIntervals),
+		Judge:            nullIfEmpty(in.Checks.Judge),
+		Confidence:       types.Float64Null(),
+		MinEffect:        types.Float64Null(),
 		WaitForPromotion: types.BoolNull(),
 		WaitTimeout:      types.StringNull(),
+	}
+	if in.Checks.Confidence != 0 {
+		m.Confidence = types.Float64Value(in.Checks.Confidence)
+	}
+	if in.Checks.MinEffect != 0 {
+		m.MinEffect = types.Float64Value(in.Checks.MinEffect)
 	}
 	if recorded != nil {
 		m.WaitForPromotion, m.WaitTimeout = recorded.WaitForPromotion, recorded.WaitTimeout

@@ -61,3 +61,22 @@ func TestReadKeepsConfiguredWeightsWhileTheRolloutOwnsThem(t *testing.T) {
 		t.Errorf("a gateway without a roll-out reads as none, got %+v", got.Rollout)
 	}
 }
+
+// The statistical judge's attributes go to the gateway and are read back as written.
+func TestRolloutJudgeAttributesRoundTrip(t *testing.T) {
+	m := &rolloutModel{Canary: types.StringValue("sava:1.1.0"), Steps: []int64{10, 100}, Interval: types.StringValue("30s"),
+		Judge: types.StringValue("statistical"), Confidence: types.Float64Value(0.99), MinEffect: types.Float64Value(0.02)}
+	sent := apiRollout("sava", clusterRollout{"sava_cluster", "webport", "sava/sava_cluster/webport", m})
+	if sent.Checks.Judge != "statistical" || sent.Checks.Confidence != 0.99 || sent.Checks.MinEffect != 0.02 {
+		t.Fatalf("the PUT's checks: %+v", sent.Checks)
+	}
+	back := rolloutFromAPI(liveClusterGateway(map[string]int{"sava:1.0.0": 100}, sent), m)
+	if back.Judge.ValueString() != "statistical" || back.Confidence.ValueFloat64() != 0.99 || back.MinEffect.ValueFloat64() != 0.02 {
+		t.Fatalf("read back: judge %v confidence %v min_effect %v", back.Judge, back.Confidence, back.MinEffect)
+	}
+	plain := apiRollout("sava", clusterRollout{"sava_cluster", "webport", "sava/sava_cluster/webport",
+		&rolloutModel{Canary: types.StringValue("sava:1.1.0"), Steps: []int64{10, 100}}})
+	if b := rolloutFromAPI(liveClusterGateway(map[string]int{"sava:1.0.0": 100}, plain), nil); !b.Judge.IsNull() || !b.Confidence.IsNull() || !b.MinEffect.IsNull() {
+		t.Fatalf("unset judge attributes must read back null, got %v %v %v", b.Judge, b.Confidence, b.MinEffect)
+	}
+}

@@ -60,6 +60,14 @@ type State struct {
 	Reason string `json:"reason,omitempty"`
 	// LastWindow is the canary's traffic in the current step as last measured.
 	LastWindow Window `json:"last_window,omitzero"`
+	// LastBaseline is the stable routes' traffic over the same window (statistical judge).
+	LastBaseline Window `json:"last_baseline,omitzero"`
+	// PriorBaseline is the previous step's LastBaseline, kept for a step at weight 100, whose
+	// stable routes get no traffic to compare with (statistical judge).
+	PriorBaseline Window `json:"prior_baseline,omitzero"`
+	// Looks is the number of the interval (1-based, counted from the step's start) at whose end
+	// the statistical judge last compared canary and baseline in this step; 0: not yet.
+	Looks int `json:"looks,omitempty"`
 }
 
 // WebhookCall is a webhook to call with its payload.
@@ -199,6 +207,18 @@ func (e *Engine) Start(now time.Time, gate error) Decision {
 //
 // Tick on a roll-out that is not progressing changes nothing.
 func (e *Engine) Tick(now time.Time, w Window) Decision {
+	return e.TickCompare(now, w, Window{})
+}
+
+// TickCompare is Tick with the baseline's window (the stable routes' traffic since LastStepAt),
+// which the statistical judge compares the canary with; the threshold judge ignores it.
+//
+// The statistical judge decides only at the end of each interval of the step (its looks, see
+// lookAlpha): with canary and baseline each at MinRequests or more, a canary worse than the
+// baseline with the policy's confidence rolls back, one shown not worse by MinEffect passes the
+// step, and otherwise the step waits for more traffic (at most MaxWaitIntervals more intervals,
+// when set, then rolls back). MaxP99, when set, is checked at each look as a fixed limit.
+func (e *Engine) TickCompare(now time.Time, w, baseline Window) Decision {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.st.Phase != PhaseProgressing {
@@ -206,6 +226,10 @@ func (e *Engine) Tick(now time.Time, w Window) Decision {
 	}
 	e.st.LastWindow = w
 	c := e.st.Policy.Checks
+	if c.statistical() {
+		e.st.LastBaseline = baseline
+		return e.judgeStatistical(now, w, baseline)
+	}
 	at := e.where()
 	if w.Requests >= float64(c.MinRequests) {
 		if rate := w.ErrorRate(); rate > c.Max5xxRate {
@@ -225,6 +249,56 @@ func (e *Engine) Tick(now time.Time, w Window) Decision {
 		return e.enterStep(now, e.st.Step+1, fmt.Sprintf("%s passed (%s)", at, health))
 	}
 	return e.wait(now, fmt.Sprintf("%s of %d requests", count(w.Requests), c.MinRequests))
+}
+
+func (e *Engine) judgeStatistical(now time.Time, w, b Window) Decision {
+	p := e.st.Policy
+	c := p.Checks
+	at := e.where()
+	baselineFrom := ""
+	if e.schedule[e.st.Step-1] == 100 && e.st.Step > 1 {
+		// The stable routes get no traffic at weight 100: compare with the previous step's
+		// baseline, the last window in which both ran.
+		b, baselineFrom = e.st.PriorBaseline, fmt.Sprintf(" (baseline of step %d)", e.st.Step-1)
+	}
+	have := fmt.Sprintf("canary %s, baseline %s of %d requests each", count(w.Requests), count(b.Requests), c.MinRequests)
+	elapsed := now.Sub(e.st.LastStepAt)
+	if elapsed < p.Interval {
+		e.st.Reason = fmt.Sprintf("%s: measuring, %s so far", at, have)
+		return e.decision(false, false)
+	}
+	intervals := int(elapsed / p.Interval)
+	if intervals <= e.st.Looks { // this interval's end has been judged: wait for the next one
+		d := e.decision(false, false)
+		d.Waiting = true
+		return d
+	}
+	if w.Requests < float64(c.MinRequests) || b.Requests < float64(c.MinRequests) {
+		return e.wait(now, have)
+	}
+	e.st.Looks = intervals
+	if c.MaxP99 > 0 && w.P99 > c.MaxP99 {
+		return e.rollBack(now, fmt.Sprintf("p99 %v > %v over %s requests at %s", w.P99, c.MaxP99, count(w.Requests), at))
+	}
+	l := compare(w, b, c.minEffect(), lookAlpha(c.confidence(), len(e.schedule), intervals))
+	figures := fmt.Sprintf("%s; canary %s, baseline %s requests%s", l, count(w.Requests), count(b.Requests), baselineFrom)
+	switch l.verdict {
+	case worse:
+		return e.rollBack(now, fmt.Sprintf("canary worse than baseline at %s (%s)", at, figures))
+	case notWorse:
+		health := "not worse than baseline: " + figures
+		if e.st.Step == len(e.schedule) {
+			return e.promote(now, health)
+		}
+		return e.enterStep(now, e.st.Step+1, fmt.Sprintf("%s passed (%s)", at, health))
+	}
+	if p.MaxWaitIntervals > 0 && intervals > p.MaxWaitIntervals {
+		return e.rollBack(now, fmt.Sprintf("%s still inconclusive after %d intervals of %v (max_wait_intervals %d): %s", at, intervals, p.Interval, p.MaxWaitIntervals, figures))
+	}
+	e.st.Reason = fmt.Sprintf("%s: inconclusive, waiting for more traffic (%s)", at, figures)
+	d := e.decision(false, false)
+	d.Waiting = true
+	return d
 }
 
 // TickWithoutMetrics is Tick for a moment when the metric source failed: the step neither
@@ -259,7 +333,8 @@ func (e *Engine) wait(now time.Time, have string) Decision {
 
 func (e *Engine) enterStep(now time.Time, step int, why string) Decision {
 	e.st.Step, e.st.LastStepAt = step, now
-	e.st.LastWindow = Window{}
+	e.st.PriorBaseline = e.st.LastBaseline
+	e.st.LastWindow, e.st.LastBaseline, e.st.Looks = Window{}, Window{}, 0
 	weights := distribute(e.st.Policy.Canary, e.schedule[step-1], e.st.Policy.Stable, e.st.StableShares)
 	changed := !maps.Equal(weights, e.st.Weights)
 	e.st.Weights = weights

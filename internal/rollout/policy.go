@@ -50,6 +50,30 @@ type Checks struct {
 	// MinRequests is how many requests the canary must have served in a step before the step is
 	// judged (at least 1: a step without traffic proves nothing).
 	MinRequests int `json:"min_requests"`
+	// Judge is JudgeThreshold ("" too) or JudgeStatistical.
+	Judge string `json:"judge,omitempty"`
+	// Confidence (statistical judge; 0 means DefaultConfidence) bounds the chance of a wrong
+	// verdict over the whole roll-out to 1-Confidence (see lookAlpha).
+	Confidence float64 `json:"confidence,omitempty"`
+	// MinEffect (statistical judge; 0 means DefaultMinEffect) is the increase of the 5xx rate
+	// (absolute: 0.01 = one percentage point) the canary must be shown to stay below to pass.
+	MinEffect float64 `json:"min_effect,omitempty"`
+}
+
+func (c Checks) statistical() bool { return c.Judge == JudgeStatistical }
+
+func (c Checks) confidence() float64 {
+	if c.Confidence == 0 {
+		return DefaultConfidence
+	}
+	return c.Confidence
+}
+
+func (c Checks) minEffect() float64 {
+	if c.MinEffect == 0 {
+		return DefaultMinEffect
+	}
+	return c.MinEffect
 }
 
 // HookType says when a webhook is called.
@@ -202,6 +226,17 @@ func (p Policy) Validate() error {
 	}
 	if p.Checks.MinRequests < 1 {
 		fault("checks.min_requests", "%d: a step is judged on at least 1 request; set e.g. 20", p.Checks.MinRequests)
+	}
+	switch p.Checks.Judge {
+	case "", JudgeThreshold, JudgeStatistical:
+	default:
+		fault("checks.judge", "%q is not a judge; use %q (fixed limits, the default) or %q (canary against baseline)", p.Checks.Judge, JudgeThreshold, JudgeStatistical)
+	}
+	if c := p.Checks.Confidence; c != 0 && !(c >= 0.5 && c < 1) {
+		fault("checks.confidence", "%v is not a confidence in 0.5..1 (exclusive); write e.g. 0.95, or leave it out for %v", c, DefaultConfidence)
+	}
+	if m := p.Checks.MinEffect; m != 0 && !(m > 0 && m < 1) {
+		fault("checks.min_effect", "%v is not a 5xx-rate difference in 0..1 (exclusive); write e.g. 0.01 for one percentage point, or leave it out for %v", m, DefaultMinEffect)
 	}
 	if p.MaxWaitIntervals < 0 {
 		fault("max_wait_intervals", "%d is negative; use 0 to wait for requests without a bound", p.MaxWaitIntervals)

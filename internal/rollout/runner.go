@@ -43,10 +43,14 @@ func (r *Runner) Tick(ctx context.Context, e *Engine, now time.Time) (Decision, 
 			return e.Current(), fmt.Errorf("roll-out of %q: the runner has no metric source", before.Policy.Gateway)
 		}
 		w, err := r.Source.Window(ctx, before.Policy.Gateway, before.Policy.Canary, before.LastStepAt)
+		var baseline Window
+		if err == nil && before.Policy.Checks.statistical() {
+			baseline, err = r.baseline(ctx, before)
+		}
 		if err != nil {
 			d = e.TickWithoutMetrics(now, err)
 		} else {
-			d = e.Tick(now, w)
+			d = e.TickCompare(now, w, baseline)
 		}
 	default:
 		return e.Current(), nil
@@ -67,4 +71,20 @@ func (r *Runner) Tick(ctx context.Context, e *Engine, now time.Time) (Decision, 
 		}
 	}
 	return d, nil
+}
+
+// baseline is the stable routes' traffic since the step began, summed (p99: the highest).
+func (r *Runner) baseline(ctx context.Context, st State) (Window, error) {
+	var sum Window
+	for _, route := range st.Policy.Stable {
+		w, err := r.Source.Window(ctx, st.Policy.Gateway, route, st.LastStepAt)
+		if err != nil {
+			return Window{}, fmt.Errorf("baseline route %q: %w", route, err)
+		}
+		sum.From, sum.To = w.From, w.To
+		sum.Requests += w.Requests
+		sum.Errors5xx += w.Errors5xx
+		sum.P99 = max(sum.P99, w.P99)
+	}
+	return sum, nil
 }

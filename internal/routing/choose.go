@@ -82,19 +82,21 @@ func (t *Table) chooseStickyInstance(r *http.Request, nowNano int64, exclude *Ba
 	return p, nil
 }
 
-// byWeight is rule 3: the next route of the smooth weighted cycle, or a re-choice among the
-// routes that can serve when that one cannot (rule 5).
+// byWeight is rule 3: the next slot of the weighted cycle, in this cycle's random order, or a
+// re-choice among the routes that can serve when that one cannot (rule 5).
 func (t *Table) byWeight(nowNano int64, exclude *Backend) (pick, error) {
 	n := t.wrr.Add(1) - 1
-	i := t.weighted[t.cycle[n%uint64(len(t.cycle))]]
+	l := uint64(len(t.cycle))
+	i := t.weighted[t.shuffled[shuffleOf(t.seed, n/l)*l+n%l]]
 	if p, ok := t.tryRoute(i, nowNano, exclude); ok {
 		return p, nil
 	}
 	return t.rechoose(nowNano, exclude)
 }
 
-// rechoose picks by weight among the routes that can serve now. It walks the smooth cycle
-// skipping the routes that cannot, so the survivors keep their proportions and interleaving.
+// rechoose picks by weight among the routes that can serve now. It walks the cycle skipping the
+// routes that cannot, so the survivors keep their proportions, and draws the slot in a random
+// order per cycle of survivors as byWeight does.
 // This is the degraded path: it scans every weighted route.
 func (t *Table) rechoose(nowNano int64, exclude *Backend) (pick, error) {
 	var can [2]uint64 // bit w: weighted[w] can serve; len(weighted) <= 100
@@ -108,7 +110,8 @@ func (t *Table) rechoose(nowNano int64, exclude *Backend) (pick, error) {
 		slots += can[w/64] >> (w % 64) & 1
 	}
 	if slots > 0 {
-		k := (t.rechoice.Add(1) - 1) % slots
+		n := t.rechoice.Add(1) - 1
+		k := permute(t.seed, n/slots, n%slots, slots)
 		for _, w := range t.cycle {
 			if can[w/64]>>(w%64)&1 == 0 {
 				continue

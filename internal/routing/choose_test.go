@@ -16,35 +16,104 @@ func twoRoutes(p *Pool, wa, wb int) Spec {
 	}}
 }
 
-func TestWeightsFiftyFiftyExactAndInterleaved(t *testing.T) {
+func TestWeightsFiftyFiftyExactPerCycle(t *testing.T) {
 	tbl := mustNew(t, twoRoutes(NewPool(), 50, 50))
 	var seq strings.Builder
-	for range 10 {
+	for range 40 {
 		seq.WriteString(routeName(mustChoose(t, tbl, request())))
 	}
-	if seq.String() != "ababababab" {
-		t.Fatalf("sequence = %s, want ababababab", seq.String())
+	// Each cycle of 2 holds one a and one b; which comes first is drawn per cycle.
+	s := seq.String()
+	firstA := 0
+	for c := 0; c < len(s); c += 2 {
+		if pair := s[c : c+2]; pair != "ab" && pair != "ba" {
+			t.Fatalf("cycle %d is %q, want one a and one b: %s", c/2, pair, s)
+		}
+		if s[c] == 'a' {
+			firstA++
+		}
+	}
+	if firstA == 0 || firstA == 20 {
+		t.Fatalf("a came first in %d of 20 cycles: the order within a cycle is not drawn: %s", firstA, s)
 	}
 	wantCounts(t, countRoutes(t, tbl, request(), 200), map[string]int{"a": 100, "b": 100})
 }
 
-func TestWeightsNinetyTenSpreadEvenly(t *testing.T) {
+// The case: weight 10 is exactly 1 request in each 10 (1,000 requests give exactly
+// 100/900), and the request it gets within its cycle is drawn, so every position is seen.
+func TestWeightsNinetyTenExactPerCycleRandomPosition(t *testing.T) {
 	tbl := mustNew(t, twoRoutes(NewPool(), 90, 10))
 	var seq []string
-	for range 100 {
+	for range 1000 {
 		seq = append(seq, routeName(mustChoose(t, tbl, request())))
 	}
-	// Every window of 10 consecutive requests holds exactly one b: spread, not bunched.
-	for start := 0; start+10 <= len(seq); start++ {
+	var atPosition [10]int
+	total := 0
+	for c := 0; c < 100; c++ {
 		bs := 0
-		for _, s := range seq[start : start+10] {
+		for pos, s := range seq[c*10 : c*10+10] {
 			if s == "b" {
 				bs++
+				atPosition[pos]++
+				total++
 			}
 		}
 		if bs != 1 {
-			t.Fatalf("requests %d..%d hold %d b, want 1: %v", start, start+9, bs, seq)
+			t.Fatalf("cycle %d (requests %d..%d) holds %d b, want exactly 1: %v", c, c*10, c*10+9, bs, seq[c*10:c*10+10])
 		}
+	}
+	if total != 100 {
+		t.Fatalf("1,000 requests at 90/10 gave b %d times, want exactly 100", total)
+	}
+	// 100 uniform draws over 10 positions: each position 10 times on average. A fixed
+	// interleave puts all 100 at one position; allow the spread of a fair draw (chi-square
+	// with 9 degrees of freedom stays below 27.9 with probability 0.999).
+	chi := 0.0
+	for _, n := range atPosition {
+		chi += float64((n-10)*(n-10)) / 10
+	}
+	if chi > 27.9 {
+		t.Fatalf("positions of b within its cycle %v: chi-square %.1f > 27.9, not a uniform draw", atPosition, chi)
+	}
+	t.Logf("b's position within each cycle of 10, over 100 cycles: %v (chi-square %.1f)", atPosition, chi)
+}
+
+// A client that strictly alternates two kinds of request (say Firefox, Chrome) must reach a
+// weight-10 route with both kinds. With a fixed interleave the route took every 10th request, so
+// only one kind; with a drawn position each cycle gives it either kind at even odds.
+func TestWeightsAlternatingClientReachesTheSmallRouteWithBothKinds(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		tbl := mustNew(t, Spec{Seed: seed, Routes: twoRoutes(NewPool(), 90, 10).Routes})
+		kinds := map[int]int{}
+		for n := range 200 {
+			if routeName(mustChoose(t, tbl, request())) == "b" {
+				kinds[n%2]++
+			}
+		}
+		if kinds[0] == 0 || kinds[1] == 0 || kinds[0]+kinds[1] != 20 {
+			t.Fatalf("seed %d: the weight-10 route got %d even and %d odd requests of 200; want both kinds and 20 in all", seed, kinds[0], kinds[1])
+		}
+	}
+}
+
+// Tables built without a Seed draw one from crypto/rand: two of them order their cycles
+// differently (the chance that 100 cycles of 10 agree by accident is 10^-100).
+func TestWeightsUnseededTablesDrawTheirOwnOrder(t *testing.T) {
+	var seqs [2]strings.Builder
+	for i := range seqs {
+		tbl, err := New(twoRoutes(NewPool(), 90, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 1000 {
+			seqs[i].WriteString(routeName(mustChoose(t, tbl, request())))
+		}
+	}
+	if seqs[0].String() == seqs[1].String() {
+		t.Fatal("two unseeded tables chose in the same order over 1,000 requests")
+	}
+	if a, b := strings.Count(seqs[0].String(), "b"), strings.Count(seqs[1].String(), "b"); a != 100 || b != 100 {
+		t.Fatalf("unseeded tables gave b %d and %d times of 1,000, want exactly 100", a, b)
 	}
 }
 
@@ -185,12 +254,15 @@ func TestStickyRoute(t *testing.T) {
 	tbl := mustNew(t, stickySpec(p, StickyRoute))
 
 	t.Run("no cookie: chosen by weight, cookie set", func(t *testing.T) {
-		for _, want := range []string{"a", "b", "a", "b"} {
+		got := map[string]int{}
+		for range 4 { // two cycles of 50/50: a and b twice each
 			d := mustChoose(t, tbl, request())
-			if routeName(d) != want || !d.SetCookie || d.CookieName != "vamp_sticky" || d.CookieValue != want {
-				t.Fatalf("decision %+v on %s, want %s with cookie set", d, routeName(d), want)
+			if !d.SetCookie || d.CookieName != "vamp_sticky" || d.CookieValue != routeName(d) {
+				t.Fatalf("decision %+v on %s, want a cookie naming that route", d, routeName(d))
 			}
+			got[routeName(d)]++
 		}
+		wantCounts(t, got, map[string]int{"a": 2, "b": 2})
 	})
 	t.Run("valid cookie pins the route, no cookie set", func(t *testing.T) {
 		for range 10 {
@@ -416,10 +488,12 @@ func TestNextFollowsToAnotherGateway(t *testing.T) {
 		{Name: "local", Weight: 0, Backends: backends(p, "l:1")},
 	}})
 	d := mustChoose(t, outer, request())
-	if d.Table != inner.Load() || routeName(d) != "v1" || d.Backend.Addr != "v1:1" {
-		t.Fatalf("decision %+v: want inner table's v1", d)
+	if d.Table != inner.Load() || d.Backend.Addr != routeName(d)+":1" {
+		t.Fatalf("decision %+v: want a route of the inner table and its instance", d)
 	}
-	wantCounts(t, countRoutes(t, outer, request(), 10), map[string]int{"v1": 5, "v2": 5})
+	got := countRoutes(t, outer, request(), 9) // with d, five cycles of the inner 50/50
+	got[routeName(d)]++
+	wantCounts(t, got, map[string]int{"v1": 5, "v2": 5})
 
 	// Swapping the inner table takes effect for the next request.
 	inner.Store(mustNew(t, Spec{Routes: []Route{

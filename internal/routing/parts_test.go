@@ -109,3 +109,46 @@ func TestSmoothCycle(t *testing.T) {
 		t.Fatalf("100 weights of 1: %d distinct in the cycle", len(seen))
 	}
 }
+
+// permute is a permutation of 0..l-1 for every cycle length a table can have and every cycle.
+func TestPermuteIsABijectionPerCycle(t *testing.T) {
+	for l := uint64(1); l <= 100; l++ {
+		for c := uint64(0); c < 50; c++ {
+			seen := make([]bool, l)
+			for p := uint64(0); p < l; p++ {
+				x := permute(12345, c, p, l)
+				if x >= l || seen[x] {
+					t.Fatalf("l=%d cycle %d: position %d maps to %d, out of range or taken twice", l, c, p, x)
+				}
+				seen[x] = true
+			}
+		}
+	}
+}
+
+// Each shuffle holds the cycle's entries exactly once each, and the shuffles differ.
+func TestShufflesAreOrdersOfTheCycle(t *testing.T) {
+	cycle := smoothCycle([]int{50, 25, 15, 10}) // 20 entries
+	sh := shuffles(cycle, 7)
+	want := map[uint8]int{}
+	for _, w := range cycle {
+		want[w]++
+	}
+	distinct := map[string]bool{}
+	for k := range numShuffles {
+		s := sh[k*len(cycle) : (k+1)*len(cycle)]
+		got := map[uint8]int{}
+		for _, w := range s {
+			got[w]++
+		}
+		for w, n := range want {
+			if got[w] != n {
+				t.Fatalf("shuffle %d holds route %d %d times, want %d: %v", k, w, got[w], n, s)
+			}
+		}
+		distinct[string(s)] = true
+	}
+	if len(distinct) < numShuffles-1 {
+		t.Fatalf("only %d distinct shuffles of %d", len(distinct), numShuffles)
+	}
+}

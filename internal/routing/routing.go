@@ -5,10 +5,12 @@
 // atomically, so a request finishes on the table it started with. Backends (instances) are shared
 // between table versions through a Pool, so health and load survive a weight change.
 //
-// Choices are deterministic and exact rather than random: the weighted split walks a precomputed
-// smooth weighted round-robin cycle with an atomic counter, and a condition of strength s takes
-// exactly s of every 100 requests that reach it. Counters belong to a table version and restart
-// with a new one.
+// Shares are exact per cycle, positions random: the weighted split walks a precomputed cycle in
+// which each route appears weight/gcd times (weight 10 of 100: exactly 1 request in each 10), and
+// each cycle is visited in its own pseudo-random order drawn from the table's seed (see permute),
+// so no periodic pattern of clients lines up with one route. A condition of strength s takes
+// exactly s of every 100 requests that reach it, evenly spread. Counters belong to a table version
+// and restart with a new one.
 package routing
 
 import (
@@ -60,9 +62,12 @@ type Spec struct {
 	Balance Balance
 	// CookieName is the sticky cookie's name (one per gateway).
 	CookieName string
+	// Seed keys the random order within each weighted cycle. 0 (the default) draws a seed from
+	// crypto/rand when the table is built; tests set one to make the order reproducible.
+	Seed uint64
 }
 
-// Table is an immutable, validated routing table with its own deterministic counters.
+// Table is an immutable, validated routing table with its own counters and seed.
 type Table struct {
 	routes     []Route
 	sticky     Sticky
@@ -75,13 +80,20 @@ type Table struct {
 	// weighted lists the routes with a weight above 0 (at most 100 of them), in route order.
 	weighted []int
 	// cycle is one period of the smooth weighted round-robin over weights/gcd, as indexes into
-	// weighted; the n-th weighted choice takes cycle[n % len(cycle)].
+	// weighted; rechoose walks it. Written only by New, read without a lock after.
 	cycle []uint8
+	// shuffled holds numShuffles random orders of cycle (see shuffles); the n-th weighted
+	// choice takes shuffled[shuffleOf(seed, n/L)*L + n%L], L = len(cycle). Written only by New,
+	// read without a lock after.
+	shuffled []uint8
+	// seed keys the shuffles and permutations. Written only by New, read without a lock after.
+	seed uint64
 
 	state []routeState // per route, same index as routes
 
 	// Counters of the weighted choice and of the re-choice after an unavailable route, padded so
-	// that goroutines on different cores do not fight over one cache line.
+	// that goroutines on different cores do not fight over one cache line. Atomics: no lock; each
+	// Add hands its caller a position no other caller gets.
 	_        [64]byte
 	wrr      atomic.Uint64
 	_        [56]byte
@@ -134,6 +146,10 @@ func New(spec Spec) (*Table, error) {
 		cookieName: spec.CookieName,
 		state:      make([]routeState, len(spec.Routes)),
 		allZero:    true,
+		seed:       spec.Seed,
+	}
+	if t.seed == 0 {
+		t.seed = newSeed()
 	}
 	copy(t.routes, spec.Routes)
 	weights := make([]int, 0, len(spec.Routes))
@@ -154,6 +170,7 @@ func New(spec Spec) (*Table, error) {
 		}
 	}
 	t.cycle = smoothCycle(weights)
+	t.shuffled = shuffles(t.cycle, t.seed)
 	if len(t.weighted) > lookupScanMax {
 		t.byName = make(map[string]int, len(t.weighted))
 	}

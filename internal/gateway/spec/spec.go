@@ -49,6 +49,9 @@ type Env struct {
 	// state file, following a discovery change) the route gets no instances until the runtime
 	// knows it again, and the fault is returned in Compiled.Warnings.
 	Strict bool
+	// Seed keys the random order within the table's weighted cycles (routing.Spec.Seed); 0
+	// draws one from crypto/rand.
+	Seed uint64
 }
 
 // HealthCheck is a route's active health check with its defaults filled in.
@@ -86,7 +89,7 @@ const (
 // Compile checks gw (whose name is name) whole and builds its routing spec. The returned error is
 // a *FieldError.
 func Compile(name string, gw gatewayapi.Gateway, env Env) (*Compiled, error) {
-	out := &Compiled{Spec: routing.Spec{CookieName: CookieName(name)}}
+	out := &Compiled{Spec: routing.Spec{CookieName: CookieName(name), Seed: env.Seed}}
 	if gw.Port < 0 || gw.Port > 65535 {
 		return nil, fieldErr("port", "port %d is outside 0..65535 (0 = no listener: reachable only through another gateway's route)", gw.Port)
 	}

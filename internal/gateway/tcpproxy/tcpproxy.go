@@ -1,10 +1,11 @@
 // Package tcpproxy is the data plane of TCP gateways (protocol "tcp"): weighted layer-4
 // forwarding, what Vamp's HAProxy did in `mode tcp`. For every accepted connection it chooses a
-// route by weight with the routing core (the same smooth weighted choice as HTTP gateways, so
-// 1,000 connections at 30/70 are exactly 300/700), then an available instance of that route
-// (round-robin or least-connections; unhealthy and ejected instances are skipped; a failed
-// connect is retried on another instance), and copies bytes both ways (splice(2) on Linux, as
-// io.Copy between two *net.TCPConn does), passing on half-closes.
+// route by weight with the routing core (the same weighted choice as HTTP gateways: exact per
+// cycle, random position within the cycle, so 1,000 connections at 30/70 are exactly 300/700),
+// then an available instance of that route (round-robin or least-connections; unhealthy and
+// ejected instances are skipped; a failed connect is retried on another instance), and copies
+// bytes both ways (splice(2) on Linux, as io.Copy between two *net.TCPConn does), passing on
+// half-closes.
 //
 // A Server reads its gateway's table once per connection: a new table (new weights) takes
 // effect for the next connection, and a connection in flight keeps its instance. Shutdown stops
