@@ -34,6 +34,7 @@ type Server struct {
 	pool         *routing.Pool
 	healthClient *http.Client
 	sources      map[string]discovery.Source
+	store        *etcdStore // store mode (etcd); nil without
 
 	// mu serialises every change of gateways (admin API, discovery) and guards the maps.
 	mu       sync.Mutex
@@ -124,6 +125,10 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	if err := s.openStore(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -195,6 +200,9 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("admin API: listen on %s: %w", s.cfg.AdminListen, err)
 	}
+	if ln, err = s.adminTLS(ln); err != nil {
+		return err
+	}
 	s.adminLn = ln
 	s.adminSrv = &http.Server{
 		Handler:           s.admin,
@@ -242,6 +250,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	stopDiscovery := s.followDiscovery()
 	stopSLAs := s.followSLAs()
+	stopStore := s.followStore()
 	s.log.Info("gateway serving", "admin", s.adminLn.Addr().String())
 	close(s.ready)
 
@@ -251,6 +260,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-adminErr:
 		runErr = fmt.Errorf("admin API stopped: %w", err)
 	}
+	stopStore()
 	stopSLAs()
 	stopDiscovery()
 	s.drain()
