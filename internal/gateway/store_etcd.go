@@ -85,6 +85,7 @@ type etcdStore struct {
 	storeRev  map[string]int64  // gateway -> ModRevision of its key as last seen (applied or not)
 	applied   map[string][]byte // gateway -> the raw document this replica serves
 	processed int64             // the store revision handled last
+	reads     int64             // whole-prefix reads applied so far
 	serving   int64             // the store revision of the configuration served
 	outcomes  []storeOutcome    // the last few, oldest first
 	changed   chan struct{}     // closed and replaced whenever processed moves
@@ -299,7 +300,10 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	ack := gatewaystore.Ack{Replica: st.cfg.ReplicaID, Revision: rev}
+	if full {
+		st.reads++
+	}
+	ack := gatewaystore.Ack{Replica: st.cfg.ReplicaID, Revision: rev, Reads: st.reads}
 	if err == nil {
 		for _, c := range changes {
 			if c.raw == nil {

@@ -80,4 +80,7 @@ type Ack struct {
 	Error string `json:"error,omitempty"`
 	// Gateway names the gateway whose document was rejected, when one was.
 	Gateway string `json:"gateway,omitempty"`
+	// Reads counts the replica's reads of the whole prefix since it started: 1 at start, one
+	// more each time its watch could not resume (compaction, a cancelled watch).
+	Reads int64 `json:"reads"`
 }
