@@ -420,3 +420,36 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 	}
 	expect("after compaction", shopPort, map[string]int{"shop:2": 300})
 }
+
+// A replica restarted while etcd is down serves its state file, and catches up once etcd is back.
+func TestEtcdReplicaRestartsWithoutEtcdFromItsStateFile(t *testing.T) {
+	etcd := startTestEtcd(t)
+	cli := etcd.client()
+	layout, _ := gatewaystore.NewLayout("")
+	v1, v2 := newBackend(t, "sava:1.0.0"), newBackend(t, "sava:1.1.0")
+	port := freePort(t)
+	const sava = "sava/9050"
+	state := filepath.Join(t.TempDir(), "r1.json")
+	rev := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{sava: twoRoutes(port, v1, v2, 100, 0)})
+	r := startReplica(t, "r1", "127.0.0.1", etcd.endpoint(), state)
+	waitAcks(t, cli, layout, []string{"r1"}, "r1 applied the store", func(a gatewaystore.Ack) bool { return a.Revision >= rev && a.Error == "" })
+	if err := r.h.stop(); err != nil {
+		t.Fatalf("stopping r1: %v", err)
+	}
+	etcd.stop()
+
+	r = startReplica(t, "r1", "127.0.0.1", etcd.endpoint(), state)
+	if got := newBrowser(chromeUA).count(t, r.url(port), 300); got["sava:1.0.0"] != 300 {
+		t.Errorf("restarted without etcd: want the state file's 300/0, got %v", got)
+	}
+
+	etcd.start()
+	cli = etcd.client()
+	rev = putTxn(t, cli, layout, map[string]gatewayapi.Gateway{sava: twoRoutes(port, v1, v2, 0, 100)})
+	waitAcks(t, cli, layout, []string{"r1"}, "r1 caught up once etcd was back", func(a gatewaystore.Ack) bool {
+		return a.Revision >= rev && a.Error == "" && a.Serving >= rev
+	})
+	if got := newBrowser(chromeUA).count(t, r.url(port), 300); got["sava:1.1.0"] != 300 {
+		t.Errorf("after etcd came back: want 0/300, got %v", got)
+	}
+}
