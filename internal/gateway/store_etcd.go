@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -21,9 +22,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewaystore"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
 // EtcdConfig is store mode: the gateways come from etcd (one key per gateway), every replica
@@ -400,6 +404,30 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 	ordered, err := dependencyOrder(puts)
 	if err != nil {
 		return "", refuse(http.StatusBadRequest, "", "%v", err)
+	}
+	// Every document is compiled before any is applied, against a scratch pool, so that an
+	// invalid one never reaches the data plane; apply compiles again for real, and what only
+	// applying can find (a port taken, the state file) is rolled back below.
+	inBatch := make(map[string]bool, len(puts))
+	for _, doc := range puts {
+		inBatch[doc.Name] = true
+	}
+	scratch := routing.NewPool()
+	for _, doc := range ordered {
+		_, err := spec.Compile(doc.Name, doc, spec.Env{
+			Pool: scratch,
+			Gateway: func(n string) *atomic.Pointer[routing.Table] {
+				if inBatch[n] {
+					return new(atomic.Pointer[routing.Table])
+				}
+				return s.tablePointer(n)
+			},
+			Source: func(runtime string) discovery.Source { return s.sources[runtime] },
+			Strict: true,
+		})
+		if err != nil {
+			return doc.Name, refuseCompile(err)
+		}
 	}
 	for _, doc := range ordered {
 		remember(doc.Name)

@@ -315,13 +315,37 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 	})
 	waitAcks(t, cli, layout, ids, "every replica applied the repaired store", applied(fixed))
 
+	// 2b. A batch that compiles but cannot be applied (gateway x/1 asks for sava's port): the
+	// change of shop applied before it is rolled back on every replica.
+	clash := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{
+		shop:  twoRoutes(shopPort, s1, s2, 50, 50),
+		"x/1": twoRoutes(savaPort, s1, s2, 50, 50),
+	})
+	acks = waitAcks(t, cli, layout, ids, "every replica rejected the port clash", func(a gatewaystore.Ack) bool {
+		return a.Revision >= clash && a.Error != ""
+	})
+	for id, a := range acks {
+		if a.Gateway != "x/1" || !strings.Contains(a.Error, "port") || a.Serving != fixed {
+			t.Errorf("replica %s: want x/1 rejected for its port, serving %d; got %+v", id, fixed, a)
+		}
+	}
+	expect("after the port clash (shop rolled back)", shopPort, map[string]int{"shop:1": 90, "shop:2": 210})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	resp, err := cli.Txn(ctx).Then(clientv3.OpDelete(layout.Gateway("x/1")), clientv3.OpPut(layout.Gateway(shop), gatewayJSON(t, twoRoutes(shopPort, s1, s2, 30, 70)))).Commit()
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAcks(t, cli, layout, ids, "every replica applied the store without x/1", applied(resp.Header.Revision))
+
 	// 3. A write through replica r2's admin API goes into etcd and reaches all three; a bad
 	// one is refused with 400 and leaves the store as it was.
+	var kv *clientv3.GetResponse
 	out := reps[1].h.put(sava, twoRoutes(savaPort, v1, v2, 40, 60))
 	if out.Routes[0].Weight != 40 {
 		t.Fatalf("admin PUT in store mode answered %+v", out)
 	}
-	kv, err := cli.Get(context.Background(), layout.Gateway(sava))
+	kv, err = cli.Get(context.Background(), layout.Gateway(sava))
 	if err != nil || len(kv.Kvs) != 1 {
 		t.Fatalf("reading %s: %v", layout.Gateway(sava), err)
 	}
