@@ -287,6 +287,13 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 		sava: twoRoutes(savaPort, v1, v2, 20, 80),
 		shop: twoRoutes(shopPort, s1, s2, 30, 70),
 	})
+	// The controller's wait (gatewaystore.WaitAcked), as the provider will use it.
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	conv, err := gatewaystore.Store{Client: cli, Layout: layout}.WaitAcked(wctx, rev, ids)
+	wcancel()
+	if err != nil || len(conv.Acks) != 3 {
+		t.Fatalf("WaitAcked(%d): %v, %d acks", rev, err, len(conv.Acks))
+	}
 	waitAcks(t, cli, layout, ids, "every replica applied the two-gateway transaction", applied(rev))
 	t.Logf("two-gateway transaction: committed to acknowledged by 3 of 3 replicas in %v", time.Since(began))
 	expect("two-gateway txn", savaPort, map[string]int{"sava:1.0.0": 60, "sava:1.1.0": 240})
@@ -302,6 +309,13 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 	acks := waitAcks(t, cli, layout, ids, "every replica rejected the invalid change", func(a gatewaystore.Ack) bool {
 		return a.Revision >= bad && a.Error != ""
 	})
+	wctx, wcancel = context.WithTimeout(context.Background(), 20*time.Second)
+	_, err = gatewaystore.Store{Client: cli, Layout: layout}.WaitAcked(wctx, bad, ids)
+	wcancel()
+	var rejected *gatewaystore.RejectedError
+	if !errors.As(err, &rejected) || rejected.Gateway != sava || rejected.Serving != good {
+		t.Errorf("WaitAcked(%d) of the invalid change: want a *RejectedError naming %s, got %v", bad, sava, err)
+	}
 	for id, a := range acks {
 		if a.Gateway != sava || !strings.Contains(a.Error, "weight") || a.Serving != good {
 			t.Errorf("replica %s: want a rejection of %s naming the weights, still serving revision %d; got %+v", id, sava, good, a)
