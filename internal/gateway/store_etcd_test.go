@@ -383,6 +383,31 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 	waitAcks(t, cli, layout, ids, "every replica processed the revert", applied(reverted))
 	expect("after the refused admin PUT", savaPort, map[string]int{"sava:1.0.0": 120, "sava:1.1.0": 180})
 
+	// 3b. A gateway created through r1's admin API and deleted through r2's: gone everywhere.
+	tmpPort := freePort(t)
+	reps[0].h.put("tmp/1", twoRoutes(tmpPort, s1, s2, 100, 0))
+	kv, err = cli.Get(context.Background(), layout.Gateway("tmp/1"))
+	if err != nil || len(kv.Kvs) != 1 {
+		t.Fatalf("tmp/1 not in the store after an admin PUT: %v", err)
+	}
+	created := kv.Kvs[0].ModRevision
+	waitAcks(t, cli, layout, ids, "every replica created tmp/1", applied(created))
+	expect("tmp/1 created through r1", tmpPort, map[string]int{"shop:1": 300})
+	if err := reps[1].h.admin.Delete(context.Background(), "tmp/1"); err != nil {
+		t.Fatalf("admin DELETE through r2: %v", err)
+	}
+	kv, err = cli.Get(context.Background(), layout.Gateway("tmp/1"))
+	if err != nil || len(kv.Kvs) != 0 {
+		t.Fatalf("tmp/1 still in the store after an admin DELETE: %v %v", err, kv)
+	}
+	// The deletion is the only gateway change after the creation.
+	waitAcks(t, cli, layout, ids, "every replica deleted tmp/1", applied(created+1))
+	for _, r := range reps {
+		if _, err := r.h.admin.Get(context.Background(), "tmp/1"); !gatewayapi.IsNotFound(err) {
+			t.Errorf("replica %s still has tmp/1: %v", r.id, err)
+		}
+	}
+
 	// 4. etcd stopped under a bounded load: no request fails, the split stays.
 	var failed, done atomic.Int64
 	stopLoad := make(chan struct{})

@@ -179,7 +179,9 @@ type Convergence struct {
 // WaitAcked waits until every live replica, and every replica in want (live or not), has
 // acknowledged rev: applied, or rejected (a *RejectedError naming the first, by id). When ctx
 // ends first it returns a *LaggingError naming the replicas behind. With no live replica and no
-// want it returns at once with no acknowledgements.
+// want it returns at once with no acknowledgements. rev must be the revision of a change of a
+// gateway key (Write's result): replicas acknowledge only revisions that touched gateways, so a
+// revision of any other write (their own acknowledgements included) may never be reached.
 func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Convergence, error) {
 	start := time.Now()
 	for {
