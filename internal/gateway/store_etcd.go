@@ -155,6 +155,7 @@ func (s *Server) openStore() error {
 		ackDirty: make(chan struct{}, 1),
 		ack:      gatewaystore.Ack{Replica: c.ReplicaID},
 	}
+	s.metrics.MustRegister(newStoreCollector(s.store))
 	s.log.Info("store mode: gateways come from etcd", "endpoints", strings.Join(c.Endpoints, ","), "prefix", layout.Prefix, "replica", c.ReplicaID)
 	return nil
 }

@@ -321,6 +321,17 @@ func TestEtcdReplicasStayInStep(t *testing.T) {
 			t.Errorf("replica %s: want a rejection of %s naming the weights, still serving revision %d; got %+v", id, sava, good, a)
 		}
 	}
+	// /metrics says the same: processed the bad revision, serving the good one, rejected.
+	metricsText := reps[0].h.metricsText()
+	for _, want := range []string{
+		"vamp_gateway_store_processed_revision " + strconv.FormatInt(bad, 10),
+		"vamp_gateway_store_serving_revision " + strconv.FormatInt(good, 10),
+		"vamp_gateway_store_rejected 1",
+	} {
+		if !strings.Contains(metricsText, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	expect("after the rejected change", savaPort, map[string]int{"sava:1.0.0": 60, "sava:1.1.0": 240})
 	expect("after the rejected change (shop not half-applied)", shopPort, map[string]int{"shop:1": 90, "shop:2": 210})
 	fixed := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{
