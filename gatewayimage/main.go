@@ -2,6 +2,7 @@
 //
 //	vamp-gateway [serve] [flags]   run the gateway (see -help and README.md)
 //	vamp-gateway dev [flags]       run the gateway with the local dev runtime
+//	vamp-gateway --version         print the version
 package main
 
 import (
@@ -16,6 +17,9 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
 )
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3" (make gateway, make image).
+var version = "dev"
 
 func main() {
 	args := os.Args[1:]
@@ -38,7 +42,7 @@ func main() {
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("vamp-gateway", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vamp-gateway [serve] [flags]\n       vamp-gateway dev [flags]\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: vamp-gateway [serve] [flags]\n       vamp-gateway dev [flags]\n       vamp-gateway --version\n\nflags:")
 		fs.PrintDefaults()
 	}
 	var cfg gateway.Config
@@ -46,11 +50,16 @@ func runServe(args []string) error {
 	marathonFlags := registerMarathonFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if *showVersion {
+		fmt.Println("vamp-gateway", version)
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; see vamp-gateway -help", fs.Arg(0))

@@ -207,6 +207,9 @@ func (s *Server) stats(e *entry) gatewayapi.Stats {
 			LatencyP99MS: float64(snap.P99.Microseconds()) / 1000,
 			Instances:    []gatewayapi.InstanceStats{},
 		}
+		if m := e.tcpRoutes[r.Name]; m != nil {
+			rs.TCP = m.Stats()
+		}
 		if sla := e.slas[r.Name]; sla != nil {
 			rs.Scale = sla.status()
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -197,6 +198,30 @@ func TestBrokenStateFileStopsTheStart(t *testing.T) {
 				t.Errorf("want an error naming %s and saying %q, got %v", path, tc.says, err)
 			}
 		})
+	}
+}
+
+// TestStartRemovesStaleTemporaryStateFiles: temporary files of writes that a kill cut short are
+// gone after the next start, and the state file itself serves.
+func TestStartRemovesStaleTemporaryStateFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(path, []byte(`{"format_version": 1, "gateways": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"state.json.tmp-1", "state.json.tmp-424242"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"format_ver`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startGateway(t, func(c *gateway.Config) { c.StateFile = path })
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "state.json" {
+		names := []string{}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after the start the directory holds %v (%v), want state.json alone", names, err)
 	}
 }
 

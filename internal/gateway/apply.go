@@ -19,6 +19,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/tcpproxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
@@ -35,12 +36,21 @@ type entry struct {
 	checked    []*routing.Backend // instances that this gateway's health checks probe
 	run        *rolloutRun        // the gateway's roll-out, nil without one
 	slas       map[string]*slaRun // SLA scaling by route name
+	// tcpRoutes are the connection counters of a TCP gateway's routes, by route name.
+	tcpRoutes map[string]*tcpproxy.Route
 }
 
 type listener struct {
 	port int
 	ln   net.Listener
-	srv  *proxy.Server
+	srv  connServer
+}
+
+// connServer serves a listener: *proxy.Server for HTTP gateways, *tcpproxy.Server for TCP ones.
+type connServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // applyMode says where a gateway document comes from.
@@ -101,6 +111,10 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	doc.RolloutStatus = nil // computed on every GET
 	old := s.gateways[name]
 
+	if fe := spec.CheckProtocol(doc); fe != nil {
+		return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, fe.Path, "%s", fe.Msg)
+	}
+
 	// The roll-out first: one that keeps running owns its routes' weights in doc.
 	var run *rolloutRun
 	var runState *rollout.State
@@ -134,7 +148,13 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		Pool:    s.pool,
 		Gateway: s.tablePointer,
 		Source:  func(runtime string) discovery.Source { return s.sources[runtime] },
-		Strict:  mode == applyPut,
+		Protocol: func(n string) string {
+			if e := s.gateways[n]; e != nil {
+				return gatewayapi.ProtocolOf(e.doc)
+			}
+			return ""
+		},
+		Strict: mode == applyPut,
 	})
 	if err != nil {
 		return gatewayapi.Gateway{}, refuseCompile(err)
@@ -148,10 +168,27 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		}
 	}
 
+	protocolChanged := old != nil && gatewayapi.ProtocolOf(old.doc) != compiled.Protocol
+	if protocolChanged && compiled.Protocol == gatewayapi.ProtocolHTTP {
+		if err := s.checkTCPReferrers(name); err != nil {
+			return gatewayapi.Gateway{}, err
+		}
+	}
+
 	// Bind a new port before anything changes, so a taken port refuses the whole change.
 	portChanged := old == nil || old.doc.Port != doc.Port
 	var newLn *listener
-	if portChanged && doc.Port != 0 {
+	switch {
+	case !portChanged && protocolChanged && old.listener != nil:
+		// The same port with the other protocol: a new server on a duplicate of the listening
+		// socket takes the next connections while the old one drains its own.
+		ln, err := dupListener(old.listener.ln)
+		if err != nil {
+			return gatewayapi.Gateway{}, refuse(http.StatusInternalServerError, "protocol", "the listener of port %d could not be handed to the %s server: %v; the gateway is unchanged", doc.Port, compiled.Protocol, err)
+		}
+		newLn = &listener{port: doc.Port, ln: ln}
+		portChanged = true // from here on: a listener replaced on the same port
+	case portChanged && doc.Port != 0:
 		if owner, taken := s.ports[doc.Port]; taken && owner != name {
 			return gatewayapi.Gateway{}, refuse(http.StatusConflict, "port", "port %d is already used by gateway %q; choose another port or delete that gateway first", doc.Port, owner)
 		}
@@ -210,7 +247,16 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		}
 	}
 	e.routes = kept
+	// The HTTP proxy counts requests that an HTTP gateway routes through a TCP gateway's table.
 	s.proxy.Register(compiled.Table, routeMetrics)
+	if compiled.Protocol == gatewayapi.ProtocolTCP {
+		e.tcpRoutes = s.registerTCP(name, compiled.Table, doc, e.tcpRoutes)
+	} else {
+		for _, m := range e.tcpRoutes {
+			m.Forget()
+		}
+		e.tcpRoutes = nil
+	}
 	hosts := doc.VirtualHosts
 	e.front.VirtualHosts.Store(&hosts)
 	previous := e.front.Table.Load()
@@ -233,7 +279,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 			e.listener = nil
 		}
 		if newLn != nil {
-			newLn.srv = s.gatewayServer(e.front)
+			newLn.srv = s.listenerServer(e.front, compiled.Protocol)
 			e.listener = newLn
 			s.ports[newLn.port] = name
 			if s.running {
@@ -301,6 +347,10 @@ func (s *Server) remove(name string) error {
 	for _, m := range e.routes {
 		m.Forget()
 	}
+	for _, m := range e.tcpRoutes {
+		m.Forget()
+	}
+	s.tcpMetrics.ForgetGateway(name)
 	s.metrics.ForgetGateway(name)
 	delete(s.gateways, name)
 	s.forgetUnused(e.front.Table.Load())
@@ -346,6 +396,7 @@ func (s *Server) forgetUnused(old *routing.Table) {
 		if !inUse[b.Addr] {
 			s.pool.Forget(b.Addr)
 			s.proxy.Forget(b)
+			s.tcp.Forget(b)
 		}
 	}
 }
@@ -486,6 +537,66 @@ func usesServices(doc gatewayapi.Gateway) bool {
 	return false
 }
 
+// registerTCP names the connection counters of a TCP gateway's table, keeping each route's
+// counters across versions (before), and returns them by route name.
+func (s *Server) registerTCP(name string, t *routing.Table, doc gatewayapi.Gateway, before map[string]*tcpproxy.Route) map[string]*tcpproxy.Route {
+	kept := make(map[string]*tcpproxy.Route, len(doc.Routes))
+	ordered := make([]*tcpproxy.Route, len(doc.Routes))
+	for i, r := range doc.Routes {
+		m := before[r.Name]
+		if m == nil {
+			m = s.tcpMetrics.Route(name, r.Name)
+		}
+		ordered[i], kept[r.Name] = m, m
+	}
+	for routeName, m := range before {
+		if kept[routeName] == nil {
+			m.Forget()
+		}
+	}
+	s.tcp.Register(t, ordered)
+	return kept
+}
+
+// checkTCPReferrers refuses to make name an HTTP gateway while a TCP gateway routes to it: a TCP
+// connection has no request for an HTTP gateway's conditions.
+func (s *Server) checkTCPReferrers(name string) error {
+	for _, other := range s.sortedNames() {
+		e := s.gateways[other]
+		if gatewayapi.ProtocolOf(e.doc) != gatewayapi.ProtocolTCP {
+			continue
+		}
+		for i, r := range e.doc.Routes {
+			if r.Gateway == name {
+				return refuse(http.StatusConflict, "protocol", "TCP gateway %q routes to %q (routes[%d] %q), and a TCP gateway's routes lead to TCP gateways; change or delete that route first", other, name, i, r.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// dupListener returns a listener on a duplicate of ln's socket: closing ln then leaves it open.
+func dupListener(ln net.Listener) (net.Listener, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("not a TCP listener (%T)", ln)
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileListener(f)
+}
+
+// listenerServer is the server of a gateway's listener for its protocol.
+func (s *Server) listenerServer(f *proxy.Front, protocol string) connServer {
+	if protocol == gatewayapi.ProtocolTCP {
+		return s.tcp.NewServer(f.Name, &f.Table)
+	}
+	return s.gatewayServer(f)
+}
+
 func (s *Server) gatewayServer(f *proxy.Front) *proxy.Server {
 	return s.proxy.NewServer(f, proxy.ServerOptions{
 		ReadHeaderTimeout: 30 * time.Second,
@@ -500,7 +611,7 @@ func (s *Server) serve(l *listener) {
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
-		if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, tcpproxy.ErrServerClosed) {
 			s.log.Error("gateway listener failed", "port", l.port, "error", err)
 		}
 	}()

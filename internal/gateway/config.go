@@ -9,6 +9,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/tcpproxy"
 )
 
 // Environment variables read when the matching setting is empty.
@@ -38,6 +39,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Proxy tunes forwarding to instances (timeouts, keep-alive pools, passive ejection).
 	Proxy proxy.Options
+	// TCP tunes TCP gateways (protocol "tcp"); its dial timeout and ejection default to Proxy's
+	// (--dial-timeout, --eject-after, --eject-for).
+	TCP tcpproxy.Options
 	// NetHTTPOnly serves every connection through net/http and ReverseProxy instead of the
 	// gateway's own HTTP/1.1 front end: slower, and a way back should a client trip on it.
 	NetHTTPOnly bool
@@ -84,4 +88,5 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Etcd.registerFlags(fs)
 	registerAdminTLSFlags(fs, c)
 	fs.DurationVar(&c.Proxy.EjectFor, "eject-for", 10*time.Second, "how long an ejected instance gets no traffic")
+	fs.DurationVar(&c.TCP.IdleTimeout, "tcp-idle-timeout", tcpproxy.DefaultIdleTimeout, "close a TCP gateway's connection that carried no byte either way this long (checked in windows of this length)")
 }

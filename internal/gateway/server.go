@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/tcpproxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
@@ -31,6 +33,8 @@ type Server struct {
 	token        string
 	metrics      *metrics.Registry
 	proxy        *proxy.Proxy
+	tcp          *tcpproxy.Proxy // TCP gateways' data plane
+	tcpMetrics   *tcpproxy.Metrics
 	pool         *routing.Pool
 	healthClient *http.Client
 	sources      map[string]discovery.Source
@@ -116,6 +120,14 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("the admin API runs WITHOUT authentication (--admin-insecure-no-token); anyone who reaches it can reprogram every gateway", "admin", cfg.AdminListen)
 	}
 	s.metrics.MustRegister(newRolloutCollector(s))
+	s.tcpMetrics = tcpproxy.NewMetrics()
+	s.metrics.MustRegister(s.tcpMetrics.Collectors()...)
+	tcpOpts := cfg.TCP
+	tcpOpts.DialTimeout = cmp.Or(tcpOpts.DialTimeout, cfg.Proxy.DialTimeout)
+	tcpOpts.EjectFor = cmp.Or(tcpOpts.EjectFor, cfg.Proxy.EjectFor)
+	tcpOpts.EjectAfter = cmp.Or(tcpOpts.EjectAfter, cfg.Proxy.EjectAfter)
+	tcpOpts.Logger = cfg.Logger
+	s.tcp = tcpproxy.New(tcpOpts, s.tcpMetrics)
 	admin, err := s.adminHandler()
 	if err != nil {
 		return nil, err
@@ -162,6 +174,13 @@ func (s *Server) restore() error {
 	if s.cfg.StateFile == "" {
 		s.log.Warn("no --state-file: gateways are kept in memory only and lost on restart")
 		return nil
+	}
+	removed, err := state.RemoveStaleTemps(s.cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		s.log.Info("removed temporary state files left by an earlier run", "files", removed)
 	}
 	file, found, err := state.Load(s.cfg.StateFile)
 	if err != nil {

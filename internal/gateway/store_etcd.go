@@ -409,21 +409,30 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 	// Every document is compiled before any is applied, against a scratch pool, so that an
 	// invalid one never reaches the data plane; apply compiles again for real, and what only
 	// applying can find (a port taken, the state file) is rolled back below.
-	inBatch := make(map[string]bool, len(puts))
+	inBatch := make(map[string]gatewayapi.Gateway, len(puts))
 	for _, doc := range puts {
-		inBatch[doc.Name] = true
+		inBatch[doc.Name] = doc
 	}
 	scratch := routing.NewPool()
 	for _, doc := range ordered {
 		_, err := spec.Compile(doc.Name, doc, spec.Env{
 			Pool: scratch,
 			Gateway: func(n string) *atomic.Pointer[routing.Table] {
-				if inBatch[n] {
+				if _, ok := inBatch[n]; ok {
 					return new(atomic.Pointer[routing.Table])
 				}
 				return s.tablePointer(n)
 			},
 			Source: func(runtime string) discovery.Source { return s.sources[runtime] },
+			Protocol: func(n string) string {
+				if d, ok := inBatch[n]; ok {
+					return gatewayapi.ProtocolOf(d)
+				}
+				if e := s.gateways[n]; e != nil {
+					return gatewayapi.ProtocolOf(e.doc)
+				}
+				return ""
+			},
 			Strict: true,
 		})
 		if err != nil {

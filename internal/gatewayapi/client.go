@@ -10,14 +10,26 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Client speaks the admin API. Token is sent as `Authorization: Bearer`; it is never logged.
+//
+// A request lasts as long as its context allows: the operation that sends it (e.g. a Terraform
+// apply with its `timeouts`) bounds it, so HTTP must not carry a fixed Timeout of its own that
+// could be shorter. Only a request whose context has no deadline (a refresh, an import) is bounded
+// by RequestTimeout, so that an admin API that never answers does not hang Terraform.
 type Client struct {
 	BaseURL string
 	Token   string
 	HTTP    *http.Client
+	// RequestTimeout bounds a request whose context has no deadline; zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is Client.RequestTimeout's default.
+const DefaultRequestTimeout = 30 * time.Second
 
 // APIError is a non-2xx answer of the admin API.
 type APIError struct {
@@ -92,6 +104,15 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		timeout := c.RequestTimeout
+		if timeout <= 0 {
+			timeout = DefaultRequestTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

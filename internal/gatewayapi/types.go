@@ -16,6 +16,13 @@ type Gateway struct {
 	// Port is the TCP port the gateway listens on. 0 means no listener of its own: the gateway is
 	// only reachable as the target of another gateway's route (an internal cluster gateway).
 	Port int `json:"port"`
+	// Protocol is what the gateway forwards, Vamp's port type: "http" (the default, also when
+	// empty) routes each HTTP request by conditions and weights; "tcp" forwards whole TCP
+	// connections (layer 4, Vamp's HAProxy `mode tcp`): each accepted connection goes to a route
+	// chosen by weight and its bytes are copied both ways. A TCP gateway has no sticky, virtual
+	// hosts, conditions or HTTP health-check paths (a health check without a path is a TCP
+	// connect check), and its routes to other gateways lead to TCP gateways.
+	Protocol string `json:"protocol,omitempty"`
 	// Sticky is "", "route" or "instance" (design.md rule 4).
 	Sticky string `json:"sticky,omitempty"`
 	// Balance chooses the instance inside a route: "round-robin" (default) or "least-connections".
@@ -28,6 +35,21 @@ type Gateway struct {
 	Rollout *RolloutPolicy `json:"rollout,omitempty"`
 	// RolloutStatus is the roll-out's progress, filled in by the server; ignored in a PUT.
 	RolloutStatus *RolloutStatus `json:"rollout_status,omitempty"`
+}
+
+// Protocols of Gateway.Protocol (Vamp's port types).
+const (
+	ProtocolHTTP = "http"
+	ProtocolTCP  = "tcp"
+)
+
+// ProtocolOf is gw's protocol with the default filled in: ProtocolTCP or ProtocolHTTP (also for
+// an unknown value, which the gateway refuses).
+func ProtocolOf(gw Gateway) string {
+	if gw.Protocol == ProtocolTCP {
+		return ProtocolTCP
+	}
+	return ProtocolHTTP
 }
 
 // Route is one way out of a gateway. Exactly one of Instances, Gateway and Service is set.
@@ -92,9 +114,10 @@ type ServiceRef struct {
 	Port string `json:"port"`
 }
 
-// HealthCheck is an active HTTP check of every instance of a route.
+// HealthCheck is an active check of every instance of a route: an HTTP GET of Path, or on a TCP
+// gateway (Path empty) a TCP connect.
 type HealthCheck struct {
-	Path string `json:"path"`
+	Path string `json:"path,omitempty"`
 	// Interval and Timeout are Go durations ("2s"); defaults 2s and 1s.
 	Interval string `json:"interval,omitempty"`
 	Timeout  string `json:"timeout,omitempty"`
@@ -131,6 +154,23 @@ type RouteStats struct {
 	Instances      []InstanceStats   `json:"instances"`
 	// Scale is the route's SLA scaling, if it has one.
 	Scale *ScaleStatus `json:"scale,omitempty"`
+	// TCP is the route's connection counters on a TCP gateway (protocol "tcp"); nil on HTTP.
+	TCP *TCPRouteStats `json:"tcp,omitempty"`
+}
+
+// TCPRouteStats counts the connections of one route of a TCP gateway since the gateway process
+// started: Requests of RouteStats stays 0 there.
+type TCPRouteStats struct {
+	// Connections counts the client connections forwarded to this route's instances.
+	Connections uint64 `json:"connections"`
+	// Active is the number of those connections open now.
+	Active int64 `json:"active"`
+	// BytesIn are bytes from clients to instances, BytesOut from instances to clients.
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+	// ConnectErrors counts failed connects to this route's instances (each is retried on another
+	// instance).
+	ConnectErrors uint64 `json:"connect_errors"`
 }
 
 // InstanceStats is the gateway's view of one instance.

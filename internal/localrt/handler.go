@@ -122,18 +122,7 @@ func notHealthyMessage(id string, wait time.Duration, st Status, err error) stri
 		return b.String()
 	}
 	fmt.Fprintf(&b, "local service %q is not healthy after %s (it stays defined and the runtime keeps restarting it)", id, wait)
-	for _, in := range st.Instances {
-		if in.Healthy {
-			continue
-		}
-		fmt.Fprintf(&b, "\ninstance %d (ports %v, restarts %d): %s", in.Index, in.Ports, in.Restarts, orNone(in.LastError))
-		if len(in.Output) > 0 {
-			b.WriteString("\nlast output:")
-			for _, line := range in.Output {
-				b.WriteString("\n  " + line)
-			}
-		}
-	}
+	writeUnhealthy(&b, st)
 	return b.String()
 }
 

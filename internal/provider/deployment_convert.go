@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -12,8 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
-	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
-	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 )
 
 // fullyKnown reports whether v and everything inside it is known.
@@ -116,49 +116,38 @@ func (s serviceModel) toBlueprint() *blueprint.Service {
 	return out
 }
 
-// keepRunningRouting applies Vamp's merge rule against the running deployment: a cluster port
-// whose routing the configuration leaves unstated keeps prior's routing (sticky and weights),
-// so a variant added to it gets weight 0 from Normalize instead of an even split.
-func keepRunningRouting(bp, prior *blueprint.Blueprint) {
-	if prior == nil {
-		return
-	}
-	for cname, c := range bp.Clusters {
-		pc := prior.Clusters[cname]
-		if pc == nil {
-			continue
-		}
-		for port, pg := range pc.Gateways {
-			if pg == nil {
-				continue
-			}
-			g := c.Gateways[port]
-			if g != nil && g.Routes != nil {
-				continue
-			}
-			if g == nil {
-				g = &blueprint.ClusterGateway{Sticky: pg.Sticky}
-				if c.Gateways == nil {
-					c.Gateways = map[string]*blueprint.ClusterGateway{}
-				}
-				c.Gateways[port] = g
-			}
-			g.Routes = map[string]*blueprint.Route{}
-			for svc, r := range pg.Routes {
-				if c.Service(svc) != nil {
-					g.Routes[svc] = r.Clone()
-				}
-			}
-		}
-	}
-}
-
 // plannedBlueprint is the normalized blueprint that an apply of model makes, given what runs.
 func plannedBlueprint(name string, gateways map[string]string, clusters map[string]clusterModel, prior *blueprint.Blueprint) *blueprint.Blueprint {
-	bp := toBlueprint(name, gateways, clusters)
-	keepRunningRouting(bp, prior)
-	bp.Normalize()
-	return bp
+	return deployplan.Merge(toBlueprint(name, gateways, clusters), prior)
+}
+
+// setSplits computes the split of every cluster gateway from its routes (deployplan.Split).
+func setSplits(clusters map[string]clusterModel) map[string]clusterModel {
+	bp := toBlueprint("", nil, clusters)
+	for cname, c := range clusters {
+		for port, g := range c.Gateways {
+			g.Split = deployplan.Split(deployplan.ClusterRoutes(bp.Clusters[cname], port))
+			c.Gateways[port] = g
+		}
+	}
+	return clusters
+}
+
+// addUnservedErrors refuses a cluster gateway of the normalized blueprint that can serve no
+// request (all weights 0, no condition with a strength above 0), at its routes.
+func addUnservedErrors(diags *diag.Diagnostics, bp *blueprint.Blueprint) {
+	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
+		c := bp.Clusters[cname]
+		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
+			routes := deployplan.ClusterRoutes(c, port)
+			if len(routes) == 0 || !deployplan.ServesNothing(routes) {
+				continue
+			}
+			p := path.Root("clusters").AtMapKey(cname).AtName("gateways").AtMapKey(port).AtName("routes")
+			addAttrError(diags, p, fmt.Sprintf("Cluster %q serves no request on port %q", cname, port),
+				"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(blueprint.GatewayName(bp.Name, cname, port), routes))
+		}
+	}
 }
 
 // fillComputed completes the configuration's unset computed values from the normalized
@@ -334,126 +323,57 @@ func attributePath(p blueprint.Path) path.Path {
 // addFieldErrors reports blueprint faults at their attribute paths. The path is also written
 // into the detail: a value that came from a data source has no place of its own in the
 // configuration to point at.
+//
+// A service without a breed name cannot be routed to: the routing faults of its cluster that
+// follow from it (a route to an "unknown" service) are left out, so that the one fault to fix is
+// the one reported. Which faults cascade is decided by path, not by message.
 func addFieldErrors(diags *diag.Diagnostics, errs []*blueprint.FieldError) {
+	unnamed := map[string]bool{} // clusters with a service that has no breed name
+	for _, fe := range errs {
+		if cluster, ok := breedNameFault(fe.Path); ok {
+			unnamed[cluster] = true
+		}
+	}
 	for _, fe := range errs {
 		if n := len(fe.Path); n > 0 && fe.Path[n-1].Kind == blueprint.StepAttr && schemaChecked[fe.Path[n-1].Attr] {
 			continue // the schema validator reported it
+		}
+		if cluster, ok := clusterRoutingFault(fe.Path); ok && unnamed[cluster] {
+			continue // follows from the missing breed name, reported on its own
 		}
 		detail := fe.Path.String() + ": " + fe.Detail + "."
 		if len(fe.Path) == 0 {
 			diags.AddError(fe.Summary, detail)
 			continue
 		}
-		diags.AddAttributeError(attributePath(fe.Path), fe.Summary, detail)
+		addAttrError(diags, attributePath(fe.Path), fe.Summary, detail)
 	}
 }
 
-// serviceID is the runtime id of a service variant.
-func serviceID(deployment, cluster string, s *blueprint.Service) string {
-	return runtime.ID(deployment, cluster, s.Breed.Name)
+// breedNameFault reports whether p is clusters[c].services[i].breed.name (or the breed itself,
+// when it is missing), and c.
+func breedNameFault(p blueprint.Path) (cluster string, ok bool) {
+	if len(p) < 5 || len(p) > 6 || p[0].Kind != blueprint.StepAttr || p[0].Attr != "clusters" || p[1].Kind != blueprint.StepKey ||
+		p[2].Kind != blueprint.StepAttr || p[2].Attr != "services" || p[3].Kind != blueprint.StepIndex ||
+		p[4].Kind != blueprint.StepAttr || p[4].Attr != "breed" {
+		return "", false
+	}
+	if len(p) == 6 && (p[5].Kind != blueprint.StepAttr || p[5].Attr != "name") {
+		return "", false
+	}
+	return p[1].Key, true
 }
 
-// runtimeService is what the runtime runs for one service of a normalized blueprint.
-func runtimeService(deployment, cluster string, s *blueprint.Service) runtime.Service {
-	out := runtime.Service{
-		ID:          serviceID(deployment, cluster, s),
-		Deployable:  s.Breed.Deployable,
-		Ports:       maps.Clone(s.Breed.Ports),
-		Environment: maps.Clone(s.Breed.Environment),
-		CPU:         s.Scale.CPU,
-		MemoryMB:    s.Scale.MemoryMB,
-		Instances:   s.Scale.Instances,
-		Marathon:    s.Marathon,
+// clusterRoutingFault reports whether p is under clusters[c].gateways, and c.
+func clusterRoutingFault(p blueprint.Path) (cluster string, ok bool) {
+	if len(p) < 3 || p[0].Kind != blueprint.StepAttr || p[0].Attr != "clusters" || p[1].Kind != blueprint.StepKey ||
+		p[2].Kind != blueprint.StepAttr || p[2].Attr != "gateways" {
+		return "", false
 	}
-	for _, hc := range s.HealthChecks {
-		out.HealthChecks = append(out.HealthChecks, runtime.HealthCheck(hc))
-	}
-	return out
-}
-
-// namedGateway is a gateway document with its name.
-type namedGateway struct {
-	name string
-	gw   gatewayapi.Gateway
-}
-
-// clusterGateways are the internal gateways of a normalized blueprint, sorted by name: one per
-// cluster port, a route per service that has the port, in service order.
-func clusterGateways(bp *blueprint.Blueprint, runtimeName string) []namedGateway {
-	var out []namedGateway
-	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
-		c := bp.Clusters[cname]
-		for _, port := range slices.Sorted(maps.Keys(c.Gateways)) {
-			g := c.Gateways[port]
-			gw := gatewayapi.Gateway{Port: 0, Sticky: g.Sticky, Routes: []gatewayapi.Route{}}
-			for _, svc := range c.ServicesWithPort(port) {
-				r := g.Routes[svc]
-				if r == nil {
-					continue
-				}
-				gw.Routes = append(gw.Routes, gatewayapi.Route{
-					Name:              blueprint.RouteName(bp.Name, cname, svc, port),
-					Weight:            int(*r.Weight),
-					Condition:         r.Condition,
-					ConditionStrength: intFrom64(r.ConditionStrength),
-					Service:           &gatewayapi.ServiceRef{Runtime: runtimeName, ID: runtime.ID(bp.Name, cname, svc), Port: port},
-				})
-			}
-			out = append(out, namedGateway{name: blueprint.GatewayName(bp.Name, cname, port), gw: gw})
-		}
-	}
-	return out
-}
-
-// blueprintGateways are the gateways on the blueprint's ports, sorted by port number, each with
-// one route to its cluster gateway.
-func blueprintGateways(bp *blueprint.Blueprint) []namedGateway {
-	ports := slices.Collect(maps.Keys(bp.Gateways))
-	slices.SortFunc(ports, func(a, b string) int { return atoi(a) - atoi(b) })
-	var out []namedGateway
-	for _, port := range ports {
-		target := bp.Gateways[port]
-		out = append(out, namedGateway{
-			name: blueprint.DeploymentGatewayName(bp.Name, port),
-			gw: gatewayapi.Gateway{Port: atoi(port), Routes: []gatewayapi.Route{{
-				Name: target, Weight: 100, Gateway: bp.Name + "/" + target,
-			}}},
-		})
-	}
-	return out
+	return p[1].Key, true
 }
 
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
-}
-
-func intFrom64(v *int64) *int {
-	if v == nil {
-		return nil
-	}
-	i := int(*v)
-	return &i
-}
-
-// gatewayNames lists the blueprint gateways, then the cluster gateways.
-func gatewayNames(bp *blueprint.Blueprint) []string {
-	var out []string
-	for _, g := range blueprintGateways(bp) {
-		out = append(out, g.name)
-	}
-	for _, g := range clusterGateways(bp, "") {
-		out = append(out, g.name)
-	}
-	return out
-}
-
-func routeNames(bp *blueprint.Blueprint) []string {
-	var out []string
-	for _, g := range clusterGateways(bp, "") {
-		for _, r := range g.gw.Routes {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }

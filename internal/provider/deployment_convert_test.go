@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -142,7 +143,7 @@ func TestImportedBlueprint(t *testing.T) {
 	service := func(id string) runtime.Status {
 		return runtime.Status{Service: runtime.Service{ID: id, Deployable: "cmd:x", Ports: map[string]string{"webport": "8080/http"}, CPU: 0.2, MemoryMB: 256, Instances: 1}}
 	}
-	bp := importedBlueprint("d", gws, []runtime.Status{service("d/c/a"), service("d/c/z")})
+	bp := deployplan.ImportedBlueprint("d", gws, []runtime.Status{service("d/c/a"), service("d/c/z")})
 	if bp.Gateways["9050"] != "c/webport" || len(bp.Gateways) != 1 {
 		t.Errorf("blueprint gateways %v, want 9050 → c/webport only", bp.Gateways)
 	}
@@ -178,5 +179,27 @@ func TestAddFieldErrors(t *testing.T) {
 	}
 	if got := diags[1].Detail(); got != `clusters["c"].gateways["webport"].routes: make them sum to 100.` {
 		t.Errorf("detail %q does not start with the attribute path", got)
+	}
+}
+
+// A service without a breed name is one fault: the routes of its cluster, which cannot name it,
+// do not add "Route to an unknown service".
+func TestFieldErrorsDoNotCascade(t *testing.T) {
+	bp := &blueprint.Blueprint{Name: "d", Clusters: map[string]*blueprint.Cluster{"c": {
+		Services: []*blueprint.Service{{Breed: blueprint.Breed{Deployable: "cmd:x", Ports: map[string]string{"webport": "8080/http"}}}},
+		Gateways: map[string]*blueprint.ClusterGateway{"webport": {Routes: map[string]*blueprint.Route{"sava:1.0.0": {Weight: blueprint.Int64(100)}}}},
+	}}}
+	errs := bp.Validate()
+	var diags diag.Diagnostics
+	addFieldErrors(&diags, errs)
+	if len(errs) < 2 {
+		t.Fatalf("blueprint.Validate gave %d faults; the test needs the cascading one too", len(errs))
+	}
+	if diags.ErrorsCount() != 1 || diags.Errors()[0].Summary() != "Missing breed name" {
+		var got []string
+		for _, d := range diags.Errors() {
+			got = append(got, d.Summary())
+		}
+		t.Errorf("diagnostics %q, want only \"Missing breed name\"", got)
 	}
 }

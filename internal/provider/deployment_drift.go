@@ -1,16 +1,11 @@
 package provider
 
 import (
-	"cmp"
-	"encoding/json"
 	"maps"
-	"math"
-	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
@@ -27,7 +22,7 @@ import (
 // scaler changes it between sla.min_instances and sla.max_instances.
 func liveService(recorded serviceModel, live runtime.Service, slaOwnsInstances bool) serviceModel {
 	out := recorded
-	dialect := dialectKeys(recorded.Marathon.ValueString())
+	dialect := deployplan.DialectKeys(recorded.Marathon.ValueString())
 	if recorded.Breed != nil {
 		breed := *recorded.Breed
 		if !dialect["container"] && !dialect["cmd"] && live.Deployable != "" && live.Deployable != breed.Deployable.ValueString() {
@@ -40,7 +35,7 @@ func liveService(recorded serviceModel, live runtime.Service, slaOwnsInstances b
 	}
 	if recorded.Scale != nil {
 		scale := *recorded.Scale
-		if !dialect["cpus"] && !floatsEqual(scale.CPU.ValueFloat64(), live.CPU) {
+		if !dialect["cpus"] && !deployplan.FloatsEqual(scale.CPU.ValueFloat64(), live.CPU) {
 			scale.CPU = types.Float64Value(live.CPU)
 		}
 		if !dialect["mem"] && scale.Memory.ValueInt64() != live.MemoryMB {
@@ -79,49 +74,9 @@ func liveHealthChecks(recorded []healthCheckModel, live []runtime.HealthCheck) [
 }
 
 func healthCheckEquivalent(recorded healthCheckModel, live runtime.HealthCheck) bool {
-	protocol := strings.ToUpper(cmp.Or(recorded.Protocol.ValueString(), blueprint.DefaultHealthCheckProtocol))
-	if !strings.EqualFold(protocol, cmp.Or(live.Protocol, blueprint.DefaultHealthCheckProtocol)) ||
-		recorded.Port.ValueString() != live.Port {
-		return false
-	}
-	if protocol != "TCP" && cmp.Or(recorded.Path.ValueString(), blueprint.DefaultHealthCheckPath) != cmp.Or(live.Path, blueprint.DefaultHealthCheckPath) {
-		return false
-	}
-	failures := recorded.Failures.ValueInt64()
-	if failures != live.Failures && !(failures == 0 && live.Failures == blueprint.DefaultHealthCheckFailures) {
-		return false
-	}
-	return durationEquivalent(recorded.InitialDelay.ValueString(), live.InitialDelay) &&
-		durationEquivalent(recorded.Interval.ValueString(), live.Interval) &&
-		durationEquivalent(recorded.Timeout.ValueString(), live.Timeout)
-}
-
-// durationEquivalent: the same duration, or the same whole seconds once rounded up (Marathon
-// keeps seconds). A side that is empty is the runtime's default and matches anything.
-func durationEquivalent(recorded, live string) bool {
-	if recorded == live || recorded == "" || live == "" {
-		return true
-	}
-	a, errA := time.ParseDuration(recorded)
-	b, errB := time.ParseDuration(live)
-	if errA != nil || errB != nil {
-		return false
-	}
-	return a == b || math.Ceil(a.Seconds()) == math.Ceil(b.Seconds())
-}
-
-// floatsEqual compares CPU shares as Marathon stores them (JSON numbers, no arithmetic).
-func floatsEqual(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
-
-// dialectKeys are the top-level fields of a service's marathon dialect ("" has none).
-func dialectKeys(raw string) map[string]bool {
-	var doc map[string]json.RawMessage
-	if raw == "" || json.Unmarshal([]byte(raw), &doc) != nil {
-		return nil
-	}
-	out := map[string]bool{}
-	for k := range doc {
-		out[k] = true
-	}
-	return out
+	return deployplan.HealthCheckEquivalent(runtime.HealthCheck{
+		Port: recorded.Port.ValueString(), Path: recorded.Path.ValueString(), Protocol: recorded.Protocol.ValueString(),
+		InitialDelay: recorded.InitialDelay.ValueString(), Interval: recorded.Interval.ValueString(), Timeout: recorded.Timeout.ValueString(),
+		Failures: recorded.Failures.ValueInt64(),
+	}, live)
 }

@@ -23,8 +23,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/metricsource"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
@@ -345,7 +347,7 @@ func addRolloutFaults(diags *diag.Diagnostics, deployment string, clusters map[s
 		_, _, faults := cr.model.policy(cr.gateway)
 		for _, f := range faults {
 			at := f.at(cr.attrPath())
-			diags.AddAttributeError(at, "Invalid roll-out", fmt.Sprintf("%s: %s.", at, f.msg))
+			addAttrError(diags, at, "Invalid roll-out", fmt.Sprintf("%s: %s.", at, f.msg))
 		}
 	}
 }
@@ -381,7 +383,7 @@ func checkRolloutRoutes(diags *diag.Diagnostics, bp *blueprint.Blueprint, cluste
 				if f.path == "routes" {
 					at = cr.attrPath().ParentPath().AtName("routes")
 				}
-				diags.AddAttributeError(at, "Invalid roll-out", fmt.Sprintf("%s: %s.", at, f.msg))
+				addAttrError(diags, at, "Invalid roll-out", fmt.Sprintf("%s: %s.", at, f.msg))
 			}
 		}
 	}
@@ -418,14 +420,14 @@ func apiRollout(deployment string, cr clusterRollout) *gatewayapi.RolloutPolicy 
 }
 
 // addRollouts puts each configured roll-out into its cluster gateway's document.
-func addRollouts(deployment string, clusters map[string]clusterModel, gateways []namedGateway) {
+func addRollouts(deployment string, clusters map[string]clusterModel, gateways []deployplan.NamedGateway) {
 	byName := map[string]clusterRollout{}
 	for _, cr := range clusterRollouts(deployment, clusters) {
 		byName[cr.gateway] = cr
 	}
 	for i, g := range gateways {
-		if cr, ok := byName[g.name]; ok {
-			gateways[i].gw.Rollout = apiRollout(deployment, cr)
+		if cr, ok := byName[g.Name]; ok {
+			gateways[i].Gateway.Rollout = apiRollout(deployment, cr)
 		}
 	}
 }
@@ -582,7 +584,7 @@ func (r *deploymentResource) waitForPromotions(ctx context.Context, deployment s
 		if s := cr.model.WaitTimeout.ValueString(); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil || d <= 0 {
-				diags.AddAttributeError(cr.attrPath().AtName("wait_timeout"), "Invalid roll-out", fmt.Sprintf("wait_timeout %q is not a positive duration such as \"30m\".", s))
+				addAttrError(diags, cr.attrPath().AtName("wait_timeout"), "Invalid roll-out", fmt.Sprintf("wait_timeout %q is not a positive duration such as \"30m\".", s))
 				continue
 			}
 			wctx, cancel = context.WithTimeout(ctx, d)
@@ -604,13 +606,16 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 			addAPIError(diags, "GET", "gateway "+quote(cr.gateway), err)
 			return
 		case err == nil && gw.RolloutStatus == nil:
-			diags.AddAttributeError(cr.attrPath(), "The gateway runs no roll-out",
+			addAttrError(diags, cr.attrPath(), "The gateway runs no roll-out",
 				fmt.Sprintf("Gateway %q has no roll-out although it was just applied with one; another client may have changed it. Apply again.", cr.gateway))
 			return
 		case err == nil:
 			last = gw.RolloutStatus
 		}
 		if last != nil {
+			tflog.Debug(ctx, "waiting for the roll-out's promotion", map[string]any{
+				"gateway": cr.gateway, "phase": last.Phase, "step": last.Step, "steps": last.Steps, "canary_weight": last.Weight,
+			})
 			switch last.Phase {
 			case string(rollout.PhasePromoted):
 				return
@@ -619,7 +624,7 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 				if last.Phase == string(rollout.PhaseFailed) {
 					title = "Roll-out of " + quote(cr.model.Canary.ValueString()) + " did not start"
 				}
-				diags.AddAttributeError(cr.attrPath(), title, fmt.Sprintf(
+				addAttrError(diags, cr.attrPath(), title, fmt.Sprintf(
 					"Gateway %q: %s.\n\nThe gateway routes the canary's traffic back to the stable services. The roll-out stays %s while this policy stands: "+
 						"fix the canary (e.g. deploy a new variant) or change the policy to start a new roll-out; rollout_status shows the details.",
 					cr.gateway, last.Reason, last.Phase))
@@ -632,7 +637,7 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 			if last != nil {
 				where = fmt.Sprintf("it is %s at step %d of %d (canary weight %d): %s", last.Phase, last.Step, last.Steps, last.Weight, last.Reason)
 			}
-			diags.AddAttributeError(cr.attrPath(), "Roll-out not promoted in time",
+			addAttrError(diags, cr.attrPath(), "Roll-out not promoted in time",
 				fmt.Sprintf("Gateway %q: the canary %q was not promoted within %s; %s.\n\nThe roll-out goes on in the gateway; raise wait_timeout or the deployment's timeouts, or apply again later.",
 					cr.gateway, cr.model.Canary.ValueString(), limit, where))
 			return

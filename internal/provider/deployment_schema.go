@@ -24,8 +24,11 @@ type deploymentModel struct {
 	Clusters     types.Map    `tfsdk:"clusters"`
 	Status       types.String `tfsdk:"status"`
 	GatewayNames types.List   `tfsdk:"gateway_names"`
-	RouteNames   types.List   `tfsdk:"route_names"`
-	Instances    types.Map    `tfsdk:"instances"`
+	// Endpoints are stable endpoints with routing (deployment_endpoints.go).
+	Endpoints   types.Map  `tfsdk:"endpoints"`
+	GatewayName types.Map  `tfsdk:"gateway_name"`
+	RouteNames  types.List `tfsdk:"route_names"`
+	Instances   types.Map  `tfsdk:"instances"`
 	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
 	RolloutStatus types.Map      `tfsdk:"rollout_status"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
@@ -73,6 +76,9 @@ type clusterGatewayModel struct {
 	Sticky  types.String          `tfsdk:"sticky"`
 	Routes  map[string]routeModel `tfsdk:"routes"`
 	Rollout *rolloutModel         `tfsdk:"rollout"`
+	// Split is computed (deployplan.Split); nil (null) in data "vamp_blueprint" and in
+	// configuration.
+	Split []string `tfsdk:"split"`
 }
 
 type routeModel struct {
@@ -133,6 +139,16 @@ func deploymentClustersAttribute() schema.MapNestedAttribute {
 						}},
 					},
 					"rollout": rolloutAttribute(),
+					"split": schema.ListAttribute{
+						MarkdownDescription: "Computed, known at plan time: where the gateway's requests go, one line per condition " +
+							"(in route order, for the requests that match it) and one for the rest, e.g. " +
+							"`[\"user-agent == Firefox -> sava:1.0.0 100%\", \"other -> sava:1.1.0 100%\"]`, or " +
+							"`[\"all -> sava:1.0.0 50%, sava:1.1.0 50%\"]` without conditions. Routes with no share are left out; " +
+							"`no route (503)` is traffic no route takes. The plan's diff of this attribute is the traffic a release moves. " +
+							"Not set in configuration (data \"vamp_blueprint\" leaves it null).",
+						Computed:    true,
+						ElementType: types.StringType,
+					},
 				}},
 			},
 		}},
@@ -230,16 +246,19 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
-			"gateways": deploymentGatewaysAttribute(),
-			"clusters": deploymentClustersAttribute(),
+			"gateways":     deploymentGatewaysAttribute(),
+			"endpoints":    endpointsAttribute(),
+			"clusters":     deploymentClustersAttribute(),
+			"gateway_name": gatewayNameAttribute(),
 			"status": schema.StringAttribute{
 				MarkdownDescription: "`deployed` when every service is running and healthy and every gateway is in place, else `degraded`.",
 				Computed:            true,
 			},
 			"gateway_names": schema.ListAttribute{
-				MarkdownDescription: "The gateways this deployment made, e.g. `sava/9050`, `sava/sava_cluster/webport`.",
-				Computed:            true,
-				ElementType:         types.StringType,
+				MarkdownDescription: "The gateways this deployment made, e.g. `sava/9050`, `sava/sava_cluster/webport`: blueprint gateways and endpoints by port, then cluster gateways by name. " +
+					"A position in this list moves when clusters or ports change: reference a gateway through `gateway_name` instead.",
+				Computed:    true,
+				ElementType: types.StringType,
 			},
 			"route_names": schema.ListAttribute{
 				MarkdownDescription: "The routes to the service variants, e.g. `sava/sava_cluster/sava:1.0.0/webport`.",

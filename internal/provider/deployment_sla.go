@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/escalation"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
@@ -137,16 +138,16 @@ func addSLAFaults(diags *diag.Diagnostics, clusters map[string]clusterModel) {
 				if f.field != "" {
 					fp = fp.AtName(f.field)
 				}
-				diags.AddAttributeError(fp, "Invalid SLA", fmt.Sprintf("%s: %s.", fp, f.msg))
+				addAttrError(diags, fp, "Invalid SLA", fmt.Sprintf("%s: %s.", fp, f.msg))
 			}
 			if s.Breed != nil && len(s.Breed.Ports) == 0 {
-				diags.AddAttributeError(at.AtName("sla"), "Invalid SLA",
+				addAttrError(diags, at.AtName("sla"), "Invalid SLA",
 					fmt.Sprintf("%s: the p99 is measured on the service's route, and a service without ports has none; give breed.ports a port or remove sla.", at.AtName("sla")))
 			}
 			if len(faults) == 0 && s.Scale != nil && !s.Scale.Instances.IsNull() && !s.Scale.Instances.IsUnknown() {
 				if n := int(s.Scale.Instances.ValueInt64()); n < p.Min || n > p.Max {
 					fp := at.AtName("scale").AtName("instances")
-					diags.AddAttributeError(fp, "Invalid SLA",
+					addAttrError(diags, fp, "Invalid SLA",
 						fmt.Sprintf("%s: %d is outside sla.min_instances..sla.max_instances (%d..%d); the starting count must be one the SLA allows.", fp, n, p.Min, p.Max))
 				}
 			}
@@ -171,7 +172,7 @@ func slaPolicies(deployment string, clusters map[string]clusterModel) map[string
 
 // addSLAs puts each service's scale policy on its route in the cluster gateway of its first
 // port (by name): one route per service measures the p99 and scales, never two.
-func addSLAs(deployment string, clusters map[string]clusterModel, gateways []namedGateway) {
+func addSLAs(deployment string, clusters map[string]clusterModel, gateways []deployplan.NamedGateway) {
 	policies := slaPolicies(deployment, clusters)
 	for cname, c := range clusters {
 		for _, s := range c.Services {
@@ -181,13 +182,13 @@ func addSLAs(deployment string, clusters map[string]clusterModel, gateways []nam
 			id := runtime.ID(deployment, cname, s.Breed.Name.ValueString())
 			gwName := blueprint.GatewayName(deployment, cname, slices.Min(slices.Collect(maps.Keys(s.Breed.Ports))))
 			for gi := range gateways {
-				if gateways[gi].name != gwName {
+				if gateways[gi].Name != gwName {
 					continue
 				}
-				for ri, rt := range gateways[gi].gw.Routes {
+				for ri, rt := range gateways[gi].Gateway.Routes {
 					if rt.Service != nil && rt.Service.ID == id {
 						p := policies[id]
-						gateways[gi].gw.Routes[ri].Scale = &p
+						gateways[gi].Gateway.Routes[ri].Scale = &p
 					}
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 )
@@ -41,3 +42,32 @@ func addAPIError(diags *diag.Diagnostics, action, what string, err error) {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// addAttrError is diags.AddAttributeError at the deepest part of p that Terraform can point at
+// in the configuration (locatable); the detail should name the whole path.
+func addAttrError(diags *diag.Diagnostics, p path.Path, summary, detail string) {
+	diags.AddAttributeError(locatable(p), summary, detail)
+}
+
+// locatable is p cut to what Terraform (1.5) finds in a resource's configuration: an attribute
+// of the resource and one map key or list index into its value. A deeper path into a nested
+// attribute is not resolved, and the diagnostic then points at the resource's first line; cut,
+// it points at the element (e.g. the cluster in `clusters = { sava_cluster = {...} }`).
+func locatable(p path.Path) path.Path {
+	steps := p.Steps()
+	if len(steps) <= 2 {
+		return p
+	}
+	root, ok := steps[0].(path.PathStepAttributeName)
+	if !ok {
+		return p
+	}
+	out := path.Root(string(root))
+	switch s := steps[1].(type) {
+	case path.PathStepElementKeyString:
+		out = out.AtMapKey(string(s))
+	case path.PathStepElementKeyInt:
+		out = out.AtListIndex(int(s))
+	}
+	return out
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // providerDataFrom is the ProviderData that Configure received; nil before the provider is
@@ -42,6 +43,39 @@ func operationContext(ctx context.Context, t timeouts.Value, op func(timeouts.Va
 	timeout, d := op(t, ctx, def)
 	diags.Append(d...)
 	return context.WithTimeout(ctx, timeout)
+}
+
+// operation is one Create, Update or Delete with the timeout that bounds it, so that a failure
+// can name the timeout that ran out and the setting that raises it.
+type operation struct {
+	// name is "create", "update" or "delete": the attribute of the timeouts block.
+	name    string
+	timeout time.Duration
+}
+
+// startOperation is operationContext that also returns the operation, for messages.
+func startOperation(ctx context.Context, t timeouts.Value, name string, def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc, operation) {
+	ops := map[string]func(timeouts.Value, context.Context, time.Duration) (time.Duration, diag.Diagnostics){
+		"create": timeouts.Value.Create, "update": timeouts.Value.Update, "delete": timeouts.Value.Delete,
+	}
+	timeout, d := ops[name](t, ctx, def)
+	diags.Append(d...)
+	tflog.Debug(ctx, "operation started", map[string]any{"operation": name, "timeout": timeout.String()})
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, operation{name: name, timeout: timeout}
+}
+
+// ranOut says that the operation's timeout ended it and how to give it more time.
+func (op operation) ranOut(resource string) string {
+	return fmt.Sprintf("The %s timeout of %s (timeouts.%s = %q) ran out. If the service needs longer to become healthy, "+
+		"raise it: add `timeouts { %s = \"%s\" }` to %s (the default is the provider's, see the resource's docs).",
+		op.name, resource, op.name, op.timeout.String(), op.name, suggestTimeout(op.timeout), resource)
+}
+
+// suggestTimeout is a larger timeout to propose: double, rounded up to a whole minute.
+func suggestTimeout(d time.Duration) string {
+	m := int((2*d + time.Minute - 1) / time.Minute)
+	return strconv.Itoa(max(m, 1)) + "m"
 }
 
 // stateSetter is tfsdk.State, so that Create and Update can share one function that writes it.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -77,7 +76,9 @@ func (gatewayBlock) configure(ctx context.Context, config tfsdk.Config, data *Pr
 	data.Gateway = &gatewayapi.Client{
 		BaseURL: rawURL,
 		Token:   firstNonEmpty(m.Token.ValueString(), os.Getenv(EnvGatewayToken)),
-		HTTP:    &http.Client{Timeout: 30 * time.Second},
+		// No fixed timeout: each request is bounded by its operation's context (the resource's
+		// `timeouts`), or by the client's RequestTimeout when the operation has no deadline.
+		HTTP: &http.Client{},
 	}
 	return diags
 }

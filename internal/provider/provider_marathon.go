@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/marathon"
 )
 
@@ -209,7 +210,7 @@ func runtimeFieldErrors(data *ProviderData, bp *blueprint.Blueprint) []*blueprin
 	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
 		for i, s := range bp.Clusters[cname].Services {
 			svcPath := blueprint.Path{}.Attr("clusters").Key(cname).Attr("services").Index(i)
-			rs := runtimeService(bp.Name, cname, s)
+			rs := deployplan.RuntimeService(bp.Name, cname, s)
 			appID, err := driver.AppID(rs.ID)
 			var idErr *marathon.IDError
 			if errors.As(err, &idErr) {

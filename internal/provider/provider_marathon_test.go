@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
@@ -363,7 +364,7 @@ func TestMarathonSeedAppDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	bp.Normalize()
-	app, err := marathon.BuildApp("", runtimeService(bp.Name, "sava_cluster", bp.Clusters["sava_cluster"].Services[0]))
+	app, err := marathon.BuildApp("", deployplan.RuntimeService(bp.Name, "sava_cluster", bp.Clusters["sava_cluster"].Services[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

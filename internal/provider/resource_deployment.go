@@ -2,19 +2,22 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
@@ -104,26 +107,110 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 			prior = nil // replaced: a new deployment starts fresh
 		}
 	}
+	eps, ok3 := decodeEndpoints(ctx, cfg.Endpoints, &resp.Diagnostics)
+	if !ok3 || resp.Diagnostics.HasError() {
+		return
+	}
 	bp := plannedBlueprint(cfg.Name.ValueString(), gateways, clusters, prior)
 	addFieldErrors(&resp.Diagnostics, bp.Validate())
 	addFieldErrors(&resp.Diagnostics, blueprint.RemovedWithWeight(prior, bp))
+	// What needs HTTP on a tcp port, as configured (the merge may keep the running routing).
+	addTCPGatewayFaults(&resp.Diagnostics, cfg.Name.ValueString(), gateways, clusters)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	eps = filledEndpoints(eps)
+	addEndpointErrors(&resp.Diagnostics, bp.Name, bp.Gateways, eps, bp)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	bp.Gateways = withEndpointPorts(bp.Gateways, eps)
+	addUnservedErrors(&resp.Diagnostics, bp)
 	addFieldErrors(&resp.Diagnostics, runtimeFieldErrors(r.data, bp)) // e.g. Marathon's app id rules
 	checkRolloutRoutes(&resp.Diagnostics, bp, clusters)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.Clusters = clustersValue(ctx, fillComputed(clusters, bp), &resp.Diagnostics)
-	plan.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
-	plan.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	plan.Clusters = clustersValue(ctx, setSplits(fillComputed(clusters, bp)), &resp.Diagnostics)
+	plan.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	plan.GatewayName = plannedGatewayName(ctx, gatewayNameMap(bp), state.GatewayNames, prior != nil && prior.Name == bp.Name, &resp.Diagnostics)
+	plan.GatewayNames = listOfStrings(ctx, deployplan.GatewayNames(bp), &resp.Diagnostics)
+	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	plan.Status = types.StringValue(statusDeployed)
-	plan.Instances = types.MapUnknown(instancesType.ElemType)
-	if prior != nil && prior.Name == bp.Name && !state.Instances.IsNull() && len(servicesToDeploy(prior, bp)) == 0 && len(servicesToRemove(prior, bp)) == 0 {
-		plan.Instances = state.Instances
-	}
+	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
+}
+
+// plannedGatewayName is gateway_name in a plan: a gateway that exists already (the state lists
+// it) has its name; one the apply makes is known after apply, so that a resource that routes to
+// it through gateway_name waits for it (and a plan-time check of the reference does not see a
+// gateway that is not there yet).
+func plannedGatewayName(ctx context.Context, names map[string]string, recorded types.List, same bool, diags *diag.Diagnostics) types.Map {
+	var existing []string
+	if same && !recorded.IsNull() && !recorded.IsUnknown() {
+		diags.Append(recorded.ElementsAs(ctx, &existing, false)...)
+	}
+	elems := map[string]attr.Value{}
+	for key, name := range names {
+		if slices.Contains(existing, name) {
+			elems[key] = types.StringValue(name)
+		} else {
+			elems[key] = types.StringUnknown()
+		}
+	}
+	v, d := types.MapValue(types.StringType, elems)
+	diags.Append(d...)
+	return v
+}
+
+// plannedInstances is the plan's instances: a service the apply leaves alone keeps the
+// instances the state records (so the plan does not show them as "known after apply", which
+// reads as if they went away); a service it deploys gets unknown ones; a removed one drops out.
+func plannedInstances(prior, next *blueprint.Blueprint, recorded types.Map, diags *diag.Diagnostics) types.Map {
+	if prior == nil || recorded.IsNull() || recorded.IsUnknown() {
+		return types.MapUnknown(instancesType.ElemType)
+	}
+	deploy := map[string]bool{}
+	for _, s := range deployplan.ServicesToDeploy(prior, next) {
+		deploy[s.ID] = true
+	}
+	known := recorded.Elements()
+	elems := map[string]attr.Value{}
+	for _, cname := range slices.Sorted(maps.Keys(next.Clusters)) {
+		for _, s := range next.Clusters[cname].Services {
+			key := cname + "/" + s.Breed.Name
+			if v, ok := known[key]; ok && !deploy[deployplan.ServiceID(next.Name, cname, s)] {
+				elems[key] = v
+			} else {
+				elems[key] = types.ListUnknown(types.StringType)
+			}
+		}
+	}
+	v, d := types.MapValue(instancesType.ElemType, elems)
+	diags.Append(d...)
+	return v
+}
+
+// keepKnown is read with the elements that planned knows already: an apply must give what the
+// plan promised.
+func keepKnown(planned, read types.Map, diags *diag.Diagnostics) types.Map {
+	if planned.IsUnknown() || planned.IsNull() || read.IsNull() || read.IsUnknown() {
+		return read
+	}
+	elems := read.Elements()
+	for k, v := range planned.Elements() {
+		if !v.IsUnknown() {
+			elems[k] = v
+		}
+	}
+	for k, v := range elems {
+		if v.IsUnknown() {
+			delete(elems, k)
+		}
+	}
+	out, d := types.MapValue(instancesType.ElemType, elems)
+	diags.Append(d...)
+	return out
 }
 
 func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags *diag.Diagnostics) types.Map {
@@ -136,58 +223,10 @@ func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags 
 func stateBlueprint(ctx context.Context, m *deploymentModel, diags *diag.Diagnostics) *blueprint.Blueprint {
 	gateways, _ := decodeStringMap(ctx, m.Gateways, diags)
 	clusters, _ := decodeClusters(ctx, m.Clusters, diags)
-	bp := toBlueprint(m.Name.ValueString(), gateways, clusters)
+	eps, _ := decodeEndpoints(ctx, m.Endpoints, diags)
+	bp := toBlueprint(m.Name.ValueString(), withEndpointPorts(gateways, eps), clusters)
 	bp.Normalize()
 	return bp
-}
-
-// servicesToDeploy are the services of next that prior does not run as next wants them.
-func servicesToDeploy(prior, next *blueprint.Blueprint) []runtime.Service {
-	running := runtimeServices(prior)
-	var out []runtime.Service
-	for _, s := range runtimeServicesOrdered(next) {
-		if old, ok := running[s.ID]; !ok || !reflect.DeepEqual(old, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// servicesToRemove are the ids of prior's services that next no longer has.
-func servicesToRemove(prior, next *blueprint.Blueprint) []string {
-	wanted := runtimeServices(next)
-	var out []string
-	for _, s := range runtimeServicesOrdered(prior) {
-		if _, ok := wanted[s.ID]; !ok {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
-
-func runtimeServices(bp *blueprint.Blueprint) map[string]runtime.Service {
-	out := map[string]runtime.Service{}
-	if bp == nil {
-		return out
-	}
-	for _, s := range runtimeServicesOrdered(bp) {
-		out[s.ID] = s
-	}
-	return out
-}
-
-// runtimeServicesOrdered lists the services by cluster name, then in service order.
-func runtimeServicesOrdered(bp *blueprint.Blueprint) []runtime.Service {
-	if bp == nil {
-		return nil
-	}
-	var out []runtime.Service
-	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
-		for _, s := range bp.Clusters[cname].Services {
-			out = append(out, runtimeService(bp.Name, cname, s))
-		}
-	}
-	return out
 }
 
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -196,14 +235,18 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Create, defaultDeployTimeout, &resp.Diagnostics)
+	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "create", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	bp := r.apply(ctx, &plan, nil, nil, &resp.Diagnostics)
+	bp := r.apply(ctx, op, &plan, nil, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
-		// Nothing is recorded in state, so take down what this apply started.
+		// Nothing is recorded in state, so take down what this apply started, with a context
+		// of its own (the operation's may have run out).
 		if bp != nil {
-			r.teardown(context.WithoutCancel(ctx), bp, gatewayNames(bp), &resp.Diagnostics)
+			undo, cancelUndo := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancelUndo()
+			tflog.Info(ctx, "create failed: removing what it started", map[string]any{"deployment": bp.Name})
+			r.teardown(undo, bp, deployplan.GatewayNames(bp), &resp.Diagnostics)
 		}
 		return
 	}
@@ -218,7 +261,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, plan.Timeouts, timeouts.Value.Update, defaultDeployTimeout, &resp.Diagnostics)
+	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "update", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
@@ -227,9 +270,9 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, prior, priorNames, &resp.Diagnostics)
+	r.apply(ctx, op, &plan, prior, priorNames, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
-		return // the prior state stays: the next apply does the rest
+		return // the prior state stays, and apply removed the services it added: the runtime runs what state says
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -239,37 +282,63 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 // running: new and changed services (each waits until healthy), then the cluster gateways,
 // then the blueprint gateways; after that it removes the gateways and services that left the
 // configuration. It fills the computed values of plan and returns the applied blueprint.
-func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
+//
+// When it fails, the runtime is left running what prior says (the state Terraform keeps after a
+// failed update): the driver undoes the change that failed (a new service is removed, a changed
+// one goes back to its previous definition) and apply removes the services it added before
+// that. Removing, rather than recording the failed variant in state, keeps the state a
+// description of what serves traffic; the error says why the variant failed.
+func (r *deploymentResource) apply(ctx context.Context, op operation, plan *deploymentModel, prior *blueprint.Blueprint, priorNames []string, diags *diag.Diagnostics) *blueprint.Blueprint {
 	gateways, _ := decodeStringMap(ctx, plan.Gateways, diags)
 	clusters, _ := decodeClusters(ctx, plan.Clusters, diags)
+	eps, _ := decodeEndpoints(ctx, plan.Endpoints, diags)
 	if diags.HasError() {
 		return nil
 	}
-	bp := plannedBlueprint(plan.Name.ValueString(), gateways, clusters, prior)
+	bp := plannedBlueprint(plan.Name.ValueString(), withEndpointPorts(gateways, eps), clusters, prior)
 	driver := r.data.Runtime
 
 	slas := slaPolicies(bp.Name, clusters)
-	for _, s := range servicesToDeploy(prior, bp) {
+	var added []string // services this apply started that prior does not have
+	defer func() {
+		if diags.HasError() && prior != nil && len(added) > 0 {
+			r.removeAdded(ctx, added, diags)
+		}
+	}()
+	existing := deployplan.RuntimeServices(prior)
+	for _, s := range deployplan.ServicesToDeploy(prior, bp) {
 		if p, ok := slas[s.ID]; ok {
 			s.Instances = r.slaStartCount(ctx, s, p)
 		}
+		if _, ok := existing[s.ID]; !ok {
+			added = append(added, s.ID)
+		}
+		tflog.Info(ctx, "deploying service", map[string]any{"service": s.ID, "runtime": driver.Name()})
 		if _, err := driver.Apply(ctx, s); err != nil {
-			diags.AddError("Service "+quote(s.ID)+" did not deploy",
-				fmt.Sprintf("%v\n\nThe gateways still route as before. Fix the service (its deployable, ports or health checks) and apply again, "+
-					"or raise the timeouts.create / timeouts.update of the deployment.", err))
+			addDeployError(diags, op, s.ID, err, ctx.Err())
 			return bp
 		}
 	}
-	docs := append(clusterGateways(bp, driver.Name()), blueprintGateways(bp)...)
+	docs := deployplan.ClusterGateways(bp, driver.Name())
+	for _, g := range deployplan.BlueprintGateways(bp) {
+		for port, e := range eps {
+			if g.Name == blueprint.DeploymentGatewayName(bp.Name, port) {
+				g.Gateway = endpointGateway(bp.Name, port, e)
+			}
+		}
+		docs = append(docs, g)
+	}
 	addRollouts(bp.Name, clusters, docs)
 	addSLAs(bp.Name, clusters, docs)
+	setGatewayProtocols(bp, docs)
 	for _, g := range docs {
-		if _, err := r.data.Gateway.Put(ctx, g.name, g.gw); err != nil {
-			addAPIError(diags, "PUT", "gateway "+quote(g.name), err)
+		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.Name, "routes": len(g.Gateway.Routes)})
+		if _, err := r.data.Gateway.Put(ctx, g.Name, g.Gateway); err != nil {
+			addAPIError(diags, "PUT", "gateway "+quote(g.Name), err)
 			return bp
 		}
 	}
-	wanted := gatewayNames(bp)
+	wanted := deployplan.GatewayNames(bp)
 	for _, name := range priorNames { // blueprint gateways come first in priorNames
 		if !slices.Contains(wanted, name) {
 			if err := r.data.Gateway.Delete(ctx, name); err != nil {
@@ -278,20 +347,57 @@ func (r *deploymentResource) apply(ctx context.Context, plan *deploymentModel, p
 			}
 		}
 	}
-	for _, id := range servicesToRemove(prior, bp) {
+	for _, id := range deployplan.ServicesToRemove(prior, bp) {
 		if err := driver.Delete(ctx, id); err != nil {
 			diags.AddError("Service "+quote(id)+" was not removed", err.Error())
 			return bp
 		}
 	}
 	plan.GatewayNames = listOfStrings(ctx, wanted, diags)
-	plan.RouteNames = listOfStrings(ctx, routeNames(bp), diags)
+	plan.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), diags)
+	plan.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), diags)
 	plan.Status = types.StringValue(statusDeployed)
 	// A plan that deploys nothing already holds the instances (Read refreshes them later).
-	if plan.Instances.IsUnknown() {
-		plan.Instances, _ = r.instances(ctx, bp, diags)
+	if !fullyKnown(ctx, plan.Instances) {
+		read, _ := r.instances(ctx, bp, diags)
+		plan.Instances = keepKnown(plan.Instances, read, diags)
 	}
 	return bp
+}
+
+// cleanupTimeout bounds the clean-up after a failed apply: the operation's own context may have
+// run out by then.
+const cleanupTimeout = 2 * time.Minute
+
+// removeAdded removes the services that a failed update started (they are not in the state it
+// leaves), with a context of its own.
+func (r *deploymentResource) removeAdded(ctx context.Context, ids []string, diags *diag.Diagnostics) {
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	for _, id := range ids {
+		tflog.Info(ctx, "update failed: removing a service it started", map[string]any{"service": id})
+		if err := r.data.Runtime.Delete(undo, id); err != nil {
+			diags.AddError("Service "+quote(id)+" was not removed after the failed apply",
+				fmt.Sprintf("%v\n\nThe apply failed and the service it started is not in the state. Remove it with the runtime's API "+
+					"(local: DELETE /v1/services/%s on the gateway's admin API), or apply again.", err, id))
+		}
+	}
+}
+
+// addDeployError reports a service that did not deploy with the runtime's reason and, when the
+// operation's timeout ended the wait, which timeout that was and how to raise it.
+func addDeployError(diags *diag.Diagnostics, op operation, id string, err, ctxErr error) {
+	summary := "Service " + quote(id) + " did not deploy"
+	advice := "The gateways still route as before, and the runtime runs what it ran before this apply. " +
+		"Fix the service (its deployable, ports or health checks) and apply again."
+	// A driver may not wrap the context's error (Marathon's reports its rollback instead): the
+	// operation's own context says whether its deadline ended the wait.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded) {
+		summary = fmt.Sprintf("Service %s is not healthy after timeouts.%s (%s)", quote(id), op.name, op.timeout)
+		advice = "The gateways still route as before, and the runtime runs what it ran before this apply. " +
+			"If the output above shows the service failing, fix it (its deployable, ports or health checks). " + op.ranOut("vamp_deployment")
+	}
+	diags.AddError(summary, fmt.Sprintf("%v\n\n%s", err, advice))
 }
 
 // instances reads every service's instances; running holds the status of each service the
@@ -301,7 +407,7 @@ func (r *deploymentResource) instances(ctx context.Context, bp *blueprint.Bluepr
 	running := map[string]runtime.Status{}
 	for _, cname := range slices.Sorted(maps.Keys(bp.Clusters)) {
 		for _, s := range bp.Clusters[cname].Services {
-			id := serviceID(bp.Name, cname, s)
+			id := deployplan.ServiceID(bp.Name, cname, s)
 			st, found, err := r.data.Runtime.Get(ctx, id)
 			if err != nil {
 				diags.AddError("Cannot read service "+quote(id), err.Error())
@@ -336,7 +442,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	// routing of each cluster gateway replaces the recorded one (drift shows in the plan).
 	var present []string
 	live := map[string]gatewayapi.Gateway{}
-	for _, gname := range gatewayNames(bp) {
+	for _, gname := range deployplan.GatewayNames(bp) {
 		gw, err := r.data.Gateway.Get(ctx, gname)
 		if gatewayapi.IsNotFound(err) {
 			continue
@@ -352,7 +458,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	missing := len(runtimeServicesOrdered(bp)) - len(running)
+	missing := len(deployplan.RuntimeServicesOrdered(bp)) - len(running)
 	if len(present) == 0 && len(running) == 0 {
 		resp.State.RemoveResource(ctx)
 		return
@@ -374,12 +480,21 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		}
 		clusters[cname] = c
 	}
-	state.Clusters = clustersValue(ctx, clusters, &resp.Diagnostics)
+	state.Clusters = clustersValue(ctx, setSplits(clusters), &resp.Diagnostics)
+	if eps, _ := decodeEndpoints(ctx, state.Endpoints, &resp.Diagnostics); eps != nil {
+		for port := range eps {
+			if gw, ok := live[blueprint.DeploymentGatewayName(name, port)]; ok {
+				eps[port] = liveEndpoint(name, gw)
+			}
+		}
+		state.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	}
+	state.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
 	state.GatewayNames = listOfStrings(ctx, present, &resp.Diagnostics)
 	state.Instances = instances
 	state.RolloutStatus = rolloutStatuses(ctx, live, &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
-	if len(present) < len(gatewayNames(bp)) || missing > 0 {
+	if len(present) < len(deployplan.GatewayNames(bp)) || missing > 0 {
 		state.Status = types.StringValue(statusDegraded)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -417,14 +532,14 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := operationContext(ctx, state.Timeouts, timeouts.Value.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	ctx, cancel, _ := startOperation(ctx, state.Timeouts, "delete", defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	// Every gateway the deployment may have made, whether or not state still lists it.
-	r.teardown(ctx, bp, gatewayNames(bp), &resp.Diagnostics)
+	r.teardown(ctx, bp, deployplan.GatewayNames(bp), &resp.Diagnostics)
 }
 
 // teardown removes blueprint gateways, then cluster gateways, then services: traffic stops
@@ -436,9 +551,23 @@ func (r *deploymentResource) teardown(ctx context.Context, bp *blueprint.Bluepri
 			return
 		}
 	}
-	for _, s := range runtimeServicesOrdered(bp) {
+	for _, s := range deployplan.RuntimeServicesOrdered(bp) {
+		tflog.Info(ctx, "removing service", map[string]any{"service": s.ID})
 		if err := r.data.Runtime.Delete(ctx, s.ID); err != nil {
 			diags.AddError("Service "+quote(s.ID)+" was not removed", err.Error())
+		}
+	}
+	// Every service the deployment started goes, also one the state does not list (e.g. left
+	// by a failed apply of an earlier provider version): service ids start with the name.
+	left, err := r.data.Runtime.List(ctx, bp.Name+"/")
+	if err != nil {
+		diags.AddError("Cannot list the services of deployment "+quote(bp.Name), err.Error())
+		return
+	}
+	for _, st := range left {
+		tflog.Info(ctx, "removing a service the state does not list", map[string]any{"service": st.Service.ID})
+		if err := r.data.Runtime.Delete(ctx, st.Service.ID); err != nil {
+			diags.AddError("Service "+quote(st.Service.ID)+" was not removed", err.Error())
 		}
 	}
 }
@@ -457,7 +586,17 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.AddError("Cannot list services", err.Error())
 		return
 	}
-	bp := importedBlueprint(name, all, services)
+	bp := deployplan.ImportedBlueprint(name, all, services)
+	eps := map[string]endpointModel{}
+	for _, gw := range all {
+		port, ok := strings.CutPrefix(gw.Name, name+"/")
+		if ok && !strings.Contains(port, "/") && len(bp.Clusters) > 0 && deployplan.IsEndpoint(gw) {
+			eps[port] = liveEndpoint(name, gw)
+		}
+	}
+	if len(eps) == 0 {
+		eps = nil
+	}
 	if len(bp.Clusters) == 0 {
 		resp.Diagnostics.AddError("No such deployment",
 			fmt.Sprintf("Neither the gateway nor the %s runtime has anything of a deployment named %q. The import id is the deployment's name, e.g. \"sava\".",
@@ -467,7 +606,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	state := deploymentModel{
 		Name:          types.StringValue(name),
 		Gateways:      types.MapNull(types.StringType),
-		Clusters:      clustersValue(ctx, importedRollouts(name, clustersModel(bp), all), &resp.Diagnostics),
+		Clusters:      clustersValue(ctx, setSplits(importedRollouts(name, clustersModel(bp), all)), &resp.Diagnostics),
 		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
 		Timeouts:      timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
@@ -476,101 +615,15 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.Append(d...)
 		state.Gateways = v
 	}
-	state.GatewayNames = listOfStrings(ctx, gatewayNames(bp), &resp.Diagnostics)
-	state.RouteNames = listOfStrings(ctx, routeNames(bp), &resp.Diagnostics)
+	state.Endpoints = endpointsValue(ctx, eps, &resp.Diagnostics)
+	bp.Gateways = withEndpointPorts(bp.Gateways, eps)
+	state.GatewayName = stringMapValue(ctx, gatewayNameMap(bp), &resp.Diagnostics)
+	state.GatewayNames = listOfStrings(ctx, deployplan.GatewayNames(bp), &resp.Diagnostics)
+	state.RouteNames = listOfStrings(ctx, deployplan.RouteNames(bp), &resp.Diagnostics)
 	state.Status = types.StringValue(statusDeployed)
 	state.Instances, _ = r.instances(ctx, bp, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// importedBlueprint is the deployment that the gateways and services named name/... make up.
-// A cluster's services are in the route order of its gateways, then by name.
-func importedBlueprint(name string, gateways []gatewayapi.Gateway, services []runtime.Status) *blueprint.Blueprint {
-	bp := &blueprint.Blueprint{Name: name, Gateways: map[string]string{}, Clusters: map[string]*blueprint.Cluster{}}
-	order := map[string]int{}
-	slices.SortFunc(gateways, func(a, b gatewayapi.Gateway) int { return strings.Compare(a.Name, b.Name) })
-	for _, gw := range gateways {
-		rest, ok := strings.CutPrefix(gw.Name, name+"/")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(rest, "/")
-		switch {
-		case len(parts) == 1 && len(gw.Routes) == 1 && strings.HasPrefix(gw.Routes[0].Gateway, name+"/"):
-			bp.Gateways[parts[0]] = strings.TrimPrefix(gw.Routes[0].Gateway, name+"/")
-		case len(parts) == 2:
-			c := importedCluster(bp, parts[0])
-			g := &blueprint.ClusterGateway{Sticky: gw.Sticky, Routes: map[string]*blueprint.Route{}}
-			for _, rt := range gw.Routes {
-				if rt.Service == nil {
-					continue
-				}
-				_, _, svc, ok := runtime.SplitID(rt.Service.ID)
-				if !ok {
-					continue
-				}
-				if _, seen := order[rt.Service.ID]; !seen {
-					order[rt.Service.ID] = len(order)
-				}
-				r := &blueprint.Route{Weight: blueprint.Int64(int64(rt.Weight)), Condition: rt.Condition}
-				if s := liveStrength(rt.Condition, rt.ConditionStrength); !s.IsNull() {
-					r.ConditionStrength = blueprint.Int64(s.ValueInt64())
-				}
-				g.Routes[svc] = r
-			}
-			c.Gateways[parts[1]] = g
-		}
-	}
-	slices.SortFunc(services, func(a, b runtime.Status) int {
-		oa, aok := order[a.Service.ID]
-		ob, bok := order[b.Service.ID]
-		switch {
-		case aok && bok:
-			return oa - ob
-		case aok != bok:
-			if aok {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Service.ID, b.Service.ID)
-	})
-	for _, st := range services {
-		_, cname, breed, ok := runtime.SplitID(st.Service.ID)
-		if !ok {
-			continue
-		}
-		s := st.Service
-		bs := &blueprint.Service{
-			Breed:    blueprint.Breed{Name: breed, Deployable: s.Deployable, Ports: s.Ports, Environment: s.Environment},
-			Scale:    &blueprint.Scale{CPU: s.CPU, MemoryMB: s.MemoryMB, Instances: s.Instances},
-			Marathon: s.Marathon,
-		}
-		for _, hc := range s.HealthChecks {
-			bs.HealthChecks = append(bs.HealthChecks, blueprint.HealthCheck(hc))
-		}
-		c := importedCluster(bp, cname)
-		c.Services = append(c.Services, bs)
-	}
-	for cname, c := range bp.Clusters {
-		if len(c.Services) == 0 {
-			delete(bp.Clusters, cname) // gateways without services are not a deployment's
-		}
-	}
-	if len(bp.Clusters) == 0 {
-		bp.Gateways = nil
-	}
-	return bp
-}
-
-func importedCluster(bp *blueprint.Blueprint, name string) *blueprint.Cluster {
-	c := bp.Clusters[name]
-	if c == nil {
-		c = &blueprint.Cluster{Gateways: map[string]*blueprint.ClusterGateway{}}
-		bp.Clusters[name] = c
-	}
-	return c
 }

@@ -50,6 +50,17 @@ func TestAccDeploymentPlanErrors(t *testing.T) {
 			words(`clusters["c"].gateways["webport"].routes["sava:1.0.0"].condition_strength`, `value must be between 0 and 100, got: 150`)},
 		{"duplicate service", deploymentWith(oneGateway, twoVariants+twoVariants, `"sava:1.0.0" = { weight = 100 }`),
 			words(`Duplicate service name`, `clusters["c"].services[2].breed.name:`, `give each variant its own breed name`)},
+		// Every request would get 503: refused at plan, naming the cluster and the fix.
+		{"serves nothing", deploymentWith(oneGateway, twoVariants, `"sava:1.0.0" = { weight = 0 }, "sava:1.1.0" = { weight = 0 }`),
+			words(`Cluster "c" serves no request on port "webport"`, `clusters["c"].gateways["webport"].routes:`,
+				`Gateway "bad/c/webport" would answer every request with 503`, `weights that sum to 100`, `condition_strength above 0`)},
+		{"serves nothing, condition of strength 0", deploymentWith(oneGateway, twoVariants,
+			`"sava:1.0.0" = { weight = 0, condition = "user-agent == Firefox", condition_strength = 0 }, "sava:1.1.0" = { weight = 0 }`),
+			words(`Cluster "c" serves no request on port "webport"`)},
+		// One fault, one message (TestFieldErrorsDoNotCascade: no "unknown service" for its route).
+		{"no breed name", deploymentWith(oneGateway, `{ breed = { deployable = "cmd:sava", ports = { webport = "8080/http" } } },`,
+			`"sava:1.0.0" = { weight = 100 }`),
+			words(`Missing breed name`, `clusters["c"].services[0].breed.name: set the breed name`)},
 		{"port twice", deploymentWith(oneGateway+`, "09050" = "c/webport"`, twoVariants, `"sava:1.0.0" = { weight = 100 }`),
 			words(`Gateway port used twice`, `gateways["9050"]:`, `are both port 9050; keep one of them`)},
 	}

@@ -71,7 +71,9 @@ func TestAccMarathonSeedScenario(t *testing.T) {
 					expectOnlyChanged{"vamp_deployment.sava", []string{
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.0.0.weight",
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.1.0.weight",
+						"clusters.sava_cluster.gateways.webport.split[0]",
 					}},
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport", splitAll100, splitFifty},
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					env.checkVersionUnchanged(app100, app110),
@@ -183,7 +185,7 @@ func TestAccMarathonHealthCheckFailureRollsBack(t *testing.T) {
 				Config: env.provider() + marathonHCL(port, []string{v100changed}, only100, `timeouts {
     update = "3s"
   }`),
-				ExpectError: words(`Service "sava/sava_cluster/sava:1.0.0" did not deploy`,
+				ExpectError: words(`Service "sava/sava_cluster/sava:1.0.0" is not healthy after timeouts.update (3s)`,
 					"0 of 1 instances of the new version running and healthy",
 					"HTTP health check responded with status 503",
 					"rolled the app back to the previous version"),
@@ -217,8 +219,8 @@ func TestAccMarathonHealthCheckFailureRollsBack(t *testing.T) {
 				Config: env.provider() + marathonHCL(port, []string{v100, savaService("1.1.0", healthChecked)}, only100, `timeouts {
     update = "3s"
   }`),
-				ExpectError: words(`Service "sava/sava_cluster/sava:1.1.0" did not deploy`,
-					"HTTP health check responded with status 503", "Marathon removed the new app"),
+				ExpectError: words(`Service "sava/sava_cluster/sava:1.1.0" is not healthy after timeouts.update (3s)`,
+					"HTTP health check responded with status 503", "Marathon removed the new app", `timeouts { update = "1m" }`),
 			},
 			{
 				PreConfig: func() {

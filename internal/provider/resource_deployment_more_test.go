@@ -120,7 +120,7 @@ resource "vamp_deployment" "broken" {
   }
 }
 `,
-				ExpectError: words(`Service "broken/c/x:1" did not deploy`, `no config file`, `timeouts.create`),
+				ExpectError: words(`Service "broken/c/x:1" is not healthy after timeouts.create (3s)`, `no config file`, `the new service was removed`, `timeouts { create = "1m" }`),
 			},
 		},
 	})

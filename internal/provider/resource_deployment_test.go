@@ -243,6 +243,56 @@ func diffPaths(prefix string, a, b any, out *[]string) {
 	}
 }
 
+// expectSplit is a plan check: the cluster gateway's split goes from before (nil: the resource
+// is created) to after in the plan, both known: the release's traffic, as a reviewer reads it.
+type expectSplit struct {
+	address, cluster, port string
+	before, after          []string
+}
+
+func (e expectSplit) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != e.address {
+			continue
+		}
+		get := func(v any) []string {
+			for _, key := range []string{"clusters", e.cluster, "gateways", e.port, "split"} {
+				m, ok := v.(map[string]any)
+				if !ok {
+					return nil
+				}
+				v = m[key]
+			}
+			list, _ := v.([]any)
+			out := []string{}
+			for _, x := range list {
+				out = append(out, fmt.Sprint(x))
+			}
+			return out
+		}
+		if e.before != nil && !slices.Equal(get(rc.Change.Before), e.before) {
+			resp.Error = fmt.Errorf("%s: split before the change is %q, want %q", e.address, get(rc.Change.Before), e.before)
+			return
+		}
+		if got := get(rc.Change.After); !slices.Equal(got, e.after) {
+			resp.Error = fmt.Errorf("%s: planned split is %q, want %q (unknown values: %v)", e.address, got, e.after, rc.Change.AfterUnknown)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s is not in the plan", e.address)
+}
+
+func splitPath() tfjsonpath.Path {
+	return tfjsonpath.New("clusters").AtMapKey("sava_cluster").AtMapKey("gateways").AtMapKey("webport").AtMapKey("split")
+}
+
+// The effective split of each step of the scenario.
+var (
+	splitAll100  = []string{"all -> sava:1.0.0 100%"}
+	splitFifty   = []string{"all -> sava:1.0.0 50%, sava:1.1.0 50%"}
+	splitFirefox = []string{"user-agent == Firefox -> sava:1.0.0 100%", "other -> sava:1.1.0 100%"}
+)
+
 func routeWeight(service string) tfjsonpath.Path {
 	return tfjsonpath.New("clusters").AtMapKey("sava_cluster").AtMapKey("gateways").AtMapKey("webport").
 		AtMapKey("routes").AtMapKey(service).AtMapKey("weight")
@@ -264,7 +314,11 @@ func TestAccDeploymentScenario(t *testing.T) {
 			{
 				// Step 1: deploy sava:1.0.0 from the seed blueprint.
 				Config: blueprintStep(port, bin, "1.0.0"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport", nil, splitAll100},
+				}},
 				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("vamp_deployment.sava", splitPath(), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(splitAll100[0])})),
 					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("status"), knownvalue.StringExact("deployed")),
 					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("gateway_names"), knownvalue.ListExact([]knownvalue.Check{
 						knownvalue.StringExact(gatewayName), knownvalue.StringExact("sava/sava_cluster/webport"),
@@ -287,6 +341,11 @@ func TestAccDeploymentScenario(t *testing.T) {
 					plancheck.ExpectResourceAction("vamp_deployment.sava", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_deployment.sava", routeWeight("sava:1.1.0"), knownvalue.Int64Exact(0)),
 					plancheck.ExpectKnownValue("vamp_deployment.sava", routeWeight("sava:1.0.0"), knownvalue.Int64Exact(100)),
+					// No traffic moves: the canary's 0% route takes nothing.
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport", splitAll100, splitAll100},
+					// sava:1.0.0 is left alone: its instances stay known; only the canary's are to come.
+					plancheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("instances").AtMapKey("sava_cluster/sava:1.0.0"), knownvalue.ListSizeExact(1)),
+					plancheck.ExpectUnknownValue("vamp_deployment.sava", tfjsonpath.New("instances").AtMapKey("sava_cluster/sava:1.1.0")),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					running.unchanged(),
@@ -302,7 +361,9 @@ func TestAccDeploymentScenario(t *testing.T) {
 					expectOnlyChanged{"vamp_deployment.sava", []string{
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.0.0.weight",
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.1.0.weight",
+						"clusters.sava_cluster.gateways.webport.split[0]",
 					}},
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport", splitAll100, splitFifty},
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					running.unchanged(),
@@ -317,6 +378,7 @@ func TestAccDeploymentScenario(t *testing.T) {
 					plancheck.ExpectKnownValue("vamp_deployment.sava",
 						tfjsonpath.New("clusters").AtMapKey("sava_cluster").AtMapKey("gateways").AtMapKey("webport").AtMapKey("routes").AtMapKey("sava:1.0.0").AtMapKey("condition_strength"),
 						knownvalue.Int64Exact(100)),
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport", splitFifty, splitFirefox},
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					running.unchanged(),
@@ -352,7 +414,11 @@ func TestAccDeploymentScenario(t *testing.T) {
 					expectOnlyChanged{"vamp_deployment.sava", []string{
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.0.0.weight",
 						"clusters.sava_cluster.gateways.webport.routes.sava:1.1.0.weight",
+						"clusters.sava_cluster.gateways.webport.split[1]",
 					}},
+					// The drift shows as traffic: the rest went 50/50, the plan puts it back.
+					expectSplit{"vamp_deployment.sava", "sava_cluster", "webport",
+						[]string{splitFirefox[0], "other -> sava:1.0.0 50%, sava:1.1.0 50%"}, splitFirefox},
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					running.unchanged(),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -21,7 +20,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/deployplan"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 )
 
@@ -49,10 +50,12 @@ type gatewayResource struct{ data *ProviderData }
 type gatewayModel struct {
 	Name         types.String   `tfsdk:"name"`
 	Port         types.Int64    `tfsdk:"port"`
+	Protocol     types.String   `tfsdk:"protocol"`
 	Sticky       types.String   `tfsdk:"sticky"`
 	Balance      types.String   `tfsdk:"balance"`
 	VirtualHosts types.List     `tfsdk:"virtual_hosts"`
 	Routes       types.List     `tfsdk:"routes"`
+	Split        types.List     `tfsdk:"split"`
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -93,6 +96,7 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Required:            true,
 				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
 			},
+			"protocol": gatewayProtocolAttribute(),
 			"sticky": schema.StringAttribute{
 				MarkdownDescription: "Sticky sessions: `route` pins a client to the route chosen by weight, `instance` to the instance. Conditions are decided first.",
 				Optional:            true,
@@ -110,6 +114,13 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional:            true,
 				ElementType:         types.StringType,
 				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+			},
+			"split": schema.ListAttribute{
+				MarkdownDescription: "Computed, known at plan time: where the gateway's requests go, one line per condition (in route order, " +
+					"for the requests that match it) and one for the rest, by route name, e.g. " +
+					"`[\"user-agent == Firefox -> stable 100%\", \"other -> canary 100%\"]`. The plan's diff of it is the traffic a change moves.",
+				Computed:    true,
+				ElementType: types.StringType,
 			},
 			"routes": schema.ListNestedAttribute{
 				MarkdownDescription: "The routes, in the order their conditions are evaluated.",
@@ -130,10 +141,9 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 						"gateway": schema.StringAttribute{
 							MarkdownDescription: "Route to another gateway by name, e.g. `sava/sava_cluster/webport` (a vamp_deployment's `gateway_names`). Exactly one of `gateway` and `addresses`.",
 							Optional:            true,
-							Validators: []validator.String{
-								stringvalidator.LengthAtLeast(1),
-								stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("addresses")),
-							},
+							// Exactly one of gateway and addresses: checked in ValidateConfig, whose
+							// message names the route (ExactlyOneOf printed a garbled path).
+							Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 						},
 						"addresses": schema.ListAttribute{
 							MarkdownDescription: "Route to static addresses `host:port`, balanced by `balance`.",
@@ -146,7 +156,7 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 							Optional:            true,
 							Attributes: map[string]schema.Attribute{
 								"path": schema.StringAttribute{
-									MarkdownDescription: "The path to GET; 2xx and 3xx are healthy. Required.",
+									MarkdownDescription: "The path to GET; 2xx and 3xx are healthy. Required, except with `protocol = \"tcp\"`, where it must be left out: the check connects to each instance.",
 									Optional:            true,
 									Validators:          []validator.String{stringvalidator.RegexMatches(pathPattern, "must start with \"/\"")},
 								},
@@ -183,10 +193,21 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 				fmt.Sprintf("Attribute %s: every route needs a name, unique in the gateway, e.g. name = \"canary\".", p))
 		}
 		if !rt.HealthCheck.IsNull() && !rt.HealthCheck.IsUnknown() {
-			if hcPath, ok := rt.HealthCheck.Attributes()["path"]; ok && hcPath.IsNull() {
+			if hcPath, ok := rt.HealthCheck.Attributes()["path"]; ok && hcPath.IsNull() && !configIsTCP(ctx, req.Config) {
 				p := path.Root("routes").AtListIndex(i).AtName("health_check").AtName("path")
 				resp.Diagnostics.AddAttributeError(p, "Missing health check path",
 					fmt.Sprintf("Attribute %s: an HTTP health check needs the path to GET, e.g. path = \"/health\".", p))
+			}
+		}
+		if !rt.Gateway.IsUnknown() && !rt.Addresses.IsUnknown() {
+			p := path.Root("routes").AtListIndex(i)
+			switch {
+			case !rt.Gateway.IsNull() && !rt.Addresses.IsNull():
+				resp.Diagnostics.AddAttributeError(p.AtName("gateway"), "Route with both gateway and addresses",
+					fmt.Sprintf("Attribute %s: a route goes to another gateway (gateway) or to static addresses (addresses), not both; remove one of them.", p))
+			case rt.Gateway.IsNull() && rt.Addresses.IsNull():
+				resp.Diagnostics.AddAttributeError(p, "Route without a target",
+					fmt.Sprintf("Attribute %s: set gateway (e.g. vamp_deployment.sava.gateway_name[\"sava_cluster/webport\"]) or addresses (e.g. [\"10.0.0.5:8080\"]).", p))
 			}
 		}
 		if rt.Name.IsUnknown() || rt.Name.IsNull() {
@@ -199,11 +220,43 @@ func (r *gatewayResource) ValidateConfig(ctx context.Context, req resource.Valid
 		}
 		seen[rt.Name.ValueString()] = i
 	}
+	addGatewayTCPFaults(ctx, req.Config, routes, &resp.Diagnostics)
 	stated := make([]types.Int64, len(routes))
 	for i, rt := range routes {
 		stated[i] = rt.Weight
 	}
 	checkWeightSum(stated, path.Root("routes"), func(i int) string { return "routes[" + strconv.Itoa(i) + "]" }, &resp.Diagnostics)
+	checkServesSomething(ctx, req.Config, routes, &resp.Diagnostics)
+}
+
+// checkServesSomething refuses routes that serve no request: all weights 0 and no condition
+// with a strength above 0 (every request would get 503). It waits while a value is unknown.
+func checkServesSomething(ctx context.Context, config attributeGetter, routes []gatewayRouteModel, diags *diag.Diagnostics) {
+	stated := make([]types.Int64, len(routes))
+	for i, rt := range routes {
+		stated[i] = rt.Weight
+	}
+	weights, ok := fillWeights(stated)
+	if !ok || len(routes) == 0 {
+		return
+	}
+	var planned []deployplan.Route
+	for i, rt := range routes {
+		strength := effectiveStrength(rt.Condition, rt.ConditionStrength)
+		if rt.Name.IsUnknown() || rt.Condition.IsUnknown() || strength.IsUnknown() {
+			return
+		}
+		planned = append(planned, deployplan.Route{Name: rt.Name.ValueString(), Weight: weights[i],
+			Condition: rt.Condition.ValueString(), Strength: strength.ValueInt64()})
+	}
+	if !deployplan.ServesNothing(planned) {
+		return
+	}
+	var name types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("name"), &name)...)
+	p := path.Root("routes")
+	diags.AddAttributeError(p, fmt.Sprintf("Gateway %s serves no request", name.String()),
+		"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(name.ValueString(), planned))
 }
 
 // ModifyPlan shows the real weights and strengths in the plan.
@@ -215,6 +268,7 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !decodeKnownList(ctx, req.Config, path.Root("routes"), &routes, &resp.Diagnostics) {
 		return
 	}
+	r.warnUnknownGateways(ctx, routes, &resp.Diagnostics)
 	var planned []gatewayRouteModel
 	if !decodeKnownList(ctx, req.Plan, path.Root("routes"), &planned, &resp.Diagnostics) || len(planned) != len(routes) {
 		return
@@ -232,6 +286,47 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		planned[i].ConditionStrength = effectiveStrength(routes[i].Condition, routes[i].ConditionStrength)
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("routes"), planned)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("split"), gatewaySplit(ctx, planned, &resp.Diagnostics))...)
+}
+
+// gatewaySplit is the split of routes whose weights and strengths are filled (deployplan.Split);
+// unknown while a name, weight or condition is.
+func gatewaySplit(ctx context.Context, routes []gatewayRouteModel, diags *diag.Diagnostics) types.List {
+	var planned []deployplan.Route
+	for _, rt := range routes {
+		if rt.Name.IsUnknown() || rt.Weight.IsUnknown() || rt.Condition.IsUnknown() || rt.ConditionStrength.IsUnknown() {
+			return types.ListUnknown(types.StringType)
+		}
+		planned = append(planned, deployplan.Route{Name: rt.Name.ValueString(), Weight: rt.Weight.ValueInt64(),
+			Condition: rt.Condition.ValueString(), Strength: rt.ConditionStrength.ValueInt64()})
+	}
+	return listOfStrings(ctx, deployplan.Split(planned), diags)
+}
+
+// warnUnknownGateways warns at plan about a route to a gateway that the admin API does not have.
+// It is a warning, not an error: a literal name may be of a gateway that a resource of the same
+// apply makes (a reference through vamp_deployment's gateway_name is unknown until then and not
+// checked). The apply fails with the gateway's refusal if the gateway is still missing.
+func (r *gatewayResource) warnUnknownGateways(ctx context.Context, routes []gatewayRouteModel, diags *diag.Diagnostics) {
+	if r.data == nil || r.data.Gateway == nil {
+		return
+	}
+	for i, rt := range routes {
+		if rt.Gateway.IsNull() || rt.Gateway.IsUnknown() {
+			continue
+		}
+		name := rt.Gateway.ValueString()
+		_, err := r.data.Gateway.Get(ctx, name)
+		switch {
+		case gatewayapi.IsNotFound(err):
+			p := path.Root("routes").AtListIndex(i).AtName("gateway")
+			diags.AddAttributeWarning(p, "Route to a gateway that does not exist",
+				fmt.Sprintf("Attribute %s: the gateway has no gateway %q now, so the apply will fail unless a resource of the same apply makes it. "+
+					"Reference that resource (e.g. vamp_deployment.sava.gateway_name[\"sava_cluster/webport\"]) so that Terraform makes it first, or correct the name.", p, name))
+		case err != nil:
+			tflog.Debug(ctx, "cannot check a route's gateway at plan", map[string]any{"gateway": name, "error": err.Error()})
+		}
+	}
 }
 
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -261,6 +356,11 @@ func (r *gatewayResource) write(ctx context.Context, getPlan func(context.Contex
 	if _, err := r.data.Gateway.Put(ctx, name, gw); err != nil {
 		addAPIError(diags, "PUT", "gateway "+quote(name), err)
 		return
+	}
+	if plan.Split.IsUnknown() {
+		var routes []gatewayRouteModel
+		diags.Append(plan.Routes.ElementsAs(ctx, &routes, false)...)
+		plan.Split = gatewaySplit(ctx, routes, diags)
 	}
 	diags.Append(state.Set(ctx, &plan)...)
 }
@@ -326,9 +426,10 @@ func (r *gatewayResource) ImportState(ctx context.Context, req resource.ImportSt
 // toAPI is the admin API document of a fully known plan.
 func (r *gatewayResource) toAPI(ctx context.Context, m *gatewayModel, diags *diag.Diagnostics) gatewayapi.Gateway {
 	gw := gatewayapi.Gateway{
-		Port:    int(m.Port.ValueInt64()),
-		Sticky:  m.Sticky.ValueString(),
-		Balance: m.Balance.ValueString(),
+		Port:     int(m.Port.ValueInt64()),
+		Protocol: apiProtocol(m.Protocol),
+		Sticky:   m.Sticky.ValueString(),
+		Balance:  m.Balance.ValueString(),
 	}
 	diags.Append(m.VirtualHosts.ElementsAs(ctx, &gw.VirtualHosts, false)...)
 	var routes []gatewayRouteModel
@@ -366,6 +467,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 	m := gatewayModel{
 		Name:         types.StringValue(name),
 		Port:         types.Int64Value(int64(gw.Port)),
+		Protocol:     types.StringValue(gatewayapi.ProtocolOf(gw)),
 		Sticky:       nullIfEmpty(gw.Sticky),
 		Balance:      types.StringValue(firstNonEmpty(gw.Balance, defaultBalance)),
 		VirtualHosts: types.ListNull(types.StringType),
@@ -393,7 +495,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 		}
 		if rt.HealthCheck != nil {
 			hc := gatewayHealthCheckModel{
-				Path:     types.StringValue(rt.HealthCheck.Path),
+				Path:     nullIfEmpty(rt.HealthCheck.Path), // a tcp gateway's connect check has none
 				Interval: types.StringValue(firstNonEmpty(rt.HealthCheck.Interval, defaultHealthCheckInterval)),
 				Timeout:  types.StringValue(firstNonEmpty(rt.HealthCheck.Timeout, defaultHealthCheckTimeout)),
 			}
@@ -406,6 +508,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 	list, d := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: gatewayRouteAttrTypes}, routes)
 	diags.Append(d...)
 	m.Routes = list
+	m.Split = gatewaySplit(ctx, routes, diags)
 	return m
 }
 
@@ -426,12 +529,5 @@ var gatewayRouteAttrTypes = map[string]attr.Type{
 }
 
 func liveStrength(condition string, strength *int) types.Int64 {
-	switch {
-	case strength != nil:
-		return types.Int64Value(int64(*strength))
-	case strings.TrimSpace(condition) != "":
-		return types.Int64Value(100)
-	default:
-		return types.Int64Null()
-	}
+	return types.Int64PointerValue(deployplan.LiveStrength(condition, strength))
 }

@@ -82,6 +82,7 @@ func TestAccGateway(t *testing.T) {
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(0).AtMapKey("weight"), knownvalue.Int64Exact(50)),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(1).AtMapKey("weight"), knownvalue.Int64Exact(50)),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("balance"), knownvalue.StringExact("round-robin")),
+					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("all -> a 50%, b 50%")})),
 				},
 				Check: expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 5, "2.0.0": 5}),
 			},
@@ -90,6 +91,9 @@ func TestAccGateway(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.test", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(0).AtMapKey("condition_strength"), knownvalue.Int64Exact(100)),
+					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact("user-agent == Firefox -> a 100%"), knownvalue.StringExact("other -> b 100%"),
+					})),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					expectCounts(port, 10, firefoxUA, map[string]int{"1.0.0": 10}),
@@ -119,6 +123,7 @@ func TestAccGateway(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.test", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(1).AtMapKey("weight"), knownvalue.Int64Exact(100)),
+					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split").AtSliceIndex(1), knownvalue.StringExact("other -> b 100%")),
 				}},
 				Check: expectCounts(port, 10, chromeUA, map[string]int{"2.0.0": 10}),
 			},
@@ -152,7 +157,9 @@ func TestAccGatewayPlanErrors(t *testing.T) {
 		{"strength", `{ name = "a", ` + addr + `, condition = "has cookie x", condition_strength = 101 }`,
 			regexp.MustCompile(`(?s)routes\[0\]\.condition_strength.*between 0 and 100`)},
 		{"targets", `{ name = "a", ` + addr + `, gateway = "sava/sava_cluster/webport" }`,
-			regexp.MustCompile(`(?s)Invalid Attribute Combination.*routes\[0\]\.gateway`)},
+			regexp.MustCompile(`(?s)Route with both gateway and addresses.*Attribute routes\[0\]: a route goes to another gateway`)},
+		{"no target", `{ name = "a" }`,
+			regexp.MustCompile(`(?s)Route without a target.*Attribute routes\[0\]: set gateway`)},
 		{"duplicate", `{ name = "a", ` + addr + ` }, { name = "a", ` + addr + ` }`,
 			regexp.MustCompile(`(?s)Duplicate route name.*routes\[1\]\.name`)},
 		{"address", `{ name = "a", addresses = ["localhost"] }`,
@@ -174,6 +181,27 @@ func TestAccGatewayRefused(t *testing.T) {
 		Steps: []resource.TestStep{{
 			Config:      gatewayConfig("acc/refused", freePort(t), `{ name = "a", gateway = "no/such/gateway" }`),
 			ExpectError: words(`The gateway refused gateway "acc/refused"`, `no/such/gateway`, `at routes[0].gateway`, `Nothing was changed`),
+		}},
+	})
+}
+
+// A stand-alone gateway whose routes serve no request is refused at plan.
+func TestAccGatewayRefusesServingNothing(t *testing.T) {
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+resource "vamp_gateway" "none" {
+  name = "none/9999"
+  port = 9999
+  routes = [
+    { name = "a", addresses = ["127.0.0.1:1"], weight = 0 },
+    { name = "b", addresses = ["127.0.0.1:2"], weight = 0, condition = "has cookie x", condition_strength = 0 },
+  ]
+}
+`,
+			PlanOnly:    true,
+			ExpectError: words(`Gateway "none/9999" serves no request`, `Gateway "none/9999" would answer every request with 503`, `condition_strength above 0`),
 		}},
 	})
 }

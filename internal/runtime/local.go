@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/localrt"
@@ -33,19 +36,69 @@ func NewLocal(api *gatewayapi.Client) *Local { return &Local{API: localrt.NewCli
 // Name implements Driver.
 func (l *Local) Name() string { return localrt.Runtime }
 
-// Apply implements Driver: the runtime's PUT waits until every instance of the new definition
-// is healthy (bounded by ctx's deadline) and otherwise answers with the processes' last output.
+// Apply implements Driver. It defines the service (the runtime starts its instances in the
+// background, or rolls a new definition out beside the running one), then polls its status with
+// ctx until every instance is healthy: how long it may take is ctx's deadline alone (the
+// resource's `timeouts`), not an HTTP timeout. When ctx ends first, Apply leaves the runtime as
+// it was: a new service is removed, a changed one goes back to its previous definition (the
+// runtime drops the roll-out; the old instances never stopped). The error is then a
+// *NotHealthyError carrying the runtime's reason and each instance's last output.
 func (l *Local) Apply(ctx context.Context, s Service) (Status, error) {
 	def, err := toLocal(s)
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := l.API.Put(ctx, def)
-	if err != nil {
+	before, err := l.API.Get(ctx, s.ID)
+	existed := err == nil
+	if err != nil && !gatewayapi.IsNotFound(err) {
+		return Status{}, fmt.Errorf("local runtime: reading %s: %w", s.ID, err)
+	}
+	tflog.Debug(ctx, "local runtime: defining service", map[string]any{"service": s.ID, "instances": s.Instances, "update": existed})
+	if _, err := l.API.Define(ctx, def); err != nil {
 		return Status{}, fmt.Errorf("local runtime: deploying %s: %w", s.ID, err)
 	}
-	return fromLocal(st), nil
+	st, err := l.API.WaitHealthy(ctx, s.ID, func(st localrt.Status) {
+		healthy := 0
+		for _, in := range st.Instances {
+			if in.Healthy {
+				healthy++
+			}
+		}
+		tflog.Debug(ctx, "local runtime: waiting for service to become healthy", map[string]any{
+			"service": s.ID, "healthy_instances": healthy, "instances": len(st.Instances),
+		})
+	})
+	if err == nil {
+		tflog.Info(ctx, "local runtime: service healthy", map[string]any{"service": s.ID})
+		return fromLocal(st), nil
+	}
+	var notHealthy *localrt.NotHealthyError
+	if !errors.As(err, &notHealthy) {
+		return Status{}, fmt.Errorf("local runtime: deploying %s: %w", s.ID, err)
+	}
+	// Put the runtime back as it was, with a context of its own: ctx has ended.
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	out := &NotHealthyError{ID: s.ID, Runtime: localrt.Runtime, Reason: notHealthy.Reason(), Waited: notHealthy.Waited, Err: notHealthy.Err}
+	if existed {
+		_, undoErr := l.API.Define(undo, before.Service)
+		out.Undo = "the runtime went back to the service's previous definition (its instances kept serving)"
+		if undoErr != nil {
+			out.Undo = "going back to the previous definition failed: " + undoErr.Error()
+		}
+	} else {
+		undoErr := l.API.Delete(undo, s.ID)
+		out.Undo = "the new service was removed"
+		if undoErr != nil {
+			out.Undo = "removing the new service failed: " + undoErr.Error()
+		}
+	}
+	tflog.Warn(ctx, "local runtime: service did not become healthy", map[string]any{"service": s.ID, "undo": out.Undo})
+	return Status{}, out
 }
+
+// undoTimeout bounds putting the runtime back after a failed Apply.
+const undoTimeout = 30 * time.Second
 
 // Get implements Driver.
 func (l *Local) Get(ctx context.Context, id string) (Status, bool, error) {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,6 +91,45 @@ func TestLocalApplyReportsWhyAServiceIsUnhealthy(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "cannot start") {
 		t.Errorf("error %q does not carry the process's output", err)
+	}
+	var notHealthy *NotHealthyError
+	if !errors.As(err, &notHealthy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v is not a *NotHealthyError that wraps the deadline", err)
+	}
+	// A new service that failed is removed: the runtime is as it was before the Apply.
+	if _, found, err := d.Get(context.Background(), "demo/c/broken:1"); err != nil || found {
+		t.Errorf("after the failed Apply: found=%v err=%v, want the new service removed", found, err)
+	}
+}
+
+// An update that does not get healthy goes back to the previous definition: the old instance
+// keeps serving and the runtime reports the old definition.
+func TestLocalFailedUpdateGoesBack(t *testing.T) {
+	d := localDriver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	good := Service{ID: "demo/c/svc:1", Deployable: "cmd:sleep 300", Instances: 1, CPU: 0.1, MemoryMB: 16}
+	before, err := d.Apply(ctx, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.Deployable = "cmd:echo no config >&2; sleep 300"
+	bad.Ports = map[string]string{"webport": "8080/http"}
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	if _, err := d.Apply(short, bad); err == nil || !strings.Contains(err.Error(), "no config") || !strings.Contains(err.Error(), "previous definition") {
+		t.Fatalf("Apply of a broken update: %v, want the output and that the runtime went back", err)
+	}
+	got, found, err := d.Get(ctx, good.ID)
+	if err != nil || !found {
+		t.Fatalf("Get: found=%v err=%v", found, err)
+	}
+	if got.Service.Deployable != good.Deployable || len(got.Instances) != 1 || got.Instances[0].Ports != nil && len(got.Instances[0].Ports) > 0 {
+		t.Errorf("after the failed update the runtime runs %+v, want the previous definition", got)
+	}
+	if len(before.Instances) != 1 || !got.Healthy {
+		t.Errorf("the previous instance is not serving: %+v", got)
 	}
 }
 

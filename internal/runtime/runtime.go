@@ -5,11 +5,13 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Service is one service variant of a deployment as the provider wants it to run.
@@ -74,7 +76,7 @@ type Driver interface {
 	// Name is the runtime's name as gateway routes use it: "local" or "marathon".
 	Name() string
 	// Apply creates or updates a service and returns once every instance is healthy, or fails
-	// with the runtime's reason when ctx ends first.
+	// with the runtime's reason when ctx ends first. How long it waits is ctx's deadline alone.
 	Apply(ctx context.Context, s Service) (Status, error)
 	// Get returns a service's status; false when the runtime has no such service.
 	Get(ctx context.Context, id string) (Status, bool, error)
@@ -83,6 +85,37 @@ type Driver interface {
 	// List returns every service whose id starts with prefix (e.g. "sava/").
 	List(ctx context.Context, prefix string) ([]Status, error)
 }
+
+// NotHealthyError is a Driver's Apply that ended (its context's deadline) before every instance
+// was healthy. errors.Is(err, context.DeadlineExceeded) holds when the deadline was the cause.
+type NotHealthyError struct {
+	ID string
+	// Runtime is the runtime's name, "local" or "marathon".
+	Runtime string
+	// Reason is the runtime's account: per unhealthy instance its state, last error and last
+	// lines of output.
+	Reason string
+	// Waited is how long the driver waited.
+	Waited time.Duration
+	// Undo says what the driver did about the failed change (removed the new service, went
+	// back to the previous definition).
+	Undo string
+	// Err is the context's error.
+	Err error
+}
+
+func (e *NotHealthyError) Error() string {
+	msg := fmt.Sprintf("%s runtime: service %s is not healthy after %s", e.Runtime, e.ID, e.Waited.Round(100*time.Millisecond))
+	if e.Reason != "" {
+		msg += ":\n" + e.Reason
+	}
+	if e.Undo != "" {
+		msg += "\n" + e.Undo + "."
+	}
+	return msg
+}
+
+func (e *NotHealthyError) Unwrap() error { return e.Err }
 
 // ID is the runtime id of a service variant: "deployment/cluster/breed".
 func ID(deployment, cluster, breed string) string {

@@ -43,6 +43,36 @@ resource "vamp_deployment" "sava" {
   }
 }
 
-output "endpoints" {
-  value = vamp_deployment.sava.gateway_names # ["sava/9050", "sava/sava_cluster/webport"]
+# Where traffic goes, known at plan time:
+# ["user-agent == Firefox -> sava:1.0.0 100%", "other -> sava:1.1.0 100%"]
+output "split" {
+  value = vamp_deployment.sava.clusters["sava_cluster"].gateways["webport"].split
+}
+
+# Gateways by name, not by list position: "sava/sava_cluster/webport".
+output "cluster_gateway" {
+  value = vamp_deployment.sava.gateway_name["sava_cluster/webport"]
+}
+
+# A stable endpoint with routing of its own: beta testers (a cookie) reach the beta cluster,
+# everybody else sava_cluster, with sticky sessions. No separate vamp_gateway is needed.
+resource "vamp_deployment" "shop" {
+  name = "shop"
+  endpoints = {
+    "9060" = {
+      sticky = "route"
+      routes = {
+        "beta_cluster/webport" = { weight = 0, condition = "has cookie beta" } # strength 100
+        "shop_cluster/webport" = { weight = 100 }
+      }
+    }
+  }
+  clusters = {
+    shop_cluster = {
+      services = [{ breed = { name = "shop:1.0.0", deployable = "cmd:./bin/sava --version 1.0.0", ports = { webport = "8080/http" } } }]
+    }
+    beta_cluster = {
+      services = [{ breed = { name = "shop:2.0.0", deployable = "cmd:./bin/sava --version 2.0.0", ports = { webport = "8080/http" } } }]
+    }
+  }
 }

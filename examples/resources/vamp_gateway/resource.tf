@@ -8,7 +8,7 @@ resource "vamp_gateway" "public" {
   routes = [
     {
       name      = "sava"
-      gateway   = vamp_deployment.sava.gateway_names[1] # "sava/sava_cluster/webport"
+      gateway   = vamp_deployment.sava.gateway_name["sava_cluster/webport"] # "sava/sava_cluster/webport"
       weight    = 90
       condition = "has cookie beta"
     },
@@ -20,5 +20,17 @@ resource "vamp_gateway" "public" {
         path = "/health"
       }
     },
+  ]
+}
+
+# A TCP entry (layer 4, Vamp's port type tcp) in front of a deployment's cluster gateway of a port
+# declared "5432/tcp": each connection goes to a variant by the cluster gateway's weights.
+resource "vamp_gateway" "db" {
+  name     = "public/5432"
+  port     = 5432
+  protocol = "tcp"
+
+  routes = [
+    { name = "db", gateway = "db/db_cluster/dbport" },
   ]
 }

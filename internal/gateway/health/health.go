@@ -1,5 +1,5 @@
-// Package health runs the active HTTP health checks of routes: one goroutine per checked instance
-// that GETs its path every interval and marks the instance down after UnhealthyThreshold failures
+// Package health runs the active health checks of routes: one goroutine per checked instance
+// that GETs its path (on a TCP gateway: connects) every interval and marks the instance down after UnhealthyThreshold failures
 // in a row, up again after HealthyThreshold successes in a row.
 package health
 
@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -66,6 +67,15 @@ func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *h
 func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) bool {
 	ctx, cancel := context.WithTimeout(ctx, hc.Timeout)
 	defer cancel()
+	if hc.TCP { // a TCP gateway's check: the instance accepts a connection
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+hc.Path, nil)
 	if err != nil {
 		return false

@@ -103,6 +103,9 @@ func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter) []*waiter 
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
+			if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
+				go w.onIdleEvent()
+			}
 			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 				w.peerClosed.Store(true)
 			}
@@ -151,6 +154,12 @@ type waiter struct {
 	// writes wait here too, on writeWake, while writeWaiting says that one does.
 	writeWake    chan struct{}
 	writeWaiting atomic.Bool
+	// pooled: the socket is an idle instance connection in its pool. Bytes or a close that come
+	// then answer no request: the dispatcher calls onIdleEvent (set before the first wait), which
+	// takes the connection out of its pool at once, as HAProxy does with an idle connection that
+	// becomes readable.
+	pooled      atomic.Bool
+	onIdleEvent func()
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
@@ -205,6 +214,52 @@ func (w *waiter) interrupt() {
 	if w != nil {
 		w.signal()
 	}
+}
+
+// watchIdle makes evict run when something arrives on the socket while it is pooled
+// (setPooled); call it before the socket's first wait. Safe on nil.
+func (w *waiter) watchIdle(evict func()) {
+	if w != nil {
+		w.onIdleEvent = evict
+	}
+}
+
+// setPooled says whether the socket is an idle pooled connection (see pooled). Safe on nil.
+func (w *waiter) setPooled(pooled bool) {
+	if w != nil && w.onIdleEvent != nil {
+		w.pooled.Store(pooled)
+	}
+}
+
+// idleHint reports whether something may have arrived on the socket since its last read (its
+// owner asks). Safe on nil.
+func (w *waiter) idleHint() bool {
+	return w != nil && (w.mayRead || len(w.wake) > 0 || w.peerClosed.Load())
+}
+
+// claimPooled takes the eviction of a pooled socket on itself (false: it was not pooled, or the
+// dispatcher took it).
+func (w *waiter) claimPooled() bool { return w.pooled.CompareAndSwap(true, false) }
+
+// idleQuiet reports whether nothing arrived on an idle socket since its last read: the epoll
+// set kept watching it, so with no wake-up pending, no close seen and no data left behind by the
+// last read (mayRead) there is nothing, without a system call. Otherwise, or with look, one
+// non-blocking read says (its byte, if any, is lost with the connection, which is then closed).
+func (w *waiter) idleQuiet(look bool) bool {
+	if w.peerClosed.Load() {
+		return false
+	}
+	select {
+	case <-w.wake:
+		w.mayRead = true
+	default:
+	}
+	if !look && !w.mayRead && w.registered {
+		return true
+	}
+	var one [1]byte
+	_, err := w.tryRead(one[:])
+	return err == errWouldBlock
 }
 
 // tryRead reads once without waiting; errWouldBlock: nothing there.

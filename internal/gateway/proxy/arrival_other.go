@@ -22,6 +22,16 @@ func (w *waiter) interrupt() {}
 
 func (w *waiter) release() {}
 
+func (w *waiter) watchIdle(func()) {}
+
+func (w *waiter) setPooled(bool) {}
+
+func (w *waiter) idleHint() bool { return false }
+
+func (w *waiter) claimPooled() bool { return false }
+
+func (w *waiter) idleQuiet(bool) bool { panic("unreachable: no waiter without epoll") }
+
 func (w *waiter) tryRead([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
 
 func (w *waiter) read([]byte) (int, error) { panic("unreachable: no waiter without epoll") }

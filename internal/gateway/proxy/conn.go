@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -155,9 +154,11 @@ func (c *clientConn) serve() {
 		}
 		c.x = exchanges.Get().(*exchangeState)
 		if !c.x.rq.parse(*c.buf, headLen, c.remoteAddr) {
-			if c.x.rq.ambiguous {
+			// Not the front end's to forward: net/http's, unless its framing is refused (the
+			// same check framedConn makes on every later head of the connection).
+			if _, err := checkRequestHead((*c.buf)[:headLen]); err != nil {
 				c.x.rq.closeAfter = true
-				c.writeError(http.StatusBadRequest, "vamp gateway: a request with both Content-Length and Transfer-Encoding is refused (RFC 9112 section 6.1); send one of them")
+				c.writeError(err.status(), err.Error())
 				return
 			}
 			c.handOff()
@@ -207,6 +208,9 @@ func (c *clientConn) readHead() (int, error) {
 			if i := bytes.Index(buf[from:], headEnd); i >= 0 {
 				return from + i + 4, nil
 			}
+			if i := requestHeadEnd(buf); i >= 0 {
+				return i, nil // ended by a bare LF: net/http's (the parse hands it off)
+			}
 			if c.n == len(*c.buf) {
 				return 0, errHeadTooLarge
 			}
@@ -241,6 +245,9 @@ func (c *clientConn) readHead() (int, error) {
 			}
 			if i := bytes.Index((*c.buf)[:c.n], headEnd); i >= 0 {
 				return i + 4, nil // the whole head in one read: no header deadline needed
+			}
+			if i := requestHeadEnd((*c.buf)[:c.n]); i >= 0 {
+				return i, nil
 			}
 			c.setReadDeadline(headDeadline, c.s.opts.ReadHeaderTimeout)
 		}
@@ -392,7 +399,7 @@ func (c *clientConn) handOff() {
 		conn.SetReadDeadline(time.Time{})
 	}
 	c.s.remove(c)
-	c.s.handoff.deliver(&prefixConn{Conn: conn, prefix: prefix})
+	c.s.handoff.deliver(newFramedConn(conn, prefix))
 }
 
 // clientGone reports whether the client closed its connection, without waiting: while its

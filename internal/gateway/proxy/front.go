@@ -98,6 +98,15 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		_, werr = c.write(out)
 	} else {
 		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
+		if rerr != nil && len(out) > 0 {
+			// The body was malformed before anything went to the client (the head is still in
+			// out): a 502, as for a malformed head, and the client's connection carries on.
+			putFrontBuf(outp, out)
+			u.close()
+			att.upstream, att.status = true, http.StatusBadGateway
+			route := att.decision.Table.Routes()[att.decision.Route].Name
+			return c.writeError(http.StatusBadGateway, fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, rerr))
+		}
 	}
 	putFrontBuf(outp, out)
 	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
@@ -170,9 +179,9 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 	}
 }
 
-// exchangeFront sends the request to the chosen instance and reads the answer's head; like
-// retryTransport, it tries one other instance when the first could not be reached or dropped
-// the connection unanswered.
+// exchangeFront sends the request to the chosen instance and reads the answer's head. After a
+// failure it does what retryFor says: one other instance after a dial failure, one new
+// connection after a reused one ended unanswered, nothing once an answer byte came.
 func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upstreamConn, int, error) {
 	retried := false
 	for {
@@ -182,11 +191,14 @@ func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upst
 			p.succeeded(b)
 			return u, headLen, nil
 		}
-		if errors.Is(err, errClientGone) || !connectionFailure(err) {
+		if errors.Is(err, errClientGone) {
 			return nil, 0, err
 		}
-		p.failed(b)
-		if retried {
+		r, failure := retryFor(err, true, true) // GET and HEAD without a body
+		if failure {
+			p.failed(b)
+		}
+		if r != retryElsewhere || retried {
 			return nil, 0, err
 		}
 		now = time.Now()
@@ -202,64 +214,72 @@ func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upst
 }
 
 // tryInstanceFront does one exchange with addr, on a pooled connection if there is one. An
-// instance may close an idle connection just as it is taken; then the request goes once more on
-// a new connection (GET and HEAD may be repeated) before that counts as the instance failing.
+// instance may close an idle connection just as it is taken; when it ended before any byte of
+// an answer, the request goes once more on a new connection (retryFor).
 func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*upstreamConn, int, error) {
 	u, reused, err := p.up.get(context.Background(), addr, now)
 	if err != nil {
 		return nil, 0, err
 	}
-	headLen, informational, err := p.roundTripFront(c, u)
-	if err != nil && reused && !informational && !errors.Is(err, errClientGone) && !isTimeout(err) {
+	headLen, err := p.roundTripFront(c, u, reused)
+	if err != nil {
 		u.close()
+		if r, _ := retryFor(err, true, true); r != retryNewConn {
+			return nil, 0, err
+		}
 		if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
 			return nil, 0, err
 		}
-		headLen, _, err = p.roundTripFront(c, u)
-	}
-	if err != nil {
-		u.close()
-		return nil, 0, err
+		if headLen, err = p.roundTripFront(c, u, false); err != nil {
+			u.close()
+			return nil, 0, err
+		}
 	}
 	return u, headLen, nil
 }
 
 // roundTripFront writes the request head on u and reads the final answer's head (parsed into
-// c.rs; its length is returned), passing 1xx answers on to the client.
-func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn) (headLen int, informational bool, err error) {
+// c.rs; its length is returned), passing 1xx answers on to the client. A connection that ends
+// before any byte of the answer is an UnansweredError.
+func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (headLen int, err error) {
 	outp := frontBufs.Get().(*[]byte)
 	head := c.x.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err = u.write(head)
 	putFrontBuf(outp, head)
 	if err != nil {
-		return 0, false, err
+		if connectionEnded(err) {
+			return 0, &UnansweredError{Reused: reused, Err: err}
+		}
+		return 0, err
 	}
 	yieldBeforeRead()
 	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
 	for range 5 {
 		if headLen, err = u.readHead(c, deadline); err != nil {
-			return 0, informational, err
+			if u.w == 0 && connectionEnded(err) {
+				return 0, &UnansweredError{Reused: reused, Err: err}
+			}
+			return 0, err
 		}
 		if err = c.x.rs.parse(u.buf[u.r:], headLen, c.x.rq.method); err != nil {
-			return 0, informational, err
+			return 0, err
 		}
 		switch {
 		case c.x.rs.status >= 200:
-			return headLen, informational, nil
+			return headLen, nil
 		case c.x.rs.status == http.StatusSwitchingProtocols:
-			return 0, informational, errSwitchedProtocols
+			return 0, errSwitchedProtocols
 		}
 		// 103 Early Hints and the like go to the client as they come.
-		informational = true
 		hints := frontBufs.Get().(*[]byte)
 		_, err := c.write(c.x.rs.appendClientHead((*hints)[:0], clientHead{informational: true}))
 		frontBufs.Put(hints)
 		if err != nil {
-			return 0, informational, errClientGone
+			return 0, errClientGone
 		}
 		u.r += headLen
 	}
-	return 0, informational, errTooManyInformational
+	return 0, errTooManyInformational
 }
 
 // readHead reads until u's buffer holds a whole answer head and returns its length.
@@ -269,6 +289,9 @@ func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) 
 		from := max(scanned-3, u.r)
 		if i := bytes.Index(u.buf[from:u.w], headEnd); i >= 0 {
 			return from + i + 4 - u.r, nil
+		}
+		if i := requestHeadEnd(u.buf[u.r:u.w]); i >= 0 {
+			return i, nil // a head whose lines end in bare LFs
 		}
 		scanned = u.w
 		if u.w == len(u.buf) {

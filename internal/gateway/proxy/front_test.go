@@ -87,7 +87,18 @@ func rawInstance(t *testing.T, serve func(net.Conn)) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		// Connections the gateway still holds (one it pooled as it was shutting down) end here.
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -96,6 +107,9 @@ func rawInstance(t *testing.T, serve func(net.Conn)) string {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() { defer wg.Done(); defer c.Close(); serve(c) }()
 		}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -97,11 +95,8 @@ func New(opts Options) *Proxy {
 		idleTimeout: opts.IdleConnTimeout,
 	}
 	p.transport = &http.Transport{
-		Proxy: nil, // instances are reached directly, never through HTTP_PROXY
-		DialContext: (&net.Dialer{
-			Timeout:   opts.DialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 nil, // instances are reached directly, never through HTTP_PROXY
+		DialContext:           dialWithDialError(&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}),
 		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds each instance
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
 		IdleConnTimeout:       opts.IdleConnTimeout,
@@ -139,10 +134,11 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 // Transport is the shared transport to instances (for health checks to reuse its settings).
 func (p *Proxy) Transport() *http.Transport { return p.transport }
 
-// Close drops idle connections to instances.
+// Close drops idle connections to instances; the front end's connections that finish their
+// exchange later are closed too (Close is for shutdown).
 func (p *Proxy) Close() {
 	p.transport.CloseIdleConnections()
-	p.up.closeIdle()
+	p.up.close()
 }
 
 // Register makes the per-route metrics of table t known; call it before t is swapped in.
@@ -202,6 +198,12 @@ func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
 		return
 	}
+	if r.Method == http.MethodConnect {
+		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
+		http.Error(w, "vamp gateway "+f.Name+": CONNECT is not served here: the gateway is not a forward proxy", http.StatusMethodNotAllowed)
+		return
+	}
 	t := f.Table.Load()
 	d, err := t.Choose(r, start, nil)
 	if err != nil {
@@ -251,6 +253,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = att.decision.Backend.Addr
+
 	// The inbound Host header is kept (as HAProxy does): instances behind one gateway often
 	// serve several virtual hosts.
 }
@@ -261,11 +264,18 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	att.status = resp.StatusCode
+	if upgradeAsked(att.in) {
+		// What the client sends next is HTTP/1.1 again (checked), or not (framedConn).
+		switched(att.in.Context(), resp.StatusCode == http.StatusSwitchingProtocols)
+	}
 	if d := att.decision; d.SetCookie {
 		resp.Header.Add("Set-Cookie", stickyCookie(d.CookieName, d.CookieValue))
 	}
 	return nil
 }
+
+// upgradeAsked: the request asks to switch protocols.
+func upgradeAsked(r *http.Request) bool { return len(r.Header["Upgrade"]) > 0 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	p.answerError(w, r, r.Context().Value(attemptKey{}).(*attempt), err)
@@ -273,13 +283,29 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 
 // answerError answers a request that no instance answered, and says why in the counters.
 func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt, err error) {
-	if r.Context().Err() != nil {
-		// The client went away; nothing to answer and not the instance's fault. 499 is nginx's
-		// "client closed request", used here only for the counters.
-		att.status = 499
+	framing := framingFailure(r.Context())
+	if framing != nil || errors.As(err, &framing) {
+		// The client's body broke the rules of its framing (framedConn): not the instance's fault.
+		// First: the failed read also ended the request's context.
+		att.status = framing.status()
+		w.Header().Set("Connection", "close")
+		http.Error(w, framing.Error(), framing.status())
 		return
 	}
+	if r.Context().Err() != nil {
+		// The client went away (or ended before its body did); nothing to answer and not the
+		// instance's fault. 499 is nginx's "client closed request", used here only for the
+		// counters. The connection is closed without an answer: none may be made up for a
+		// request the instance never answered (net/http would send an empty 200).
+		att.status = 499
+		panic(http.ErrAbortHandler)
+	}
 	att.upstream = true
+	if upgradeAsked(r) {
+		// The switch may have failed after modifyResponse saw the 101: the connection closes.
+		switched(r.Context(), false)
+		w.Header().Set("Connection", "close")
+	}
 	status := http.StatusBadGateway
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -291,8 +317,22 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
 }
 
-// retryTransport sends a request once more, to another instance, when its connection failed
-// before any response and the request can be replayed.
+// dialWithDialError is d.DialContext whose failures are DialErrors: made in the dial, so that
+// the retry decision (retryFor) can tell that the instance never saw the request (net/http's
+// transport passes a dial's error through unchanged); its connections are guardedConns.
+func dialWithDialError(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &DialError{Addr: addr, Err: err}
+		}
+		return &guardedConn{Conn: conn}, nil
+	}
+}
+
+// retryTransport sends a request once more, to another instance, when retryFor says so (its
+// instance could not be connected to). A reused connection that the instance closed unanswered
+// is net/http's transport's own to retry, and it does (idempotent requests only).
 type retryTransport struct{ p *Proxy }
 
 func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -301,17 +341,21 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return p.transport.RoundTrip(req)
 	}
+	req = withReuseCheck(req)
 	resp, err := p.transport.RoundTrip(req)
 	if err == nil {
 		p.succeeded(att.decision.Backend)
 		return resp, nil
 	}
-	if req.Context().Err() != nil || !connectionFailure(err) {
+	if req.Context().Err() != nil {
 		return nil, err
 	}
 	failed := att.decision.Backend
-	p.failed(failed)
-	if !replayable(req) {
+	r, failure := retryFor(err, idempotent(req.Method), resendable(req))
+	if failure {
+		p.failed(failed)
+	}
+	if r != retryElsewhere {
 		return nil, err
 	}
 	d, cerr := att.table.Choose(att.in, time.Now(), failed)
@@ -323,42 +367,20 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	att.decision = d
 	retry := req.Clone(req.Context())
 	retry.URL.Host = d.Backend.Addr
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
 	resp, err = p.transport.RoundTrip(retry)
-	switch {
-	case err == nil:
+	if err == nil {
 		p.succeeded(d.Backend)
-	case connectionFailure(err) && req.Context().Err() == nil:
+		return resp, nil
+	}
+	if _, failure := retryFor(err, false, false); failure && req.Context().Err() == nil {
 		p.failed(d.Backend)
 	}
 	return resp, err
-}
-
-// connectionFailure reports errors where the instance never began to answer: it refused or
-// could not be dialled, or reset/closed the connection before a response.
-func connectionFailure(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	// net/http does not export these: the instance closed a fresh connection before the request
-	// was answered (it retries them itself only on reused connections).
-	msg := err.Error()
-	return strings.Contains(msg, "server closed idle connection") || strings.Contains(msg, "transport connection broken")
-}
-
-// replayable: idempotent method and no body to resend (ReverseProxy sets Body to nil for an
-// empty one).
-func replayable(req *http.Request) bool {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
-	default:
-		return false
-	}
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // Forget drops the failure count and the idle connections of an instance that no table names

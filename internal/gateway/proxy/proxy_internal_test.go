@@ -11,27 +11,38 @@ import (
 	"testing"
 )
 
-func TestConnectionFailureTellsRetryableErrors(t *testing.T) {
+// TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess: the one retry decision looks at the
+// errors' types only: a message that reads like a closed connection is not one.
+func TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess(t *testing.T) {
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
+		name                   string
+		err                    error
+		idempotent, resendable bool
+		want                   retry
+		failure                bool
 	}{
-		{"dial refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
-		{"dial timeout", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}, true},
-		{"reset while reading", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
-		{"closed before answering", fmt.Errorf("wrapped: %w", io.EOF), true},
-		{"net/http's closed idle connection", errors.New("http: server closed idle connection"), true},
-		{"response header timeout", errors.New("net/http: timeout awaiting response headers"), false},
-		{"anything else", errors.New("tls: bad certificate"), false},
+		{"dial refused", &DialError{Addr: "a", Err: syscall.ECONNREFUSED}, false, true, retryElsewhere, true},
+		{"dial refused, body gone", &DialError{Addr: "a", Err: syscall.ECONNREFUSED}, true, false, noRetry, true},
+		{"dial error wrapped", fmt.Errorf("x: %w", &DialError{Addr: "a", Err: syscall.ETIMEDOUT}), true, true, retryElsewhere, true},
+		{"reused, closed unanswered", &UnansweredError{Reused: true, Err: io.EOF}, true, true, retryNewConn, false},
+		{"reused, closed unanswered, POST", &UnansweredError{Reused: true, Err: io.EOF}, false, true, noRetry, false},
+		{"fresh, closed unanswered", &UnansweredError{Err: reset}, true, true, noRetry, true},
+		{"reset without a type", reset, true, true, noRetry, true},
+		{"answer cut short", io.ErrUnexpectedEOF, true, true, noRetry, true},
+		{"text that looks like a closed connection", errors.New("http: server closed idle connection"), true, true, noRetry, false},
+		{"text that looks like a dial", errors.New("dial tcp: connection refused"), true, true, noRetry, false},
+		{"malformed answer", errBadAnswer, true, true, noRetry, false},
+		{"unrequested 101", errSwitchedProtocols, true, true, noRetry, false},
 	} {
-		if got := connectionFailure(tc.err); got != tc.want {
-			t.Errorf("%s: connectionFailure(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		got, failure := retryFor(tc.err, tc.idempotent, tc.resendable)
+		if got != tc.want || failure != tc.failure {
+			t.Errorf("%s: retryFor(%v) = %v, failure %v; want %v, %v", tc.name, tc.err, got, failure, tc.want, tc.failure)
 		}
 	}
 }
 
-func TestReplayableOnlyIdempotentWithoutBody(t *testing.T) {
+func TestIdempotentAndResendable(t *testing.T) {
 	for _, tc := range []struct {
 		method string
 		body   io.ReadCloser
@@ -46,8 +57,8 @@ func TestReplayableOnlyIdempotentWithoutBody(t *testing.T) {
 		{http.MethodPatch, nil, false},
 	} {
 		req := &http.Request{Method: tc.method, Body: tc.body}
-		if got := replayable(req); got != tc.want {
-			t.Errorf("%s with body %v: replayable = %v, want %v", tc.method, tc.body != nil, got, tc.want)
+		if got := idempotent(req.Method) && resendable(req); got != tc.want {
+			t.Errorf("%s with body %v: idempotent and resendable = %v, want %v", tc.method, tc.body != nil, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package proxy
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+	"unsafe"
+)
 
 // rawSockets: on Windows the front end reads client sockets through net.Conn (Go's overlapped
 // I/O), so it never has a descriptor to read itself; readFD and peekFD are not called.
@@ -9,3 +13,28 @@ const rawSockets = false
 func readFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
 
 func peekFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
+
+// fionread is FIONREAD of winsock2.h: the number of bytes ready to read.
+const fionread = 0x4004667f
+
+// connQuiet reports whether no bytes are readable on an idle connection (FIONREAD; a close is
+// not seen here: the request written on it then fails unanswered, and is sent again).
+func connQuiet(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	quiet := false
+	if err := raw.Control(func(fd uintptr) {
+		var n, ret uint32
+		err := syscall.WSAIoctl(syscall.Handle(fd), fionread, nil, 0, (*byte)(unsafe.Pointer(&n)), 4, &ret, nil, 0)
+		quiet = err == nil && n == 0
+	}); err != nil {
+		return false
+	}
+	return quiet
+}

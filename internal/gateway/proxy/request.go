@@ -37,10 +37,6 @@ type request struct {
 	connection []string
 	// teTrailers: the client takes trailers (TE: trailers).
 	teTrailers bool
-	// ambiguous: the head has both Content-Length and Transfer-Encoding, the makings of request
-	// smuggling; RFC 9112 6.1 wants the connection closed after the answer, and the front end
-	// refuses such a request outright.
-	ambiguous bool
 }
 
 type field struct{ name, value string }
@@ -61,10 +57,8 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 	}
 	rq.method = str(method)
 	rq.target = str(target)
-	// The headers are read even for a request the front end will not forward, to refuse an
-	// ambiguous one whatever its method.
 	take := (rq.method == http.MethodGet || rq.method == http.MethodHead) && target[0] == '/'
-	hosts, length, chunked := 0, false, false
+	hosts := 0
 	for len(rest) > 0 {
 		if line, rest, ok = cutLine(rest); !ok {
 			return false
@@ -82,10 +76,9 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 			rq.host = v
 			continue // net/http moves Host out of the header map; so does the front end
 		case "Content-Length":
-			length = true
 			take = take && v == "0"
 		case "Transfer-Encoding":
-			chunked, take = true, false
+			take = false
 		case "Upgrade", "Expect", "Http2-Settings":
 			take = false
 		case "Connection":
@@ -99,10 +92,6 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 			}
 		}
 		rq.add(name, v)
-	}
-	if length && chunked {
-		rq.ambiguous = true
-		return false
 	}
 	if !take || hosts != 1 || rq.host == "" {
 		return false // net/http answers these (400), or sends the instance's address as Host
@@ -146,7 +135,7 @@ func (rq *request) reset() {
 	rq.url = url.URL{}
 	rq.req = http.Request{}
 	rq.method, rq.target, rq.host = "", "", ""
-	rq.closeAfter, rq.teTrailers, rq.ambiguous = false, false, false
+	rq.closeAfter, rq.teTrailers = false, false
 }
 
 // add records a header in arrival order and in the header map, without allocating for the

@@ -32,8 +32,8 @@ func TestRequestParseTakesPlainGetAndHead(t *testing.T) {
 		"GET /a?q=%zz;x&y=1/2?3 HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTe: trailers\r\n\r\n",
 	} {
-		if rq, ok := parseHead(head); !ok || rq.ambiguous {
-			t.Errorf("%q: parse = %v (ambiguous %v), want the front end to take it", head, ok, rq.ambiguous)
+		if _, ok := parseHead(head); !ok {
+			t.Errorf("%q: parse = false, want the front end to take it", head)
 		}
 	}
 }
@@ -89,12 +89,8 @@ func TestRequestParseHandsOffTheRest(t *testing.T) {
 		"empty":                  "\r\n\r\n",
 		"Transfer-Encoding POST": "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n",
 	} {
-		rq, ok := parseHead(head)
-		if ok {
+		if _, ok := parseHead(head); ok {
 			t.Errorf("%s: the front end takes %q, want it handed to net/http", name, head)
-		}
-		if rq.ambiguous {
-			t.Errorf("%s: %q is marked ambiguous", name, head)
 		}
 	}
 }
@@ -112,17 +108,20 @@ func TestRequestParseHandsOffMalformedHost(t *testing.T) {
 	}
 }
 
-// TestRequestParseRefusesAmbiguousLength: Content-Length with Transfer-Encoding, whatever the
-// method and order, is the makings of request smuggling.
-func TestRequestParseRefusesAmbiguousLength(t *testing.T) {
+// TestRequestParseLeavesAmbiguousLengthToTheCheck: Content-Length with Transfer-Encoding,
+// whatever the method and order, is never the front end's to forward; checkRequestHead refuses it.
+func TestRequestParseLeavesAmbiguousLengthToTheCheck(t *testing.T) {
 	for _, head := range []string{
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
 		"PUT /x HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 12\r\nHost: a\r\n\r\n",
 		"DELETE /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: identity\r\n\r\n",
 	} {
-		if rq, ok := parseHead(head); ok || !rq.ambiguous {
-			t.Errorf("%q: parse = %v, ambiguous = %v; want it refused as ambiguous", head, ok, rq.ambiguous)
+		if _, ok := parseHead(head); ok {
+			t.Errorf("%q: the front end takes it", head)
+		}
+		if _, err := checkRequestHead([]byte(head)); err == nil {
+			t.Errorf("%q: checkRequestHead lets it through", head)
 		}
 	}
 }
@@ -299,6 +298,9 @@ func FuzzRequestParse(f *testing.F) {
 		rq := new(request)
 		if !rq.parse(buf, len(buf), "192.0.2.7:4321") {
 			return
+		}
+		if _, err := checkRequestHead(data); err != nil {
+			t.Fatalf("the front end takes %q, which checkRequestHead refuses: %v", data, err)
 		}
 		nr, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
@@ -35,7 +36,12 @@ var errBadAnswer = errors.New("the instance sent a malformed answer head")
 // given method.
 func (rs *response) parse(buf []byte, headLen int, method string) error {
 	*rs = response{fields: rs.fields[:0], connection: rs.connection[:0], length: -1}
-	line, rest, ok := cutLine(buf[:headLen-2])
+	// Lines may end in a bare LF, as net/http's transport takes them (RFC 9112 section 2.2).
+	end := headLen - 1
+	if end > 0 && buf[end-1] == '\r' {
+		end--
+	}
+	line, rest, ok := cutLineLF(buf[:end])
 	if !ok || len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return errBadAnswer
 	}
@@ -47,7 +53,7 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 	rs.status = status
 	keepAlive, hasTE := false, false
 	for len(rest) > 0 {
-		if line, rest, ok = cutLine(rest); !ok {
+		if line, rest, ok = cutLineLF(rest); !ok {
 			return errBadAnswer
 		}
 		name, v, ok := parseField(line)
@@ -89,6 +95,19 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 		rs.reusable = false
 	}
 	return nil
+}
+
+// cutLineLF splits off the first line, ended by LF or CRLF.
+func cutLineLF(b []byte) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, nil, false
+	}
+	line = b[:i]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, b[i+1:], true
 }
 
 // bodyless: no body follows the head.

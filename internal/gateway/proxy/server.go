@@ -74,6 +74,7 @@ func (p *Proxy) NewServer(f *Front, opts ServerOptions) *Server {
 		IdleTimeout:       opts.IdleTimeout,
 		Protocols:         protocols,
 		ErrorLog:          opts.ErrorLog,
+		ConnContext:       withFramedConn,
 	}
 	return s
 }
@@ -104,7 +105,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		if s.opts.NetHTTPOnly {
-			s.handoff.deliver(conn)
+			s.handoff.deliver(newFramedConn(conn, nil))
 			continue
 		}
 		c := newClientConn(s, conn)
@@ -242,19 +243,4 @@ func (l *handoffListener) deliver(c net.Conn) {
 	case <-l.done:
 		c.Close()
 	}
-}
-
-// prefixConn is a connection whose first bytes were already read by the front end.
-type prefixConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixConn) Read(b []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(b, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,13 +59,14 @@ type upstreams struct {
 	maxIdle     int
 	idleTimeout time.Duration
 	pools       sync.Map // addr -> *connPool
+	closed      atomic.Bool
 }
 
 func (u *upstreams) pool(addr string) *connPool {
 	if p, ok := u.pools.Load(addr); ok {
 		return p.(*connPool)
 	}
-	p, _ := u.pools.LoadOrStore(addr, &connPool{})
+	p, _ := u.pools.LoadOrStore(addr, &connPool{gone: u.closed.Load()})
 	return p.(*connPool)
 }
 
@@ -75,11 +78,19 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 		c = p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		if now.Sub(c.idleSince) < u.idleTimeout {
-			p.mu.Unlock()
+		c.aw.setPooled(false)
+		if now.Sub(c.idleSince) >= u.idleTimeout {
+			c.close() // idle too long: the instance may have dropped it already
+			continue
+		}
+		p.mu.Unlock()
+		if c.quiet(now.Sub(c.idleSince) >= lookAfterIdle) {
 			return c, true, nil
 		}
-		c.close() // idle too long: the instance may have dropped it already
+		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
+		// answer no request, and the next request must not read them as its answer.
+		c.close()
+		p.mu.Lock()
 	}
 	p.mu.Unlock()
 	return u.dial(ctx, addr, p)
@@ -88,11 +99,77 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
 	conn, err := u.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, false, err
+		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
 	c.sock, _, c.aw = frontSocket(conn, false) // nothing comes before the first request
+	c.aw.watchIdle(c.evictIdle)
 	return c, false, nil
+}
+
+// evictIdle takes a pooled connection on which something arrived (bytes or its close) out of
+// its pool and closes it; the dispatcher calls it (waiter.pooled). A wake-up for bytes that were
+// read before the connection went back to the pool finds it quiet, and it goes back.
+func (c *upstreamConn) evictIdle() {
+	p := c.pool
+	for {
+		p.mu.Lock()
+		i := slices.Index(p.idle, c)
+		if i < 0 {
+			p.mu.Unlock()
+			return // taken meanwhile: its taker checks it (quiet)
+		}
+		p.idle = slices.Delete(p.idle, i, i+1)
+		p.mu.Unlock()
+		// The wake-up that called this may not be signalled yet: look.
+		if !c.quiet(true) {
+			c.close()
+			return
+		}
+		p.mu.Lock()
+		if p.gone {
+			p.mu.Unlock()
+			c.close()
+			return
+		}
+		look := p.addIdle(c)
+		p.mu.Unlock()
+		if !look || !c.aw.claimPooled() {
+			return
+		}
+	}
+}
+
+// addIdle adds c to the idle connections; p.mu is held. true: bytes may have come between c's
+// last read and the moment the dispatcher began to watch it for its pool (they left a wake-up
+// only), and the caller is to evict it (evictIdle) once it has claimed that (claimPooled).
+func (p *connPool) addIdle(c *upstreamConn) (look bool) {
+	p.idle = append(p.idle, c)
+	c.aw.setPooled(true)
+	return c.aw.idleHint()
+}
+
+// lookAfterIdle: a connection idle this long is looked at (one non-blocking read) when it is
+// taken, whatever the epoll set reported. The dispatcher reports bytes on an idle socket as soon
+// as the runtime polls the set, which on a busy process can take the scheduler's next poll (up to
+// 10 ms); a connection taken sooner than that after its answer is trusted to what was reported.
+// Under load the pool hands out the connection put back last, microseconds before, so the
+// common case costs no system call; a quieter gateway pays one per request, when it has time.
+const lookAfterIdle = 100 * time.Microsecond
+
+// quiet reports whether nothing arrived on an idle connection since its last answer ended:
+// no stray bytes, no close. Only such a connection is reused (as net/http's transport and
+// HAProxy do): bytes that come after a complete answer answer no request, and would be read as
+// the answer to the next one. The answer's own end was checked when the connection was put back
+// (relay: no byte beyond the framed end). Where reads wait in arrival order the epoll set has
+// kept watching the idle socket, so this costs a system call only when it reported something
+// (waiter.idleQuiet), unless look; elsewhere it is a non-blocking peek (connQuiet in
+// rawsock_*.go).
+func (c *upstreamConn) quiet(look bool) bool {
+	if c.aw != nil {
+		return c.aw.idleQuiet(look)
+	}
+	return connQuiet(c.conn)
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
@@ -117,8 +194,13 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
 	}
-	p.idle = append(p.idle, c)
+	// Bytes that arrive from now on make the dispatcher evict it; those that came since its last
+	// read (an answer's end is where the instance's bytes should stop) left only a wake-up.
+	look := p.addIdle(c)
 	p.mu.Unlock()
+	if look && c.aw.claimPooled() {
+		c.evictIdle()
+	}
 }
 
 // forget closes the idle connections to addr and stops keeping new ones.
@@ -130,10 +212,12 @@ func (u *upstreams) forget(addr string) {
 	v.(*connPool).close(true)
 }
 
-// closeIdle closes every idle connection; pools stay usable.
-func (u *upstreams) closeIdle() {
+// close closes every idle connection, and those that finish their exchange later: nothing is
+// pooled any more (the proxy shuts down).
+func (u *upstreams) close() {
+	u.closed.Store(true)
 	u.pools.Range(func(_, v any) bool {
-		v.(*connPool).close(false)
+		v.(*connPool).close(true)
 		return true
 	})
 }

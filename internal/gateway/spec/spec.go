@@ -42,6 +42,9 @@ type Env struct {
 	Gateway func(name string) *atomic.Pointer[routing.Table]
 	// Source returns the discovery source of a runtime, nil when none is registered.
 	Source func(runtime string) discovery.Source
+	// Protocol returns the protocol (gatewayapi.ProtocolOf) of another existing gateway; nil
+	// skips the check that a TCP gateway routes only to TCP gateways.
+	Protocol func(name string) string
 	// Strict makes a failed service lookup refuse the document (a PUT). Otherwise (restoring the
 	// state file, following a discovery change) the route gets no instances until the runtime
 	// knows it again, and the fault is returned in Compiled.Warnings.
@@ -50,9 +53,11 @@ type Env struct {
 
 // HealthCheck is a route's active health check with its defaults filled in.
 type HealthCheck struct {
-	Route              string
-	Backends           []*routing.Backend
+	Route    string
+	Backends []*routing.Backend
+	// Path is the HTTP path to GET; empty with TCP: a TCP connect is the check.
 	Path               string
+	TCP                bool
 	Interval, Timeout  time.Duration
 	UnhealthyThreshold int
 	HealthyThreshold   int
@@ -61,6 +66,8 @@ type HealthCheck struct {
 // Compiled is a checked gateway, ready to be swapped in.
 type Compiled struct {
 	Spec routing.Spec
+	// Protocol is gatewayapi.ProtocolHTTP or gatewayapi.ProtocolTCP.
+	Protocol string
 	// Table is built from Spec, not yet in service.
 	Table        *routing.Table
 	HealthChecks []HealthCheck
@@ -83,6 +90,11 @@ func Compile(name string, gw gatewayapi.Gateway, env Env) (*Compiled, error) {
 	if gw.Port < 0 || gw.Port > 65535 {
 		return nil, fieldErr("port", "port %d is outside 0..65535 (0 = no listener: reachable only through another gateway's route)", gw.Port)
 	}
+	if err := CheckProtocol(gw); err != nil {
+		return nil, err
+	}
+	out.Protocol = gatewayapi.ProtocolOf(gw)
+	tcp := out.Protocol == gatewayapi.ProtocolTCP
 	switch gw.Sticky {
 	case "":
 		out.Spec.Sticky = routing.StickyNone
@@ -171,6 +183,12 @@ func Compile(name string, gw gatewayapi.Gateway, env Env) (*Compiled, error) {
 			if next == nil {
 				return nil, fieldErr(at(".gateway"), "gateway %q does not exist; create it first (PUT /v1/gateways/%s)", r.Gateway, r.Gateway)
 			}
+			// A TCP connection has no request for an HTTP gateway's conditions and cookies. The
+			// other way round is fine: an HTTP gateway may balance its requests by a TCP
+			// gateway's weights.
+			if tcp && env.Protocol != nil && env.Protocol(r.Gateway) != gatewayapi.ProtocolTCP {
+				return nil, fieldErr(at(".gateway"), "gateway %q is an HTTP gateway, and a TCP gateway's routes lead to TCP gateways (a connection has no HTTP request for its conditions); route to a TCP gateway, or to the instances", r.Gateway)
+			}
 			rr.Next = next
 		default:
 			backends, err := resolve(r.Service, at(".service"), env)
@@ -187,7 +205,7 @@ func Compile(name string, gw gatewayapi.Gateway, env Env) (*Compiled, error) {
 			if r.Gateway != "" {
 				return nil, fieldErr(at(".health_check"), "a route to another gateway has no instances to check; put the health check on that gateway's routes")
 			}
-			hc, err := healthCheck(*r.HealthCheck)
+			hc, err := healthCheck(*r.HealthCheck, tcp)
 			if err != nil {
 				err.Path = at(".health_check" + err.Path)
 				return nil, err
@@ -266,12 +284,49 @@ type wrapped struct {
 func (w *wrapped) Error() string   { return w.field.Error() }
 func (w *wrapped) Unwrap() []error { return []error{w.kind, w.field} }
 
-func healthCheck(in gatewayapi.HealthCheck) (HealthCheck, *FieldError) {
+// CheckProtocol checks gw's protocol, and refuses on a TCP gateway what needs HTTP requests
+// (Vamp's StickyPortTypeError and ConditionPortTypeError, and this gateway's HTTP-only features),
+// naming the field. Compile calls it; the gateway calls it before it prepares a roll-out or SLA
+// scaling, so that their own checks do not hide the reason.
+func CheckProtocol(gw gatewayapi.Gateway) *FieldError {
+	switch gw.Protocol {
+	case "", gatewayapi.ProtocolHTTP:
+		return nil
+	case gatewayapi.ProtocolTCP:
+	default:
+		return fieldErr("protocol", "protocol %q is unknown; use \"http\" (the default) or \"tcp\" (layer-4 forwarding of whole connections, Vamp's port type tcp)", gw.Protocol)
+	}
+	const why = "a TCP gateway (protocol \"tcp\") forwards whole connections and sees no HTTP request"
+	switch {
+	case gw.Sticky != "":
+		return fieldErr("sticky", "%s, so it has no cookie to be sticky with (Vamp: StickyPortTypeError); remove sticky, or use protocol \"http\"", why)
+	case len(gw.VirtualHosts) > 0:
+		return fieldErr("virtual_hosts", "%s, so it has no Host to match; remove virtual_hosts, or use protocol \"http\"", why)
+	case gw.Rollout != nil:
+		return fieldErr("rollout", "%s, and a roll-out judges HTTP answers (5xx rate, latency); remove rollout, or use protocol \"http\"", why)
+	}
+	for i, r := range gw.Routes {
+		at := func(field string) string { return fmt.Sprintf("routes[%d].%s", i, field) }
+		switch {
+		case strings.TrimSpace(r.Condition) != "":
+			return fieldErr(at("condition"), "%s, so a condition has nothing to match (Vamp: ConditionPortTypeError); remove the condition, or use protocol \"http\"", why)
+		case r.ConditionStrength != nil:
+			return fieldErr(at("condition_strength"), "%s and has no conditions; remove condition_strength", why)
+		case r.HealthCheck != nil && r.HealthCheck.Path != "":
+			return fieldErr(at("health_check.path"), "%s, so it cannot GET %q; leave path out for a TCP connect check", why, r.HealthCheck.Path)
+		case r.Scale != nil:
+			return fieldErr(at("scale"), "%s, and SLA scaling measures HTTP latency; remove scale, or use protocol \"http\"", why)
+		}
+	}
+	return nil
+}
+
+func healthCheck(in gatewayapi.HealthCheck, tcp bool) (HealthCheck, *FieldError) {
 	hc := HealthCheck{
-		Path: in.Path, Interval: DefaultInterval, Timeout: DefaultTimeout,
+		Path: in.Path, TCP: tcp, Interval: DefaultInterval, Timeout: DefaultTimeout,
 		UnhealthyThreshold: DefaultUnhealthyThreshold, HealthyThreshold: DefaultHealthyThreshold,
 	}
-	if !strings.HasPrefix(in.Path, "/") {
+	if !tcp && !strings.HasPrefix(in.Path, "/") {
 		return hc, fieldErr(".path", "path %q must start with \"/\", e.g. \"/health\"", in.Path)
 	}
 	for _, d := range []struct {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
@@ -70,6 +71,37 @@ func Load(path string) (f File, found bool, err error) {
 		}
 	}
 	return f, true, nil
+}
+
+// RemoveStaleTemps removes the temporary files that Save leaves next to path when the process
+// dies between creating one and renaming it (path + ".tmp-*"), and returns their names. Call it
+// at start, before anything saves: the gateway is the state file's only writer.
+func RemoveStaleTemps(path string) ([]string, error) {
+	pattern := filepath.Join(filepath.Dir(path), globEscape(filepath.Base(path))+".tmp-*")
+	stale, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: looking for stale temporary files: %w", path, err)
+	}
+	var removed []string
+	for _, name := range stale {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("state file %s: removing the stale temporary file %s: %w", path, name, err)
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
+}
+
+// globEscape escapes the characters filepath.Match gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // Save replaces path with f's gateways (sorted by name, so the file diffs well) and roll-outs.

@@ -108,3 +108,32 @@ func TestRolloutStateRoundTripsWithItsGateway(t *testing.T) {
 		t.Errorf("the loaded state does not resume: %v", err)
 	}
 }
+
+// TestRemoveStaleTempsRemovesOnlyTheStateFilesTemps: what Save leaves when the process dies
+// between creating its temporary file and renaming it goes at the next start; nothing else does.
+func TestRemoveStaleTempsRemovesOnlyTheStateFilesTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state[1].json") // a name with glob characters
+	keep := []string{"state[1].json", "other.json.tmp-1", "state[1].json.bak", "state1.json.tmp-2"}
+	stale := []string{"state[1].json.tmp-123", "state[1].json.tmp-9876543"}
+	for _, name := range append(append([]string{}, keep...), stale...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := state.RemoveStaleTemps(path)
+	if err != nil || len(removed) != len(stale) {
+		t.Fatalf("RemoveStaleTemps = %v, %v; want the %d stale files", removed, err, len(stale))
+	}
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, ",") != "other.json.tmp-1,state1.json.tmp-2,state[1].json,state[1].json.bak" {
+		t.Errorf("left %v, want the state file and the unrelated files only", left)
+	}
+	if removed, err := state.RemoveStaleTemps(filepath.Join(t.TempDir(), "state.json")); err != nil || len(removed) != 0 {
+		t.Errorf("in an empty directory: %v, %v", removed, err)
+	}
+}

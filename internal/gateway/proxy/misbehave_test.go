@@ -1,0 +1,292 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Instances that misbehave the way real applications do must never make a client get another
+// request's answer (issue 13): bytes after a complete answer answer no request.
+
+// strayInstance answers GET and HEAD of any path with the path as the body, except /trigger,
+// which it answers with answer and then, in a later segment once told to (stray channel), or in
+// the same write (sameSegment), with stray. After that it reports what the gateway did with the
+// connection: "closed" (right) or "reused" (a request came on it).
+type strayInstance struct {
+	addr        string
+	answer      string
+	strayBytes  string
+	sameSegment bool
+	stray       chan struct{}
+	events      chan string
+}
+
+func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *strayInstance {
+	inst := &strayInstance{answer: answer, strayBytes: stray, sameSegment: sameSegment,
+		stray: make(chan struct{}), events: make(chan string, 16)}
+	done := make(chan struct{})
+	inst.addr = rawInstance(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path != "/trigger" {
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+				continue
+			}
+			if inst.sameSegment {
+				io.WriteString(c, inst.answer+inst.strayBytes)
+			} else {
+				io.WriteString(c, inst.answer)
+				select {
+				case <-inst.stray:
+				case <-done:
+					return
+				}
+				io.WriteString(c, inst.strayBytes)
+			}
+			// The gateway's next move on this connection: it closes it, or sends a request.
+			if _, err := br.Peek(1); err != nil {
+				inst.events <- "closed"
+				return
+			}
+			inst.events <- "reused"
+		}
+	})
+	t.Cleanup(func() { close(done) }) // before rawInstance's cleanup waits for its handlers
+	return inst
+}
+
+const poisoned = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nPOISONED"
+
+var strayCases = []struct {
+	name, method, answer string
+	sameSegment          bool
+}{
+	// The reproduction of issue 13: HEAD answered with a Content-Length, then another answer.
+	{"HEAD then stray answer", http.MethodHead, "HTTP/1.1 200 OK\r\nContent-Length: 49\r\n\r\n", false},
+	{"204 with a body", http.MethodGet, "HTTP/1.1 204 No Content\r\n\r\n", false},
+	{"304 with a body", http.MethodGet, "HTTP/1.1 304 Not Modified\r\n\r\n", false},
+	{"more bytes than Content-Length", http.MethodGet, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false},
+	{"HEAD then stray answer, same segment", http.MethodHead, "HTTP/1.1 200 OK\r\nContent-Length: 49\r\n\r\n", true},
+	{"more bytes than Content-Length, same segment", http.MethodGet, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+}
+
+// TestStrayBytesNeverAnswerAnotherRequest: the reproduction of issue 13 and its variants, 1,000
+// rounds each on the front end (and 100 through net/http): after the trigger's answer the
+// instance sends a whole answer nobody asked for; then four clients, each on a new connection,
+// ask for their own paths. Each must get its own path back, and the instance's connection that
+// carried the stray bytes must be closed, never reused.
+func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
+	for _, path := range paths {
+		rounds := 1000
+		if path.netHTTPOnly {
+			rounds = 100
+		}
+		for _, tc := range strayCases {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				inst := startStrayInstance(t, tc.answer, poisoned, tc.sameSegment)
+				_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, inst.addr)
+				wrong := 0
+				for round := range rounds {
+					trigger := dial(t, gw)
+					trigger.send(tc.method + " /trigger HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+					trigger.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: tc.method})
+					if err != nil {
+						t.Fatalf("round %d: the trigger's answer: %v", round, err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					trigger.conn.Close()
+					if !tc.sameSegment {
+						inst.stray <- struct{}{}
+					}
+					select {
+					case ev := <-inst.events:
+						if ev != "closed" {
+							t.Fatalf("round %d: the gateway sent a request on the connection that carried stray bytes", round)
+						}
+					case <-time.After(10 * time.Second):
+						t.Fatalf("round %d: the gateway kept the connection that carried stray bytes for 10s", round)
+					}
+					var wg sync.WaitGroup
+					var mu sync.Mutex
+					var failures []string
+					for user := range 4 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							want := fmt.Sprintf("/private/user%d-%d", user, round)
+							got, err := getRaw(gw, want)
+							if err != nil || got != want {
+								mu.Lock()
+								failures = append(failures, fmt.Sprintf("GET %s: got %q (%v)", want, got, err))
+								mu.Unlock()
+							}
+						}()
+					}
+					wg.Wait()
+					wrong += len(failures)
+					if len(failures) > 0 {
+						t.Fatalf("round %d: %d of 4 clients got another answer than their own: %s", round, len(failures), strings.Join(failures, "; "))
+					}
+				}
+				t.Logf("%d rounds, %d wrong answers", rounds, wrong)
+			})
+		}
+	}
+}
+
+// getRaw asks for path on a new connection and returns the body of the answer.
+func getRaw(addr, path string) (string, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: shop.example\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("status %s", resp.Status)
+	}
+	return string(body), err
+}
+
+// TestUnrequestedSwitchIsSentOnce: an instance that answers a GET on a reused connection with a
+// 101 nobody asked for gets a 502 for it, and the GET once: an answer came, so the instance may
+// have processed the request, and it is not sent again.
+func TestUnrequestedSwitchIsSentOnce(t *testing.T) {
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			var switched atomic.Int32
+			addr := rawInstance(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.URL.Path == "/switch" {
+						switched.Add(1)
+						io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+			_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, addr)
+			c := dial(t, gw)
+			if body := c.get("/warm"); body != "ok" { // the next request goes on a reused connection
+				t.Fatalf("warm-up: %q", body)
+			}
+			c.send("GET /switch HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+			resp, _ := c.answer()
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Errorf("unrequested 101: the client got %s, want 502", resp.Status)
+			}
+			if n := switched.Load(); n != 1 {
+				t.Errorf("the instance got the GET %d times, want once", n)
+			}
+		})
+	}
+}
+
+// TestAmbiguousFramingIsRefusedAndClosed: every variant of a head with Content-Length and
+// Transfer-Encoding (and the other framings RFC 9112 section 6 refuses) gets 400 and a closed
+// connection on every path: the front end, net/http after a hand-off, a head over the front
+// end's 16 KiB, a later request of a handed-off connection; and the instance sees none of them.
+func TestAmbiguousFramingIsRefusedAndClosed(t *testing.T) {
+	const cl, te = "Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n"
+	const body = "0\r\n\r\n"
+	pad := "X-Pad: " + strings.Repeat("a", 17<<10) + "\r\n"
+	cases := []struct{ name, raw string }{
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: a\r\n" + cl + te + "\r\n" + body},
+		{"TE and CL, GET", "GET / HTTP/1.1\r\nHost: a\r\n" + te + "Content-Length: 0\r\n\r\n" + body},
+		{"obs-fold TE", "POST / HTTP/1.1\r\nHost: a\r\n" + cl + "Transfer-Encoding:\r\n chunked\r\n\r\n" + body},
+		{"bare LF before TE", "POST / HTTP/1.1\r\nHost: a\nX-A: b\n" + cl + te + "\r\n" + body},
+		{"bare LF lines only", "POST / HTTP/1.1\nHost: a\n" + cl + "Transfer-Encoding: chunked\n\n" + body},
+		{"head over 16 KiB", "POST / HTTP/1.1\r\nHost: a\r\n" + pad + cl + te + "\r\n" + body},
+		{"HTTP/1.0 keep-alive", "POST / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n" + cl + te + "\r\n" + body},
+		{"HTTP/1.0 TE alone", "POST / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n" + te + "\r\n" + body},
+		{"conflicting Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"},
+		{"bare CR", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"},
+		{"space before colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n" + cl + "\r\n" + body},
+		{"TE not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"}, // 501
+		{"chunk size too large", "POST / HTTP/1.1\r\nHost: a\r\n" + te + "\r\n1000000000000000\r\n"},
+	}
+	for _, path := range paths {
+		for _, tc := range cases {
+			for _, later := range []bool{false, true} {
+				name := path.name + "/" + tc.name
+				if later {
+					name += "/after a handed-off request"
+				}
+				t.Run(name, func(t *testing.T) {
+					var requests atomic.Int32
+					inst := httptestInstance(t, &requests)
+					_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, inst)
+					c := dial(t, gw)
+					want := int32(0)
+					if later {
+						// A request with a body: handed to net/http (on the direct path), which
+						// then serves the connection.
+						c.send("POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+						if resp, body := c.answer(); resp.StatusCode != http.StatusOK {
+							t.Fatalf("the first request: %s %q", resp.Status, body)
+						}
+						want = 1
+					}
+					c.send(tc.raw)
+					resp, body := c.answer()
+					wantStatus := http.StatusBadRequest
+					if strings.Contains(tc.raw, "gzip") {
+						wantStatus = http.StatusNotImplemented // a coding the gateway does not implement
+					}
+					if resp.StatusCode != wantStatus {
+						t.Errorf("%q: %s %q, want %d", short(tc.raw), resp.Status, body, wantStatus)
+					}
+					c.closedByServer()
+					if n := requests.Load(); n != want {
+						t.Errorf("the instance got %d requests, want %d", n, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// httptestInstance answers every request with 200 and counts them.
+func httptestInstance(t *testing.T, requests *atomic.Int32) string {
+	return rawInstance(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return // a request cut short: not one
+			}
+			requests.Add(1)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+}
