@@ -107,19 +107,21 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := spec.ValidateName(name); err != nil {
-		writeError(w, http.StatusBadRequest, "name", err.Error())
-		return
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		err = refuse(http.StatusBadRequest, "", "reading the body: %v (a gateway document is at most %d bytes)", err, maxBody)
 	}
-	doc, err := decodeStrict(w, r)
+	var doc gatewayapi.Gateway
+	if err == nil {
+		doc, err = parseGateway(name, data)
+	}
 	if err != nil {
 		s.metrics.Reload(metrics.ReloadInvalid)
-		writeError(w, http.StatusBadRequest, "", err.Error())
+		writeApplyError(w, err)
 		return
 	}
-	if doc.Name != "" && doc.Name != name {
-		s.metrics.Reload(metrics.ReloadInvalid)
-		writeError(w, http.StatusBadRequest, "name", fmt.Sprintf("the body names gateway %q but the URL %q; leave \"name\" out or make them equal", doc.Name, name))
+	if s.store != nil {
+		s.storePut(w, r, name, data)
 		return
 	}
 	s.mu.Lock()
@@ -136,8 +138,28 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, stored)
 }
 
+// parseGateway checks a PUT's name and body (strict JSON) before apply: the admin API and the
+// store (etcd) go through it.
+func parseGateway(name string, data []byte) (gatewayapi.Gateway, error) {
+	if err := spec.ValidateName(name); err != nil {
+		return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, "name", "%s", err.Error())
+	}
+	doc, err := decodeStrict(data)
+	if err != nil {
+		return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, "", "%s", err.Error())
+	}
+	if doc.Name != "" && doc.Name != name {
+		return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, "name", "the body names gateway %q but the URL %q; leave \"name\" out or make them equal", doc.Name, name)
+	}
+	return doc, nil
+}
+
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if s.store != nil {
+		s.storeDelete(w, r, name)
+		return
+	}
 	s.mu.Lock()
 	err := s.remove(name)
 	s.mu.Unlock()
@@ -149,12 +171,8 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeStrict reads a gateway document; unknown fields are errors (a typo must not be ignored).
-func decodeStrict(w http.ResponseWriter, r *http.Request) (gatewayapi.Gateway, error) {
+func decodeStrict(data []byte) (gatewayapi.Gateway, error) {
 	var doc gatewayapi.Gateway
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		return doc, fmt.Errorf("reading the body: %v (a gateway document is at most %d bytes)", err, maxBody)
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {

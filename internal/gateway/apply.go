@@ -158,11 +158,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		Seed:   s.tableSeed(),
 	})
 	if err != nil {
-		var fe *spec.FieldError
-		if errors.As(err, &fe) {
-			return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, fe.Path, "%s", fe.Msg)
-		}
-		return gatewayapi.Gateway{}, refuse(http.StatusBadRequest, "", "%v", err)
+		return gatewayapi.Gateway{}, refuseCompile(err)
 	}
 	for _, w := range compiled.Warnings {
 		s.log.Warn("service not resolvable; its route has no instances until the runtime knows it", "error", w)
@@ -310,6 +306,15 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		s.log.Info("gateway accepted", "gateway", name, "version", doc.Version, "port", doc.Port, "routes", len(doc.Routes))
 	}
 	return doc, nil
+}
+
+// refuseCompile is spec.Compile's error as the admin API's 400 with its JSON path.
+func refuseCompile(err error) *applyError {
+	var fe *spec.FieldError
+	if errors.As(err, &fe) {
+		return refuse(http.StatusBadRequest, fe.Path, "%s", fe.Msg)
+	}
+	return refuse(http.StatusBadRequest, "", "%v", err)
 }
 
 // remove deletes a gateway that no other gateway routes to. s.mu must be held.

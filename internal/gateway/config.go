@@ -63,6 +63,10 @@ type Config struct {
 	// Scalers scale services by runtime name ("local", "marathon") for routes with a scale
 	// policy (SLA scaling); a runtime without one refuses such routes.
 	Scalers map[string]escalation.Scaler
+	// Etcd is store mode (store_etcd.go); empty Endpoints: no store.
+	Etcd EtcdConfig
+	// AdminTLSCert and AdminTLSKey are PEM files: set, the admin API serves HTTPS only.
+	AdminTLSCert, AdminTLSKey string
 }
 
 // DefaultAdminListen is the admin API's default address: loopback only.
@@ -85,6 +89,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
 	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
 	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance")
+	c.Etcd.registerFlags(fs)
+	registerAdminTLSFlags(fs, c)
 	fs.DurationVar(&c.Proxy.EjectFor, "eject-for", 10*time.Second, "how long an ejected instance gets no traffic")
 	fs.DurationVar(&c.TCP.IdleTimeout, "tcp-idle-timeout", tcpproxy.DefaultIdleTimeout, "close a TCP gateway's connection that carried no byte either way this long (checked in windows of this length)")
 }

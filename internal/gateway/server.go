@@ -39,6 +39,7 @@ type Server struct {
 	pool         *routing.Pool
 	healthClient *http.Client
 	sources      map[string]discovery.Source
+	store        *etcdStore // store mode (etcd); nil without
 	// tableBuilds counts routing tables built, for Config.RoutingSeed. Atomic: no lock.
 	tableBuilds atomic.Uint64
 
@@ -139,6 +140,10 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	if err := s.openStore(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -217,6 +222,9 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("admin API: listen on %s: %w", s.cfg.AdminListen, err)
 	}
+	if ln, err = s.adminTLS(ln); err != nil {
+		return err
+	}
 	s.adminLn = ln
 	s.adminSrv = &http.Server{
 		Handler:           s.admin,
@@ -264,6 +272,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	stopDiscovery := s.followDiscovery()
 	stopSLAs := s.followSLAs()
+	stopStore := s.followStore()
 	s.log.Info("gateway serving", "admin", s.adminLn.Addr().String())
 	close(s.ready)
 
@@ -273,6 +282,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-adminErr:
 		runErr = fmt.Errorf("admin API stopped: %w", err)
 	}
+	stopStore()
 	stopSLAs()
 	stopDiscovery()
 	s.drain()

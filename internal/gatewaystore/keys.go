@@ -1,0 +1,86 @@
+// Package gatewaystore is the layout of the gateway configuration in etcd: which key holds
+// what. The gateway (store mode) and the provider read and write the same keys through it, so
+// the layout is written down in one place.
+//
+// Under a prefix (default "/vamp"):
+//
+//	<prefix>/gateways/<name>   the gateway's document: exactly the JSON the admin API's PUT takes
+//	<prefix>/replicas/<id>     one replica's acknowledgement (Ack as JSON), on a lease (~10 s)
+//	<prefix>/rollouts/<name>   a roll-out's state (rollout.State as JSON)        [designed, unused]
+//	<prefix>/election          etcd concurrency election prefix for roll-outs    [designed, unused]
+//
+// A gateway's key revision (ModRevision) is its version in the store: writers compare it in the
+// transaction that changes the key (compare-and-set), so that no change is lost between a read
+// and a write. A replica acknowledges the store revision (the etcd header revision) it has
+// processed: either applied (Error empty) or rejected (Error says why; the replica keeps serving
+// the configuration of Serving).
+package gatewaystore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// DefaultPrefix is the prefix of every key when none is configured.
+const DefaultPrefix = "/vamp"
+
+// Layout names the keys under one prefix.
+type Layout struct{ Prefix string }
+
+// NewLayout checks prefix: it must start with "/" and not end with one ("" is DefaultPrefix).
+func NewLayout(prefix string) (Layout, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if !strings.HasPrefix(prefix, "/") || (len(prefix) > 1 && strings.HasSuffix(prefix, "/")) {
+		return Layout{}, fmt.Errorf("etcd prefix %q must start with \"/\" and not end with one, e.g. %q", prefix, DefaultPrefix)
+	}
+	if prefix == "/" {
+		return Layout{}, errors.New("etcd prefix \"/\" would share the whole keyspace; choose one like \"/vamp\"")
+	}
+	return Layout{Prefix: prefix}, nil
+}
+
+// Gateways is the prefix of every gateway key.
+func (l Layout) Gateways() string { return l.Prefix + "/gateways/" }
+
+// Gateway is the key of one gateway's document.
+func (l Layout) Gateway(name string) string { return l.Gateways() + name }
+
+// GatewayName is the gateway name of a key under Gateways(); ok is false for any other key.
+func (l Layout) GatewayName(key string) (name string, ok bool) {
+	name, ok = strings.CutPrefix(key, l.Gateways())
+	return name, ok && name != ""
+}
+
+// Replicas is the prefix of every replica's acknowledgement.
+func (l Layout) Replicas() string { return l.Prefix + "/replicas/" }
+
+// Replica is the key of one replica's acknowledgement.
+func (l Layout) Replica(id string) string { return l.Replicas() + id }
+
+// Rollout is the key of one gateway's roll-out state (designed; not written yet).
+func (l Layout) Rollout(name string) string { return l.Prefix + "/rollouts/" + name }
+
+// Election is the election prefix of the replica that ticks roll-outs (designed; not used yet).
+func (l Layout) Election() string { return l.Prefix + "/election" }
+
+// Ack is a replica's acknowledgement, the value of its Replica key.
+type Ack struct {
+	// Replica is the replica's id (--replica-id).
+	Replica string `json:"replica"`
+	// Revision is the store revision the replica has processed: everything up to it is applied,
+	// or it was rejected (Error).
+	Revision int64 `json:"revision"`
+	// Serving is the store revision of the configuration the replica serves: Revision when it
+	// was applied, the last good one when it was rejected.
+	Serving int64 `json:"serving"`
+	// Error is why the replica rejected Revision; empty when it applied it.
+	Error string `json:"error,omitempty"`
+	// Gateway names the gateway whose document was rejected, when one was.
+	Gateway string `json:"gateway,omitempty"`
+	// Reads counts the replica's reads of the whole prefix since it started: 1 at start, one
+	// more each time its watch could not resume (compaction, a cancelled watch).
+	Reads int64 `json:"reads"`
+}
