@@ -16,7 +16,9 @@ var (
 	LBProtocols        = []string{"Tcp", "Udp", "All"}
 	ProbeProtocols     = []string{"Tcp", "Http", "Https"}
 	LoadDistributions  = []string{"Default", "SourceIP", "SourceIPProtocol"}
-	NSGProtocols       = []string{"Tcp", "Udp", "*"}
+	NSGProtocols       = []string{"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}
+	NSGDirections      = []string{DirectionInbound, DirectionOutbound}
+	NSGAccesses        = []string{AccessAllow, AccessDeny}
 	azureNameRE        = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$`)
 	azureNameRuleHuman = "1-80 characters: letters, digits, '_', '.', '-'; starting with a letter or digit and ending with a letter, digit or '_'"
 )

@@ -18,21 +18,24 @@ const (
 	MaxNSGPriority       = 4096
 	MaxNSGDescription    = 140
 	DirectionInbound     = "Inbound"
+	DirectionOutbound    = "Outbound"
 	AccessAllow          = "Allow"
+	AccessDeny           = "Deny"
 	OpenToTheWorldAdvice = `write source_address_prefixes = ["*"] (or ["Internet"]) to open the port to the world, or list the networks that may connect, e.g. ["203.0.113.0/24"]`
 )
 
 var portRangeRE = regexp.MustCompile(`^(\d{1,5})(-(\d{1,5}))?$`)
 
-// NSGRuleSpec is an inbound allow rule on a network security group.
+// NSGRuleSpec is a security rule on a network security group.
 type NSGRuleSpec struct {
 	NSGID                    string
 	Name                     string
 	Priority                 int32
-	Direction                string // "": Inbound (the only direction offered)
-	Access                   string // "": Allow (the only access offered)
-	Protocol                 string // Tcp, Udp, *
+	Direction                string // "": Inbound; or Outbound
+	Access                   string // "": Allow; or Deny
+	Protocol                 string // Tcp, Udp, Icmp, Esp, Ah, *
 	DestinationPortRanges    []string
+	SourcePortRanges         []string // empty: ["*"]
 	SourceAddressPrefixes    []string // required: no silent "open to the world"
 	DestinationAddressPrefix string   // "": "*"
 	Description              string
@@ -58,16 +61,21 @@ func (s NSGRuleSpec) Normalized() (NSGRuleSpec, error) {
 		bad("priority", "%d is out of range; Azure accepts %d..%d (lower numbers are evaluated first)", s.Priority, MinNSGPriority, MaxNSGPriority)
 	}
 	var err error
-	if s.Direction, err = oneOf("direction", s.Direction, []string{DirectionInbound}, DirectionInbound); err != nil {
+	if s.Direction, err = oneOf("direction", s.Direction, NSGDirections, DirectionInbound); err != nil {
 		errs = append(errs, err)
 	}
-	if s.Access, err = oneOf("access", s.Access, []string{AccessAllow}, AccessAllow); err != nil {
+	if s.Access, err = oneOf("access", s.Access, NSGAccesses, AccessAllow); err != nil {
 		errs = append(errs, err)
 	}
 	if s.Protocol, err = oneOf("protocol", s.Protocol, NSGProtocols, ""); err != nil {
 		errs = append(errs, err)
 	}
 	if err := CheckPortRanges("destination_port_ranges", s.DestinationPortRanges); err != nil {
+		errs = append(errs, err)
+	}
+	if len(s.SourcePortRanges) == 0 {
+		s.SourcePortRanges = []string{"*"}
+	} else if err := CheckPortRanges("source_port_ranges", s.SourcePortRanges); err != nil {
 		errs = append(errs, err)
 	}
 	if err := CheckSourcePrefixes("source_address_prefixes", s.SourceAddressPrefixes); err != nil {
@@ -164,8 +172,15 @@ func (s NSGRuleSpec) azureRule() armnetwork.SecurityRule {
 		Direction:                to.Ptr(armnetwork.SecurityRuleDirection(s.Direction)),
 		Priority:                 to.Ptr(s.Priority),
 		Protocol:                 to.Ptr(armnetwork.SecurityRuleProtocol(s.Protocol)),
-		SourcePortRange:          to.Ptr("*"),
 		DestinationAddressPrefix: to.Ptr(s.DestinationAddressPrefix),
+	}
+	if len(s.SourcePortRanges) <= 1 {
+		p.SourcePortRange = to.Ptr("*")
+		if len(s.SourcePortRanges) == 1 {
+			p.SourcePortRange = to.Ptr(s.SourcePortRanges[0])
+		}
+	} else {
+		p.SourcePortRanges = to.SliceOfPtrs(s.SourcePortRanges...)
 	}
 	// Azure wants a single value in the singular field and several in the plural one.
 	if len(s.SourceAddressPrefixes) == 1 {
@@ -200,6 +215,7 @@ func nsgRuleFromAzure(nsg NSGID, r *armnetwork.SecurityRule) *NSGRule {
 		Description:              deref(p.Description),
 		SourceAddressPrefixes:    singleOrMany(p.SourceAddressPrefix, p.SourceAddressPrefixes),
 		DestinationPortRanges:    singleOrMany(p.DestinationPortRange, p.DestinationPortRanges),
+		SourcePortRanges:         singleOrMany(p.SourcePortRange, p.SourcePortRanges),
 	}}
 	if out.ID == "" {
 		out.ID = nsg.Child("securityRules", out.Spec.Name)
