@@ -25,7 +25,7 @@ var (
 
 // Limits Azure enforces, checked here so that a bad value fails at plan time with a clear message.
 const (
-	MinFrontendPort   = 1
+	MinFrontendPort   = 0 // 0 only for HA ports: protocol All, backend port 0
 	MaxFrontendPort   = 65534
 	MinPort           = 1
 	MaxPort           = 65535
@@ -38,6 +38,8 @@ const (
 	MinProbeThreshold = 1
 	MaxProbeThreshold = 100
 	DefaultThreshold  = 1
+	MinProbeCount     = 1
+	DefaultProbeCount = 2 // azurerm's default for number_of_probes
 )
 
 // CheckName reports whether name is a valid name for a rule or probe; field names the input.
@@ -67,6 +69,7 @@ type LBRuleSpec struct {
 	FloatingIP                  bool
 	LoadDistribution            string // "": Default
 	DisableOutboundSNAT         bool
+	TCPReset                    bool       // send TCP RST on idle timeout
 	Probe                       *ProbeSpec // nil: the rule has no probe
 }
 
@@ -78,6 +81,7 @@ type ProbeSpec struct {
 	RequestPath     string // required for Http/Https, refused for Tcp
 	IntervalSeconds int32  // 0: 15
 	Threshold       int32  // consecutive results that flip the endpoint's health; 0: 1
+	NumberOfProbes  int32  // Azure's numberOfProbes; 0: 2
 }
 
 // LBRule is a rule as Azure has it.
@@ -121,12 +125,19 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 		errs = append(errs, err)
 	}
 	if s.FrontendPort < MinFrontendPort || s.FrontendPort > MaxFrontendPort {
-		bad("frontend_port", "%d is out of range; Azure accepts %d..%d", s.FrontendPort, MinFrontendPort, MaxFrontendPort)
+		bad("frontend_port", "%d is out of range; Azure accepts %d..%d (0 for an HA-ports rule)", s.FrontendPort, MinFrontendPort, MaxFrontendPort)
 	}
+	haPorts := s.FrontendPort == 0
 	if s.BackendPort == 0 {
 		s.BackendPort = s.FrontendPort
 	} else if s.BackendPort < MinPort || s.BackendPort > MaxPort {
 		bad("backend_port", "%d is out of range; Azure accepts %d..%d", s.BackendPort, MinPort, MaxPort)
+	}
+	if haPorts && s.Protocol != "" && s.Protocol != "All" {
+		bad("protocol", "is %q, but frontend_port 0 is an HA-ports rule, which needs protocol \"All\"; set protocol = \"All\" or give a frontend port", s.Protocol)
+	}
+	if haPorts && s.BackendPort != 0 {
+		bad("backend_port", "is %d, but an HA-ports rule (frontend_port 0) forwards every port unchanged; set backend_port = 0 or leave it out", s.BackendPort)
 	}
 	if s.IdleTimeoutMinutes == 0 {
 		s.IdleTimeoutMinutes = DefaultIdle
@@ -146,7 +157,9 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 		if p.Protocol, err = oneOf("probe.protocol", p.Protocol, ProbeProtocols, ""); err != nil {
 			errs = append(errs, err)
 		}
-		if p.Port < MinPort || p.Port > MaxPort {
+		if p.Port == 0 && haPorts {
+			bad("probe.port", "is required for an HA-ports rule, which has no port of its own to probe; set it to a port every backend answers on")
+		} else if p.Port < MinPort || p.Port > MaxPort {
 			bad("probe.port", "%d is out of range; Azure accepts %d..%d", p.Port, MinPort, MaxPort)
 		}
 		switch {
@@ -164,6 +177,11 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 			p.Threshold = DefaultThreshold
 		} else if p.Threshold < MinProbeThreshold || p.Threshold > MaxProbeThreshold {
 			bad("probe.threshold", "%d is out of range; accepted %d..%d", p.Threshold, MinProbeThreshold, MaxProbeThreshold)
+		}
+		if p.NumberOfProbes == 0 {
+			p.NumberOfProbes = DefaultProbeCount
+		} else if p.NumberOfProbes < MinProbeCount {
+			bad("probe.number_of_probes", "%d is out of range; it must be at least %d", p.NumberOfProbes, MinProbeCount)
 		}
 		s.Probe = &p
 	}
@@ -202,6 +220,7 @@ func (s LBRuleSpec) azureRule(lb LoadBalancerID, probeID string) *armnetwork.Loa
 		EnableFloatingIP:        to.Ptr(s.FloatingIP),
 		LoadDistribution:        to.Ptr(armnetwork.LoadDistribution(s.LoadDistribution)),
 		DisableOutboundSnat:     to.Ptr(s.DisableOutboundSNAT),
+		EnableTCPReset:          to.Ptr(s.TCPReset),
 	}
 	// As azurerm does: one pool goes in backendAddressPool, several (gateway load balancers) in
 	// backendAddressPools.
@@ -224,6 +243,7 @@ func (p ProbeSpec) azureProbe(lb LoadBalancerID) *armnetwork.Probe {
 		Port:              to.Ptr(p.Port),
 		IntervalInSeconds: to.Ptr(p.IntervalSeconds),
 		ProbeThreshold:    to.Ptr(p.Threshold),
+		NumberOfProbes:    to.Ptr(p.NumberOfProbes),
 	}
 	if p.RequestPath != "" {
 		props.RequestPath = to.Ptr(p.RequestPath)
@@ -248,6 +268,7 @@ func ruleFromAzure(lb LoadBalancerID, r *armnetwork.LoadBalancingRule, probes []
 		FloatingIP:                  deref(p.EnableFloatingIP),
 		LoadDistribution:            string(deref(p.LoadDistribution)),
 		DisableOutboundSNAT:         deref(p.DisableOutboundSnat),
+		TCPReset:                    deref(p.EnableTCPReset),
 	}}
 	if out.ID == "" {
 		out.ID = lb.Child(lbRuleCollection, out.Spec.Name)
@@ -271,6 +292,7 @@ func ruleFromAzure(lb LoadBalancerID, r *armnetwork.LoadBalancingRule, probes []
 				RequestPath:     deref(pp.RequestPath),
 				IntervalSeconds: deref(pp.IntervalInSeconds),
 				Threshold:       deref(pp.ProbeThreshold),
+				NumberOfProbes:  deref(pp.NumberOfProbes),
 			}
 		}
 	}

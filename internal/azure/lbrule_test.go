@@ -399,3 +399,40 @@ func TestSubscriptionMismatchIsRefused(t *testing.T) {
 		t.Errorf("a refused id still sent requests: %v", f.Stats().Requests)
 	}
 }
+
+// HA ports: frontend 0 needs protocol All, backend 0 and an explicit probe port; tcp reset and
+// number_of_probes reach Azure.
+func TestLBRuleHAPortsSpec(t *testing.T) {
+	ha := gatewayRule("ha", 0)
+	ha.Protocol, ha.TCPReset = "All", true
+	ha.Probe.Port, ha.Probe.NumberOfProbes = 9050, 3
+	n, err := ha.Normalized()
+	if err != nil || n.BackendPort != 0 || n.Probe.NumberOfProbes != 3 {
+		t.Fatalf("HA ports refused or changed: %+v, %v", n, err)
+	}
+	tcp := gatewayRule("ha", 0)
+	tcp.Probe.Port = 9050
+	_, err = tcp.Normalized()
+	wantFieldError(t, err, "protocol", `"All"`, "HA-ports")
+	back := ha
+	back.BackendPort = 80
+	_, err = back.Normalized()
+	wantFieldError(t, err, "backend_port", "backend_port = 0")
+	noProbePort := ha
+	noProbePort.Probe = &azure.ProbeSpec{Protocol: "Tcp"}
+	_, err = noProbePort.Normalized()
+	wantFieldError(t, err, "probe.port", "HA-ports")
+	if p, _ := gatewayRule("x", 9050).Normalized(); p.Probe.NumberOfProbes != 2 || p.TCPReset {
+		t.Errorf("defaults: number_of_probes %d tcp reset %v", p.Probe.NumberOfProbes, p.TCPReset)
+	}
+
+	f := seededFake()
+	c := newClient(t, f)
+	if _, err := c.CreateLBRule(ctx(t), ha); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetLBRule(ctx(t), lbID, "ha")
+	if err != nil || got == nil || got.Spec.Protocol != "All" || got.Spec.FrontendPort != 0 || !got.Spec.TCPReset || got.Spec.Probe.NumberOfProbes != 3 {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+}

@@ -55,6 +55,7 @@ type azureLBRuleModel struct {
 	FloatingIPEnabled           types.Bool       `tfsdk:"floating_ip_enabled"`
 	LoadDistribution            types.String     `tfsdk:"load_distribution"`
 	DisableOutboundSNAT         types.Bool       `tfsdk:"disable_outbound_snat"`
+	TCPResetEnabled             types.Bool       `tfsdk:"tcp_reset_enabled"`
 	ProbeID                     types.String     `tfsdk:"probe_id"`
 	Probe                       *azureProbeModel `tfsdk:"probe"`
 }
@@ -66,6 +67,7 @@ type azureProbeModel struct {
 	RequestPath       types.String `tfsdk:"request_path"`
 	IntervalInSeconds types.Int64  `tfsdk:"interval_in_seconds"`
 	Threshold         types.Int64  `tfsdk:"threshold"`
+	NumberOfProbes    types.Int64  `tfsdk:"number_of_probes"`
 }
 
 func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -107,22 +109,23 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 					azureIDValidator{what: "backend address pool", check: azure.CheckBackendPoolID})},
 			},
 			"protocol": schema.StringAttribute{
-				MarkdownDescription: "`Tcp` (default), `Udp` or `All`.",
+				MarkdownDescription: "`Tcp` (default), `Udp` or `All` (with `frontend_port = 0`: an HA-ports rule).",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("Tcp"),
 				Validators:          []validator.String{stringvalidator.OneOf(azure.LBProtocols...)},
 			},
 			"frontend_port": schema.Int64Attribute{
-				MarkdownDescription: "The port clients connect to on the frontend, 1..65534: the gateway's port (e.g. `vamp_gateway.sava.port`).",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(azure.MinFrontendPort, azure.MaxFrontendPort)},
+				MarkdownDescription: "The port clients connect to on the frontend, 1..65534: the gateway's port (e.g. `vamp_gateway.sava.port`). " +
+					"`0` with `protocol = \"All\"` and `backend_port` 0 or unset is an HA-ports rule (every port, Standard internal load balancers), as in azurerm.",
+				Required:   true,
+				Validators: []validator.Int64{int64validator.Between(azure.MinFrontendPort, azure.MaxFrontendPort)},
 			},
 			"backend_port": schema.Int64Attribute{
-				MarkdownDescription: "The port on the backends, 1..65535. Default: `frontend_port`.",
+				MarkdownDescription: "The port on the backends, 1..65535 (0 for HA ports). Default: `frontend_port`.",
 				Optional:            true,
 				Computed:            true,
-				Validators:          []validator.Int64{int64validator.Between(azure.MinPort, azure.MaxPort)},
+				Validators:          []validator.Int64{int64validator.Between(0, azure.MaxPort)},
 			},
 			"idle_timeout_in_minutes": schema.Int64Attribute{
 				MarkdownDescription: "TCP idle timeout, 4..100 minutes. Default 4.",
@@ -146,6 +149,12 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 			},
 			"disable_outbound_snat": schema.BoolAttribute{
 				MarkdownDescription: "Do not use the frontend IP for the backends' outbound connections (set when outbound rules do that). Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"tcp_reset_enabled": schema.BoolAttribute{
+				MarkdownDescription: "Send a TCP reset to both ends when a flow times out idle, as azurerm's `tcp_reset_enabled`. Default `false`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
@@ -197,6 +206,14 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Default:             int64default.StaticInt64(azure.DefaultThreshold),
 						Validators:          []validator.Int64{int64validator.Between(azure.MinProbeThreshold, azure.MaxProbeThreshold)},
 					},
+					"number_of_probes": schema.Int64Attribute{
+						MarkdownDescription: "Azure's `numberOfProbes`, as azurerm's `number_of_probes`: failed probes before a backend is taken out " +
+							"(Azure now uses `threshold` for this and keeps the value for compatibility). At least 1; default 2, as in azurerm.",
+						Optional:   true,
+						Computed:   true,
+						Default:    int64default.StaticInt64(azure.DefaultProbeCount),
+						Validators: []validator.Int64{int64validator.AtLeast(azure.MinProbeCount)},
+					},
 				},
 			},
 		},
@@ -219,6 +236,21 @@ func (r *azureLBRuleResource) ValidateConfig(ctx context.Context, req resource.V
 		case (proto == "Http" || proto == "Https") && p.RequestPath.IsNull():
 			resp.Diagnostics.AddAttributeError(at, "request_path is required for an "+proto+" probe",
 				"Set the path the probe requests on each backend, e.g. request_path = \"/health\"; a backend is healthy when it answers 200.")
+		}
+	}
+	if !m.FrontendPort.IsUnknown() && !m.FrontendPort.IsNull() && m.FrontendPort.ValueInt64() == 0 {
+		// HA ports, as azurerm writes them: frontend_port 0, backend_port 0, protocol All.
+		if !m.Protocol.IsUnknown() && m.Protocol.ValueString() != "All" {
+			resp.Diagnostics.AddAttributeError(path.Root("protocol"), "HA ports need protocol All",
+				"frontend_port = 0 makes an HA-ports rule, which forwards every port and protocol; set protocol = \"All\", or give a frontend port.")
+		}
+		if !m.BackendPort.IsUnknown() && !m.BackendPort.IsNull() && m.BackendPort.ValueInt64() != 0 {
+			resp.Diagnostics.AddAttributeError(path.Root("backend_port"), "HA ports forward every port unchanged",
+				"frontend_port = 0 makes an HA-ports rule; set backend_port = 0 or leave it out.")
+		}
+		if p := m.Probe; p != nil && p.Port.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("probe").AtName("port"), "probe.port is required for HA ports",
+				"An HA-ports rule has no port of its own for the probe to default to; set probe.port to a port every backend answers on.")
 		}
 	}
 	if m.LoadBalancerID.IsUnknown() || m.LoadBalancerID.IsNull() || m.BackendAddressPoolIDs.IsUnknown() {
@@ -314,6 +346,7 @@ func lbRuleSpec(ctx context.Context, plan *azureLBRuleModel, diags *diag.Diagnos
 		FloatingIP:                  plan.FloatingIPEnabled.ValueBool(),
 		LoadDistribution:            plan.LoadDistribution.ValueString(),
 		DisableOutboundSNAT:         plan.DisableOutboundSNAT.ValueBool(),
+		TCPReset:                    plan.TCPResetEnabled.ValueBool(),
 	}
 	diags.Append(plan.BackendAddressPoolIDs.ElementsAs(ctx, &spec.BackendPoolIDs, false)...)
 	slices.Sort(spec.BackendPoolIDs)
@@ -321,7 +354,7 @@ func lbRuleSpec(ctx context.Context, plan *azureLBRuleModel, diags *diag.Diagnos
 		spec.Probe = &azure.ProbeSpec{
 			Name: p.Name.ValueString(), Protocol: p.Protocol.ValueString(), Port: int32(p.Port.ValueInt64()),
 			RequestPath: p.RequestPath.ValueString(), IntervalSeconds: int32(p.IntervalInSeconds.ValueInt64()),
-			Threshold: int32(p.Threshold.ValueInt64()),
+			Threshold: int32(p.Threshold.ValueInt64()), NumberOfProbes: int32(p.NumberOfProbes.ValueInt64()),
 		}
 	}
 	return spec
@@ -355,6 +388,7 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 		FloatingIPEnabled:           types.BoolValue(s.FloatingIP),
 		LoadDistribution:            types.StringValue(s.LoadDistribution),
 		DisableOutboundSNAT:         types.BoolValue(s.DisableOutboundSNAT),
+		TCPResetEnabled:             types.BoolValue(s.TCPReset),
 		ProbeID:                     types.StringNull(),
 	}
 	if prior.FrontendIPConfigurationName.ValueString() != "" && strings.EqualFold(prior.FrontendIPConfigurationName.ValueString(), s.FrontendIPConfigurationName) {
@@ -369,6 +403,7 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 			RequestPath:       types.StringNull(),
 			IntervalInSeconds: types.Int64Value(int64(p.IntervalSeconds)),
 			Threshold:         types.Int64Value(int64(p.Threshold)),
+			NumberOfProbes:    types.Int64Value(int64(p.NumberOfProbes)),
 		}
 		if p.RequestPath != "" {
 			m.Probe.RequestPath = types.StringValue(p.RequestPath)
