@@ -70,7 +70,8 @@ type LBRuleSpec struct {
 	LoadDistribution            string // "": Default
 	DisableOutboundSNAT         bool
 	TCPReset                    bool       // send TCP RST on idle timeout
-	Probe                       *ProbeSpec // nil: the rule has no probe
+	Probe                       *ProbeSpec // the probe the rule owns; nil: none
+	ProbeRefID                  string     // an existing probe the rule uses and does not own (exclusive with Probe)
 }
 
 // ProbeSpec is the health probe a rule owns.
@@ -146,6 +147,13 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 	}
 	if s.LoadDistribution, err = oneOf("load_distribution", s.LoadDistribution, LoadDistributions, "Default"); err != nil {
 		errs = append(errs, err)
+	}
+	if s.ProbeRefID != "" {
+		if s.Probe != nil {
+			bad("probe_id", "is set together with a probe block; either own a probe (probe { ... }) or use an existing one (probe_id), not both")
+		} else if lbID.Name != "" && !strings.HasPrefix(strings.ToLower(s.ProbeRefID), strings.ToLower(lbID.String())+"/probes/") {
+			bad("probe_id", "%q is not a probe of load balancer %s; a rule can only use probes of its own load balancer (e.g. azurerm_lb_probe.<name>.id)", s.ProbeRefID, lbID.String())
+		}
 	}
 	if s.Probe != nil {
 		p := *s.Probe

@@ -436,3 +436,42 @@ func TestLBRuleHAPortsSpec(t *testing.T) {
 		t.Fatalf("read back: %+v, %v", got, err)
 	}
 }
+
+// A rule that uses an existing probe (probe_id) leaves it alone: not changed on write, not removed
+// on delete even when no other rule uses it; a probe the load balancer lacks is named.
+func TestLBRuleExistingProbe(t *testing.T) {
+	f := seededFake()
+	f.EditLoadBalancer(lbID, func(lb *armnetwork.LoadBalancer) {
+		lb.Properties.Probes = append(lb.Properties.Probes, &armnetwork.Probe{Name: to.Ptr("shared-http"), Properties: &armnetwork.ProbePropertiesFormat{
+			Protocol: to.Ptr(armnetwork.ProbeProtocolHTTP), Port: to.Ptr[int32](8080), RequestPath: to.Ptr("/health"),
+			IntervalInSeconds: to.Ptr[int32](5), NumberOfProbes: to.Ptr[int32](2)}})
+	})
+	c := newClient(t, f)
+	spec := gatewayRule("uses-shared", 9080)
+	spec.Probe, spec.ProbeRefID = nil, lbID+"/probes/shared-http"
+	got, err := c.CreateLBRule(ctx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ProbeID != lbID+"/probes/shared-http" {
+		t.Errorf("probe id %q", got.ProbeID)
+	}
+	if err := c.DeleteLBRule(ctx(t), lbID, "uses-shared", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(probeNames(f.GetLoadBalancer(lbID)), "shared-http") {
+		t.Errorf("the used probe was deleted with the rule: %v", probeNames(f.GetLoadBalancer(lbID)))
+	}
+	missing := spec
+	missing.ProbeRefID = lbID + "/probes/nope"
+	_, err = c.CreateLBRule(ctx(t), missing)
+	wantFieldError(t, err, "probe_id", `"nope"`, "shared-http")
+	both := gatewayRule("both", 9081)
+	both.ProbeRefID = lbID + "/probes/shared-http"
+	_, err = both.Normalized()
+	wantFieldError(t, err, "probe_id", "not both")
+	other := gatewayRule("other", 9082)
+	other.Probe, other.ProbeRefID = nil, "/subscriptions/"+sub+"/resourceGroups/dcos-rg/providers/Microsoft.Network/loadBalancers/other/probes/p"
+	_, err = other.Normalized()
+	wantFieldError(t, err, "probe_id", "its own load balancer")
+}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -160,15 +159,17 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Default:             booldefault.StaticBool(false),
 			},
 			"probe_id": schema.StringAttribute{
-				MarkdownDescription: "The probe's Azure id, `<load_balancer_id>/probes/<probe.name>`.",
-				Computed:            true,
+				MarkdownDescription: "Without a `probe` block: the id of an existing probe of the same load balancer for the rule to use " +
+					"(e.g. `azurerm_lb_probe.http.id`), as azurerm's `probe_id`; the rule does not own it and never changes or deletes it. " +
+					"With a `probe` block: computed, the id of the probe the rule owns, `<load_balancer_id>/probes/<probe.name>`.",
+				Optional: true,
+				Computed: true,
 			},
 		},
 		Blocks: map[string]schema.Block{
 			"probe": schema.SingleNestedBlock{
 				MarkdownDescription: "The health probe that decides which backends get traffic. The rule creates it, owns it and deletes it; " +
-					"a probe of the same name used by another rule is an error. Required.",
-				Validators: []validator.Object{objectvalidator.IsRequired()},
+					"a probe of the same name used by another rule is an error. Required unless `probe_id` names an existing probe to use instead.",
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{
 						MarkdownDescription: "Name of the probe. Default: the rule's name.",
@@ -177,8 +178,8 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Validators:          []validator.String{azureIDValidator{what: "name", check: azure.CheckName}},
 					},
 					"protocol": schema.StringAttribute{
-						MarkdownDescription: "`Tcp` (a connection is enough), `Http` or `Https` (a 200 from `request_path`).",
-						Required:            true,
+						MarkdownDescription: "`Tcp` (a connection is enough), `Http` or `Https` (a 200 from `request_path`). Required in a `probe` block.",
+						Optional:            true, // required when the block is there: checked in ValidateConfig, since the block itself may be left out
 						Validators:          []validator.String{stringvalidator.OneOf(azure.ProbeProtocols...)},
 					},
 					"port": schema.Int64Attribute{
@@ -237,6 +238,19 @@ func (r *azureLBRuleResource) ValidateConfig(ctx context.Context, req resource.V
 			resp.Diagnostics.AddAttributeError(at, "request_path is required for an "+proto+" probe",
 				"Set the path the probe requests on each backend, e.g. request_path = \"/health\"; a backend is healthy when it answers 200.")
 		}
+	}
+	if m.ProbeID.IsNull() && m.Probe == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("probe"), "A probe is required",
+			"Azure sends traffic only to backends a health probe finds healthy: add a probe { protocol = \"Tcp\" } block for the rule "+
+				"to own, or set probe_id to an existing probe of the load balancer (e.g. azurerm_lb_probe.<name>.id).")
+	}
+	if m.Probe != nil && m.Probe.Protocol.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("probe").AtName("protocol"), "probe.protocol is required",
+			"Set protocol = \"Tcp\" (a connection is enough), \"Http\" or \"Https\" (with request_path).")
+	}
+	if !m.ProbeID.IsNull() && m.Probe != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("probe_id"), "probe_id and a probe block are exclusive",
+			"Either the rule owns a probe (a probe { ... } block) or it uses an existing one (probe_id = azurerm_lb_probe.<name>.id); remove one of them.")
 	}
 	if !m.FrontendPort.IsUnknown() && !m.FrontendPort.IsNull() && m.FrontendPort.ValueInt64() == 0 {
 		// HA ports, as azurerm writes them: frontend_port 0, backend_port 0, protocol All.
@@ -325,7 +339,7 @@ var lbRuleKind = azureRuleKind[azureLBRuleModel, azure.LBRuleSpec, azure.LBRule]
 	ensure: (*azure.Client).EnsureLBRule,
 	get:    (*azure.Client).GetLBRule,
 	del: func(c *azure.Client, ctx context.Context, m *azureLBRuleModel) error {
-		probe := "" // the rule owns its probe, so it goes too
+		probe := "" // the rule owns its probe, so it goes too; a probe used through probe_id stays
 		if m.Probe != nil {
 			probe = m.Probe.Name.ValueString()
 		}
@@ -350,6 +364,9 @@ func lbRuleSpec(ctx context.Context, plan *azureLBRuleModel, diags *diag.Diagnos
 	}
 	diags.Append(plan.BackendAddressPoolIDs.ElementsAs(ctx, &spec.BackendPoolIDs, false)...)
 	slices.Sort(spec.BackendPoolIDs)
+	if plan.Probe == nil && !plan.ProbeID.IsNull() && !plan.ProbeID.IsUnknown() {
+		spec.ProbeRefID = plan.ProbeID.ValueString()
+	}
 	if p := plan.Probe; p != nil {
 		spec.Probe = &azure.ProbeSpec{
 			Name: p.Name.ValueString(), Protocol: p.Protocol.ValueString(), Port: int32(p.Port.ValueInt64()),
@@ -394,6 +411,14 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 	if prior.FrontendIPConfigurationName.ValueString() != "" && strings.EqualFold(prior.FrontendIPConfigurationName.ValueString(), s.FrontendIPConfigurationName) {
 		m.FrontendIPConfigurationName = prior.FrontendIPConfigurationName
 	}
+	if rule.ProbeID != "" && usesProbe(prior, rule) {
+		// The rule uses a probe it does not own: only its id, in the spelling of the configuration.
+		m.ProbeID = types.StringValue(rule.ProbeID)
+		if strings.EqualFold(prior.ProbeID.ValueString(), rule.ProbeID) {
+			m.ProbeID = prior.ProbeID
+		}
+		return m
+	}
 	if p := s.Probe; p != nil {
 		m.ProbeID = types.StringValue(strings.TrimSuffix(lbID, "/") + "/probes/" + p.Name)
 		m.Probe = &azureProbeModel{
@@ -414,6 +439,19 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 		}
 	}
 	return m
+}
+
+// usesProbe tells whether the rule's probe is one it uses without owning it (probe_id set, no
+// probe block). Read after create or update knows from prior; an import (neither set) takes a
+// probe named like the rule, the default for an owned probe, as owned and any other as used.
+func usesProbe(prior *azureLBRuleModel, rule *azure.LBRule) bool {
+	if prior.Probe != nil {
+		return false
+	}
+	if !prior.ProbeID.IsNull() && !prior.ProbeID.IsUnknown() {
+		return true
+	}
+	return rule.Spec.Probe == nil || !strings.EqualFold(rule.Spec.Probe.Name, prior.Name.ValueString())
 }
 
 // sameSpelling returns the element of known that equals id ignoring case, else id.

@@ -305,3 +305,74 @@ resource "vamp_azure_lb_rule" "ha" {
 		},
 	})
 }
+
+// A rule that uses an existing probe (the cluster's own ssh-probe) through probe_id: written with
+// that probe, the probe never changed, imported equal, and still there after destroy. Setting
+// probe_id and a probe block fails plan; a probe the load balancer does not have fails apply
+// naming the probes it has.
+func TestAccAzureLBRuleExistingProbe(t *testing.T) {
+	e := newAzureTestEnv(t)
+	const addr = "vamp_azure_lb_rule.ref"
+	config := func(probeID, block string) string {
+		return fmt.Sprintf(`
+resource "vamp_azure_lb_rule" "ref" {
+  load_balancer_id               = %q
+  name                           = "sava-ref"
+  frontend_ip_configuration_name = %q
+  backend_address_pool_ids       = [%q]
+  frontend_port                  = 9070
+  probe_id                       = %q
+  %s
+}
+`, e.cluster.LoadBalancerID, e.cluster.Frontend, e.cluster.PoolID, probeID, block)
+	}
+	sshProbe := e.cluster.LoadBalancerID + "/probes/ssh-probe"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories,
+		CheckDestroy: func(*terraform.State) error {
+			if _, ok := e.lbRules()["sava-ref"]; ok {
+				return fmt.Errorf("rule still there after destroy")
+			}
+			return e.checkForeignUntouched()(nil) // ssh-probe kept
+		},
+		Steps: []resource.TestStep{
+			{
+				Config:      config(sshProbe, "probe {\n    protocol = \"Tcp\"\n  }"),
+				PlanOnly:    true,
+				ExpectError: errorLike("probe_id and a probe block are exclusive"),
+			},
+			{
+				Config:      strings.Replace(config(sshProbe, ""), `probe_id`, `# probe_id`, 1),
+				PlanOnly:    true,
+				ExpectError: errorLike("A probe is required", "probe_id"),
+			},
+			{
+				Config:      strings.Replace(config(sshProbe, "probe {\n    port = 9070\n  }"), `probe_id`, `# probe_id`, 1),
+				PlanOnly:    true,
+				ExpectError: errorLike("probe.protocol is required"),
+			},
+			{
+				Config:      config(e.cluster.LoadBalancerID+"/probes/nope", ""),
+				ExpectError: errorLike(`has no probe "nope"`, "ssh-probe"),
+			},
+			{
+				Config: config(sshProbe, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("probe_id"), knownvalue.StringExact(sshProbe)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("probe"), knownvalue.Null()),
+				},
+				Check: resource.ComposeTestCheckFunc(e.checkForeignUntouched(), func(*terraform.State) error {
+					r, ok := e.lbRules()["sava-ref"]
+					if !ok || r.Properties.Probe == nil || !strings.EqualFold(*r.Properties.Probe.ID, sshProbe) {
+						return fmt.Errorf("rule missing or not using ssh-probe: %+v", r)
+					}
+					if len(e.lbProbes()) != 1 {
+						return fmt.Errorf("a probe was added: %v", keys(e.lbProbes()))
+					}
+					return nil
+				}),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+		},
+	})
+}
