@@ -72,6 +72,7 @@ type LBRuleSpec struct {
 	TCPReset                    bool       // send TCP RST on idle timeout
 	Probe                       *ProbeSpec // the probe the rule owns; nil: none
 	ProbeRefID                  string     // an existing probe the rule uses and does not own (exclusive with Probe)
+	PriorProbeNotOwned          bool       // the probe the rule has now is not its own: never remove it
 }
 
 // ProbeSpec is the health probe a rule owns.

@@ -211,8 +211,9 @@ func splice(lb *armnetwork.LoadBalancer, lbID LoadBalancerID, spec LBRuleSpec, m
 	}
 	props.LoadBalancingRules = replaceByName(props.LoadBalancingRules, spec.azureRule(lbID, probeID), ruleName)
 	// A probe the rule used before is removed when nothing uses it any more, unless the rule now
-	// uses an existing probe: then the old one may be someone else's too, and it stays.
-	if oldProbe != "" && spec.ProbeRefID == "" && (spec.Probe == nil || !strings.EqualFold(oldProbe, spec.Probe.Name)) && len(probeUsers(props, oldProbe, "")) == 0 {
+	// uses an existing probe (the old one may be someone else's too) or used one before
+	// (PriorProbeNotOwned): then it stays.
+	if oldProbe != "" && spec.ProbeRefID == "" && !spec.PriorProbeNotOwned && (spec.Probe == nil || !strings.EqualFold(oldProbe, spec.Probe.Name)) && len(probeUsers(props, oldProbe, "")) == 0 {
 		props.Probes = removeByName(props.Probes, oldProbe, probeNameOf)
 	}
 	return nil

@@ -456,6 +456,20 @@ func TestLBRuleExistingProbe(t *testing.T) {
 	if got.ProbeID != lbID+"/probes/shared-http" {
 		t.Errorf("probe id %q", got.ProbeID)
 	}
+	// Switching from the used probe to an owned one keeps the used probe when the caller says it
+	// was not the rule's (the provider knows from its state)...
+	owned := gatewayRule("uses-shared", 9080)
+	owned.PriorProbeNotOwned = true
+	if _, err := c.EnsureLBRule(ctx(t), owned); err != nil {
+		t.Fatal(err)
+	}
+	if names := probeNames(f.GetLoadBalancer(lbID)); !slices.Contains(names, "shared-http") || !slices.Contains(names, "uses-shared-probe") {
+		t.Fatalf("switching to an owned probe: probes %v", names)
+	}
+	// ...and back again.
+	if _, err := c.EnsureLBRule(ctx(t), spec); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.DeleteLBRule(ctx(t), lbID, "uses-shared", ""); err != nil {
 		t.Fatal(err)
 	}

@@ -334,10 +334,12 @@ var lbRuleKind = azureRuleKind[azureLBRuleModel, azure.LBRuleSpec, azure.LBRule]
 	key: func(m *azureLBRuleModel) (string, string) {
 		return m.LoadBalancerID.ValueString(), m.Name.ValueString()
 	},
-	spec:   lbRuleSpec,
-	create: (*azure.Client).CreateLBRule,
-	ensure: (*azure.Client).EnsureLBRule,
-	get:    (*azure.Client).GetLBRule,
+	spec: lbRuleSpec,
+	// A probe the rule used through probe_id is not its to remove when it switches probes.
+	fromPrior: func(prior *azureLBRuleModel, spec *azure.LBRuleSpec) { spec.PriorProbeNotOwned = prior.Probe == nil },
+	create:    (*azure.Client).CreateLBRule,
+	ensure:    (*azure.Client).EnsureLBRule,
+	get:       (*azure.Client).GetLBRule,
 	del: func(c *azure.Client, ctx context.Context, m *azureLBRuleModel) error {
 		probe := "" // the rule owns its probe, so it goes too; a probe used through probe_id stays
 		if m.Probe != nil {

@@ -373,6 +373,14 @@ resource "vamp_azure_lb_rule" "ref" {
 				}),
 			},
 			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+			{
+				// From the used probe to one of its own: an update, and ssh-probe stays.
+				Config: strings.Replace(config(sshProbe, "probe {\n    protocol = \"Tcp\"\n  }"), "probe_id", "# probe_id", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(e.checkLBRule("sava-ref", 9070, 9070), e.checkForeignUntouched()),
+			},
 		},
 	})
 }
