@@ -34,8 +34,8 @@ type Options struct {
 	// DisableProcessLock turns off the per-load-balancer lock. Tests only: it lets a test show
 	// that the etag alone prevents lost updates.
 	DisableProcessLock bool
-	// DisableIfMatch stops sending If-Match. Tests only: it lets a test show that the lost update
-	// happens without it.
+	// DisableIfMatch stops sending If-Match and If-None-Match. Tests only: it lets a test show
+	// that the lost update happens without them.
 	DisableIfMatch bool
 }
 
@@ -152,4 +152,21 @@ func (c *Client) withIfMatch(ctx context.Context, etag *string) context.Context 
 		return ctx
 	}
 	return policy.WithHTTPHeader(ctx, http.Header{"If-Match": []string{*etag}})
+}
+
+// withConditions makes a write conditional: ifMatch on the etag the caller read, ifNoneMatch
+// ("*") on the resource not existing yet. Empty values are not sent. armnetwork v7's options
+// structs have no fields for these headers, so they ride on the context for azcore's header policy.
+func (c *Client) withConditions(ctx context.Context, ifMatch, ifNoneMatch string) context.Context {
+	if !c.ifMatch || (ifMatch == "" && ifNoneMatch == "") {
+		return ctx
+	}
+	h := http.Header{}
+	if ifMatch != "" {
+		h.Set("If-Match", ifMatch)
+	}
+	if ifNoneMatch != "" {
+		h.Set("If-None-Match", ifNoneMatch)
+	}
+	return policy.WithHTTPHeader(ctx, h)
 }

@@ -28,9 +28,12 @@ type ConflictError struct {
 	Field string // the input that collides, e.g. "priority"
 	Other string // the other rule or probe's name
 	Msg   string
+	Cause error // Azure's answer when it refused the write (412), else nil
 }
 
 func (e *ConflictError) Error() string { return e.Field + ": " + e.Msg }
+
+func (e *ConflictError) Unwrap() error { return e.Cause }
 
 // statusCode returns the HTTP status of an Azure response error, or 0 for anything else.
 func statusCode(err error) int {

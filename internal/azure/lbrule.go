@@ -16,14 +16,16 @@ var (
 	LBProtocols        = []string{"Tcp", "Udp", "All"}
 	ProbeProtocols     = []string{"Tcp", "Http", "Https"}
 	LoadDistributions  = []string{"Default", "SourceIP", "SourceIPProtocol"}
-	NSGProtocols       = []string{"Tcp", "Udp", "*"}
+	NSGProtocols       = []string{"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}
+	NSGDirections      = []string{DirectionInbound, DirectionOutbound}
+	NSGAccesses        = []string{AccessAllow, AccessDeny}
 	azureNameRE        = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$`)
 	azureNameRuleHuman = "1-80 characters: letters, digits, '_', '.', '-'; starting with a letter or digit and ending with a letter, digit or '_'"
 )
 
 // Limits Azure enforces, checked here so that a bad value fails at plan time with a clear message.
 const (
-	MinFrontendPort   = 1
+	MinFrontendPort   = 0 // 0 only for HA ports: protocol All, backend port 0
 	MaxFrontendPort   = 65534
 	MinPort           = 1
 	MaxPort           = 65535
@@ -36,6 +38,8 @@ const (
 	MinProbeThreshold = 1
 	MaxProbeThreshold = 100
 	DefaultThreshold  = 1
+	MinProbeCount     = 1
+	DefaultProbeCount = 2 // azurerm's default for number_of_probes
 )
 
 // CheckName reports whether name is a valid name for a rule or probe; field names the input.
@@ -65,7 +69,10 @@ type LBRuleSpec struct {
 	FloatingIP                  bool
 	LoadDistribution            string // "": Default
 	DisableOutboundSNAT         bool
-	Probe                       *ProbeSpec // nil: the rule has no probe
+	TCPReset                    bool       // send TCP RST on idle timeout
+	Probe                       *ProbeSpec // the probe the rule owns; nil: none
+	ProbeRefID                  string     // an existing probe the rule uses and does not own (exclusive with Probe)
+	PriorProbeNotOwned          bool       // the probe the rule has now is not its own: never remove it
 }
 
 // ProbeSpec is the health probe a rule owns.
@@ -76,6 +83,7 @@ type ProbeSpec struct {
 	RequestPath     string // required for Http/Https, refused for Tcp
 	IntervalSeconds int32  // 0: 15
 	Threshold       int32  // consecutive results that flip the endpoint's health; 0: 1
+	NumberOfProbes  int32  // Azure's numberOfProbes; 0: 2
 }
 
 // LBRule is a rule as Azure has it.
@@ -119,12 +127,19 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 		errs = append(errs, err)
 	}
 	if s.FrontendPort < MinFrontendPort || s.FrontendPort > MaxFrontendPort {
-		bad("frontend_port", "%d is out of range; Azure accepts %d..%d", s.FrontendPort, MinFrontendPort, MaxFrontendPort)
+		bad("frontend_port", "%d is out of range; Azure accepts %d..%d (0 for an HA-ports rule)", s.FrontendPort, MinFrontendPort, MaxFrontendPort)
 	}
+	haPorts := s.FrontendPort == 0
 	if s.BackendPort == 0 {
 		s.BackendPort = s.FrontendPort
 	} else if s.BackendPort < MinPort || s.BackendPort > MaxPort {
 		bad("backend_port", "%d is out of range; Azure accepts %d..%d", s.BackendPort, MinPort, MaxPort)
+	}
+	if haPorts && s.Protocol != "" && s.Protocol != "All" {
+		bad("protocol", "is %q, but frontend_port 0 is an HA-ports rule, which needs protocol \"All\"; set protocol = \"All\" or give a frontend port", s.Protocol)
+	}
+	if haPorts && s.BackendPort != 0 {
+		bad("backend_port", "is %d, but an HA-ports rule (frontend_port 0) forwards every port unchanged; set backend_port = 0 or leave it out", s.BackendPort)
 	}
 	if s.IdleTimeoutMinutes == 0 {
 		s.IdleTimeoutMinutes = DefaultIdle
@@ -133,6 +148,13 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 	}
 	if s.LoadDistribution, err = oneOf("load_distribution", s.LoadDistribution, LoadDistributions, "Default"); err != nil {
 		errs = append(errs, err)
+	}
+	if s.ProbeRefID != "" {
+		if s.Probe != nil {
+			bad("probe_id", "is set together with a probe block; either own a probe (probe { ... }) or use an existing one (probe_id), not both")
+		} else if lbID.Name != "" && !strings.HasPrefix(strings.ToLower(s.ProbeRefID), strings.ToLower(lbID.String())+"/probes/") {
+			bad("probe_id", "%q is not a probe of load balancer %s; a rule can only use probes of its own load balancer (e.g. azurerm_lb_probe.<name>.id)", s.ProbeRefID, lbID.String())
+		}
 	}
 	if s.Probe != nil {
 		p := *s.Probe
@@ -144,7 +166,9 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 		if p.Protocol, err = oneOf("probe.protocol", p.Protocol, ProbeProtocols, ""); err != nil {
 			errs = append(errs, err)
 		}
-		if p.Port < MinPort || p.Port > MaxPort {
+		if p.Port == 0 && haPorts {
+			bad("probe.port", "is required for an HA-ports rule, which has no port of its own to probe; set it to a port every backend answers on")
+		} else if p.Port < MinPort || p.Port > MaxPort {
 			bad("probe.port", "%d is out of range; Azure accepts %d..%d", p.Port, MinPort, MaxPort)
 		}
 		switch {
@@ -162,6 +186,11 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 			p.Threshold = DefaultThreshold
 		} else if p.Threshold < MinProbeThreshold || p.Threshold > MaxProbeThreshold {
 			bad("probe.threshold", "%d is out of range; accepted %d..%d", p.Threshold, MinProbeThreshold, MaxProbeThreshold)
+		}
+		if p.NumberOfProbes == 0 {
+			p.NumberOfProbes = DefaultProbeCount
+		} else if p.NumberOfProbes < MinProbeCount {
+			bad("probe.number_of_probes", "%d is out of range; it must be at least %d", p.NumberOfProbes, MinProbeCount)
 		}
 		s.Probe = &p
 	}
@@ -200,6 +229,7 @@ func (s LBRuleSpec) azureRule(lb LoadBalancerID, probeID string) *armnetwork.Loa
 		EnableFloatingIP:        to.Ptr(s.FloatingIP),
 		LoadDistribution:        to.Ptr(armnetwork.LoadDistribution(s.LoadDistribution)),
 		DisableOutboundSnat:     to.Ptr(s.DisableOutboundSNAT),
+		EnableTCPReset:          to.Ptr(s.TCPReset),
 	}
 	// As azurerm does: one pool goes in backendAddressPool, several (gateway load balancers) in
 	// backendAddressPools.
@@ -222,6 +252,7 @@ func (p ProbeSpec) azureProbe(lb LoadBalancerID) *armnetwork.Probe {
 		Port:              to.Ptr(p.Port),
 		IntervalInSeconds: to.Ptr(p.IntervalSeconds),
 		ProbeThreshold:    to.Ptr(p.Threshold),
+		NumberOfProbes:    to.Ptr(p.NumberOfProbes),
 	}
 	if p.RequestPath != "" {
 		props.RequestPath = to.Ptr(p.RequestPath)
@@ -246,6 +277,7 @@ func ruleFromAzure(lb LoadBalancerID, r *armnetwork.LoadBalancingRule, probes []
 		FloatingIP:                  deref(p.EnableFloatingIP),
 		LoadDistribution:            string(deref(p.LoadDistribution)),
 		DisableOutboundSNAT:         deref(p.DisableOutboundSnat),
+		TCPReset:                    deref(p.EnableTCPReset),
 	}}
 	if out.ID == "" {
 		out.ID = lb.Child(lbRuleCollection, out.Spec.Name)
@@ -269,6 +301,7 @@ func ruleFromAzure(lb LoadBalancerID, r *armnetwork.LoadBalancingRule, probes []
 				RequestPath:     deref(pp.RequestPath),
 				IntervalSeconds: deref(pp.IntervalInSeconds),
 				Threshold:       deref(pp.ProbeThreshold),
+				NumberOfProbes:  deref(pp.NumberOfProbes),
 			}
 		}
 	}

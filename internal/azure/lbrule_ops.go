@@ -40,8 +40,8 @@ func (c *Client) GetLBRule(ctx context.Context, loadBalancerID, name string) (*L
 	return ruleFromAzure(lbID, r, props.Probes), nil
 }
 
-// DeleteLBRule removes the rule and the probe it owns (probeName, which may be left over when the
-// rule was removed out of band). A probe still used by another rule is kept. A missing rule or
+// DeleteLBRule removes the rule and the probe it owns (probeName, "" when it owns none; the probe
+// may be left over when the rule was removed out of band). A probe still used by another rule is kept. A missing rule or
 // load balancer is not an error.
 func (c *Client) DeleteLBRule(ctx context.Context, loadBalancerID, name, probeName string) error {
 	lbID, err := ParseLoadBalancerID("load_balancer_id", loadBalancerID)
@@ -51,11 +51,8 @@ func (c *Client) DeleteLBRule(ctx context.Context, loadBalancerID, name, probeNa
 	_, err = c.modifyLB(ctx, lbID, func(lb *armnetwork.LoadBalancer) (bool, error) {
 		props := lbProps(lb)
 		changed := false
-		owned := probeName
+		owned := probeName // only the probe the rule owns; a probe it merely uses (probe_id) stays
 		if r := findByName(props.LoadBalancingRules, name, ruleName); r != nil {
-			if r.Properties != nil && r.Properties.Probe != nil {
-				owned = lastSegment(subID(r.Properties.Probe))
-			}
 			props.LoadBalancingRules = removeByName(props.LoadBalancingRules, name, ruleName)
 			changed = true
 		}
@@ -193,6 +190,14 @@ func splice(lb *armnetwork.LoadBalancer, lbID LoadBalancerID, spec LBRuleSpec, m
 	}
 
 	probeID := ""
+	if spec.ProbeRefID != "" {
+		name := lastSegment(spec.ProbeRefID)
+		pr := findByName(props.Probes, name, probeNameOf)
+		if pr == nil {
+			return fieldErrorf("probe_id", "load balancer %s has no probe %q; it has: %s", lbID.Name, name, namesOf(props.Probes, probeNameOf))
+		}
+		probeID = lbID.Child(probeCollection, deref(pr.Name))
+	}
 	if spec.Probe != nil {
 		if users := probeUsers(props, spec.Probe.Name, spec.Name); len(users) > 0 {
 			return &ConflictError{Field: "probe.name", Other: users[0], Msg: fmt.Sprintf(
@@ -205,7 +210,10 @@ func splice(lb *armnetwork.LoadBalancer, lbID LoadBalancerID, spec LBRuleSpec, m
 		props.Probes = replaceByName(props.Probes, spec.Probe.azureProbe(lbID), probeNameOf)
 	}
 	props.LoadBalancingRules = replaceByName(props.LoadBalancingRules, spec.azureRule(lbID, probeID), ruleName)
-	if oldProbe != "" && (spec.Probe == nil || !strings.EqualFold(oldProbe, spec.Probe.Name)) && len(probeUsers(props, oldProbe, "")) == 0 {
+	// A probe the rule used before is removed when nothing uses it any more, unless the rule now
+	// uses an existing probe (the old one may be someone else's too) or used one before
+	// (PriorProbeNotOwned): then it stays.
+	if oldProbe != "" && spec.ProbeRefID == "" && !spec.PriorProbeNotOwned && (spec.Probe == nil || !strings.EqualFold(oldProbe, spec.Probe.Name)) && len(probeUsers(props, oldProbe, "")) == 0 {
 		props.Probes = removeByName(props.Probes, oldProbe, probeNameOf)
 	}
 	return nil

@@ -399,3 +399,93 @@ func TestSubscriptionMismatchIsRefused(t *testing.T) {
 		t.Errorf("a refused id still sent requests: %v", f.Stats().Requests)
 	}
 }
+
+// HA ports: frontend 0 needs protocol All, backend 0 and an explicit probe port; tcp reset and
+// number_of_probes reach Azure.
+func TestLBRuleHAPortsSpec(t *testing.T) {
+	ha := gatewayRule("ha", 0)
+	ha.Protocol, ha.TCPReset = "All", true
+	ha.Probe.Port, ha.Probe.NumberOfProbes = 9050, 3
+	n, err := ha.Normalized()
+	if err != nil || n.BackendPort != 0 || n.Probe.NumberOfProbes != 3 {
+		t.Fatalf("HA ports refused or changed: %+v, %v", n, err)
+	}
+	tcp := gatewayRule("ha", 0)
+	tcp.Probe.Port = 9050
+	_, err = tcp.Normalized()
+	wantFieldError(t, err, "protocol", `"All"`, "HA-ports")
+	back := ha
+	back.BackendPort = 80
+	_, err = back.Normalized()
+	wantFieldError(t, err, "backend_port", "backend_port = 0")
+	noProbePort := ha
+	noProbePort.Probe = &azure.ProbeSpec{Protocol: "Tcp"}
+	_, err = noProbePort.Normalized()
+	wantFieldError(t, err, "probe.port", "HA-ports")
+	if p, _ := gatewayRule("x", 9050).Normalized(); p.Probe.NumberOfProbes != 2 || p.TCPReset {
+		t.Errorf("defaults: number_of_probes %d tcp reset %v", p.Probe.NumberOfProbes, p.TCPReset)
+	}
+
+	f := seededFake()
+	c := newClient(t, f)
+	if _, err := c.CreateLBRule(ctx(t), ha); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetLBRule(ctx(t), lbID, "ha")
+	if err != nil || got == nil || got.Spec.Protocol != "All" || got.Spec.FrontendPort != 0 || !got.Spec.TCPReset || got.Spec.Probe.NumberOfProbes != 3 {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+}
+
+// A rule that uses an existing probe (probe_id) leaves it alone: not changed on write, not removed
+// on delete even when no other rule uses it; a probe the load balancer lacks is named.
+func TestLBRuleExistingProbe(t *testing.T) {
+	f := seededFake()
+	f.EditLoadBalancer(lbID, func(lb *armnetwork.LoadBalancer) {
+		lb.Properties.Probes = append(lb.Properties.Probes, &armnetwork.Probe{Name: to.Ptr("shared-http"), Properties: &armnetwork.ProbePropertiesFormat{
+			Protocol: to.Ptr(armnetwork.ProbeProtocolHTTP), Port: to.Ptr[int32](8080), RequestPath: to.Ptr("/health"),
+			IntervalInSeconds: to.Ptr[int32](5), NumberOfProbes: to.Ptr[int32](2)}})
+	})
+	c := newClient(t, f)
+	spec := gatewayRule("uses-shared", 9080)
+	spec.Probe, spec.ProbeRefID = nil, lbID+"/probes/shared-http"
+	got, err := c.CreateLBRule(ctx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ProbeID != lbID+"/probes/shared-http" {
+		t.Errorf("probe id %q", got.ProbeID)
+	}
+	// Switching from the used probe to an owned one keeps the used probe when the caller says it
+	// was not the rule's (the provider knows from its state)...
+	owned := gatewayRule("uses-shared", 9080)
+	owned.PriorProbeNotOwned = true
+	if _, err := c.EnsureLBRule(ctx(t), owned); err != nil {
+		t.Fatal(err)
+	}
+	if names := probeNames(f.GetLoadBalancer(lbID)); !slices.Contains(names, "shared-http") || !slices.Contains(names, "uses-shared-probe") {
+		t.Fatalf("switching to an owned probe: probes %v", names)
+	}
+	// ...and back again.
+	if _, err := c.EnsureLBRule(ctx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteLBRule(ctx(t), lbID, "uses-shared", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(probeNames(f.GetLoadBalancer(lbID)), "shared-http") {
+		t.Errorf("the used probe was deleted with the rule: %v", probeNames(f.GetLoadBalancer(lbID)))
+	}
+	missing := spec
+	missing.ProbeRefID = lbID + "/probes/nope"
+	_, err = c.CreateLBRule(ctx(t), missing)
+	wantFieldError(t, err, "probe_id", `"nope"`, "shared-http")
+	both := gatewayRule("both", 9081)
+	both.ProbeRefID = lbID + "/probes/shared-http"
+	_, err = both.Normalized()
+	wantFieldError(t, err, "probe_id", "not both")
+	other := gatewayRule("other", 9082)
+	other.Probe, other.ProbeRefID = nil, "/subscriptions/"+sub+"/resourceGroups/dcos-rg/providers/Microsoft.Network/loadBalancers/other/probes/p"
+	_, err = other.Normalized()
+	wantFieldError(t, err, "probe_id", "its own load balancer")
+}

@@ -18,21 +18,24 @@ const (
 	MaxNSGPriority       = 4096
 	MaxNSGDescription    = 140
 	DirectionInbound     = "Inbound"
+	DirectionOutbound    = "Outbound"
 	AccessAllow          = "Allow"
+	AccessDeny           = "Deny"
 	OpenToTheWorldAdvice = `write source_address_prefixes = ["*"] (or ["Internet"]) to open the port to the world, or list the networks that may connect, e.g. ["203.0.113.0/24"]`
 )
 
 var portRangeRE = regexp.MustCompile(`^(\d{1,5})(-(\d{1,5}))?$`)
 
-// NSGRuleSpec is an inbound allow rule on a network security group.
+// NSGRuleSpec is a security rule on a network security group.
 type NSGRuleSpec struct {
 	NSGID                    string
 	Name                     string
 	Priority                 int32
-	Direction                string // "": Inbound (the only direction offered)
-	Access                   string // "": Allow (the only access offered)
-	Protocol                 string // Tcp, Udp, *
+	Direction                string // "": Inbound; or Outbound
+	Access                   string // "": Allow; or Deny
+	Protocol                 string // Tcp, Udp, Icmp, Esp, Ah, *
 	DestinationPortRanges    []string
+	SourcePortRanges         []string // empty: ["*"]
 	SourceAddressPrefixes    []string // required: no silent "open to the world"
 	DestinationAddressPrefix string   // "": "*"
 	Description              string
@@ -58,16 +61,21 @@ func (s NSGRuleSpec) Normalized() (NSGRuleSpec, error) {
 		bad("priority", "%d is out of range; Azure accepts %d..%d (lower numbers are evaluated first)", s.Priority, MinNSGPriority, MaxNSGPriority)
 	}
 	var err error
-	if s.Direction, err = oneOf("direction", s.Direction, []string{DirectionInbound}, DirectionInbound); err != nil {
+	if s.Direction, err = oneOf("direction", s.Direction, NSGDirections, DirectionInbound); err != nil {
 		errs = append(errs, err)
 	}
-	if s.Access, err = oneOf("access", s.Access, []string{AccessAllow}, AccessAllow); err != nil {
+	if s.Access, err = oneOf("access", s.Access, NSGAccesses, AccessAllow); err != nil {
 		errs = append(errs, err)
 	}
 	if s.Protocol, err = oneOf("protocol", s.Protocol, NSGProtocols, ""); err != nil {
 		errs = append(errs, err)
 	}
 	if err := CheckPortRanges("destination_port_ranges", s.DestinationPortRanges); err != nil {
+		errs = append(errs, err)
+	}
+	if len(s.SourcePortRanges) == 0 {
+		s.SourcePortRanges = []string{"*"}
+	} else if err := CheckPortRanges("source_port_ranges", s.SourcePortRanges); err != nil {
 		errs = append(errs, err)
 	}
 	if err := CheckSourcePrefixes("source_address_prefixes", s.SourceAddressPrefixes); err != nil {
@@ -164,8 +172,15 @@ func (s NSGRuleSpec) azureRule() armnetwork.SecurityRule {
 		Direction:                to.Ptr(armnetwork.SecurityRuleDirection(s.Direction)),
 		Priority:                 to.Ptr(s.Priority),
 		Protocol:                 to.Ptr(armnetwork.SecurityRuleProtocol(s.Protocol)),
-		SourcePortRange:          to.Ptr("*"),
 		DestinationAddressPrefix: to.Ptr(s.DestinationAddressPrefix),
+	}
+	if len(s.SourcePortRanges) <= 1 {
+		p.SourcePortRange = to.Ptr("*")
+		if len(s.SourcePortRanges) == 1 {
+			p.SourcePortRange = to.Ptr(s.SourcePortRanges[0])
+		}
+	} else {
+		p.SourcePortRanges = to.SliceOfPtrs(s.SourcePortRanges...)
 	}
 	// Azure wants a single value in the singular field and several in the plural one.
 	if len(s.SourceAddressPrefixes) == 1 {
@@ -200,6 +215,7 @@ func nsgRuleFromAzure(nsg NSGID, r *armnetwork.SecurityRule) *NSGRule {
 		Description:              deref(p.Description),
 		SourceAddressPrefixes:    singleOrMany(p.SourceAddressPrefix, p.SourceAddressPrefixes),
 		DestinationPortRanges:    singleOrMany(p.DestinationPortRange, p.DestinationPortRanges),
+		SourcePortRanges:         singleOrMany(p.SourcePortRange, p.SourcePortRanges),
 	}}
 	if out.ID == "" {
 		out.ID = nsg.Child("securityRules", out.Spec.Name)
@@ -251,7 +267,9 @@ func (c *Client) GetNSGRule(ctx context.Context, nsgID, name string) (*NSGRule, 
 	return nsgRuleFromAzure(id, &got.SecurityRule), nil
 }
 
-// DeleteNSGRule removes the rule; a missing rule or security group is not an error.
+// DeleteNSGRule removes the rule; a missing rule or security group is not an error. The delete
+// carries If-Match with the etag just read, so a rule another writer changed since is not removed:
+// that is a *ConflictError describing the rule as it now is.
 func (c *Client) DeleteNSGRule(ctx context.Context, nsgID, name string) error {
 	id, err := ParseNSGID("network_security_group_id", nsgID)
 	if err != nil {
@@ -266,9 +284,20 @@ func (c *Client) DeleteNSGRule(ctx context.Context, nsgID, name string) error {
 		return err
 	}
 	defer unlock()
-	poller, err := sc.securityRules.BeginDelete(ctx, id.ResourceGroup, id.Name, name, nil)
+	cur, err := sc.securityRules.Get(ctx, id.ResourceGroup, id.Name, name, nil)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading security rule %q of %s before deleting it: %w", name, id.String(), err)
+	}
+	etag := deref(cur.Etag)
+	poller, err := sc.securityRules.BeginDelete(c.withConditions(ctx, etag, ""), id.ResourceGroup, id.Name, name, nil)
 	if err == nil {
 		_, err = poller.PollUntilDone(ctx, c.pollOptions())
+	}
+	if isPreconditionFailed(err) {
+		return c.ruleChangedError(ctx, sc, id, name, etag, "deleted", err)
 	}
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("deleting security rule %q of %s: %w", name, id.String(), err)
@@ -286,19 +315,34 @@ func (c *Client) writeNSGRule(ctx context.Context, spec NSGRuleSpec, mustBeNew b
 	if err != nil {
 		return nil, err
 	}
-	// The lock makes the conflict check and the write one step for writers in this process.
+	// The lock orders writers in this process; the conditional headers below are what protects the
+	// rule from writers elsewhere (another Terraform run, the portal, azurerm).
 	unlock, err := c.lock(ctx, id.String())
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := c.checkNSGConflicts(ctx, sc, id, spec, mustBeNew); err != nil {
+	etag, err := c.checkNSGConflicts(ctx, sc, id, spec, mustBeNew)
+	if err != nil {
 		return nil, err
 	}
-	poller, err := sc.securityRules.BeginCreateOrUpdate(ctx, id.ResourceGroup, id.Name, spec.Name, spec.azureRule(), nil)
+	// Create only if the name is still free (If-None-Match: *); update only the version just read
+	// (If-Match). A rule removed out of band is written back as a create.
+	wctx := c.withConditions(ctx, "", "*")
+	if etag != "" {
+		wctx = c.withConditions(ctx, etag, "")
+	}
+	poller, err := sc.securityRules.BeginCreateOrUpdate(wctx, id.ResourceGroup, id.Name, spec.Name, spec.azureRule(), nil)
 	var res armnetwork.SecurityRulesClientCreateOrUpdateResponse
 	if err == nil {
 		res, err = poller.PollUntilDone(ctx, c.pollOptions())
+	}
+	if isPreconditionFailed(err) {
+		verb := "updated"
+		if etag == "" {
+			verb = "created"
+		}
+		return nil, c.ruleChangedError(ctx, sc, id, spec.Name, etag, verb, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("writing security rule %q of %s: %w", spec.Name, id.String(), err)
@@ -306,15 +350,46 @@ func (c *Client) writeNSGRule(ctx context.Context, spec NSGRuleSpec, mustBeNew b
 	return nsgRuleFromAzure(id, &res.SecurityRule), nil
 }
 
-func (c *Client) checkNSGConflicts(ctx context.Context, sc *subscriptionClients, id NSGID, spec NSGRuleSpec, mustBeNew bool) error {
+// ruleChangedError turns Azure's 412 for a conditional rule write into a *ConflictError that says
+// what the other writer left behind: Azure does not say who wrote it, so the rule's etag,
+// priority, ports, sources and description are what the user can go by.
+func (c *Client) ruleChangedError(ctx context.Context, sc *subscriptionClients, id NSGID, name, readEtag, verb string, cause error) error {
+	var what string
+	if readEtag == "" {
+		what = fmt.Sprintf("another writer created security rule %q on network security group %s after this provider checked the name was free", name, id.Name)
+	} else {
+		what = fmt.Sprintf("another writer changed or removed security rule %q on network security group %s after this provider read it (etag %s)", name, id.Name, readEtag)
+	}
+	now := "it is now gone"
+	if got, err := sc.securityRules.Get(ctx, id.ResourceGroup, id.Name, name, nil); err == nil {
+		r := nsgRuleFromAzure(id, &got.SecurityRule).Spec
+		now = fmt.Sprintf("it now has etag %s, priority %d, %s %s %s ports %v from %v, description %q",
+			deref(got.Etag), r.Priority, r.Direction, r.Access, r.Protocol, r.DestinationPortRanges, r.SourceAddressPrefixes, r.Description)
+	} else if !isNotFound(err) {
+		now = fmt.Sprintf("re-reading it failed: %v", err)
+	}
+	fix := "run terraform plan to see the other writer's version, then apply again or remove one of the writers"
+	if readEtag == "" {
+		fix = fmt.Sprintf("choose another name, or import the rule (terraform import <address> %s) if it should be managed here", id.Child("securityRules", name))
+	}
+	return &ConflictError{Field: "name", Other: name, Cause: cause, Msg: fmt.Sprintf(
+		"%s; Azure refused the conditional write (412 Precondition Failed), so nothing was %s or overwritten; %s (Azure does not say who wrote it); %s",
+		what, verb, now, fix)}
+}
+
+// checkNSGConflicts lists the security group's rules and refuses a taken name (on create) or a
+// priority used by another rule in the same direction. It returns the etag of the rule named
+// spec.Name, or "" when there is none.
+func (c *Client) checkNSGConflicts(ctx context.Context, sc *subscriptionClients, id NSGID, spec NSGRuleSpec, mustBeNew bool) (string, error) {
+	etag := ""
 	pager := sc.securityRules.NewListPager(id.ResourceGroup, id.Name, nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if isNotFound(err) {
-			return fieldErrorf("network_security_group_id", "network security group %s was not found; check the id (e.g. the azurerm_network_security_group's id output) and that the credential can read it", id.String())
+			return "", fieldErrorf("network_security_group_id", "network security group %s was not found; check the id (e.g. the azurerm_network_security_group's id output) and that the credential can read it", id.String())
 		}
 		if err != nil {
-			return fmt.Errorf("listing the security rules of %s: %w", id.String(), err)
+			return "", fmt.Errorf("listing the security rules of %s: %w", id.String(), err)
 		}
 		for _, r := range page.Value {
 			if r == nil || r.Properties == nil {
@@ -323,18 +398,19 @@ func (c *Client) checkNSGConflicts(ctx context.Context, sc *subscriptionClients,
 			other := deref(r.Name)
 			if strings.EqualFold(other, spec.Name) {
 				if mustBeNew {
-					return &ConflictError{Field: "name", Other: other, Msg: fmt.Sprintf(
+					return "", &ConflictError{Field: "name", Other: other, Msg: fmt.Sprintf(
 						"network security group %s already has a rule named %q; import it (terraform import <address> %s) or choose another name",
 						id.Name, other, id.Child("securityRules", other))}
 				}
+				etag = deref(r.Etag)
 				continue
 			}
 			if deref(r.Properties.Priority) == spec.Priority && strings.EqualFold(string(deref(r.Properties.Direction)), spec.Direction) {
-				return &ConflictError{Field: "priority", Other: other, Msg: fmt.Sprintf(
+				return "", &ConflictError{Field: "priority", Other: other, Msg: fmt.Sprintf(
 					"priority %d is already used by %s rule %q on network security group %s; priorities are unique per direction, choose a free one",
 					spec.Priority, strings.ToLower(spec.Direction), other, id.Name)}
 			}
 		}
 	}
-	return nil
+	return etag, nil
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+
 	"github.com/vamp-canary/terraform-provider-vamp/internal/azure"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/azure/azurefake"
 )
@@ -137,9 +139,10 @@ func TestNSGRuleSpecValidation(t *testing.T) {
 		{"destination_port_ranges[0]", nil, func(s *azure.NSGRuleSpec) { s.DestinationPortRanges = []string{"70000"} }},
 		{"destination_port_ranges[0]", nil, func(s *azure.NSGRuleSpec) { s.DestinationPortRanges = []string{"9100-9000"} }},
 		{"destination_port_ranges[1]", nil, func(s *azure.NSGRuleSpec) { s.DestinationPortRanges = []string{"80", "*"} }},
-		{"protocol", nil, func(s *azure.NSGRuleSpec) { s.Protocol = "Icmp" }},
-		{"direction", nil, func(s *azure.NSGRuleSpec) { s.Direction = "Outbound" }},
-		{"access", nil, func(s *azure.NSGRuleSpec) { s.Access = "Deny" }},
+		{"protocol", []string{`"Icmp"`, `"Ah"`}, func(s *azure.NSGRuleSpec) { s.Protocol = "Gre" }},
+		{"direction", []string{`"Outbound"`}, func(s *azure.NSGRuleSpec) { s.Direction = "Sideways" }},
+		{"access", []string{`"Deny"`}, func(s *azure.NSGRuleSpec) { s.Access = "Reject" }},
+		{"source_port_ranges[0]", nil, func(s *azure.NSGRuleSpec) { s.SourcePortRanges = []string{"0"} }},
 		{"network_security_group_id", nil, func(s *azure.NSGRuleSpec) { s.NSGID = lbID }},
 		{"name", nil, func(s *azure.NSGRuleSpec) { s.Name = "" }},
 	}
@@ -161,4 +164,41 @@ func TestNSGRuleSpecValidation(t *testing.T) {
 	if len(f.Stats().Requests) != 0 {
 		t.Errorf("a refused spec reached Azure: %v", f.Stats().Requests)
 	}
+}
+
+// Deny and Outbound rules, Icmp, several source port ranges: written in Azure's shape and read back.
+func TestNSGRuleDenyOutbound(t *testing.T) {
+	f := seededFake()
+	c := newClient(t, f)
+	spec := gatewayNSGRule()
+	spec.Name, spec.Direction, spec.Access, spec.Protocol = "deny-out-icmp", "outbound", "deny", "icmp"
+	spec.Priority = 100 // free: the seeded rule at 100 is inbound
+	spec.SourcePortRanges = []string{"1024-2047", "4000"}
+	got, err := c.CreateNSGRule(ctx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Direction != "Outbound" || got.Spec.Access != "Deny" || got.Spec.Protocol != "Icmp" ||
+		!slices.Equal(got.Spec.SourcePortRanges, []string{"1024-2047", "4000"}) {
+		t.Errorf("read back: %+v", got.Spec)
+	}
+	var stored *armnetwork.SecurityRule
+	for _, r := range f.SecurityRules(nsgID) {
+		if *r.Name == "deny-out-icmp" {
+			stored = r
+		}
+	}
+	if stored == nil || stored.Properties.SourcePortRange != nil || len(stored.Properties.SourcePortRanges) != 2 ||
+		*stored.Properties.Direction != armnetwork.SecurityRuleDirectionOutbound || *stored.Properties.Access != armnetwork.SecurityRuleAccessDeny {
+		t.Fatalf("stored: %+v", stored)
+	}
+	plain, err := c.CreateNSGRule(ctx(t), gatewayNSGRule())
+	if err != nil || !slices.Equal(plain.Spec.SourcePortRanges, []string{"*"}) {
+		t.Errorf("default source ports: %+v, %v", plain, err)
+	}
+	// Priorities are unique per direction: an outbound rule at the outbound rule's priority is refused.
+	clash := gatewayNSGRule()
+	clash.Name, clash.Direction, clash.Priority = "other-out", "Outbound", 100
+	_, err = c.CreateNSGRule(ctx(t), clash)
+	wantFieldError(t, err, "priority", `"deny-out-icmp"`, "outbound")
 }

@@ -32,6 +32,8 @@ type azureRuleKind[M, S, R any] struct {
 	key func(*M) (parentID, name string)
 	// spec is what to send to Azure for the planned model; it reports bad values in diags.
 	spec func(context.Context, *M, *diag.Diagnostics) S
+	// fromPrior, when set, lets an update's spec depend on the prior state (what the rule owned).
+	fromPrior func(prior *M, spec *S)
 	// create fails when the rule exists already; ensure makes Azure match the spec.
 	create, ensure func(*azure.Client, context.Context, S) (*R, error)
 	// get returns nil, nil when the rule (or its parent) is gone.
@@ -60,14 +62,16 @@ func (r *azureRuleResource[M, S, R]) Configure(_ context.Context, req resource.C
 }
 
 func (r *azureRuleResource[M, S, R]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, true)
+	r.write(ctx, req.Plan.Get, nil, &resp.State, &resp.Diagnostics, true)
 }
 
 func (r *azureRuleResource[M, S, R]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, false)
+	var prior M
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	r.write(ctx, req.Plan.Get, &prior, &resp.State, &resp.Diagnostics, false)
 }
 
-func (r *azureRuleResource[M, S, R]) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics, create bool) {
+func (r *azureRuleResource[M, S, R]) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, prior *M, state stateSetter, diags *diag.Diagnostics, create bool) {
 	k := r.kind
 	client := azureClientFrom(r.data, diags)
 	var plan M
@@ -78,6 +82,9 @@ func (r *azureRuleResource[M, S, R]) write(ctx context.Context, getPlan func(con
 	spec := k.spec(ctx, &plan, diags)
 	if diags.HasError() {
 		return
+	}
+	if prior != nil && k.fromPrior != nil {
+		k.fromPrior(prior, &spec)
 	}
 	write, verb := k.ensure, "Updating"
 	if create {

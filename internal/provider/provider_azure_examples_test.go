@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 )
@@ -53,6 +54,48 @@ func TestAccAzureExamplePlans(t *testing.T) {
 			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
 				plancheck.ExpectResourceAction("vamp_azure_lb_rule.sava", plancheck.ResourceActionCreate),
 				plancheck.ExpectResourceAction("vamp_azure_nsg_rule.sava", plancheck.ResourceActionCreate),
+			}},
+		}},
+	})
+}
+
+// examples/azure-endpoints/main.tf plans one load-balancing rule and one NSG rule per stable
+// endpoint, keyed by the endpoint's name, and the plan goes through the provider's validation.
+func TestAccAzureEndpointsExamplePlans(t *testing.T) {
+	e := newAzureTestEnv(t)
+	src, err := os.ReadFile("../../examples/azure-endpoints/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclwrite.ParseConfig(src, "main.tf", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	body := f.Body()
+	for _, b := range body.Blocks() {
+		if b.Type() == "provider" || b.Type() == "terraform" {
+			body.RemoveBlock(b) // the test's provider factory stands in for the configured one
+		}
+	}
+	cfg := string(f.Bytes())
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories,
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			ConfigVariables: map[string]config.Variable{
+				"subscription_id":                config.StringVariable(azureTestSubscription),
+				"load_balancer_id":               config.StringVariable(e.cluster.LoadBalancerID),
+				"frontend_ip_configuration_name": config.StringVariable(e.cluster.Frontend),
+				"backend_address_pool_id":        config.StringVariable(e.cluster.PoolID),
+				"network_security_group_id":      config.StringVariable(e.cluster.NSGID),
+			},
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(`vamp_azure_lb_rule.stable["sava"]`, plancheck.ResourceActionCreate),
+				plancheck.ExpectResourceAction(`vamp_azure_lb_rule.stable["sava-api"]`, plancheck.ResourceActionCreate),
+				plancheck.ExpectResourceAction(`vamp_azure_nsg_rule.stable["sava"]`, plancheck.ResourceActionCreate),
+				plancheck.ExpectResourceAction(`vamp_azure_nsg_rule.stable["sava-api"]`, plancheck.ResourceActionCreate),
 			}},
 		}},
 	})

@@ -44,8 +44,9 @@ func (v azureIDValidator) ValidateString(_ context.Context, req validator.String
 // check also sees a null set (as empty): source_address_prefixes is required through it, with a
 // message that says how to open a port to the world, which Terraform's "required" cannot say.
 type stringSetCheck struct {
-	title string
-	check func(field string, values []string) error
+	title     string
+	check     func(field string, values []string) error
+	allowNull bool // an attribute left out is fine (it has a default); an empty list is still checked
 }
 
 func (v stringSetCheck) Description(context.Context) string { return v.title }
@@ -53,7 +54,7 @@ func (v stringSetCheck) Description(context.Context) string { return v.title }
 func (v stringSetCheck) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (v stringSetCheck) ValidateSet(ctx context.Context, req validator.SetRequest, resp *validator.SetResponse) {
-	if req.ConfigValue.IsUnknown() {
+	if req.ConfigValue.IsUnknown() || (v.allowNull && req.ConfigValue.IsNull()) {
 		return
 	}
 	var elems []types.String

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -55,6 +54,7 @@ type azureLBRuleModel struct {
 	FloatingIPEnabled           types.Bool       `tfsdk:"floating_ip_enabled"`
 	LoadDistribution            types.String     `tfsdk:"load_distribution"`
 	DisableOutboundSNAT         types.Bool       `tfsdk:"disable_outbound_snat"`
+	TCPResetEnabled             types.Bool       `tfsdk:"tcp_reset_enabled"`
 	ProbeID                     types.String     `tfsdk:"probe_id"`
 	Probe                       *azureProbeModel `tfsdk:"probe"`
 }
@@ -66,6 +66,7 @@ type azureProbeModel struct {
 	RequestPath       types.String `tfsdk:"request_path"`
 	IntervalInSeconds types.Int64  `tfsdk:"interval_in_seconds"`
 	Threshold         types.Int64  `tfsdk:"threshold"`
+	NumberOfProbes    types.Int64  `tfsdk:"number_of_probes"`
 }
 
 func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -107,22 +108,23 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 					azureIDValidator{what: "backend address pool", check: azure.CheckBackendPoolID})},
 			},
 			"protocol": schema.StringAttribute{
-				MarkdownDescription: "`Tcp` (default), `Udp` or `All`.",
+				MarkdownDescription: "`Tcp` (default), `Udp` or `All` (with `frontend_port = 0`: an HA-ports rule).",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("Tcp"),
 				Validators:          []validator.String{stringvalidator.OneOf(azure.LBProtocols...)},
 			},
 			"frontend_port": schema.Int64Attribute{
-				MarkdownDescription: "The port clients connect to on the frontend, 1..65534: the gateway's port (e.g. `vamp_gateway.sava.port`).",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(azure.MinFrontendPort, azure.MaxFrontendPort)},
+				MarkdownDescription: "The port clients connect to on the frontend, 1..65534: the gateway's port (e.g. `vamp_gateway.sava.port`). " +
+					"`0` with `protocol = \"All\"` and `backend_port` 0 or unset is an HA-ports rule (every port, Standard internal load balancers), as in azurerm.",
+				Required:   true,
+				Validators: []validator.Int64{int64validator.Between(azure.MinFrontendPort, azure.MaxFrontendPort)},
 			},
 			"backend_port": schema.Int64Attribute{
-				MarkdownDescription: "The port on the backends, 1..65535. Default: `frontend_port`.",
+				MarkdownDescription: "The port on the backends, 1..65535 (0 for HA ports). Default: `frontend_port`.",
 				Optional:            true,
 				Computed:            true,
-				Validators:          []validator.Int64{int64validator.Between(azure.MinPort, azure.MaxPort)},
+				Validators:          []validator.Int64{int64validator.Between(0, azure.MaxPort)},
 			},
 			"idle_timeout_in_minutes": schema.Int64Attribute{
 				MarkdownDescription: "TCP idle timeout, 4..100 minutes. Default 4.",
@@ -150,16 +152,24 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
-			"probe_id": schema.StringAttribute{
-				MarkdownDescription: "The probe's Azure id, `<load_balancer_id>/probes/<probe.name>`.",
+			"tcp_reset_enabled": schema.BoolAttribute{
+				MarkdownDescription: "Send a TCP reset to both ends when a flow times out idle, as azurerm's `tcp_reset_enabled`. Default `false`.",
+				Optional:            true,
 				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"probe_id": schema.StringAttribute{
+				MarkdownDescription: "Without a `probe` block: the id of an existing probe of the same load balancer for the rule to use " +
+					"(e.g. `azurerm_lb_probe.http.id`), as azurerm's `probe_id`; the rule does not own it and never changes or deletes it. " +
+					"With a `probe` block: computed, the id of the probe the rule owns, `<load_balancer_id>/probes/<probe.name>`.",
+				Optional: true,
+				Computed: true,
 			},
 		},
 		Blocks: map[string]schema.Block{
 			"probe": schema.SingleNestedBlock{
 				MarkdownDescription: "The health probe that decides which backends get traffic. The rule creates it, owns it and deletes it; " +
-					"a probe of the same name used by another rule is an error. Required.",
-				Validators: []validator.Object{objectvalidator.IsRequired()},
+					"a probe of the same name used by another rule is an error. Required unless `probe_id` names an existing probe to use instead.",
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{
 						MarkdownDescription: "Name of the probe. Default: the rule's name.",
@@ -168,8 +178,8 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Validators:          []validator.String{azureIDValidator{what: "name", check: azure.CheckName}},
 					},
 					"protocol": schema.StringAttribute{
-						MarkdownDescription: "`Tcp` (a connection is enough), `Http` or `Https` (a 200 from `request_path`).",
-						Required:            true,
+						MarkdownDescription: "`Tcp` (a connection is enough), `Http` or `Https` (a 200 from `request_path`). Required in a `probe` block.",
+						Optional:            true, // required when the block is there: checked in ValidateConfig, since the block itself may be left out
 						Validators:          []validator.String{stringvalidator.OneOf(azure.ProbeProtocols...)},
 					},
 					"port": schema.Int64Attribute{
@@ -197,6 +207,14 @@ func (r *azureLBRuleResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Default:             int64default.StaticInt64(azure.DefaultThreshold),
 						Validators:          []validator.Int64{int64validator.Between(azure.MinProbeThreshold, azure.MaxProbeThreshold)},
 					},
+					"number_of_probes": schema.Int64Attribute{
+						MarkdownDescription: "Azure's `numberOfProbes`, as azurerm's `number_of_probes`: failed probes before a backend is taken out " +
+							"(Azure now uses `threshold` for this and keeps the value for compatibility). At least 1; default 2, as in azurerm.",
+						Optional:   true,
+						Computed:   true,
+						Default:    int64default.StaticInt64(azure.DefaultProbeCount),
+						Validators: []validator.Int64{int64validator.AtLeast(azure.MinProbeCount)},
+					},
 				},
 			},
 		},
@@ -219,6 +237,34 @@ func (r *azureLBRuleResource) ValidateConfig(ctx context.Context, req resource.V
 		case (proto == "Http" || proto == "Https") && p.RequestPath.IsNull():
 			resp.Diagnostics.AddAttributeError(at, "request_path is required for an "+proto+" probe",
 				"Set the path the probe requests on each backend, e.g. request_path = \"/health\"; a backend is healthy when it answers 200.")
+		}
+	}
+	if m.ProbeID.IsNull() && m.Probe == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("probe"), "A probe is required",
+			"Azure sends traffic only to backends a health probe finds healthy: add a probe { protocol = \"Tcp\" } block for the rule "+
+				"to own, or set probe_id to an existing probe of the load balancer (e.g. azurerm_lb_probe.<name>.id).")
+	}
+	if m.Probe != nil && m.Probe.Protocol.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("probe").AtName("protocol"), "probe.protocol is required",
+			"Set protocol = \"Tcp\" (a connection is enough), \"Http\" or \"Https\" (with request_path).")
+	}
+	if !m.ProbeID.IsNull() && m.Probe != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("probe_id"), "probe_id and a probe block are exclusive",
+			"Either the rule owns a probe (a probe { ... } block) or it uses an existing one (probe_id = azurerm_lb_probe.<name>.id); remove one of them.")
+	}
+	if !m.FrontendPort.IsUnknown() && !m.FrontendPort.IsNull() && m.FrontendPort.ValueInt64() == 0 {
+		// HA ports, as azurerm writes them: frontend_port 0, backend_port 0, protocol All.
+		if !m.Protocol.IsUnknown() && m.Protocol.ValueString() != "All" {
+			resp.Diagnostics.AddAttributeError(path.Root("protocol"), "HA ports need protocol All",
+				"frontend_port = 0 makes an HA-ports rule, which forwards every port and protocol; set protocol = \"All\", or give a frontend port.")
+		}
+		if !m.BackendPort.IsUnknown() && !m.BackendPort.IsNull() && m.BackendPort.ValueInt64() != 0 {
+			resp.Diagnostics.AddAttributeError(path.Root("backend_port"), "HA ports forward every port unchanged",
+				"frontend_port = 0 makes an HA-ports rule; set backend_port = 0 or leave it out.")
+		}
+		if p := m.Probe; p != nil && p.Port.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("probe").AtName("port"), "probe.port is required for HA ports",
+				"An HA-ports rule has no port of its own for the probe to default to; set probe.port to a port every backend answers on.")
 		}
 	}
 	if m.LoadBalancerID.IsUnknown() || m.LoadBalancerID.IsNull() || m.BackendAddressPoolIDs.IsUnknown() {
@@ -288,12 +334,14 @@ var lbRuleKind = azureRuleKind[azureLBRuleModel, azure.LBRuleSpec, azure.LBRule]
 	key: func(m *azureLBRuleModel) (string, string) {
 		return m.LoadBalancerID.ValueString(), m.Name.ValueString()
 	},
-	spec:   lbRuleSpec,
-	create: (*azure.Client).CreateLBRule,
-	ensure: (*azure.Client).EnsureLBRule,
-	get:    (*azure.Client).GetLBRule,
+	spec: lbRuleSpec,
+	// A probe the rule used through probe_id is not its to remove when it switches probes.
+	fromPrior: func(prior *azureLBRuleModel, spec *azure.LBRuleSpec) { spec.PriorProbeNotOwned = prior.Probe == nil },
+	create:    (*azure.Client).CreateLBRule,
+	ensure:    (*azure.Client).EnsureLBRule,
+	get:       (*azure.Client).GetLBRule,
 	del: func(c *azure.Client, ctx context.Context, m *azureLBRuleModel) error {
-		probe := "" // the rule owns its probe, so it goes too
+		probe := "" // the rule owns its probe, so it goes too; a probe used through probe_id stays
 		if m.Probe != nil {
 			probe = m.Probe.Name.ValueString()
 		}
@@ -314,14 +362,18 @@ func lbRuleSpec(ctx context.Context, plan *azureLBRuleModel, diags *diag.Diagnos
 		FloatingIP:                  plan.FloatingIPEnabled.ValueBool(),
 		LoadDistribution:            plan.LoadDistribution.ValueString(),
 		DisableOutboundSNAT:         plan.DisableOutboundSNAT.ValueBool(),
+		TCPReset:                    plan.TCPResetEnabled.ValueBool(),
 	}
 	diags.Append(plan.BackendAddressPoolIDs.ElementsAs(ctx, &spec.BackendPoolIDs, false)...)
 	slices.Sort(spec.BackendPoolIDs)
+	if plan.Probe == nil && !plan.ProbeID.IsNull() && !plan.ProbeID.IsUnknown() {
+		spec.ProbeRefID = plan.ProbeID.ValueString()
+	}
 	if p := plan.Probe; p != nil {
 		spec.Probe = &azure.ProbeSpec{
 			Name: p.Name.ValueString(), Protocol: p.Protocol.ValueString(), Port: int32(p.Port.ValueInt64()),
 			RequestPath: p.RequestPath.ValueString(), IntervalSeconds: int32(p.IntervalInSeconds.ValueInt64()),
-			Threshold: int32(p.Threshold.ValueInt64()),
+			Threshold: int32(p.Threshold.ValueInt64()), NumberOfProbes: int32(p.NumberOfProbes.ValueInt64()),
 		}
 	}
 	return spec
@@ -355,10 +407,19 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 		FloatingIPEnabled:           types.BoolValue(s.FloatingIP),
 		LoadDistribution:            types.StringValue(s.LoadDistribution),
 		DisableOutboundSNAT:         types.BoolValue(s.DisableOutboundSNAT),
+		TCPResetEnabled:             types.BoolValue(s.TCPReset),
 		ProbeID:                     types.StringNull(),
 	}
 	if prior.FrontendIPConfigurationName.ValueString() != "" && strings.EqualFold(prior.FrontendIPConfigurationName.ValueString(), s.FrontendIPConfigurationName) {
 		m.FrontendIPConfigurationName = prior.FrontendIPConfigurationName
+	}
+	if rule.ProbeID != "" && usesProbe(prior, rule) {
+		// The rule uses a probe it does not own: only its id, in the spelling of the configuration.
+		m.ProbeID = types.StringValue(rule.ProbeID)
+		if strings.EqualFold(prior.ProbeID.ValueString(), rule.ProbeID) {
+			m.ProbeID = prior.ProbeID
+		}
+		return m
 	}
 	if p := s.Probe; p != nil {
 		m.ProbeID = types.StringValue(strings.TrimSuffix(lbID, "/") + "/probes/" + p.Name)
@@ -369,6 +430,7 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 			RequestPath:       types.StringNull(),
 			IntervalInSeconds: types.Int64Value(int64(p.IntervalSeconds)),
 			Threshold:         types.Int64Value(int64(p.Threshold)),
+			NumberOfProbes:    types.Int64Value(int64(p.NumberOfProbes)),
 		}
 		if p.RequestPath != "" {
 			m.Probe.RequestPath = types.StringValue(p.RequestPath)
@@ -379,6 +441,19 @@ func lbRuleState(ctx context.Context, rule *azure.LBRule, prior *azureLBRuleMode
 		}
 	}
 	return m
+}
+
+// usesProbe tells whether the rule's probe is one it uses without owning it (probe_id set, no
+// probe block). Read after create or update knows from prior; an import (neither set) takes a
+// probe named like the rule, the default for an owned probe, as owned and any other as used.
+func usesProbe(prior *azureLBRuleModel, rule *azure.LBRule) bool {
+	if prior.Probe != nil {
+		return false
+	}
+	if !prior.ProbeID.IsNull() && !prior.ProbeID.IsUnknown() {
+		return true
+	}
+	return rule.Spec.Probe == nil || !strings.EqualFold(rule.Spec.Probe.Name, prior.Name.ValueString())
 }
 
 // sameSpelling returns the element of known that equals id ignoring case, else id.

@@ -177,8 +177,8 @@ func TestAccAzureLBRulePlanTimeErrors(t *testing.T) {
 		port        int
 		want        []string
 	}{
-		{"backend port out of range", `backend_port = 70000`, 9050, []string{"Attribute backend_port value must be between 1 and 65535, got: 70000"}},
-		{"frontend port out of range", ``, 65535, []string{"Attribute frontend_port value must be between 1 and 65534"}},
+		{"backend port out of range", `backend_port = 70000`, 9050, []string{"Attribute backend_port value must be between 0 and 65535, got: 70000"}},
+		{"frontend port out of range", ``, 65535, []string{"Attribute frontend_port value must be between 0 and 65534"}},
 		{"idle timeout out of range", `idle_timeout_in_minutes = 2`, 9050, []string{"Attribute idle_timeout_in_minutes value must be between 4 and 100"}},
 		{"bad protocol", `protocol = "tcp"`, 9050, []string{"Attribute protocol value must be one of"}},
 	} {
@@ -213,5 +213,174 @@ func TestAccAzureLBRuleConflictNamesTheOtherRule(t *testing.T) {
 			Config:      e.lbRuleConfig(22, ""),
 			ExpectError: errorLike(`Already used by "ssh"`, "port 22/Tcp", "choose another frontend port"),
 		}},
+	})
+}
+
+// An HA-ports rule (frontend and backend port 0, protocol All) with tcp_reset_enabled and
+// number_of_probes: written in Azure's shape, an empty plan after apply, and imported with every
+// new argument equal. The HA-ports checks fail at plan time with the attribute named.
+func TestAccAzureLBRuleHAPorts(t *testing.T) {
+	e := newAzureTestEnv(t)
+	const addr = "vamp_azure_lb_rule.ha"
+	config := func(body string) string {
+		return fmt.Sprintf(`
+resource "vamp_azure_lb_rule" "ha" {
+  load_balancer_id               = %q
+  name                           = "ha-ports"
+  frontend_ip_configuration_name = %q
+  backend_address_pool_ids       = [%q]
+  %s
+}
+`, e.cluster.LoadBalancerID, e.cluster.Frontend, e.cluster.PoolID, body)
+	}
+	good := config(`
+  protocol          = "All"
+  frontend_port     = 0
+  backend_port      = 0
+  tcp_reset_enabled = true
+  probe {
+    protocol         = "Tcp"
+    port             = 9050
+    number_of_probes = 3
+  }`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories,
+		Steps: []resource.TestStep{
+			{
+				Config: config(`
+  frontend_port = 0
+  backend_port  = 80
+  probe {
+    protocol = "Tcp"
+  }`),
+				PlanOnly:    true,
+				ExpectError: errorLike("HA ports need protocol All"),
+			},
+			{
+				Config: config(`
+  protocol      = "All"
+  frontend_port = 0
+  backend_port  = 80
+  probe {
+    protocol = "Tcp"
+  }`),
+				PlanOnly:    true,
+				ExpectError: errorLike("backend_port = 0"),
+			},
+			{
+				Config: config(`
+  protocol      = "All"
+  frontend_port = 0
+  probe {
+    protocol = "Tcp"
+  }`),
+				PlanOnly:    true,
+				ExpectError: errorLike("probe.port is required for HA ports"),
+			},
+			{
+				Config: good,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("frontend_port"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("backend_port"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("tcp_reset_enabled"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("probe").AtMapKey("number_of_probes"), knownvalue.Int64Exact(3)),
+				},
+				Check: resource.ComposeTestCheckFunc(e.checkForeignUntouched(), func(*terraform.State) error {
+					r, ok := e.lbRules()["ha-ports"]
+					if !ok {
+						return fmt.Errorf("rule not on the load balancer")
+					}
+					p := r.Properties
+					if *p.Protocol != armnetwork.TransportProtocolAll || *p.FrontendPort != 0 || *p.BackendPort != 0 || !*p.EnableTCPReset {
+						return fmt.Errorf("stored %s %d->%d tcp reset %v", *p.Protocol, *p.FrontendPort, *p.BackendPort, *p.EnableTCPReset)
+					}
+					pr, ok := e.lbProbes()["ha-ports"]
+					if !ok || *pr.Properties.Port != 9050 || *pr.Properties.NumberOfProbes != 3 {
+						return fmt.Errorf("probe missing or wrong: %+v", pr)
+					}
+					return nil
+				}),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+		},
+	})
+}
+
+// A rule that uses an existing probe (the cluster's own ssh-probe) through probe_id: written with
+// that probe, the probe never changed, imported equal, and still there after destroy. Setting
+// probe_id and a probe block fails plan; a probe the load balancer does not have fails apply
+// naming the probes it has.
+func TestAccAzureLBRuleExistingProbe(t *testing.T) {
+	e := newAzureTestEnv(t)
+	const addr = "vamp_azure_lb_rule.ref"
+	config := func(probeID, block string) string {
+		return fmt.Sprintf(`
+resource "vamp_azure_lb_rule" "ref" {
+  load_balancer_id               = %q
+  name                           = "sava-ref"
+  frontend_ip_configuration_name = %q
+  backend_address_pool_ids       = [%q]
+  frontend_port                  = 9070
+  probe_id                       = %q
+  %s
+}
+`, e.cluster.LoadBalancerID, e.cluster.Frontend, e.cluster.PoolID, probeID, block)
+	}
+	sshProbe := e.cluster.LoadBalancerID + "/probes/ssh-probe"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories,
+		CheckDestroy: func(*terraform.State) error {
+			if _, ok := e.lbRules()["sava-ref"]; ok {
+				return fmt.Errorf("rule still there after destroy")
+			}
+			return e.checkForeignUntouched()(nil) // ssh-probe kept
+		},
+		Steps: []resource.TestStep{
+			{
+				Config:      config(sshProbe, "probe {\n    protocol = \"Tcp\"\n  }"),
+				PlanOnly:    true,
+				ExpectError: errorLike("probe_id and a probe block are exclusive"),
+			},
+			{
+				Config:      strings.Replace(config(sshProbe, ""), `probe_id`, `# probe_id`, 1),
+				PlanOnly:    true,
+				ExpectError: errorLike("A probe is required", "probe_id"),
+			},
+			{
+				Config:      strings.Replace(config(sshProbe, "probe {\n    port = 9070\n  }"), `probe_id`, `# probe_id`, 1),
+				PlanOnly:    true,
+				ExpectError: errorLike("probe.protocol is required"),
+			},
+			{
+				Config:      config(e.cluster.LoadBalancerID+"/probes/nope", ""),
+				ExpectError: errorLike(`has no probe "nope"`, "ssh-probe"),
+			},
+			{
+				Config: config(sshProbe, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("probe_id"), knownvalue.StringExact(sshProbe)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("probe"), knownvalue.Null()),
+				},
+				Check: resource.ComposeTestCheckFunc(e.checkForeignUntouched(), func(*terraform.State) error {
+					r, ok := e.lbRules()["sava-ref"]
+					if !ok || r.Properties.Probe == nil || !strings.EqualFold(*r.Properties.Probe.ID, sshProbe) {
+						return fmt.Errorf("rule missing or not using ssh-probe: %+v", r)
+					}
+					if len(e.lbProbes()) != 1 {
+						return fmt.Errorf("a probe was added: %v", keys(e.lbProbes()))
+					}
+					return nil
+				}),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+			{
+				// From the used probe to one of its own: an update, and ssh-probe stays.
+				Config: strings.Replace(config(sshProbe, "probe {\n    protocol = \"Tcp\"\n  }"), "probe_id", "# probe_id", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(e.checkLBRule("sava-ref", 9070, 9070), e.checkForeignUntouched()),
+			},
+		},
 	})
 }

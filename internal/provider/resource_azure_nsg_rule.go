@@ -7,10 +7,12 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -24,7 +26,7 @@ var (
 	_ resource.ResourceWithImportState = (*azureNSGRuleResource)(nil)
 )
 
-// NewAzureNSGRuleResource is vamp_azure_nsg_rule: an inbound allow rule on a network security group.
+// NewAzureNSGRuleResource is vamp_azure_nsg_rule: a security rule on a network security group.
 func NewAzureNSGRuleResource() resource.Resource {
 	return &azureNSGRuleResource{newAzureRuleResource(&nsgRuleKind)}
 }
@@ -43,6 +45,7 @@ type azureNSGRuleModel struct {
 	Access                   types.String `tfsdk:"access"`
 	Protocol                 types.String `tfsdk:"protocol"`
 	DestinationPortRanges    types.Set    `tfsdk:"destination_port_ranges"`
+	SourcePortRanges         types.Set    `tfsdk:"source_port_ranges"`
 	SourceAddressPrefixes    types.Set    `tfsdk:"source_address_prefixes"`
 	DestinationAddressPrefix types.String `tfsdk:"destination_address_prefix"`
 	Description              types.String `tfsdk:"description"`
@@ -51,8 +54,8 @@ type azureNSGRuleModel struct {
 func (r *azureNSGRuleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An inbound allow rule on an existing network security group (for instance the public agents' NSG " +
-			"from azurerm): lets clients reach a gateway's port. A name or priority already used by another rule is reported " +
+		MarkdownDescription: "A security rule on an existing network security group (for instance the public agents' NSG " +
+			"from azurerm): typically an inbound allow rule that lets clients reach a gateway's port; `Deny` and `Outbound` rules too. A name or priority already used by another rule is reported " +
 			"at plan/apply time with that rule's name, and the port is never opened to the world unless the configuration says so.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -78,21 +81,21 @@ func (r *azureNSGRuleResource) Schema(_ context.Context, _ resource.SchemaReques
 				Validators:          []validator.Int64{int64validator.Between(azure.MinNSGPriority, azure.MaxNSGPriority)},
 			},
 			"direction": schema.StringAttribute{
-				MarkdownDescription: "`Inbound`, the only direction this resource manages.",
+				MarkdownDescription: "`Inbound` (default) or `Outbound`; as azurerm's `direction`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(azure.DirectionInbound),
-				Validators:          []validator.String{stringvalidator.OneOf(azure.DirectionInbound)},
+				Validators:          []validator.String{stringvalidator.OneOf(azure.NSGDirections...)},
 			},
 			"access": schema.StringAttribute{
-				MarkdownDescription: "`Allow`, the only access this resource manages.",
+				MarkdownDescription: "`Allow` (default) or `Deny`; as azurerm's `access`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(azure.AccessAllow),
-				Validators:          []validator.String{stringvalidator.OneOf(azure.AccessAllow)},
+				Validators:          []validator.String{stringvalidator.OneOf(azure.NSGAccesses...)},
 			},
 			"protocol": schema.StringAttribute{
-				MarkdownDescription: "`Tcp` (default), `Udp` or `*`.",
+				MarkdownDescription: "`Tcp` (default), `Udp`, `Icmp`, `Esp`, `Ah` or `*`; as azurerm's `protocol`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("Tcp"),
@@ -103,6 +106,15 @@ func (r *azureNSGRuleResource) Schema(_ context.Context, _ resource.SchemaReques
 				ElementType:         types.StringType,
 				Required:            true,
 				Validators:          []validator.Set{stringSetCheck{title: "Invalid destination port range", check: azure.CheckPortRanges}},
+			},
+			"source_port_ranges": schema.SetAttribute{
+				MarkdownDescription: "Source ports the rule matches: ports or ranges as in `destination_port_ranges`. Default `[\"*\"]` (any); " +
+					"azurerm's `source_port_range`/`source_port_ranges` in one list.",
+				ElementType: types.StringType,
+				Optional:    true,
+				Computed:    true,
+				Default:     setdefault.StaticValue(types.SetValueMust(types.StringType, []attr.Value{types.StringValue("*")})),
+				Validators:  []validator.Set{stringSetCheck{title: "Invalid source port range", check: azure.CheckPortRanges, allowNull: true}},
 			},
 			"source_address_prefixes": schema.SetAttribute{
 				MarkdownDescription: "**Required.** Who may connect: CIDR prefixes or addresses (`\"203.0.113.0/24\"`), or, alone, a service " +
@@ -156,6 +168,10 @@ func nsgRuleSpec(ctx context.Context, plan *azureNSGRuleModel, diags *diag.Diagn
 	}
 	diags.Append(plan.DestinationPortRanges.ElementsAs(ctx, &spec.DestinationPortRanges, false)...)
 	diags.Append(plan.SourceAddressPrefixes.ElementsAs(ctx, &spec.SourceAddressPrefixes, false)...)
+	if !plan.SourcePortRanges.IsNull() && !plan.SourcePortRanges.IsUnknown() {
+		diags.Append(plan.SourcePortRanges.ElementsAs(ctx, &spec.SourcePortRanges, false)...)
+	}
+	slices.Sort(spec.SourcePortRanges)
 	slices.Sort(spec.DestinationPortRanges)
 	slices.Sort(spec.SourceAddressPrefixes)
 	return spec
@@ -177,6 +193,7 @@ func nsgRuleState(ctx context.Context, rule *azure.NSGRule, prior *azureNSGRuleM
 		Access:                   types.StringValue(s.Access),
 		Protocol:                 types.StringValue(s.Protocol),
 		DestinationPortRanges:    set(s.DestinationPortRanges),
+		SourcePortRanges:         set(s.SourcePortRanges),
 		SourceAddressPrefixes:    set(s.SourceAddressPrefixes),
 		DestinationAddressPrefix: types.StringValue(s.DestinationAddressPrefix),
 		Description:              types.StringNull(),

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -118,4 +119,56 @@ func TestAccAzureNSGRuleErrors(t *testing.T) {
 	if got := keys(e.nsgRules()); len(got) != 1 {
 		t.Errorf("refused rules changed the NSG: %v", got)
 	}
+}
+
+// A Deny, Outbound, Icmp rule with source port ranges: written as configured, read back with an
+// empty plan, and imported with every new argument equal.
+func TestAccAzureNSGRuleDenyOutbound(t *testing.T) {
+	e := newAzureTestEnv(t)
+	const addr = "vamp_azure_nsg_rule.deny"
+	config := fmt.Sprintf(`
+resource "vamp_azure_nsg_rule" "deny" {
+  network_security_group_id = %q
+  name                      = "deny-out-icmp"
+  priority                  = 100
+  direction                 = "Outbound"
+  access                    = "Deny"
+  protocol                  = "Icmp"
+  source_port_ranges        = ["1024-2047", "4000"]
+  destination_port_ranges   = ["*"]
+  source_address_prefixes   = ["10.0.0.0/8"]
+}
+`, e.cluster.NSGID)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories,
+		Steps: []resource.TestStep{
+			{
+				// Checked at plan time, before anything exists (the last step's config is used to destroy).
+				Config: strings.Replace(config, `protocol                  = "Icmp"`, `protocol                  = "Gre"`, 1), PlanOnly: true,
+				ExpectError: errorLike("protocol", `"Icmp"`, `"Esp"`, `"Ah"`),
+			},
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("direction"), knownvalue.StringExact("Outbound")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("access"), knownvalue.StringExact("Deny")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("protocol"), knownvalue.StringExact("Icmp")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("source_port_ranges"), knownvalue.SetExact([]knownvalue.Check{
+						knownvalue.StringExact("1024-2047"), knownvalue.StringExact("4000")})),
+				},
+				Check: resource.ComposeTestCheckFunc(e.checkForeignUntouched(), func(*terraform.State) error {
+					r, ok := e.nsgRules()["deny-out-icmp"]
+					if !ok {
+						return fmt.Errorf("rule not in the NSG")
+					}
+					p := r.Properties
+					if *p.Direction != "Outbound" || *p.Access != "Deny" || *p.Protocol != "Icmp" || *p.Priority != 100 || len(p.SourcePortRanges) != 2 {
+						return fmt.Errorf("stored %s %s %s priority %d source ports %d", *p.Direction, *p.Access, *p.Protocol, *p.Priority, len(p.SourcePortRanges))
+					}
+					return nil
+				}),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+		},
+	})
 }

@@ -3,7 +3,11 @@
 // long-running-operation poller) runs unchanged in tests.
 //
 // It keeps load balancers and network security groups in memory and behaves like Azure where it
-// matters to the provider: every write gets a new etag, a write with a stale If-Match gets 412,
+// matters to the provider: every write gets a new etag; a write with a stale If-Match, or a
+// security rule write with If-None-Match: * for a name that exists, gets 412 PreconditionFailed
+// with an ARM error body ({"error":{"code":"PreconditionFailed","message":...}}), as RFC 9110
+// section 13 defines the headers (whether Microsoft.Network honours them on every resource type
+// is not verified without a subscription);
 // writes answer as long-running operations that must be polled, references inside a load balancer
 // are checked (400 InvalidResourceReference), a second write while one is in progress gets 429
 // AnotherOperationInProgress, and priorities are unique per NSG direction (400 SecurityRuleConflict).
@@ -38,6 +42,8 @@ type Stats struct {
 	Polls              int // status polls of long-running operations
 	LBWrites           int // accepted load balancer writes
 	IfMatchSent        int // load balancer writes that carried If-Match
+	RuleIfMatch        int // security rule writes and deletes that carried If-Match
+	RuleIfNoneMatch    int // security rule writes that carried If-None-Match: *
 }
 
 // Fake is the in-memory Azure. Create it with New; hand Transport() to the client under test.
@@ -53,8 +59,9 @@ type Fake struct {
 	inflight  map[string]bool // LRO paths with an operation in progress
 	polls     int             // in-progress answers per operation before the terminal one
 
-	listMu sync.Mutex // armnetwork's fake tracks pagers by path: one list at a time
-	inner  policy.Transporter
+	listMu    sync.Mutex          // armnetwork's fake tracks pagers by path: one list at a time
+	afterList map[string][]func() // NSG key -> hooks run after a rule list was answered
+	inner     policy.Transporter
 }
 
 type nsg struct {
@@ -73,6 +80,7 @@ func New() *Fake {
 		afterGet:  map[string][]func(*armnetwork.LoadBalancer){},
 		barriers:  map[string]*barrier{},
 		inflight:  map[string]bool{},
+		afterList: map[string][]func(){},
 		polls:     2,
 	}
 	f.stats.Requests = map[string]int{}
@@ -116,6 +124,24 @@ func (f *Fake) InjectThrottles(api string, n int) {
 
 type ctxKey struct{}
 
+// conditions are the request's conditional headers, and where a handler that refuses them puts
+// the ARM error the transport then answers with (the per-method fake cannot write a body).
+type conditions struct {
+	ifMatch, ifNoneMatch string
+	failed               *armError
+}
+
+type armError struct {
+	status        int
+	code, message string
+}
+
+// preconditionFailed records a 412 as ARM words it: code PreconditionFailed and a message saying
+// which condition did not hold.
+func (c *conditions) preconditionFailed(msg string) {
+	c.failed = &armError{http.StatusPreconditionFailed, "PreconditionFailed", msg}
+}
+
 // transport wraps armnetwork's fake server with what a per-method fake cannot see: headers,
 // throttling, and one operation at a time per resource.
 type transport struct{ f *Fake }
@@ -149,12 +175,16 @@ func (t transport) Do(req *http.Request) (*http.Response, error) {
 	}
 	f.mu.Unlock()
 
-	if strings.Contains(api, "NewListPager") {
+	conds := &conditions{ifMatch: req.Header.Get("If-Match"), ifNoneMatch: req.Header.Get("If-None-Match")}
+	ctx := context.WithValue(req.Context(), ctxKey{}, conds)
+	isList := strings.Contains(api, "NewListPager")
+	if isList {
 		f.listMu.Lock()
-		defer f.listMu.Unlock()
 	}
-	ctx := context.WithValue(req.Context(), ctxKey{}, req.Header.Get("If-Match"))
 	resp, err := f.inner.Do(req.WithContext(ctx))
+	if isList {
+		f.listMu.Unlock()
+	}
 	if isWrite || isPoll {
 		if err != nil || !inProgress(resp) {
 			f.mu.Lock()
@@ -162,7 +192,46 @@ func (t transport) Do(req *http.Request) (*http.Response, error) {
 			f.mu.Unlock()
 		}
 	}
+	if conds.failed != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return errorResponse(req, conds.failed.status, conds.failed.code, conds.failed.message), nil
+	}
+	if isList && err == nil {
+		f.runAfterList(path)
+	}
 	return resp, err
+}
+
+// AfterNextRuleList queues fn to run right after the next list of the security group's rules has
+// been answered and before the lister's next request: another writer acting between a client's
+// "is the name free?" check and its write. fn runs outside the fake's locks and may itself call
+// the fake through a client.
+func (f *Fake) AfterNextRuleList(nsgID string, fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := nsgKeyFromID(nsgID)
+	f.afterList[k] = append(f.afterList[k], fn)
+}
+
+func (f *Fake) runAfterList(path string) {
+	// path: .../resourcegroups/<rg>/providers/microsoft.network/networksecuritygroups/<nsg>/securityrules
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) < 9 || parts[6] != "networksecuritygroups" {
+		return
+	}
+	k := key(parts[3], nsgType, parts[7])
+	f.mu.Lock()
+	hooks := f.afterList[k]
+	var fn func()
+	if len(hooks) > 0 {
+		fn, f.afterList[k] = hooks[0], hooks[1:]
+	}
+	f.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 func (f *Fake) takeThrottle(api string) bool {
@@ -180,11 +249,17 @@ func inProgress(resp *http.Response) bool {
 	return s != "" && !strings.EqualFold(s, "Succeeded") && !strings.EqualFold(s, "Failed") && !strings.EqualFold(s, "Canceled")
 }
 
-func ifMatch(ctx context.Context) string { s, _ := ctx.Value(ctxKey{}).(string); return s }
+// requestConditions returns the conditional headers of the request being served.
+func requestConditions(ctx context.Context) *conditions {
+	if c, ok := ctx.Value(ctxKey{}).(*conditions); ok {
+		return c
+	}
+	return &conditions{}
+}
 
 // errorResponse is an ARM error as it comes off the wire, so azcore's retry policy sees the status.
 func errorResponse(req *http.Request, status int, code, msg string) *http.Response {
-	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg, "details": []any{}}})
 	return &http.Response{
 		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req,

@@ -158,10 +158,12 @@ func (f *Fake) putLB(ctx context.Context, rg, name string, lb armnetwork.LoadBal
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cur, exists := f.lbs[k]
-	if m := ifMatch(ctx); m != "" {
+	conds := requestConditions(ctx)
+	if m := conds.ifMatch; m != "" {
 		f.stats.IfMatchSent++
 		if !exists || (m != "*" && m != *cur.Etag) {
 			f.stats.PreconditionFailed++
+			conds.preconditionFailed(fmt.Sprintf("Precondition failed: If-Match %s does not match the current etag of load balancer %s.", m, name))
 			errResp.SetResponseError(http.StatusPreconditionFailed, "PreconditionFailed")
 			return
 		}

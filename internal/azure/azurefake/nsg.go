@@ -2,6 +2,7 @@ package azurefake
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -113,12 +114,16 @@ func (f *Fake) getRule(_ context.Context, rg, nsgName, name string, _ *armnetwor
 	return
 }
 
-func (f *Fake) putRule(_ context.Context, rg, nsgName, name string, rule armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+func (f *Fake) putRule(ctx context.Context, rg, nsgName, name string, rule armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g, ok := f.nsgs[key(rg, nsgType, nsgName)]
 	if !ok {
 		errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
+		return
+	}
+	if f.ruleConditionFailed(requestConditions(ctx), g, name) {
+		errResp.SetResponseError(http.StatusPreconditionFailed, "PreconditionFailed")
 		return
 	}
 	p := rule.Properties
@@ -150,12 +155,16 @@ func (f *Fake) putRule(_ context.Context, rg, nsgName, name string, rule armnetw
 	return
 }
 
-func (f *Fake) deleteRule(_ context.Context, rg, nsgName, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
+func (f *Fake) deleteRule(ctx context.Context, rg, nsgName, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g, ok := f.nsgs[key(rg, nsgType, nsgName)]
 	if !ok {
 		errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
+		return
+	}
+	if f.ruleConditionFailed(requestConditions(ctx), g, name) {
+		errResp.SetResponseError(http.StatusPreconditionFailed, "PreconditionFailed")
 		return
 	}
 	if !g.remove(name) {
@@ -182,4 +191,42 @@ func (f *Fake) listRules(rg, nsgName string, _ *armnetwork.SecurityRulesClientLi
 	}
 	resp.AddPage(http.StatusOK, page, nil)
 	return
+}
+
+// ruleConditionFailed applies If-Match and If-None-Match to the named rule as HTTP (RFC 9110
+// section 13) and ARM define them: If-None-Match: * fails when the rule exists, If-Match fails
+// when it does not or carries another etag ("*" matches any existing rule). On failure it records
+// ARM's 412 in conds. The caller holds f.mu.
+func (f *Fake) ruleConditionFailed(conds *conditions, g *nsg, name string) bool {
+	_, cur := g.find(name)
+	var msg string
+	if conds.ifNoneMatch != "" {
+		f.stats.RuleIfNoneMatch++
+		if cur != nil && (conds.ifNoneMatch == "*" || conds.ifNoneMatch == deref(cur.Etag)) {
+			msg = fmt.Sprintf("Precondition failed: If-None-Match %s, but security rule %s already exists with etag %s.", conds.ifNoneMatch, name, deref(cur.Etag))
+		}
+	}
+	if m := conds.ifMatch; m != "" && msg == "" {
+		f.stats.RuleIfMatch++
+		switch {
+		case cur == nil:
+			msg = fmt.Sprintf("Precondition failed: If-Match %s, but security rule %s does not exist.", m, name)
+		case m != "*" && m != deref(cur.Etag):
+			msg = fmt.Sprintf("Precondition failed: If-Match %s does not match the current etag %s of security rule %s.", m, deref(cur.Etag), name)
+		}
+	}
+	if msg == "" {
+		return false
+	}
+	f.stats.PreconditionFailed++
+	conds.preconditionFailed(msg)
+	return true
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
