@@ -100,7 +100,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
 	}
-	sock, raw, aw := frontSocket(conn, true)
+	sock, raw, aw := frontSocket(conn, true, s.p.io)
 	if raw != nil {
 		c.sock, c.raw, c.readFn = sock, raw, c.readOnce
 		raw.Control(func(fd uintptr) { c.fd = int(fd) })
@@ -110,26 +110,50 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	return c
 }
 
+// ioMode is how the front end reads and writes its sockets. The first that the platform has is
+// used; tests choose the others to run every way.
+type ioMode uint8
+
+const (
+	// ioArrivalOrder: sockets owned and read in arrival order (arrival_linux.go, owned_linux.go).
+	ioArrivalOrder ioMode = iota
+	// ioRuntimePoller: read through the descriptor, waiting in the runtime's poller (readOnce).
+	ioRuntimePoller
+	// ioNetConn: read through net.Conn (Windows).
+	ioNetConn
+)
+
 // frontSocket prepares the socket of an accepted or dialled connection for the front end: owned
 // (out of the runtime's poller, owned_linux.go) where reads wait in arrival order, else read
 // through conn's own descriptor; raw is nil when there is no descriptor to read (then conn is
 // used as it is). mayRead: data may already be there (a client's request; not an instance's
 // answer before its request).
-func frontSocket(conn net.Conn, mayRead bool) (sock *ownedSocket, raw syscall.RawConn, aw *waiter) {
-	if arrivalOrder() {
+func frontSocket(conn net.Conn, mayRead bool, mode ioMode) (sock *ownedSocket, raw syscall.RawConn, aw *waiter) {
+	if mode == ioArrivalOrder && arrivalOrder() {
 		if sock, err := ownSocket(conn); err == nil {
 			return sock, sock, newWaiter(sock, mayRead)
 		}
 	}
 	sc, ok := conn.(syscall.Conn)
-	if !ok || !rawSockets {
+	if !ok || !rawSockets || mode == ioNetConn {
 		return nil, nil, nil
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil, nil, nil
 	}
+	if mode != ioArrivalOrder {
+		return nil, raw, nil
+	}
 	return nil, raw, newWaiter(raw, mayRead)
+}
+
+// newWaiter is a waiter for c's socket, nil where reads wait in the runtime's poller.
+func (c *clientConn) newWaiter() *waiter {
+	if c.s.p.io != ioArrivalOrder {
+		return nil
+	}
+	return newWaiter(c.raw, true)
 }
 
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
@@ -176,7 +200,7 @@ func (c *clientConn) serve() {
 // resume serves a connection that the parker saw become readable.
 func (c *clientConn) resume() {
 	c.state.Store(stateActive)
-	c.setWaiter(newWaiter(c.raw, true))
+	c.setWaiter(c.newWaiter())
 	if c.s.shutdown.Load() {
 		c.close()
 		return
@@ -232,7 +256,7 @@ func (c *clientConn) readHead() (int, error) {
 				if idleParker.park(c, c.idleSince) {
 					return 0, errParked
 				}
-				c.setWaiter(newWaiter(c.raw, true))
+				c.setWaiter(c.newWaiter())
 				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
 			default:
 				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early

@@ -35,6 +35,7 @@ type framedConn struct {
 	// upgradeNext: after the current body, wait for the upgrade's outcome (switch).
 	upgradeNext bool
 	started     bool  // a head was seen
+	heads       int   // heads checked and given to net/http
 	err         error // the refusal, returned once what was cleared is given
 	// refused is err for other goroutines (framingFailure): a body's refusal ends the request's
 	// context too, and the handler must still answer 400.
@@ -190,6 +191,7 @@ func (c *framedConn) startRequest(end int) {
 		// reads nothing after the head.
 		c.fail(err)
 		c.cleared = end
+		c.heads++
 		return
 	}
 	if err != nil {
@@ -197,6 +199,7 @@ func (c *framedConn) startRequest(end int) {
 		return
 	}
 	c.cleared = end
+	c.heads++
 	c.upgradeNext = f.upgrade
 	if f.upgrade {
 		c.upgrade.Store(switchUndecided)

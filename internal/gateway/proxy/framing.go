@@ -44,7 +44,7 @@ type bodyFraming struct {
 
 // requestFraming collects the framing fields of one head.
 type requestFraming struct {
-	http10      bool
+	http10      bool // older than HTTP/1.1 (or no version at all)
 	lengths     int
 	length      string // the first Content-Length
 	conflicting bool
@@ -91,7 +91,7 @@ func (f *requestFraming) result() (bodyFraming, *FramingError) {
 	case f.encodings > 0 && f.lengths > 0:
 		return bodyFraming{}, &FramingError{Reason: "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1); send one of them"}
 	case f.encodings > 0 && f.http10:
-		return bodyFraming{}, &FramingError{Reason: "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1: its framing is faulty); send it as HTTP/1.1 or with a Content-Length"}
+		return bodyFraming{}, &FramingError{Reason: "Transfer-Encoding in a request older than HTTP/1.1 (RFC 9112 section 6.1: its framing is faulty); send it as HTTP/1.1 or with a Content-Length"}
 	case f.encodings > 0 && f.chunkedOnly && f.codings > 1:
 		return bodyFraming{}, &FramingError{Reason: "chunked applied more than once (RFC 9112 section 7); send it once", Status: http.StatusNotImplemented}
 	case f.encodings > 0 && f.codings > 0 && !f.chunked && f.sawChunked:
@@ -135,7 +135,7 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 			return bodyFraming{}, &FramingError{Reason: "a CR that does not end a line (RFC 9112 section 2.2)"}
 		}
 		if first {
-			f.http10 = bytes.HasSuffix(line, []byte(" HTTP/1.0"))
+			f.http10 = !atLeastHTTP11(line)
 			continue
 		}
 		if len(line) == 0 {
@@ -168,6 +168,16 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 		}
 	}
 	return f.result()
+}
+
+// atLeastHTTP11: the request line ends in HTTP/x.y with x.y at least 1.1.
+func atLeastHTTP11(line []byte) bool {
+	i := bytes.LastIndexByte(line, ' ')
+	v := line[i+1:]
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9' {
+		return false
+	}
+	return v[5] > '1' || v[5] == '1' && v[7] >= '1'
 }
 
 // requestHeadEnd returns the length of the request head at the start of b, its blank line (CRLF

@@ -46,8 +46,15 @@ func gatewayFor(t testing.TB, netHTTPOnly bool, opts Options, addrs ...string) (
 // cleanup closes it, unless its mutex stays locked (a deadlock, reported rather than waited on).
 func startServer(t testing.TB, opts Options, sopts ServerOptions, addrs ...string) (*Server, *Proxy, string) {
 	t.Helper()
+	return startServerIO(t, ioArrivalOrder, opts, sopts, addrs...)
+}
+
+// startServerIO is startServer with the front end reading its sockets the way mode says.
+func startServerIO(t testing.TB, mode ioMode, opts Options, sopts ServerOptions, addrs ...string) (*Server, *Proxy, string) {
+	t.Helper()
 	opts.Logger = slog.New(slog.DiscardHandler)
 	p := New(opts)
+	p.setIOMode(mode)
 	pool := routing.NewPool()
 	var backends []*routing.Backend
 	for _, a := range addrs {

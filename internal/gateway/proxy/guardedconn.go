@@ -25,7 +25,9 @@ type guardedConn struct {
 	check     atomic.Bool  // taken from the pool, its request not written yet
 	dataReads atomic.Int64 // reads that returned bytes
 	atTake    atomic.Int64 // dataReads when it was taken
-	idleAt    atomic.Int64 // dataReads when it was put back in the pool
+	idleAt    atomic.Int64 // dataReads when it was put back in the pool after take idleFor
+	idleFor   atomic.Int64
+	takes     atomic.Int64 // times the transport took it (GotConn)
 	poisoned  atomic.Bool  // bytes came while it was idle
 	// newRequest: a request was written since the answer head was last scanned; head (the
 	// reading goroutine's) scans the next answer's head.
@@ -171,8 +173,12 @@ func (g *guardedConn) taken() {
 // when it put it back. Bytes read between those moments (by the transport's background read,
 // into its own buffer, where a peek does not see them) answer no request: the next request's
 // write fails, and the transport sends it again on a new connection.
+//
+// The transport reports the put (PutIdleConn) after the connection is back in its pool, so the
+// next request may take it before: then the idle reads are not known, and only the peek checks.
 type reuseTrace struct {
 	conn  *guardedConn
+	take  int64
 	trace httptrace.ClientTrace
 }
 
@@ -181,9 +187,9 @@ func (t *reuseTrace) gotConn(info httptrace.GotConnInfo) {
 	if !ok {
 		return
 	}
-	t.conn = g
+	t.conn, t.take = g, g.takes.Add(1)
 	if info.Reused {
-		if g.dataReads.Load() != g.idleAt.Load() {
+		if g.idleFor.Load() == t.take-1 && g.dataReads.Load() != g.idleAt.Load() {
 			g.poisoned.Store(true)
 		}
 		g.taken()
@@ -193,6 +199,7 @@ func (t *reuseTrace) gotConn(info httptrace.GotConnInfo) {
 func (t *reuseTrace) putIdleConn(err error) {
 	if t.conn != nil && err == nil {
 		t.conn.idleAt.Store(t.conn.dataReads.Load())
+		t.conn.idleFor.Store(t.take)
 	}
 }
 

@@ -26,12 +26,13 @@ type strayInstance struct {
 	strayBytes  string
 	sameSegment bool
 	stray       chan struct{}
+	wrote       chan struct{} // the stray bytes were written
 	events      chan string
 }
 
 func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *strayInstance {
 	inst := &strayInstance{answer: answer, strayBytes: stray, sameSegment: sameSegment,
-		stray: make(chan struct{}), events: make(chan string, 16)}
+		stray: make(chan struct{}), wrote: make(chan struct{}, 16), events: make(chan string, 16)}
 	done := make(chan struct{})
 	inst.addr = rawInstance(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
@@ -54,6 +55,10 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 					return
 				}
 				io.WriteString(c, inst.strayBytes)
+				select {
+				case inst.wrote <- struct{}{}: // for a test that waits for it
+				default:
+				}
 			}
 			// The gateway's next move on this connection: it closes it, or sends a request.
 			if _, err := br.Peek(1); err != nil {

@@ -81,6 +81,13 @@ type Proxy struct {
 	tables sync.Map // uintptr -> *tableInfo
 	// failures counts consecutive connection failures per instance for passive ejection.
 	failures sync.Map // *routing.Backend -> *atomic.Int32
+	// io is how the front end reads its sockets (tests set it with setIOMode).
+	io ioMode
+}
+
+// setIOMode makes the front end read its sockets the given way (before any Server is made).
+func (p *Proxy) setIOMode(m ioMode) {
+	p.io, p.up.io = m, m
 }
 
 type tableInfo struct{ routes []*metrics.Route }

@@ -60,6 +60,7 @@ type upstreams struct {
 	idleTimeout time.Duration
 	pools       sync.Map // addr -> *connPool
 	closed      atomic.Bool
+	io          ioMode
 }
 
 func (u *upstreams) pool(addr string) *connPool {
@@ -84,7 +85,10 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 			continue
 		}
 		p.mu.Unlock()
-		if c.quiet(now.Sub(c.idleSince) >= lookAfterIdle) {
+		// Look, whatever the epoll set reported: it reports when the runtime polls it, which
+		// on a busy process can be after the next request took the connection (bytes written
+		// microseconds after an answer got to the next client that way, in a test).
+		if c.quiet(true) {
 			return c, true, nil
 		}
 		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
@@ -102,7 +106,7 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	c.sock, _, c.aw = frontSocket(conn, false) // nothing comes before the first request
+	c.sock, _, c.aw = frontSocket(conn, false, u.io) // nothing comes before the first request
 	c.aw.watchIdle(c.evictIdle)
 	return c, false, nil
 }
@@ -149,22 +153,13 @@ func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 	return c.aw.idleHint()
 }
 
-// lookAfterIdle: a connection idle this long is looked at (one non-blocking read) when it is
-// taken, whatever the epoll set reported. The dispatcher reports bytes on an idle socket as soon
-// as the runtime polls the set, which on a busy process can take the scheduler's next poll (up to
-// 10 ms); a connection taken sooner than that after its answer is trusted to what was reported.
-// Under load the pool hands out the connection put back last, microseconds before, so the
-// common case costs no system call; a quieter gateway pays one per request, when it has time.
-const lookAfterIdle = 100 * time.Microsecond
-
 // quiet reports whether nothing arrived on an idle connection since its last answer ended:
 // no stray bytes, no close. Only such a connection is reused (as net/http's transport and
 // HAProxy do): bytes that come after a complete answer answer no request, and would be read as
 // the answer to the next one. The answer's own end was checked when the connection was put back
-// (relay: no byte beyond the framed end). Where reads wait in arrival order the epoll set has
-// kept watching the idle socket, so this costs a system call only when it reported something
-// (waiter.idleQuiet), unless look; elsewhere it is a non-blocking peek (connQuiet in
-// rawsock_*.go).
+// (relay: no byte beyond the framed end). With look, one non-blocking read (waiter.idleQuiet) or
+// peek (connQuiet in rawsock_*.go) says; without, where reads wait in arrival order, what the
+// epoll set reported since the last read (a system call only when it reported something).
 func (c *upstreamConn) quiet(look bool) bool {
 	if c.aw != nil {
 		return c.aw.idleQuiet(look)
