@@ -122,15 +122,11 @@ func (f *requestFraming) result() (BodyFraming, *FramingError) {
 func CheckRequestHead(head []byte) (BodyFraming, *FramingError) {
 	var f requestFraming
 	for first := true; len(head) > 0; first = false {
-		i := bytes.IndexByte(head, '\n')
-		if i < 0 {
+		line, rest, ok := cutLineLF(head)
+		if !ok {
 			return BodyFraming{}, &FramingError{Reason: "a head without its end"}
 		}
-		line := head[:i]
-		head = head[i+1:]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+		head = rest
 		if bytes.IndexByte(line, '\r') >= 0 {
 			return BodyFraming{}, &FramingError{Reason: "a CR that does not end a line (RFC 9112 section 2.2)"}
 		}

@@ -23,7 +23,7 @@ type HeadScan struct {
 var ErrFoldedAnswer = errors.New("the instance's answer head folds a header line (obs-fold); a proxy answers 502 to it (RFC 9112 section 5.2)")
 
 // Scan follows b through the head. bad: the head folds a line, or the first chunk's size that
-// came with it is over 15 hex digits (the front end's ChunkScanner's bound); stray: bytes follow
+// came with it is over maxChunkSizeDigits (the front end's ChunkScanner's bound); stray: bytes follow
 // an answer that has no body.
 func (s *HeadScan) Scan(b []byte) (bad error, stray bool) {
 	for i, c := range b {
@@ -68,13 +68,13 @@ func (s *HeadScan) Scan(b []byte) (bad error, stray bool) {
 	return nil, false
 }
 
-// chunkSizeTooLong: b starts with a chunk size of more than 15 hex digits.
+// chunkSizeTooLong: b starts with a chunk size of more than maxChunkSizeDigits.
 func chunkSizeTooLong(b []byte) bool {
 	n := 0
 	for n < len(b) && isHex(b[n]) {
 		n++
 	}
-	return n > 15
+	return n > maxChunkSizeDigits
 }
 
 // endHead: the head ended; an interim (1xx) answer is followed by another head.

@@ -242,11 +242,16 @@ const (
 	trailerEndLF
 )
 
-// ErrBadChunk: a chunked body is malformed, or a chunk size is longer than 15 hex digits.
+// ErrBadChunk: a chunked body is malformed, or a chunk size is longer than maxChunkSizeDigits.
 var ErrBadChunk = errors.New("the instance sent a malformed chunked body")
 
 // maxChunkLine bounds a chunk extension or trailer line.
 const maxChunkLine = 64 << 10
+
+// maxChunkSizeDigits bounds a chunk size: 15 hex digits fit an int64 (net/http's client refuses
+// more too). The one bound for both paths: ChunkScanner (the front end) and HeadScan (net/http's
+// transport).
+const maxChunkSizeDigits = 15
 
 // Scan consumes p and returns how many of its bytes belong to the body; done: the body ended
 // with the last of them.
@@ -257,7 +262,7 @@ func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) {
 		case chunkSize:
 			switch {
 			case isHex(c):
-				if s.digits == 15 {
+				if s.digits == maxChunkSizeDigits {
 					return 0, false, ErrBadChunk
 				}
 				s.size = s.size<<4 | int64(unhex(c))
