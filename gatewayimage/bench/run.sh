@@ -16,6 +16,7 @@
 #     weighted path, firefox the condition's)
 # Section matrix (not in the default list): MATRIX="workload ..." (default: all, see matrix_workload),
 #   MATRIX_MODES="shared alternating" (same seconds and/or alternating rounds), ROUNDS, DURATION.
+# Section profile: PROFILE_WORKLOAD=one of the matrix's workloads (default: GET with UA's agent).
 # Section scaling (not in the default list): the gateway with GOMAXPROCS 1 and 2 against HAProxy
 #   with nbthread 1 and 2, each given every core (the load shares them: see docs/benchmarks.md).
 set -euo pipefail
@@ -42,7 +43,7 @@ OUT=${OUT:-/tmp/vamp-bench-results.md}
 
 # Ports on 127.0.0.1, below the ephemeral range so that no client socket takes them.
 B1=18081 B2=18082
-GW_PORT=19050 HAPROXY_PORT=19051 NGINX_PORT=19052 NGINX_H2_PORT=19054 SCALE_HAPROXY_PORT=19055
+GW_PORT=19050 HAPROXY_PORT=19051 NGINX_PORT=19052 NGINX_H2_PORT=19054 SCALE_HAPROXY_PORT=19055 SCALE_GW_PORT=19056
 ADMIN_PORT=19900 SCALE_ADMIN_PORT=19901 LAG_PORT=19060 FIRST_GW_PORT=20000
 PROF_ADMIN_PORT=19902 PROF_PORT=19053 PPROF_PORT=19990
 
@@ -697,8 +698,13 @@ profile() {
   wait_port $PROF_ADMIN_PORT gwprof
   ADMIN_PORT=$PROF_ADMIN_PORT admin PUT /v1/gateways/bench "$(gateway_doc 50 50 $PROF_PORT)"
   wait_port $PROF_PORT gwprof
-  wrk_run "$WORK/warmup.txt" $PROF_PORT 2s
-  wrk_run "$WORK/wrk-profile.txt" $PROF_PORT 12s &
+  # PROFILE_WORKLOAD: one of the matrix's workloads instead of the GET of the other sections.
+  matrix_workload "${PROFILE_WORKLOAD:-get-chrome}"
+  [ -n "${PROFILE_WORKLOAD:-}" ] || W_UA=$LOAD_UA
+  [ "${PROFILE_WORKLOAD:-}" != conns-10000 ] || W_MIN_SECONDS=0
+  if [ "$W_PATH" != / ]; then matrix_files; fi
+  load_run "$WORK/warmup.txt" $PROF_PORT 2s
+  load_run "$WORK/wrk-profile.txt" $PROF_PORT 12s &
   local wrk_pid=$! base=${OUT%.md}
   sleep 1
   curl -sS -o "$base-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=10"
@@ -706,12 +712,12 @@ profile() {
   wait $wrk_pid
   stop gwprof
   report ""
-  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, wrk -c$CONNS; $(wrk_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
+  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, ${PROFILE_WORKLOAD:-GET with the ${UA:-chrome} User-Agent}, $W_TOOL -c$W_CONNS; $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
   report ""
   report "Profiles: $base-cpu.pprof, $base-allocs.pprof (\`go tool pprof -http=: FILE\`)."
   # The allocation profile covers the process's life: the warm-up and the profiled run.
   local reqs bytes objects
-  reqs=$(($(wrk_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(wrk_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
+  reqs=$(($(load_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
   bytes=$(allocs_total alloc_space "$base-allocs.pprof")
   objects=$(allocs_total alloc_objects "$base-allocs.pprof")
   report ""
@@ -760,7 +766,7 @@ MATRIX_ALL="get-chrome get-firefox answer-1k answer-64k answer-1m post-4k-length
 # W_CONNS, W_PATH, W_UA, W_SCRIPT (a wrk lua script), W_ENV (its environment), W_HEADER (one
 # more request header), W_WHAT (a description for the table).
 matrix_workload() {
-  W_TOOL=wrk W_CONNS=$CONNS W_PATH=/ W_UA=$UA_CHROME W_SCRIPT= W_ENV=() W_HEADER=
+  W_TOOL=wrk W_CONNS=$CONNS W_PATH=/ W_UA=$UA_CHROME W_SCRIPT= W_ENV=() W_HEADER= W_MIN_SECONDS=0
   case $1 in
     get-chrome) W_WHAT="GET, 14-byte answer, Chrome UA (condition evaluated, no match: weighted 50/50)" ;;
     get-firefox) W_UA=$UA_FIREFOX W_WHAT="GET, 14-byte answer, Firefox UA (condition user-agent == Firefox matches)" ;;
@@ -775,7 +781,10 @@ matrix_workload() {
       W_WHAT="POST, $size body with ${1##*-} framing, 14-byte answer" ;;
     close) W_HEADER="Connection: close" W_WHAT="GET with Connection: close (a new client connection per request)" ;;
     conns-1000) W_CONNS=1000 W_WHAT="GET, 1,000 connections" ;;
-    conns-10000) W_CONNS=10000 W_WHAT="GET, 10,000 connections" ;;
+    conns-10000)
+      # wrk opens the 10,000 connections inside its run, on the load core: 4 s can pass before the
+      # first request on a busy machine, so this workload runs for at least 15 s.
+      W_CONNS=10000 W_MIN_SECONDS=15 W_WHAT="GET, 10,000 connections (runs of at least 15 s)" ;;
     slow-1000)
       W_CONNS=1000 W_SCRIPT=$BENCH/wrk/slow.lua W_ENV=(DELAY_MS=100)
       W_WHAT="slow clients: 1,000 connections, each waiting 100 ms before every request (at most 10,000 requests/s)" ;;
@@ -788,6 +797,7 @@ matrix_workload() {
 
 # load_run OUTFILE PORT DURATION: one run of the current workload against 127.0.0.1:PORT.
 load_run() {
+  set -- "$1" "$2" "$(w_duration "$3")"
   if [ "$W_TOOL" = h2load ]; then
     taskset -c "$LOAD_CPU" h2load -c"$W_CONNS" -m10 -D"${3%s}" -H "user-agent: $W_UA" \
       "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
@@ -797,6 +807,12 @@ load_run() {
   [ -z "$W_HEADER" ] || args+=(-H "$W_HEADER")
   [ -z "$W_SCRIPT" ] || args+=(-s "$W_SCRIPT")
   env "${W_ENV[@]}" taskset -c "$LOAD_CPU" wrk "${args[@]}" "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
+}
+
+# w_duration DURATION: DURATION, or the current workload's minimum if that is longer.
+w_duration() {
+  local d=${1%s}
+  if [ "$d" -lt "$W_MIN_SECONDS" ]; then echo "${W_MIN_SECONDS}s"; else echo "$1"; fi
 }
 
 # load_fields FILE: wrk_fields for either tool ("rps p50_ms p99_ms errors non_2xx requests";
@@ -819,20 +835,7 @@ matrix_port() {
 
 matrix() {
   local modes=${MATRIX_MODES:-shared alternating} workloads=${MATRIX:-$MATRIX_ALL} w base= proxy cg
-  mkdir -p "$WORK/files"
-  head -c 1024 /dev/urandom >"$WORK/files/1k"
-  head -c 65536 /dev/urandom >"$WORK/files/64k"
-  head -c 1048576 /dev/urandom >"$WORK/files/1m"
-  # nginx's workers run as an unprivileged user: they must reach the files (and the proxy's
-  # temporary directory, should it ever buffer), which mktemp made the owner's alone.
-  chmod 711 "$WORK"
-  chmod 755 "$WORK/files"
-  chmod 644 "$WORK"/files/*
-  chmod 1777 "$WORK/nginx-proxy-tmp"
-  if [ "$BACKEND" != nginx ]; then # the answers of several sizes are files nginx serves
-    stop_backends
-    start_backends nginx
-  fi
+  matrix_files
   case " $modes " in *" shared "*)
     base=$(cpu_cgroup_base) || { log "matrix: no cpu cgroup ($base): alternating rounds only"; modes=alternating; } ;;
   esac
@@ -861,6 +864,26 @@ matrix() {
     start_backends "$BACKEND"
   fi
   matrix_report "$modes" "$workloads"
+}
+
+# matrix_files: the answers of several sizes, files that the nginx backends serve (started here
+# if the Go backends run; matrix puts the Go ones back at its end).
+matrix_files() {
+  [ ! -f "$WORK/files/1m" ] || return 0
+  mkdir -p "$WORK/files"
+  head -c 1024 /dev/urandom >"$WORK/files/1k"
+  head -c 65536 /dev/urandom >"$WORK/files/64k"
+  head -c 1048576 /dev/urandom >"$WORK/files/1m"
+  # nginx's workers run as an unprivileged user: they must reach the files (and the proxy's
+  # temporary directory, should it ever buffer), which mktemp made the owner's alone.
+  chmod 711 "$WORK"
+  chmod 755 "$WORK/files"
+  chmod 644 "$WORK"/files/*
+  chmod 1777 "$WORK/nginx-proxy-tmp"
+  if [ "$BACKEND" != nginx ]; then
+    stop_backends
+    start_backends nginx
+  fi
 }
 
 # matrix_shared W: ROUNDS rounds of the three proxies under load at once on the proxy core.
@@ -950,6 +973,65 @@ col() { awk -v w="$2" -v n="$3" '$1 == w {print $n}' "$1" | median; }
 # the columns), rounds where COND fails left out; "x" appended.
 per_round() {
   awk -v w="$2" "\$1 == w && $4 {printf \"%.4f\\n\", $3}" "$1" | median | awk 'NF {printf "%.3fx", $1} !NF {print "n/a"}'
+}
+
+# ---------------------------------------------------------------- 8. scaling with threads
+
+# scaling: the gateway with GOMAXPROCS 1 then 2 (up to the cores there are), HAProxy with nbthread 1
+# then 2, each a fresh process allowed on every core, in alternating rounds. The load (wrk with one
+# thread per core) runs on the same cores, and the backends stay on the load core: on a 2-core
+# machine a proxy with 2 threads competes with its own load, so the figures say how each proxy
+# uses a second thread when the core is shared, not what it would do with cores of its own.
+scaling() {
+  local n round proxy f t0 all="0-$((CORES - 1))" max=$((CORES < 2 ? CORES : 2))
+  : >"$WORK/scaling.txt"
+  for n in $(seq "$max"); do
+    GOMAXPROCS=$n start scale-gateway "$all" "$GATEWAY_BIN" --admin-listen "127.0.0.1:$SCALE_ADMIN_PORT" \
+      --state-file "$WORK/scale-state-$n.json" --log-level warn
+    wait_port $SCALE_ADMIN_PORT scale-gateway
+    ADMIN_PORT=$SCALE_ADMIN_PORT admin PUT /v1/gateways/bench "$(gateway_doc 50 50 $SCALE_GW_PORT)"
+    wait_port $SCALE_GW_PORT
+    NBTHREAD=$n fill haproxy.cfg.tmpl 50 50 $SCALE_HAPROXY_PORT | sed "s|haproxy.sock|haproxy-scale.sock|" >"$WORK/haproxy-scale.cfg"
+    start scale-haproxy "$all" haproxy -db -f "$WORK/haproxy-scale.cfg"
+    wait_port $SCALE_HAPROXY_PORT scale-haproxy
+    for proxy in gateway haproxy; do scaling_wrk "$WORK/warmup.txt" "$(scaling_port $proxy)" 2s; done
+    for round in $(seq "$ROUNDS"); do
+      for proxy in gateway haproxy; do
+        f="$WORK/scale-$n-$round-$proxy.txt"
+        t0=$(cpu_ticks "${PID[scale-$proxy]}")
+        scaling_wrk "$f" "$(scaling_port $proxy)" "$DURATION"
+        echo "$n $proxy $(wrk_fields "$f") $(($(cpu_ticks "${PID[scale-$proxy]}") - t0))" >>"$WORK/scaling.txt"
+        log "scaling threads=$n round $round: $(tail -1 "$WORK/scaling.txt") (threads proxy rps p50 p99 errors non2xx requests cpu_ticks)"
+      done
+    done
+    stop scale-gateway
+    stop scale-haproxy
+  done
+  report ""
+  report "#### Threads 1 → $max: gateway GOMAXPROCS, HAProxy nbthread (each on cores $all, wrk -t$CORES -c$CONNS on the same cores, backends on core(s) $LOAD_CPU; $ROUNDS alternating rounds of $DURATION, medians)"
+  report ""
+  report "| threads | gateway req/s | HAProxy req/s | gw/HAProxy | gateway CPU (cores) | HAProxy CPU (cores) | gw/HAProxy per CPU tick | p99 ms gw | p99 ms HAProxy | rounds gw | rounds HAProxy |"
+  report "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  local hz secs=${DURATION%s}
+  hz=$(getconf CLK_TCK)
+  for n in $(seq "$max"); do
+    report "| $n | $(scol "$n" gateway 3) | $(scol "$n" haproxy 3) | $(ratio "$(scol "$n" gateway 3)" "$(scol "$n" haproxy 3)") | $(awk -v n="$n" -v d=$((hz * secs)) '$1 == n && $2 == "gateway" {printf "%.2f\n", $9 / d}' "$WORK/scaling.txt" | median) | $(awk -v n="$n" -v d=$((hz * secs)) '$1 == n && $2 == "haproxy" {printf "%.2f\n", $9 / d}' "$WORK/scaling.txt" | median) | $(ratio "$(awk -v n="$n" '$1 == n && $2 == "gateway" && $9 > 0 {print $3 / $9}' "$WORK/scaling.txt" | median)" "$(awk -v n="$n" '$1 == n && $2 == "haproxy" && $9 > 0 {print $3 / $9}' "$WORK/scaling.txt" | median)") | $(scol "$n" gateway 5) | $(scol "$n" haproxy 5) | $(awk -v n="$n" '$1 == n && $2 == "gateway" {printf "%s ", $3}' "$WORK/scaling.txt")| $(awk -v n="$n" '$1 == n && $2 == "haproxy" {printf "%s ", $3}' "$WORK/scaling.txt")|"
+  done
+  if [ "$max" -ge 2 ]; then
+    report ""
+    report "From 1 to 2 threads: gateway $(ratio "$(scol 2 gateway 3)" "$(scol 1 gateway 3)"), HAProxy $(ratio "$(scol 2 haproxy 3)" "$(scol 1 haproxy 3)") in requests/s."
+  fi
+}
+
+# scol THREADS PROXY N: the median of column N of scaling.txt for that thread count and proxy.
+scol() { awk -v n="$1" -v p="$2" -v c="$3" '$1 == n && $2 == p {print $c}' "$WORK/scaling.txt" | median; }
+
+scaling_port() { if [ "$1" = gateway ]; then echo $SCALE_GW_PORT; else echo $SCALE_HAPROXY_PORT; fi; }
+
+# scaling_wrk OUTFILE PORT DURATION: wrk with a thread per core, on every core.
+scaling_wrk() {
+  taskset -c "0-$((CORES - 1))" wrk -t"$CORES" -c"$CONNS" -d"$3" --latency -H "User-Agent: $LOAD_UA" \
+    "http://127.0.0.1:$2/" >"$1" 2>&1
 }
 
 # ---------------------------------------------------------------- main
