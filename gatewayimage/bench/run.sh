@@ -167,7 +167,7 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 
 install_missing() {
   local missing=() cmd
-  for cmd in haproxy:haproxy nginx:nginx wrk:wrk hey:hey socat:socat taskset:util-linux; do
+  for cmd in haproxy:haproxy nginx:nginx wrk:wrk hey:hey socat:socat taskset:util-linux h2load:nghttp2-client; do
     command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
