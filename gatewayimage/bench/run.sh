@@ -11,6 +11,14 @@
 #   RECONF_SECONDS=20 CHANGES=50 FLIPS=200 IDLE_CONNS=10000 GATEWAYS=1000
 #   BACKEND=auto|go|nginx PRIORITY=-20 OUT=/tmp/vamp-bench-results.md BUILD_GATEWAY=1
 #   GATEWAY_BIN=bin/vamp-gateway
+#   KEEP_WORK=1 (keep the work directory: the load generators' outputs, the configs, the logs)
+#   UA=chrome|firefox (the User-Agent of every section's load but the matrix's: chrome takes the
+#     weighted path, firefox the condition's)
+# Section matrix (not in the default list): MATRIX="workload ..." (default: all, see matrix_workload),
+#   MATRIX_MODES="shared alternating" (same seconds and/or alternating rounds), ROUNDS, DURATION.
+# Section profile: PROFILE_WORKLOAD=one of the matrix's workloads (default: GET with UA's agent).
+# Section scaling (not in the default list): the gateway with GOMAXPROCS 1 and 2 against HAProxy
+#   with nbthread 1 and 2, each given every core (the load shares them: see docs/benchmarks.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,11 +43,17 @@ OUT=${OUT:-/tmp/vamp-bench-results.md}
 
 # Ports on 127.0.0.1, below the ephemeral range so that no client socket takes them.
 B1=18081 B2=18082
-GW_PORT=19050 HAPROXY_PORT=19051 NGINX_PORT=19052
+GW_PORT=19050 HAPROXY_PORT=19051 NGINX_PORT=19052 NGINX_H2_PORT=19054 SCALE_HAPROXY_PORT=19055 SCALE_GW_PORT=19056
 ADMIN_PORT=19900 SCALE_ADMIN_PORT=19901 LAG_PORT=19060 FIRST_GW_PORT=20000
 PROF_ADMIN_PORT=19902 PROF_PORT=19053 PPROF_PORT=19990
 
 UA_CHROME='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+UA_FIREFOX='Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0'
+case ${UA:-chrome} in
+  chrome) LOAD_UA=$UA_CHROME ;;
+  firefox) LOAD_UA=$UA_FIREFOX ;;
+  *) echo "run.sh: UA=$UA: use chrome or firefox" >&2; exit 2 ;;
+esac
 PROXIES=(gateway haproxy nginx)
 
 # CPU layout: the proxy under test gets core 0 alone; backends, wrk and the helper programs share
@@ -83,7 +97,7 @@ cleanup() {
   for name in "${!PID[@]}"; do kill "${PID[$name]}" 2>/dev/null || true; done
   for name in "${!PID[@]}"; do wait "${PID[$name]}" 2>/dev/null || true; done
   for name in "${CGROUPS[@]}"; do rmdir "$name" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ "${KEEP_WORK:-0}" = 1 ]; then log "kept $WORK (KEEP_WORK=1)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 143' INT TERM HUP
@@ -120,7 +134,8 @@ wait_port() {
 # fill TEMPLATE W1 W2 PORT: the template with its @NAME@ placeholders replaced.
 fill() {
   sed -e "s|@WORK@|$WORK|g" -e "s|@B1@|$B1|g" -e "s|@B2@|$B2|g" \
-    -e "s|@W1@|$2|g" -e "s|@W2@|$3|g" -e "s|@PORT@|${4:-0}|g" "$BENCH/$1"
+    -e "s|@W1@|$2|g" -e "s|@W2@|$3|g" -e "s|@PORT@|${4:-0}|g" -e "s|@H2PORT@|$NGINX_H2_PORT|g" \
+    -e "s|@NBTHREAD@|${NBTHREAD:-1}|g" "$BENCH/$1"
 }
 
 # rss_kb PID: VmRSS of PID and its children (nginx and HAProxy -W have a master), in KiB.
@@ -152,7 +167,7 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 
 install_missing() {
   local missing=() cmd
-  for cmd in haproxy:haproxy nginx:nginx wrk:wrk hey:hey socat:socat taskset:util-linux; do
+  for cmd in haproxy:haproxy nginx:nginx wrk:wrk hey:hey socat:socat taskset:util-linux h2load:nghttp2-client; do
     command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -182,7 +197,7 @@ machine() {
   report "- machine: $CORES cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
   report "- $(go version | cut -d' ' -f3-), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   report "- layout: proxy pinned to core $PROXY_CPU (gateway GOMAXPROCS=1, haproxy nbthread 1, nginx worker_processes 1); backends, wrk and helpers on core(s) $LOAD_CPU; the benchmark in its own session with autogroup nice $(cut -d" " -f3 /proc/self/autogroup 2>/dev/null || echo ?)"
-  report "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency, Chrome User-Agent, $ROUNDS alternating rounds after a 2s warm-up each; load average at start $(load1)"
+  report "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency, ${UA:-chrome} User-Agent, $ROUNDS alternating rounds after a 2s warm-up each; load average at start $(load1)"
 }
 
 # ---------------------------------------------------------------- backends
@@ -263,7 +278,7 @@ port_of() { case $1 in gateway) echo $GW_PORT ;; haproxy) echo $HAPROXY_PORT ;; 
 
 # wrk_run OUTFILE PORT DURATION: wrk on the load cores against 127.0.0.1:PORT.
 wrk_run() {
-  taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"$3" --latency -H "User-Agent: $UA_CHROME" \
+  taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"$3" --latency -H "User-Agent: $LOAD_UA" \
     "http://127.0.0.1:$2/" >"$1" 2>&1
 }
 
@@ -453,7 +468,7 @@ latency() {
   for round in $(seq "$ROUNDS"); do
     for target in direct "${PROXIES[@]}"; do
       f="$WORK/hey-$target-$round.txt"
-      taskset -c "$LOAD_CPU" hey -z "$DURATION" -c "$LAT_CONNS" -q "$per_conn" -H "User-Agent: $UA_CHROME" \
+      taskset -c "$LOAD_CPU" hey -z "$DURATION" -c "$LAT_CONNS" -q "$per_conn" -H "User-Agent: $LOAD_UA" \
         "http://127.0.0.1:$(port_of "$target")/" >"$f" 2>&1
       hey_fields "$f" >>"$WORK/latency-$target.txt"
       log "latency round $round $target: $(tail -1 "$WORK/latency-$target.txt") (rps p50 p99 failed)"
@@ -683,8 +698,13 @@ profile() {
   wait_port $PROF_ADMIN_PORT gwprof
   ADMIN_PORT=$PROF_ADMIN_PORT admin PUT /v1/gateways/bench "$(gateway_doc 50 50 $PROF_PORT)"
   wait_port $PROF_PORT gwprof
-  wrk_run "$WORK/warmup.txt" $PROF_PORT 2s
-  wrk_run "$WORK/wrk-profile.txt" $PROF_PORT 12s &
+  # PROFILE_WORKLOAD: one of the matrix's workloads instead of the GET of the other sections.
+  matrix_workload "${PROFILE_WORKLOAD:-get-chrome}"
+  [ -n "${PROFILE_WORKLOAD:-}" ] || W_UA=$LOAD_UA
+  [ "${PROFILE_WORKLOAD:-}" != conns-10000 ] || W_MIN_SECONDS=0
+  if [ "$W_PATH" != / ]; then matrix_files; fi
+  load_run "$WORK/warmup.txt" $PROF_PORT 2s
+  load_run "$WORK/wrk-profile.txt" $PROF_PORT 12s &
   local wrk_pid=$! base=${OUT%.md}
   sleep 1
   curl -sS -o "$base-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=10"
@@ -692,12 +712,12 @@ profile() {
   wait $wrk_pid
   stop gwprof
   report ""
-  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, wrk -c$CONNS; $(wrk_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
+  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, ${PROFILE_WORKLOAD:-GET with the ${UA:-chrome} User-Agent}, $W_TOOL -c$W_CONNS; $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
   report ""
   report "Profiles: $base-cpu.pprof, $base-allocs.pprof (\`go tool pprof -http=: FILE\`)."
   # The allocation profile covers the process's life: the warm-up and the profiled run.
   local reqs bytes objects
-  reqs=$(($(wrk_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(wrk_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
+  reqs=$(($(load_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
   bytes=$(allocs_total alloc_space "$base-allocs.pprof")
   objects=$(allocs_total alloc_objects "$base-allocs.pprof")
   report ""
@@ -732,6 +752,286 @@ micro() {
   report '```'
   report "$out"
   report '```'
+}
+
+# ---------------------------------------------------------------- 7. workload matrix
+
+# The matrix's workloads (MATRIX: names separated by spaces; the default is every one). Each is
+# run against the gateway, HAProxy and nginx in the same seconds (MATRIX_MODES shared: the three
+# share the proxy core in cpu cgroups of equal weight, one load generator each, started together)
+# and in alternating rounds (alternating: each proxy alone on its core in turn).
+MATRIX_ALL="get-chrome get-firefox answer-1k answer-64k answer-1m post-4k-length post-4k-chunked post-256k-length post-256k-chunked close conns-1000 conns-10000 slow-1000 h2"
+
+# matrix_workload NAME: sets what one load run of workload NAME does: W_TOOL (wrk or h2load),
+# W_CONNS, W_PATH, W_UA, W_SCRIPT (a wrk lua script), W_ENV (its environment), W_HEADER (one
+# more request header), W_WHAT (a description for the table).
+matrix_workload() {
+  W_TOOL=wrk W_CONNS=$CONNS W_PATH=/ W_UA=$UA_CHROME W_SCRIPT= W_ENV=() W_HEADER= W_MIN_SECONDS=0
+  case $1 in
+    get-chrome) W_WHAT="GET, 14-byte answer, Chrome UA (condition evaluated, no match: weighted 50/50)" ;;
+    get-firefox) W_UA=$UA_FIREFOX W_WHAT="GET, 14-byte answer, Firefox UA (condition user-agent == Firefox matches)" ;;
+    answer-1k) W_PATH=/files/1k W_WHAT="GET, 1 KiB answer" ;;
+    answer-64k) W_PATH=/files/64k W_WHAT="GET, 64 KiB answer" ;;
+    answer-1m) W_PATH=/files/1m W_WHAT="GET, 1 MiB answer" ;;
+    post-4k-length | post-4k-chunked | post-256k-length | post-256k-chunked)
+      local size=${1#post-}
+      size=${size%%-*}
+      W_SCRIPT=$BENCH/wrk/post.lua
+      W_ENV=("BODY_BYTES=$((${size%k} * 1024))" "BODY_FRAMING=${1##*-}" "WRK_UA=$UA_CHROME")
+      W_WHAT="POST, $size body with ${1##*-} framing, 14-byte answer" ;;
+    close) W_HEADER="Connection: close" W_WHAT="GET with Connection: close (a new client connection per request)" ;;
+    conns-1000) W_CONNS=1000 W_WHAT="GET, 1,000 connections" ;;
+    conns-10000)
+      # wrk opens the 10,000 connections inside its run, on the load core: 4 s can pass before the
+      # first request on a busy machine, so this workload runs for at least 15 s.
+      W_CONNS=10000 W_MIN_SECONDS=15 W_WHAT="GET, 10,000 connections (runs of at least 15 s)" ;;
+    slow-1000)
+      W_CONNS=1000 W_SCRIPT=$BENCH/wrk/slow.lua W_ENV=(DELAY_MS=100)
+      W_WHAT="slow clients: 1,000 connections, each waiting 100 ms before every request (at most 10,000 requests/s)" ;;
+    h2)
+      W_TOOL=h2load W_CONNS=$CONNS
+      W_WHAT="HTTP/2 with prior knowledge (h2c), $CONNS connections, 10 streams each (h2load; p99 n/a: h2load gives mean and max)" ;;
+    *) log "matrix: no workload $1 (known: $MATRIX_ALL)"; return 1 ;;
+  esac
+}
+
+# load_run OUTFILE PORT DURATION: one run of the current workload against 127.0.0.1:PORT.
+load_run() {
+  set -- "$1" "$2" "$(w_duration "$3")"
+  if [ "$W_TOOL" = h2load ]; then
+    taskset -c "$LOAD_CPU" h2load -c"$W_CONNS" -m10 -D"${3%s}" -H "user-agent: $W_UA" \
+      "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
+    return 0
+  fi
+  local args=(-t"$THREADS" -c"$W_CONNS" -d"$3" --latency --timeout 10s -H "User-Agent: $W_UA")
+  [ -z "$W_HEADER" ] || args+=(-H "$W_HEADER")
+  [ -z "$W_SCRIPT" ] || args+=(-s "$W_SCRIPT")
+  env "${W_ENV[@]}" taskset -c "$LOAD_CPU" wrk "${args[@]}" "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
+}
+
+# w_duration DURATION: DURATION, or the current workload's minimum if that is longer.
+w_duration() {
+  local d=${1%s}
+  if [ "$d" -lt "$W_MIN_SECONDS" ]; then echo "${W_MIN_SECONDS}s"; else echo "$1"; fi
+}
+
+# load_fields FILE: wrk_fields for either tool ("rps p50_ms p99_ms errors non_2xx requests";
+# h2load gives no percentiles: its mean and max stand in for p50 and p99, marked by the table).
+load_fields() {
+  if [ "$W_TOOL" != h2load ]; then wrk_fields "$1"; return; fi
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v + 0 }
+    /^finished in/ { rps = $4 }
+    /^requests:/ { reqs = $8; errs = $10 + $12 + $14 }
+    /^status codes:/ { bad = $7 + $9 }
+    /^time for request:/ { mean = ms($6); max = ms($5) }
+    END { printf "%.0f %.3f %.3f %d %d %d\n", rps, mean, max, errs, bad, reqs }' "$1"
+}
+
+# matrix_port PROXY: the port PROXY serves the current workload on.
+matrix_port() {
+  if [ "$W_TOOL" = h2load ] && [ "$1" = nginx ]; then echo $NGINX_H2_PORT; else port_of "$1"; fi
+}
+
+matrix() {
+  local modes=${MATRIX_MODES:-shared alternating} workloads=${MATRIX:-$MATRIX_ALL} w base= proxy cg
+  matrix_files
+  case " $modes " in *" shared "*)
+    base=$(cpu_cgroup_base) || { log "matrix: no cpu cgroup ($base): alternating rounds only"; modes=alternating; } ;;
+  esac
+  if [ -n "$base" ]; then
+    for proxy in "${PROXIES[@]}"; do
+      cg="$base/vamp-bench-$proxy"
+      mkdir -p "$cg"
+      CGROUPS+=("$cg")
+      cgroup_equal_share "$cg"
+      move_to_cgroup "$cg" "${PID[$proxy]}"
+    done
+  fi
+  : >"$WORK/matrix-shared.txt"
+  : >"$WORK/matrix-alternating.txt"
+  for w in $workloads; do
+    matrix_workload "$w" || continue
+    log "matrix: $w ($W_WHAT)"
+    # warm-up: every proxy gets the workload once, which also opens its connections to the instances
+    for proxy in "${PROXIES[@]}"; do load_run "$WORK/warmup.txt" "$(matrix_port "$proxy")" 2s; done
+    case " $modes " in *" shared "*) matrix_shared "$w" ;; esac
+    case " $modes " in *" alternating "*) matrix_alternating "$w" ;; esac
+  done
+  if [ -n "$base" ]; then for proxy in "${PROXIES[@]}"; do move_to_cgroup "$base" "${PID[$proxy]}"; done; fi
+  if [ "$BACKEND" != nginx ]; then
+    stop_backends
+    start_backends "$BACKEND"
+  fi
+  matrix_report "$modes" "$workloads"
+}
+
+# matrix_files: the answers of several sizes, files that the nginx backends serve (started here
+# if the Go backends run; matrix puts the Go ones back at its end).
+matrix_files() {
+  [ ! -f "$WORK/files/1m" ] || return 0
+  mkdir -p "$WORK/files"
+  head -c 1024 /dev/urandom >"$WORK/files/1k"
+  head -c 65536 /dev/urandom >"$WORK/files/64k"
+  head -c 1048576 /dev/urandom >"$WORK/files/1m"
+  # nginx's workers run as an unprivileged user: they must reach the files (and the proxy's
+  # temporary directory, should it ever buffer), which mktemp made the owner's alone.
+  chmod 711 "$WORK"
+  chmod 755 "$WORK/files"
+  chmod 644 "$WORK"/files/*
+  chmod 1777 "$WORK/nginx-proxy-tmp"
+  if [ "$BACKEND" != nginx ]; then
+    stop_backends
+    start_backends nginx
+  fi
+}
+
+# matrix_shared W: ROUNDS rounds of the three proxies under load at once on the proxy core.
+# One line per round in matrix-shared.txt: W, then per proxy "rps p50 p99 errors non2xx requests
+# cpu_ticks", then the load core's busy %.
+matrix_shared() {
+  local round proxy i load_core=${LOAD_CPU%%-*} l0 m0 l1 m1 line
+  local -a t0 t1 pids
+  for round in $(seq "$ROUNDS"); do
+    t0=()
+    for proxy in "${PROXIES[@]}"; do t0+=("$(cpu_ticks "${PID[$proxy]}")"); done
+    read -r l0 m0 < <(core_busy "$load_core")
+    pids=()
+    for proxy in "${PROXIES[@]}"; do
+      load_run "$WORK/m-$1-$round-$proxy.txt" "$(matrix_port "$proxy")" "$DURATION" &
+      pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i"; done
+    read -r l1 m1 < <(core_busy "$load_core")
+    line=$1
+    i=0
+    for proxy in "${PROXIES[@]}"; do
+      line+=" $(load_fields "$WORK/m-$1-$round-$proxy.txt") $(($(cpu_ticks "${PID[$proxy]}") - t0[i]))"
+      i=$((i + 1))
+    done
+    echo "$line $(((l1 - l0) * 100 / (m1 - m0)))" >>"$WORK/matrix-shared.txt"
+    log "matrix $1 shared round $round: $(tail -1 "$WORK/matrix-shared.txt" | cut -d' ' -f2-) (per proxy gateway haproxy nginx: rps p50 p99 errors non2xx requests cpu_ticks; load_core_busy%)"
+  done
+}
+
+# matrix_alternating W: ROUNDS rounds of gateway, HAProxy, nginx one after another, each alone.
+# Same line format as matrix_shared (cpu_ticks over each proxy's own run).
+matrix_alternating() {
+  local round proxy t0 line f load_core=${LOAD_CPU%%-*} l0 m0 l1 m1 busy
+  for round in $(seq "$ROUNDS"); do
+    line=$1 busy=0
+    for proxy in "${PROXIES[@]}"; do
+      f="$WORK/a-$1-$round-$proxy.txt"
+      t0=$(cpu_ticks "${PID[$proxy]}")
+      read -r l0 m0 < <(core_busy "$load_core")
+      load_run "$f" "$(matrix_port "$proxy")" "$DURATION"
+      read -r l1 m1 < <(core_busy "$load_core")
+      line+=" $(load_fields "$f") $(($(cpu_ticks "${PID[$proxy]}") - t0))"
+      busy=$((busy + (l1 - l0) * 100 / (m1 - m0)))
+    done
+    echo "$line $((busy / ${#PROXIES[@]}))" >>"$WORK/matrix-alternating.txt"
+    log "matrix $1 alternating round $round: $(tail -1 "$WORK/matrix-alternating.txt" | cut -d' ' -f2-)"
+  done
+}
+
+# matrix_report MODES WORKLOADS: one table per mode. Columns of a line (see matrix_shared):
+# gateway $2-$8, haproxy $9-$15, nginx $16-$22 (rps p50 p99 errors non2xx requests ticks), $23 load.
+matrix_report() {
+  local mode w f
+  report ""
+  report "#### Workload matrix ($ROUNDS rounds of $DURATION per workload and mode; medians of the rounds)"
+  report ""
+  report "Workloads:"
+  report ""
+  for w in $2; do
+    matrix_workload "$w" && report "- \`$w\`: $W_WHAT"
+  done
+  for mode in $1; do
+    f="$WORK/matrix-$mode.txt"
+    report ""
+    if [ "$mode" = shared ]; then
+      report "Same seconds: gateway, HAProxy and nginx share core $PROXY_CPU at once (equal cgroup weights), one load generator each on core(s) $LOAD_CPU, started together."
+    else
+      report "Alternating rounds: gateway, HAProxy, nginx one after another, each alone on core $PROXY_CPU (ratios are medians of the per-round ratios)."
+    fi
+    report ""
+    report "| workload | gateway req/s | HAProxy req/s | nginx req/s | gw/HAProxy | gw/HAProxy per CPU tick | gw/nginx | gw/nginx per CPU tick | p99 ms gw | p99 ms HAProxy | p99 ms nginx | p99 gw/HAProxy | errors + non-2xx gw/HAProxy/nginx | load core busy |"
+    report "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for w in $2; do
+      grep -q "^$w " "$f" || continue
+      report "| $w | $(col "$f" "$w" 2) | $(col "$f" "$w" 9) | $(col "$f" "$w" 16) | $(per_round "$f" "$w" '$2 / $9' '$9 > 0') | $(per_round "$f" "$w" '($2 / $8) / ($9 / $15)' '$8 > 0 && $9 > 0 && $15 > 0') | $(per_round "$f" "$w" '$2 / $16' '$16 > 0') | $(per_round "$f" "$w" '($2 / $8) / ($16 / $22)' '$8 > 0 && $16 > 0 && $22 > 0') | $(col "$f" "$w" 4) | $(col "$f" "$w" 11) | $(col "$f" "$w" 18) | $(per_round "$f" "$w" '$4 / $11' '$11 > 0') | $(awk -v w="$w" '$1 == w {g += $5 + $6; h += $12 + $13; n += $19 + $20} END {print g "/" h "/" n}' "$f") | $(col "$f" "$w" 23)% |"
+    done
+  done
+  report ""
+  report "Per-round ratios gw/HAProxy in requests/s: $(awk '{r[$1] = r[$1] sprintf(" %.3f", ($9 > 0 ? $2 / $9 : 0))} END {for (w in r) printf "%s:%s; ", w, r[w]}' "$WORK/matrix-shared.txt")"
+}
+
+# col FILE W N: the median of column N over workload W's rounds.
+col() { awk -v w="$2" -v n="$3" '$1 == w {print $n}' "$1" | median; }
+
+# per_round FILE W EXPR COND: the median over workload W's rounds of EXPR (an awk expression of
+# the columns), rounds where COND fails left out; "x" appended.
+per_round() {
+  awk -v w="$2" "\$1 == w && $4 {printf \"%.4f\\n\", $3}" "$1" | median | awk 'NF {printf "%.3fx", $1} !NF {print "n/a"}'
+}
+
+# ---------------------------------------------------------------- 8. scaling with threads
+
+# scaling: the gateway with GOMAXPROCS 1 then 2 (up to the cores there are), HAProxy with nbthread 1
+# then 2, each a fresh process allowed on every core, in alternating rounds. The load (wrk with one
+# thread per core) runs on the same cores, and the backends stay on the load core: on a 2-core
+# machine a proxy with 2 threads competes with its own load, so the figures say how each proxy
+# uses a second thread when the core is shared, not what it would do with cores of its own.
+scaling() {
+  local n round proxy f t0 all="0-$((CORES - 1))" max=$((CORES < 2 ? CORES : 2))
+  : >"$WORK/scaling.txt"
+  for n in $(seq "$max"); do
+    GOMAXPROCS=$n start scale-gateway "$all" "$GATEWAY_BIN" --admin-listen "127.0.0.1:$SCALE_ADMIN_PORT" \
+      --state-file "$WORK/scale-state-$n.json" --log-level warn
+    wait_port $SCALE_ADMIN_PORT scale-gateway
+    ADMIN_PORT=$SCALE_ADMIN_PORT admin PUT /v1/gateways/bench "$(gateway_doc 50 50 $SCALE_GW_PORT)"
+    wait_port $SCALE_GW_PORT
+    NBTHREAD=$n fill haproxy.cfg.tmpl 50 50 $SCALE_HAPROXY_PORT | sed "s|haproxy.sock|haproxy-scale.sock|" >"$WORK/haproxy-scale.cfg"
+    start scale-haproxy "$all" haproxy -db -f "$WORK/haproxy-scale.cfg"
+    wait_port $SCALE_HAPROXY_PORT scale-haproxy
+    for proxy in gateway haproxy; do scaling_wrk "$WORK/warmup.txt" "$(scaling_port $proxy)" 2s; done
+    for round in $(seq "$ROUNDS"); do
+      for proxy in gateway haproxy; do
+        f="$WORK/scale-$n-$round-$proxy.txt"
+        t0=$(cpu_ticks "${PID[scale-$proxy]}")
+        scaling_wrk "$f" "$(scaling_port $proxy)" "$DURATION"
+        echo "$n $proxy $(wrk_fields "$f") $(($(cpu_ticks "${PID[scale-$proxy]}") - t0))" >>"$WORK/scaling.txt"
+        log "scaling threads=$n round $round: $(tail -1 "$WORK/scaling.txt") (threads proxy rps p50 p99 errors non2xx requests cpu_ticks)"
+      done
+    done
+    stop scale-gateway
+    stop scale-haproxy
+  done
+  report ""
+  report "#### Threads 1 → $max: gateway GOMAXPROCS, HAProxy nbthread (each on cores $all, wrk -t$CORES -c$CONNS on the same cores, backends on core(s) $LOAD_CPU; $ROUNDS alternating rounds of $DURATION, medians)"
+  report ""
+  report "| threads | gateway req/s | HAProxy req/s | gw/HAProxy | gateway CPU (cores) | HAProxy CPU (cores) | gw/HAProxy per CPU tick | p99 ms gw | p99 ms HAProxy | rounds gw | rounds HAProxy |"
+  report "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  local hz secs=${DURATION%s}
+  hz=$(getconf CLK_TCK)
+  for n in $(seq "$max"); do
+    report "| $n | $(scol "$n" gateway 3) | $(scol "$n" haproxy 3) | $(ratio "$(scol "$n" gateway 3)" "$(scol "$n" haproxy 3)") | $(awk -v n="$n" -v d=$((hz * secs)) '$1 == n && $2 == "gateway" {printf "%.2f\n", $9 / d}' "$WORK/scaling.txt" | median) | $(awk -v n="$n" -v d=$((hz * secs)) '$1 == n && $2 == "haproxy" {printf "%.2f\n", $9 / d}' "$WORK/scaling.txt" | median) | $(ratio "$(awk -v n="$n" '$1 == n && $2 == "gateway" && $9 > 0 {print $3 / $9}' "$WORK/scaling.txt" | median)" "$(awk -v n="$n" '$1 == n && $2 == "haproxy" && $9 > 0 {print $3 / $9}' "$WORK/scaling.txt" | median)") | $(scol "$n" gateway 5) | $(scol "$n" haproxy 5) | $(awk -v n="$n" '$1 == n && $2 == "gateway" {printf "%s ", $3}' "$WORK/scaling.txt")| $(awk -v n="$n" '$1 == n && $2 == "haproxy" {printf "%s ", $3}' "$WORK/scaling.txt")|"
+  done
+  if [ "$max" -ge 2 ]; then
+    report ""
+    report "From 1 to 2 threads: gateway $(ratio "$(scol 2 gateway 3)" "$(scol 1 gateway 3)"), HAProxy $(ratio "$(scol 2 haproxy 3)" "$(scol 1 haproxy 3)") in requests/s."
+  fi
+}
+
+# scol THREADS PROXY N: the median of column N of scaling.txt for that thread count and proxy.
+scol() { awk -v n="$1" -v p="$2" -v c="$3" '$1 == n && $2 == p {print $c}' "$WORK/scaling.txt" | median; }
+
+scaling_port() { if [ "$1" = gateway ]; then echo $SCALE_GW_PORT; else echo $SCALE_HAPROXY_PORT; fi; }
+
+# scaling_wrk OUTFILE PORT DURATION: wrk with a thread per core, on every core.
+scaling_wrk() {
+  taskset -c "0-$((CORES - 1))" wrk -t"$CORES" -c"$CONNS" -d"$3" --latency -H "User-Agent: $LOAD_UA" \
+    "http://127.0.0.1:$2/" >"$1" 2>&1
 }
 
 # ---------------------------------------------------------------- main

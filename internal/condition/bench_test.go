@@ -26,3 +26,13 @@ func BenchmarkMatchComplex(b *testing.B) {
 		ua(uaFirefoxDesktop), host("shop.example.com"), hdr("X-Canary", "on"),
 		cookies("session=0123456789abcdef; theme=dark; vamp=1"))
 }
+
+// The bench gateway's condition (docs/benchmarks.md, `make bench`'s matrix) on the two User-Agents
+// of its load: the Firefox one matches, the Chrome one is looked at and refused.
+func BenchmarkMatchFirefoxOnFirefoxUA(b *testing.B) {
+	benchmarkMatch(b, "user-agent == Firefox", ua(uaFirefoxDesktop))
+}
+
+func BenchmarkMatchFirefoxOnChromeUA(b *testing.B) {
+	benchmarkMatch(b, "user-agent == Firefox", ua(uaChromeDesktop))
+}

@@ -30,6 +30,31 @@ var familyByName = map[string]family{
 	"opera":             familyOpera,
 }
 
+// familyNeedles lists, per family, substrings of which a User-Agent of that family has at least
+// one: the product tokens that detectFamily needs to see for it ("Edg" starts Edg/, Edge/, EdgA/
+// and EdgiOS/; "Opera" covers Opera/ and the slashless "Opera 8.50"; "MSIE " is IE's test
+// besides Trident/). A value with none of them is not of the family, whatever else it says, so
+// isFamily refuses it with one substring search per needle instead of walking every product
+// token: the common case of a family condition, the requests it does not take.
+var familyNeedles = [...][]string{
+	familyFirefox: {"Firefox/", "FxiOS/"},
+	familyChrome:  {"Chrome/", "Chromium/", "CriOS/"},
+	familySafari:  {"Safari/"},
+	familyEdge:    {"Edg"},
+	familyIE:      {"Trident/", "MSIE "},
+	familyOpera:   {"OPR/", "OPT/", "OPiOS/", "Opera"},
+}
+
+// isFamily reports whether detectFamily(ua) == f, for f other than familyNone.
+func isFamily(ua string, f family) bool {
+	for _, needle := range familyNeedles[f] {
+		if strings.Contains(ua, needle) {
+			return detectFamily(ua) == f
+		}
+	}
+	return false
+}
+
 // detectFamily classifies a User-Agent header. Browsers name themselves in product tokens
 // ("Name/version"), and the more specific browsers (Edge, Opera) add their token to the ones of
 // the browsers they are built on, so the tokens are collected first and ranked after.

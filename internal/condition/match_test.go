@@ -249,3 +249,46 @@ func TestBrowserFamilies(t *testing.T) {
 		}
 	}
 }
+
+// isFamily's shortcut (no needle of the family: not of the family) gives detectFamily's answer
+// for every family on real User-Agents, on their parts cut at every byte, and on the tokens put
+// together in orders that make one family outrank another.
+func TestIsFamilyAgreesWithDetectFamily(t *testing.T) {
+	uas := []string{uaFirefoxDesktop, uaFirefoxAndroid, uaFirefoxIOS, uaChromeDesktop, uaChromeAndroid,
+		uaChromeIOS, uaSafariMac, uaSafariIOS, uaEdge, uaEdgeLegacy, uaOpera, uaIE11, uaMSIE10, uaCurl, "",
+		"Opera/9.80 (Windows NT 6.1) Presto/2.12.388 Version/12.16", "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1) Opera 8.50",
+		"Mozilla/5.0 (Linux; U; Android 4.0.3) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+		"Chromium/120.0 Firefox/1.0", "Firefox/1 EdgA/2", "FxiOS/1 Trident/7.0", "x OPT/1 Firefox/2", "(Firefox/1;Chrome/2)"}
+	var parts []string
+	for _, u := range uas {
+		for i := 0; i <= len(u); i++ {
+			parts = append(parts, u[:i], u[i:])
+		}
+	}
+	families := 0
+	for f := familyFirefox; f <= familyOpera; f++ {
+		families++
+		for _, u := range parts {
+			if got, want := isFamily(u, f), detectFamily(u) == f; got != want {
+				t.Fatalf("family %d on %q: isFamily %v, detectFamily says %v", f, u, got, want)
+			}
+		}
+	}
+	if families != len(familyByName)-2 { // "msie" and "internet explorer" name IE too
+		t.Fatalf("checked %d families, familyByName has %d names for more", families, len(familyByName))
+	}
+}
+
+// FuzzIsFamily: the shortcut agrees with the full detection on any value.
+func FuzzIsFamily(f *testing.F) {
+	for _, u := range []string{uaFirefoxDesktop, uaFirefoxIOS, uaChromeDesktop, uaEdge, uaOpera, uaIE11, uaMSIE10, uaCurl} {
+		f.Add(u)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		for fam := familyFirefox; fam <= familyOpera; fam++ {
+			if got, want := isFamily(u, fam), detectFamily(u) == fam; got != want {
+				t.Fatalf("family %d on %q: isFamily %v, detectFamily says %v", fam, u, got, want)
+			}
+		}
+	})
+}

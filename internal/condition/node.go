@@ -149,7 +149,7 @@ func (n *userAgentNode) match(r *http.Request) bool {
 	ua := firstValue(r.Header, "User-Agent")
 	var ok bool
 	if n.family != familyNone {
-		ok = detectFamily(ua) == n.family
+		ok = isFamily(ua, n.family)
 	} else {
 		ok = containsFoldASCII(ua, n.lower)
 	}

@@ -90,3 +90,27 @@ func BenchmarkChooseParallel(b *testing.B) {
 		}
 	})
 }
+
+// The bench gateway of `make bench` (gatewayimage/bench/run.sh): sava:1.0.0 with weight 50 and
+// the condition user-agent == Firefox at strength 100%, sava:1.1.0 with weight 50, one instance
+// each. A Firefox request takes the condition's route; a Chrome one is refused by the condition
+// and goes by weight. The matrix's get-firefox and get-chrome workloads are these two paths.
+func benchGatewayTable(b *testing.B) *Table {
+	cond, err := condition.Parse("user-agent == Firefox")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewPool()
+	return mustNew(b, Spec{Routes: []Route{
+		{Name: "sava:1.0.0", Weight: 50, Condition: cond, ConditionStrength: 100, Backends: backends(p, "127.0.0.1:18081")},
+		{Name: "sava:1.1.0", Weight: 50, Backends: backends(p, "127.0.0.1:18082")},
+	}})
+}
+
+func BenchmarkChooseBenchGatewayFirefox(b *testing.B) {
+	benchChoose(b, benchGatewayTable(b), request("User-Agent", firefoxUA))
+}
+
+func BenchmarkChooseBenchGatewayChrome(b *testing.B) {
+	benchChoose(b, benchGatewayTable(b), request("User-Agent", chromeUA))
+}
