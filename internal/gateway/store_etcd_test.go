@@ -211,7 +211,7 @@ type replica struct {
 	state    string
 }
 
-func startReplica(t *testing.T, id, host, endpoint, state string) *replica {
+func startReplica(t *testing.T, id, host, endpoint, state string, edits ...func(*gateway.Config)) *replica {
 	t.Helper()
 	cfg := gateway.Config{
 		AdminListen:  "127.0.0.1:0",
@@ -221,6 +221,9 @@ func startReplica(t *testing.T, id, host, endpoint, state string) *replica {
 		DrainTimeout: 10 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Etcd:         gateway.EtcdConfig{Endpoints: []string{endpoint}, ReplicaID: id, RequestTimeout: 2 * time.Second},
+	}
+	for _, edit := range edits {
+		edit(&cfg)
 	}
 	srv, err := gateway.New(cfg)
 	if err != nil {
