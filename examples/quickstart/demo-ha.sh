@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The seed scenario's traffic steps against three gateway replicas kept in step through etcd
+# (`make demo-ha`): an etcd started for the demo, three `vamp-gateway` replicas bound to
+# 127.0.0.1, 127.0.0.2 and 127.0.0.3 on the same ports (admin API :9900, the stable endpoint
+# :9050), sava:1.0.0 and sava:1.1.0 as two local processes. Each step is written once, through
+# replica 1's admin API, which in store mode puts it into etcd; the script then waits until every
+# replica serves that revision and sends 100 Firefox and 100 Chrome requests to each replica,
+# printing each replica's split and checking it. Everything it starts is stopped by PID on exit,
+# also on failure or Ctrl-C, and the script checks that no process is left.
+#
+# Where the provider plugs in: once the provider's `etcd { endpoints = [...] }` block is on main,
+# the `put_step` calls below become `terraform apply` of examples/quickstart's steps with
+#   provider "vamp" { etcd { endpoints = ["http://127.0.0.1:$ETCD_PORT"] } }
+# (the provider writes the same keys, in one transaction per apply, and waits for the replicas'
+# acknowledgements itself). Until then the documents below are the ones the quickstart's
+# deployment gives the stable endpoint, with the two sava processes as static instances.
+#
+# Needs bin/vamp-gateway and bin/sava (make demo-ha builds them), curl, and etcd (Debian's
+# etcd-server; make demo-ha installs it when missing).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ETCD="${ETCD:-$(command -v etcd || true)}"
+ETCD_PORT="${VAMP_DEMO_ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${VAMP_DEMO_ETCD_PEER_PORT:-23800}"
+SAVA_PORTS=("${VAMP_DEMO_SAVA_PORT_A:-40100}" "${VAMP_DEMO_SAVA_PORT_B:-40101}")
+HOSTS=(127.0.0.1 127.0.0.2 127.0.0.3)
+ADMIN_PORT=9900
+PORT=9050
+GATEWAY="sava/9050"
+STEPS=(1-deploy 3-canary 4-fifty-fifty 5-firefox)
+REQUESTS=100
+FIREFOX_UA="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+CHROME_UA="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+
+# Expected split per step and user agent, on every replica: "sava:1.0.0 / sava:1.1.0".
+declare -A EXPECT=(
+  [1-deploy/Firefox]="100/0" [1-deploy/Chrome]="100/0"
+  [3-canary/Firefox]="100/0" [3-canary/Chrome]="100/0"
+  [4-fifty-fifty/Firefox]="50/50" [4-fifty-fifty/Chrome]="50/50"
+  [5-firefox/Firefox]="100/0" [5-firefox/Chrome]="0/100"
+)
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\ndemo-ha: %s\n' "$*" >&2; exit 1; }
+
+# --- preconditions -----------------------------------------------------------------------------
+[[ -n "$ETCD" && -x "$ETCD" ]] || die "no etcd binary: apt-get install -y etcd-server (make demo-ha does), or set ETCD=/path/to/etcd"
+command -v curl >/dev/null || die "curl is needed to send the requests"
+for bin in vamp-gateway sava; do
+  [[ -x "$ROOT/bin/$bin" ]] || die "bin/$bin is missing: run 'make gateway sava' (make demo-ha does)"
+done
+port_busy() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "${SAVA_PORTS[@]}"; do
+  port_busy 127.0.0.1 "$p" && die "127.0.0.1:$p is in use: stop what holds it, or set VAMP_DEMO_ETCD_PORT / VAMP_DEMO_SAVA_PORT_A/B"
+done
+for h in "${HOSTS[@]}"; do
+  for p in "$ADMIN_PORT" "$PORT"; do
+    port_busy "$h" "$p" && die "$h:$p is in use (make demo running?): stop it first"
+  done
+done
+
+# --- clean-up on every exit --------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/vamp-demo-ha.XXXXXX")"
+PIDS=()    # every process the demo started, in start order
+NAMES=()
+STATUS="FAILED"
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  say "stopping ${#PIDS[@]} processes (gateways, sava, etcd) by PID"
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    for _ in $(seq 100); do kill -0 "${PIDS[i]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${PIDS[i]}" 2>/dev/null
+    wait "${PIDS[i]}" 2>/dev/null
+  done
+  left=0
+  for i in "${!PIDS[@]}"; do
+    if kill -0 "${PIDS[i]}" 2>/dev/null; then echo "demo-ha: ${NAMES[i]} (pid ${PIDS[i]}) is still running" >&2; left=1; fi
+  done
+  if [[ $left -eq 0 && ${#PIDS[@]} -gt 0 ]]; then echo "no process left: ${NAMES[*]} stopped"; else [[ $left -eq 0 ]] || rc=1; fi
+  if [[ $rc -ne 0 ]]; then
+    for f in "$WORK"/*.log; do
+      [[ -f "$f" ]] || continue
+      echo "--- last lines of $(basename "$f") ---" >&2
+      tail -n 15 "$f" >&2
+    done
+  fi
+  rm -rf "$WORK"
+  [[ $rc -eq 0 ]] && STATUS="OK"
+  printf '\ndemo-ha: %s\n' "$STATUS"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "demo-ha: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+trap 'echo "demo-ha: interrupted" >&2; exit 130' INT TERM
+
+start() { # start NAME LOG CMD...: runs CMD in the background and remembers its PID
+  local name="$1" log="$2"
+  shift 2
+  "$@" >"$log" 2>&1 &
+  PIDS+=("$!")
+  NAMES+=("$name")
+}
+wait_http() { # wait_http NAME URL [curl args]: up to 15 s for URL to answer 2xx
+  local name="$1" url="$2"
+  shift 2
+  for _ in $(seq 150); do
+    curl -sf "$@" "$url" >/dev/null && return 0
+    sleep 0.1
+  done
+  die "$name did not answer $url within 15s"
+}
+
+# --- etcd, the services, three replicas --------------------------------------------------------
+say "starting etcd $("$ETCD" --version 2>/dev/null | sed -n 's/^etcd Version: //p') on 127.0.0.1:$ETCD_PORT"
+start etcd "$WORK/etcd.log" "$ETCD" --name vamp-demo-ha --data-dir "$WORK/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "vamp-demo-ha=http://127.0.0.1:$ETCD_PEER_PORT"
+wait_http etcd "http://127.0.0.1:$ETCD_PORT/health"
+
+say "starting sava:1.0.0 on 127.0.0.1:${SAVA_PORTS[0]} and sava:1.1.0 on 127.0.0.1:${SAVA_PORTS[1]}"
+start sava-1.0.0 "$WORK/sava-1.0.0.log" "$ROOT/bin/sava" --version 1.0.0 --listen "127.0.0.1:${SAVA_PORTS[0]}"
+start sava-1.1.0 "$WORK/sava-1.1.0.log" "$ROOT/bin/sava" --version 1.1.0 --listen "127.0.0.1:${SAVA_PORTS[1]}"
+wait_http sava-1.0.0 "http://127.0.0.1:${SAVA_PORTS[0]}/health"
+wait_http sava-1.1.0 "http://127.0.0.1:${SAVA_PORTS[1]}/health"
+
+VAMP_GATEWAY_TOKEN="demo-ha-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export VAMP_GATEWAY_TOKEN
+AUTH=(-H "Authorization: Bearer $VAMP_GATEWAY_TOKEN")
+for i in "${!HOSTS[@]}"; do
+  h="${HOSTS[i]}" id="gw-$((i + 1))"
+  say "starting replica $id on $h (admin $h:$ADMIN_PORT, gateways on $h)"
+  start "$id" "$WORK/$id.log" "$ROOT/bin/vamp-gateway" --admin-listen "$h:$ADMIN_PORT" --bind-host "$h" \
+    --state-file "$WORK/$id.json" --drain-timeout 2s \
+    --etcd-endpoints "http://127.0.0.1:$ETCD_PORT" --replica-id "$id" --etcd-lease-ttl 3s
+done
+for h in "${HOSTS[@]}"; do wait_http "replica on $h" "http://$h:$ADMIN_PORT/healthz"; done
+
+metric() { # metric HOST NAME: the value of an unlabelled metric on a replica's /metrics
+  curl -sf "${AUTH[@]}" "http://$1:$ADMIN_PORT/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# --- the steps ---------------------------------------------------------------------------------
+route() { # route NAME WEIGHT PORT [CONDITION]
+  local cond=""
+  [[ -n "${4:-}" ]] && cond=", \"condition\": \"$4\", \"condition_strength\": 100"
+  printf '{"name": "%s", "weight": %d%s, "instances": [{"host": "127.0.0.1", "port": %d}]}' "$1" "$2" "$cond" "$3"
+}
+document() { # the gateway document of a step, as the quickstart's deployment makes it
+  local a="${SAVA_PORTS[0]}" b="${SAVA_PORTS[1]}"
+  case "$1" in
+    1-deploy) echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 100 "$a")]}" ;;
+    3-canary) echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 100 "$a"), $(route sava:1.1.0 0 "$b")]}" ;;
+    4-fifty-fifty) echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 50 "$a"), $(route sava:1.1.0 50 "$b")]}" ;;
+    5-firefox) echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 0 "$a" "user-agent == Firefox"), $(route sava:1.1.0 100 "$b")]}" ;;
+  esac
+}
+# put_step STEP: one write, through replica 1's admin API (store mode: it goes into etcd with a
+# compare-and-set and is answered once replica 1 applied it). [provider: terraform apply here]
+put_step() {
+  curl -sf "${AUTH[@]}" -X PUT --data-binary "$(document "$1")" "http://${HOSTS[0]}:$ADMIN_PORT/v1/gateways/$GATEWAY" >/dev/null \
+    || die "PUT of step $1 through ${HOSTS[0]} failed: $(curl -s "${AUTH[@]}" -X PUT --data-binary "$(document "$1")" "http://${HOSTS[0]}:$ADMIN_PORT/v1/gateways/$GATEWAY")"
+}
+# converge: waits until every replica serves the store revision replica 1 serves; prints it.
+converge() {
+  local want got start=$SECONDS
+  want="$(metric "${HOSTS[0]}" vamp_gateway_store_serving_revision)"
+  for h in "${HOSTS[@]}"; do
+    for _ in $(seq 100); do
+      got="$(metric "$h" vamp_gateway_store_serving_revision)"
+      [[ -n "$got" && "$got" -ge "$want" ]] && break
+      sleep 0.1
+    done
+    [[ -n "$got" && "$got" -ge "$want" ]] || die "replica on $h serves revision ${got:-none}, not $want, after 10s"
+  done
+  echo "all 3 replicas serve store revision $want (waited $((SECONDS - start))s)"
+}
+count() { # count HOST UA: "<1.0.0 count> <1.1.0 count>" over REQUESTS requests to HOST:9050
+  local urls=()
+  for _ in $(seq "$REQUESTS"); do urls+=("http://$1:$PORT/"); done
+  curl -s --max-time 30 -A "$2" "${urls[@]}" | awk '
+    $0 == "sava:1.0.0" { a++ } $0 == "sava:1.1.0" { b++ } END { printf "%d %d\n", a, b }'
+}
+
+ROWS=()
+FAILED=0
+header() { printf '%-15s %-10s %-8s %11s %11s\n' step replica UA sava:1.0.0 sava:1.1.0; }
+for step in "${STEPS[@]}"; do
+  say "step $step: one write through replica 1 (${HOSTS[0]}), then every replica's split"
+  put_step "$step"
+  converge
+  for h in "${HOSTS[@]}"; do
+    for agent in Firefox Chrome; do
+      ua="$FIREFOX_UA"; [[ $agent == Chrome ]] && ua="$CHROME_UA"
+      read -r v1 v2 < <(count "$h" "$ua")
+      verdict="ok"
+      if [[ "$v1/$v2" != "${EXPECT[$step/$agent]}" ]]; then verdict="expected ${EXPECT[$step/$agent]}"; FAILED=1; fi
+      ROWS+=("$(printf '%-15s %-10s %-8s %11s %11s   %s' "$step" "$h" "$agent" "$v1" "$v2" "$verdict")")
+    done
+  done
+  header
+  printf '%s\n' "${ROWS[@]: -6}"
+done
+
+leaders=""
+for i in "${!HOSTS[@]}"; do [[ "$(metric "${HOSTS[i]}" vamp_gateway_store_leader)" == 1 ]] && leaders+="gw-$((i + 1)) "; done
+say "where $REQUESTS requests per user agent went on each replica, step by step"
+header
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "roll-out election leader (ticks roll-outs and SLA scaling): ${leaders:-none}"
+[[ "$(wc -w <<<"$leaders")" -eq 1 ]] || { echo "demo-ha: want exactly one leader, got: ${leaders:-none}" >&2; FAILED=1; }
+[[ $FAILED -eq 0 ]] || die "the traffic did not go where the steps say on every replica"
