@@ -21,9 +21,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ETCD="${ETCD:-$(command -v etcd || true)}"
-ETCD_PORT="${VAMP_DEMO_ETCD_PORT:-23790}"
-ETCD_PEER_PORT="${VAMP_DEMO_ETCD_PEER_PORT:-23800}"
-SAVA_PORTS=("${VAMP_DEMO_SAVA_PORT_A:-40100}" "${VAMP_DEMO_SAVA_PORT_B:-40101}")
+# Ports below the ephemeral range (32768+), so that no outgoing connection holds them.
+ETCD_PORT="${VAMP_DEMO_ETCD_PORT:-19379}"
+ETCD_PEER_PORT="${VAMP_DEMO_ETCD_PEER_PORT:-19380}"
+SAVA_PORTS=("${VAMP_DEMO_SAVA_PORT_A:-19101}" "${VAMP_DEMO_SAVA_PORT_B:-19102}")
 HOSTS=(127.0.0.1 127.0.0.2 127.0.0.3)
 ADMIN_PORT=9900
 PORT=9050
@@ -104,14 +105,15 @@ start() { # start NAME LOG CMD...: runs CMD in the background and remembers its 
   PIDS+=("$!")
   NAMES+=("$name")
 }
-wait_http() { # wait_http NAME URL [curl args]: up to 15 s for URL to answer 2xx
-  local name="$1" url="$2"
-  shift 2
-  for _ in $(seq 150); do
-    curl -sf "$@" "$url" >/dev/null && return 0
+wait_http() { # wait_http NAME URL: up to 30 s for URL to answer 2xx, while NAME's process runs
+  local name="$1" url="$2" pid="" i
+  for i in "${!NAMES[@]}"; do [[ "${NAMES[i]}" == "$name" ]] && pid="${PIDS[i]}"; done
+  for _ in $(seq 300); do
+    curl -sf --max-time 2 "$url" >/dev/null && return 0
+    [[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || die "$name exited: $(tail -n 3 "$WORK/$name.log")"
     sleep 0.1
   done
-  die "$name did not answer $url within 15s"
+  die "$name did not answer $url within 30s"
 }
 
 # --- etcd, the services, three replicas --------------------------------------------------------
@@ -138,7 +140,7 @@ for i in "${!HOSTS[@]}"; do
     --state-file "$WORK/$id.json" --drain-timeout 2s \
     --etcd-endpoints "http://127.0.0.1:$ETCD_PORT" --replica-id "$id" --etcd-lease-ttl 3s
 done
-for h in "${HOSTS[@]}"; do wait_http "replica on $h" "http://$h:$ADMIN_PORT/healthz"; done
+for i in "${!HOSTS[@]}"; do wait_http "gw-$((i + 1))" "http://${HOSTS[i]}:$ADMIN_PORT/healthz"; done
 
 metric() { # metric HOST NAME: the value of an unlabelled metric on a replica's /metrics
   curl -sf "${AUTH[@]}" "http://$1:$ADMIN_PORT/metrics" | awk -v n="$2" '$1 == n { print $2 }'
@@ -167,7 +169,8 @@ put_step() {
 }
 # converge: waits until every replica serves the store revision replica 1 serves; prints it.
 converge() {
-  local want got start=$SECONDS
+  local want got start
+  start=$(date +%s%N)
   want="$(metric "${HOSTS[0]}" vamp_gateway_store_serving_revision)"
   for h in "${HOSTS[@]}"; do
     for _ in $(seq 100); do
@@ -177,7 +180,7 @@ converge() {
     done
     [[ -n "$got" && "$got" -ge "$want" ]] || die "replica on $h serves revision ${got:-none}, not $want, after 10s"
   done
-  echo "all 3 replicas serve store revision $want (waited $((SECONDS - start))s)"
+  echo "all 3 replicas serve store revision $want ($(( ($(date +%s%N) - start) / 1000000 )) ms after replica 1 answered the PUT, polling /metrics)"
 }
 count() { # count HOST UA: "<1.0.0 count> <1.1.0 count>" over REQUESTS requests to HOST:9050
   local urls=()
