@@ -218,3 +218,92 @@ echo
 echo "roll-out election leader (ticks roll-outs and SLA scaling): ${leaders:-none}"
 [[ "$(wc -w <<<"$leaders")" -eq 1 ]] || { echo "demo-ha: want exactly one leader, got: ${leaders:-none}" >&2; FAILED=1; }
 [[ $FAILED -eq 0 ]] || die "the traffic did not go where the steps say on every replica"
+
+# --- a roll-out whose leader is killed ---------------------------------------------------------
+# sava:1.1.0 from 0 to 100% in steps of 20 every 3 s, judged by the leader on its own traffic,
+# under a steady load on every replica. Once the roll-out is at step 2 the leader is killed
+# (SIGKILL: no resignation); another replica takes over within the lease (3 s) and goes on from
+# the stored step. The weight steps every replica served are printed; the surviving replicas must
+# answer every request.
+say "step 6-rollout: a roll-out of sava:1.1.0 (20% steps every 3s); its leader is killed at step 2"
+rollout_doc() {
+  echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 100 "${SAVA_PORTS[0]}"), $(route sava:1.1.0 0 "${SAVA_PORTS[1]}")],
+    \"rollout\": {\"canary\": \"sava:1.1.0\", \"steps\": [20, 40, 60, 80, 100], \"interval\": \"3s\",
+      \"checks\": {\"max_5xx_rate\": 0.05, \"min_requests\": 1}, \"max_wait_intervals\": 10}}"
+}
+load_loop() { # load_loop URL: one request after the other until TERM, one status code a line
+  local c=""
+  trap 'kill "$c" 2>/dev/null; exit 0' TERM
+  while :; do
+    curl -s -o /dev/null --max-time 2 -A "$CHROME_UA" -w '%{http_code}\n' "$1" &
+    c=$!
+    wait "$c" || true
+  done
+}
+LOADS=()
+for i in "${!HOSTS[@]}"; do
+  start "load-gw-$((i + 1))" "$WORK/load-gw-$((i + 1)).codes" load_loop "http://${HOSTS[i]}:$PORT/"
+  LOADS+=("${PIDS[-1]}")
+done
+curl -sf "${AUTH[@]}" -X PUT --data-binary "$(rollout_doc)" "http://${HOSTS[0]}:$ADMIN_PORT/v1/gateways/$GATEWAY" >/dev/null \
+  || die "PUT of the roll-out through ${HOSTS[0]} failed"
+status() { # status HOST: "<phase> <step> <canary weight>" as the replica serves it ("down" if it does not answer)
+  local doc
+  doc="$(curl -sf --max-time 2 "${AUTH[@]}" "http://$1:$ADMIN_PORT/v1/gateways/$GATEWAY")" || { echo down; return 0; }
+  sed -n 's/.*"rollout_status":{"phase":"\([a-z_]*\)","step":\([0-9]*\),"steps":[0-9]*,"canary":"[^"]*","weight":\([0-9]*\).*/\1 \2 \3/p' <<<"$doc" | grep . || echo "no-rollout-yet"
+}
+leader_index() {
+  local i
+  for i in "${!HOSTS[@]}"; do
+    if [[ "$(metric "${HOSTS[i]}" vamp_gateway_store_leader 2>/dev/null)" == 1 ]]; then echo "$i"; fi
+  done
+  return 0
+}
+KILLED=""
+declare -A SEEN=()
+printf '\n%-8s %-22s %-22s %-22s %s\n' time gw-1 gw-2 gw-3 leader
+began=$(date +%s%N)
+last=""
+for _ in $(seq 600); do
+  line="" phases=""
+  for i in "${!HOSTS[@]}"; do
+    if [[ "$i" == "$KILLED" ]]; then st="killed"; else st="$(status "${HOSTS[i]}")"; fi
+    line+="$(printf '%-22s ' "$st")"
+    [[ "$st" == killed || "$st" == down || "$st" == no-rollout-yet ]] || { phases+="${st%% *} "; SEEN[gw-$((i + 1))]+="$(awk '{print $3}' <<<"$st") "; }
+  done
+  li="$(leader_index | head -n 1)"
+  lead="${li:+gw-$((li + 1))}"
+  if [[ "$line $lead" != "$last" ]]; then
+    printf '%-8s %s%s\n' "$(( ($(date +%s%N) - began) / 1000000 ))ms" "$line" "${lead:-(election)}"
+    last="$line $lead"
+  fi
+  if [[ -z "$KILLED" && -n "$li" ]] && [[ "$(status "${HOSTS[li]}")" == "progressing 2 "* ]]; then
+    kill -KILL "${PIDS[$((3 + li))]}"   # gw-N is the (3+N-1)th process started: etcd, sava x2, gw-1..3
+    KILLED="$li"
+    killed_at=$(date +%s%N)
+    echo "         killed the leader gw-$((li + 1)) (SIGKILL, pid ${PIDS[$((3 + li))]}) at step 2"
+  fi
+  if [[ -n "$KILLED" && -n "$li" && "$li" != "$KILLED" && -z "${TOOK_OVER:-}" ]]; then
+    TOOK_OVER="gw-$((li + 1)) leads $(( ($(date +%s%N) - killed_at) / 1000000 )) ms after the kill"
+  fi
+  [[ -n "$KILLED" && "$phases" == "promoted promoted " ]] && break
+  sleep 0.2
+done
+for pid in "${LOADS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+echo
+[[ -n "$KILLED" ]] || die "the roll-out never reached step 2 with a leader to kill"
+echo "take-over: ${TOOK_OVER:-none}"
+for i in "${!HOSTS[@]}"; do
+  codes="$WORK/load-gw-$((i + 1)).codes"
+  total=$(grep -c . "$codes" || true); bad=$(grep -vc '^200$' "$codes" || true)
+  steps=$(tr ' ' '\n' <<<"${SEEN[gw-$((i + 1))]:-}" | grep . | uniq | tr '\n' ' ')
+  if [[ "$i" == "$KILLED" ]]; then
+    printf 'gw-%d (killed)  canary weights served: %-22s requests: %d, not 200: %d (after its death)\n' $((i + 1)) "$steps" "$total" "$bad"
+  else
+    printf 'gw-%d           canary weights served: %-22s requests: %d, not 200: %d\n' $((i + 1)) "$steps" "$total" "$bad"
+    [[ "$bad" -eq 0 ]] || { echo "demo-ha: surviving replica gw-$((i + 1)) failed $bad requests" >&2; FAILED=1; }
+    [[ "$steps" == "0 20 40 60 80 100 " || "$steps" == "20 40 60 80 100 " ]] || { echo "demo-ha: gw-$((i + 1)) went through $steps, not the roll-out's steps" >&2; FAILED=1; }
+  fi
+done
+[[ "$phases" == "promoted promoted " ]] || die "the roll-out was not promoted on the surviving replicas after the leader was killed"
+[[ $FAILED -eq 0 ]] || die "the roll-out did not go on as it should after the leader was killed"
