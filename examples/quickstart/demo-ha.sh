@@ -250,7 +250,7 @@ curl -sf "${AUTH[@]}" -X PUT --data-binary "$(rollout_doc)" "http://${HOSTS[0]}:
 status() { # status HOST: "<phase> <step> <canary weight>" as the replica serves it ("down" if it does not answer)
   local doc
   doc="$(curl -sf --max-time 2 "${AUTH[@]}" "http://$1:$ADMIN_PORT/v1/gateways/$GATEWAY")" || { echo down; return 0; }
-  sed -n 's/.*"rollout_status":{"phase":"\([a-z_]*\)","step":\([0-9]*\),"steps":[0-9]*,"canary":"[^"]*","weight":\([0-9]*\).*/\1 \2 \3/p' <<<"$doc" | grep . || echo "no-rollout-yet"
+  sed -n 's/.*"rollout_status":{"phase":"\([a-z_]*\)","step":\([0-9]*\),"steps":[0-9]*,"canary":"[^"]*","weight":\([0-9]*\).*/\1 \2 \3/p' <<<"$(tr -d ' \n' <<<"$doc")" | grep . || echo "no-rollout-yet"
 }
 leader_index() {
   local i
