@@ -220,15 +220,15 @@ echo "roll-out election leader (ticks roll-outs and SLA scaling): ${leaders:-non
 [[ $FAILED -eq 0 ]] || die "the traffic did not go where the steps say on every replica"
 
 # --- a roll-out whose leader is killed ---------------------------------------------------------
-# sava:1.1.0 from 0 to 100% in steps of 20 every 3 s, judged by the leader on its own traffic,
+# sava:1.1.0 from 0 to 100% in steps of 20 every 10 s, judged by the leader on its own traffic,
 # under a steady load on every replica. Once the roll-out is at step 2 the leader is killed
 # (SIGKILL: no resignation); another replica takes over within the lease (10 s) and goes on from
 # the stored step. The weight steps every replica served are printed; the surviving replicas must
 # answer every request.
-say "step 6-rollout: a roll-out of sava:1.1.0 (20% steps every 3s); its leader is killed from step 2 on"
+say "step 6-rollout: a roll-out of sava:1.1.0 (20% steps every 10s); its leader is killed from step 2 on"
 rollout_doc() {
   echo "{\"port\": $PORT, \"routes\": [$(route sava:1.0.0 100 "${SAVA_PORTS[0]}"), $(route sava:1.1.0 0 "${SAVA_PORTS[1]}")],
-    \"rollout\": {\"canary\": \"sava:1.1.0\", \"steps\": [20, 40, 60, 80, 100], \"interval\": \"3s\",
+    \"rollout\": {\"canary\": \"sava:1.1.0\", \"steps\": [20, 40, 60, 80, 100], \"interval\": \"10s\",
       \"checks\": {\"max_5xx_rate\": 0.05, \"min_requests\": 1}, \"max_wait_intervals\": 10}}"
 }
 load_loop() { # load_loop URL: one request after the other until TERM, one status code a line
