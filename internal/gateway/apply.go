@@ -123,10 +123,10 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	case applyPut, applyRestore:
 		var err error
 		saved := ro
-		if mode == applyPut {
-			saved = nil
+		if mode == applyPut && s.store == nil {
+			saved = nil // a PUT without a store: the roll-out of the document, not a saved one
 		}
-		if run, err = s.prepareRollout(name, &doc, old, saved); err != nil {
+		if run, err = s.prepareRollout(name, &doc, old, saved, mode == applyPut && s.store != nil); err != nil {
 			return gatewayapi.Gateway{}, err
 		}
 		if run != nil {

@@ -57,7 +57,11 @@ var errRolloutReplaced = errors.New("the roll-out was replaced by a newer config
 // weights of the roll-out's routes in doc become the roll-out's own: it owns them), one resumed
 // from saved (restore), or a new pending one that starts from doc's weights. nil when doc has no
 // roll-out. Faults are 400s with the path under "rollout.".
-func (s *Server) prepareRollout(name string, doc *gatewayapi.Gateway, old *entry, saved *rollout.State) (*rolloutRun, error) {
+//
+// fromStore (store mode): saved is the roll-out state in the store, which wins: the old run goes
+// on only when it is exactly there (the leader that decided it), otherwise the run resumes from
+// saved, so every replica's roll-out is where the leader left it.
+func (s *Server) prepareRollout(name string, doc *gatewayapi.Gateway, old *entry, saved *rollout.State, fromStore bool) (*rolloutRun, error) {
 	if doc.Rollout == nil {
 		return nil, nil
 	}
@@ -79,6 +83,17 @@ func (s *Server) prepareRollout(name string, doc *gatewayapi.Gateway, old *entry
 
 	var engine *rollout.Engine
 	switch {
+	case fromStore && saved != nil && saved.Policy.Fingerprint() == policy.Fingerprint():
+		if old != nil && old.run != nil && old.run.key == key && sameRolloutState(old.run.engine.State(), *saved) {
+			takeWeights(doc, *saved)
+			return old.run, nil
+		}
+		if engine, err = rollout.Resume(*saved); err != nil {
+			s.log.Warn("the stored roll-out cannot be resumed; it starts afresh", "gateway", name, "error", err)
+			engine = nil
+		} else {
+			takeWeights(doc, engine.State())
+		}
 	case old != nil && old.run != nil && old.run.key == key && old.run.engine.State().Phase != rollout.PhasePending:
 		takeWeights(doc, old.run.engine.State())
 		return old.run, nil
@@ -104,7 +119,13 @@ func (s *Server) prepareRollout(name string, doc *gatewayapi.Gateway, old *entry
 		Source:   source,
 		Notifier: &rollout.Notifier{},
 		Apply: func(ctx context.Context, weights map[string]int, st rollout.State) error {
-			if err := s.applyRollout(run, weights, st); err != nil {
+			apply := s.applyRollout
+			if s.store != nil {
+				apply = func(run *rolloutRun, weights map[string]int, st rollout.State) error {
+					return s.storeRollout(ctx, run, weights, st)
+				}
+			}
+			if err := apply(run, weights, st); err != nil {
 				return err
 			}
 			if run.inproc != nil && st.Phase == rollout.PhaseProgressing {
@@ -345,7 +366,13 @@ func (s *Server) startRollout(run *rolloutRun) {
 }
 
 // tickRollout judges run once at now; true once the roll-out has ended.
+//
+// In store mode only the elected replica ticks; the others leave the engine alone (its state
+// comes from the store) and keep the ticker going, to tick once they lead.
 func (s *Server) tickRollout(ctx context.Context, run *rolloutRun, now time.Time) (ended bool) {
+	if !s.ticks() {
+		return false
+	}
 	run.tickMu.Lock()
 	defer run.tickMu.Unlock()
 	run.tickAt = now
@@ -353,6 +380,7 @@ func (s *Server) tickRollout(ctx context.Context, run *rolloutRun, now time.Time
 	switch {
 	case errors.Is(err, errRolloutReplaced):
 		return true
+	case errors.Is(err, errNotLeader):
 	case err != nil:
 		s.log.Warn("roll-out step not applied; retrying at the next tick", "gateway", run.gateway, "error", err)
 	case d.Changed:

@@ -125,7 +125,12 @@ func (r *slaRun) status() *gatewayapi.ScaleStatus {
 
 // TickSLAs samples and judges every route's SLA scaling once, at now: what the background
 // ticker does every Config.RolloutTick, for tests that drive time themselves.
+//
+// In store mode only the elected replica scales (see store_election.go).
 func (s *Server) TickSLAs(ctx context.Context, now time.Time) {
+	if !s.ticks() {
+		return
+	}
 	s.mu.Lock()
 	var runs []*slaRun
 	for _, name := range s.sortedNames() {

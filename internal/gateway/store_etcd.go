@@ -43,8 +43,9 @@ type EtcdConfig struct {
 	// CA, Cert and Key are PEM files for TLS to etcd: CA alone checks the server; Cert and Key
 	// add a client certificate.
 	CA, Cert, Key string
-	// LeaseTTL is the lease of the replica key: it disappears this long after the replica is
-	// gone (default 10s).
+	// LeaseTTL is the lease of the replica key and of the election session: the key disappears,
+	// and another replica takes over the roll-outs, this long after the replica is gone (default
+	// 10s; whole seconds, at least 1s).
 	LeaseTTL time.Duration
 	// RequestTimeout bounds each read and write to etcd (default 5s).
 	RequestTimeout time.Duration
@@ -64,13 +65,30 @@ func (c *EtcdConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CA, "etcd-ca", "", "PEM CA bundle that etcd's server certificate must chain to")
 	fs.StringVar(&c.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
 	fs.StringVar(&c.Key, "etcd-key", "", "PEM private key of --etcd-cert")
+	fs.DurationVar(&c.LeaseTTL, "etcd-lease-ttl", 10*time.Second, "lease of this replica's acknowledgement key and election session: how soon another replica takes over roll-outs after this one dies (whole seconds)")
 }
 
-// storeChange is one gateway key as a watch or a read saw it; raw nil is a deletion.
+// storeChange is one gateway key (or, rollout set, one roll-out state key) as a watch or a
+// read saw it; raw nil is a deletion.
 type storeChange struct {
-	name   string
-	raw    []byte
+	name      string
+	raw       []byte
+	modRev    int64
+	createRev int64
+	rollout   bool
+}
+
+// storedRollout is a roll-out state key as last seen.
+type storedRollout struct {
+	rec    gatewaystore.RolloutRecord
 	modRev int64
+}
+
+// leadership is this replica's hold on the election: the leader key and its CreateRevision, which
+// every roll-out write compares, so that a deposed leader cannot write.
+type leadership struct {
+	key string
+	rev int64
 }
 
 // storeOutcome is what this replica did with the changes up to a store revision.
@@ -86,16 +104,26 @@ type etcdStore struct {
 	client *clientv3.Client
 
 	mu        sync.Mutex
-	storeRev  map[string]int64  // gateway -> ModRevision of its key as last seen (applied or not)
-	applied   map[string][]byte // gateway -> the raw document this replica serves
-	processed int64             // the store revision handled last
-	reads     int64             // whole-prefix reads applied so far
-	serving   int64             // the store revision of the configuration served
-	outcomes  []storeOutcome    // the last few, oldest first
-	changed   chan struct{}     // closed and replaced whenever processed moves
-	ack       gatewaystore.Ack  // the acknowledgement to write
-	ackDirty  chan struct{}     // a new ack is waiting (capacity 1)
+	storeRev  map[string]int64         // gateway -> ModRevision of its key as last seen (applied or not)
+	created   map[string]int64         // gateway -> CreateRevision of its key as last seen
+	rollouts  map[string]storedRollout // gateway -> its roll-out state key as last seen
+	applied   map[string][]byte        // gateway -> the raw document this replica serves
+	processed int64                    // the store revision handled last
+	reads     int64                    // whole-prefix reads applied so far
+	serving   int64                    // the store revision of the configuration served
+	outcomes  []storeOutcome           // the last few, oldest first
+	changed   chan struct{}            // closed and replaced whenever processed moves
+	ack       gatewaystore.Ack         // the acknowledgement to write
+	ackDirty  chan struct{}            // a new ack is waiting (capacity 1)
+
+	// leader is set while this replica holds the election (it alone ticks roll-outs and SLA
+	// scaling); writes counts the roll-out decisions it wrote to the store.
+	leader atomic.Pointer[leadership]
+	writes atomic.Int64
 }
+
+// isLeader reports whether this replica holds the election now.
+func (st *etcdStore) isLeader() bool { return st.leader.Load() != nil }
 
 // openStore connects to etcd when store mode is configured (the client dials lazily: an etcd
 // that is down at start is not an error; the replica serves its state file until it is back).
@@ -121,6 +149,9 @@ func (s *Server) openStore() error {
 	}
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = 10 * time.Second
+	}
+	if c.LeaseTTL < time.Second || c.LeaseTTL%time.Second != 0 {
+		return fmt.Errorf("--etcd-lease-ttl %v: etcd leases are whole seconds; use 1s or more, e.g. 10s", c.LeaseTTL)
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second
@@ -150,6 +181,8 @@ func (s *Server) openStore() error {
 		layout:   layout,
 		client:   client,
 		storeRev: map[string]int64{},
+		created:  map[string]int64{},
+		rollouts: map[string]storedRollout{},
 		applied:  map[string][]byte{},
 		changed:  make(chan struct{}),
 		ackDirty: make(chan struct{}, 1),
@@ -168,13 +201,16 @@ func (s *Server) followStore() (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.syncStore(ctx) }()
 	go func() { defer wg.Done(); st.acknowledge(ctx, s) }()
+	go func() { defer wg.Done(); st.campaign(ctx, s) }()
 	return func() {
 		cancel()
 		wg.Wait()
-		st.client.Close()
+		if err := st.client.Close(); err != nil {
+			s.log.Debug("etcd: closing the client", "error", err)
+		}
 	}
 }
 
@@ -205,20 +241,24 @@ func (s *Server) syncStore(ctx context.Context) {
 func (s *Server) loadStore(ctx context.Context) (int64, error) {
 	st := s.store
 	rctx, cancel := context.WithTimeout(ctx, st.cfg.RequestTimeout)
-	resp, err := st.client.Get(rctx, st.layout.Gateways(), clientv3.WithPrefix())
+	resp, err := st.client.Get(rctx, st.layout.All(), clientv3.WithPrefix())
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", st.layout.Gateways(), err)
+		return 0, fmt.Errorf("reading %s: %w", st.layout.All(), err)
 	}
 	var changes []storeChange
-	inStore := map[string]bool{}
+	inStore, rolloutInStore := map[string]bool{}, map[string]bool{}
 	for _, kv := range resp.Kvs {
-		name, ok := st.layout.GatewayName(string(kv.Key))
+		c, ok := st.change(kv, true)
 		if !ok {
 			continue
 		}
-		inStore[name] = true
-		changes = append(changes, storeChange{name: name, raw: kv.Value, modRev: kv.ModRevision})
+		if c.rollout {
+			rolloutInStore[c.name] = true
+		} else {
+			inStore[c.name] = true
+		}
+		changes = append(changes, c)
 	}
 	s.mu.Lock()
 	for name := range s.gateways {
@@ -227,6 +267,13 @@ func (s *Server) loadStore(ctx context.Context) (int64, error) {
 		}
 	}
 	s.mu.Unlock()
+	st.mu.Lock()
+	for name := range st.rollouts {
+		if !rolloutInStore[name] {
+			changes = append(changes, storeChange{name: name, rollout: true})
+		}
+	}
+	st.mu.Unlock()
 	s.processStore(resp.Header.Revision, changes, true)
 	return resp.Header.Revision, nil
 }
@@ -241,7 +288,10 @@ func (s *Server) watchStore(ctx context.Context, from int64) error {
 	st := s.store
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := st.client.Watch(wctx, st.layout.Gateways(), clientv3.WithPrefix(), clientv3.WithRev(from))
+	// The whole prefix: a roll-out decision changes a gateway key and its roll-out key in one
+	// transaction, which must arrive as one batch. Acknowledgements and election keys are
+	// skipped below.
+	wch := st.client.Watch(wctx, st.layout.All(), clientv3.WithPrefix(), clientv3.WithRev(from))
 	for wresp := range wch {
 		if wresp.CompactRevision != 0 || errors.Is(wresp.Err(), rpctypes.ErrCompacted) {
 			s.log.Warn("etcd: the revisions this replica missed were compacted; reading the whole prefix again", "compacted", wresp.CompactRevision)
@@ -253,28 +303,28 @@ func (s *Server) watchStore(ctx context.Context, from int64) error {
 		if wresp.Canceled {
 			return &errWatchRestart{cause: errors.New("watch cancelled by the server")}
 		}
-		if len(wresp.Events) == 0 {
-			continue
-		}
 		// Changes of one response (one transaction, or several in a row) go in as one batch;
 		// the last event of a key wins.
 		var changes []storeChange
 		index := map[string]int{}
 		for _, ev := range wresp.Events {
-			name, ok := st.layout.GatewayName(string(ev.Kv.Key))
+			c, ok := st.change(ev.Kv, ev.Type == mvccpb.PUT)
 			if !ok {
 				continue
 			}
-			c := storeChange{name: name, modRev: ev.Kv.ModRevision}
-			if ev.Type == mvccpb.PUT {
-				c.raw = ev.Kv.Value
+			k := c.name
+			if c.rollout {
+				k = "rollout\x00" + c.name
 			}
-			if i, seen := index[name]; seen {
+			if i, seen := index[k]; seen {
 				changes[i] = c
 			} else {
-				index[name] = len(changes)
+				index[k] = len(changes)
 				changes = append(changes, c)
 			}
+		}
+		if len(changes) == 0 {
+			continue // acknowledgements, the election: nothing to apply or acknowledge
 		}
 		s.processStore(wresp.Header.Revision, changes, false)
 	}
@@ -284,24 +334,62 @@ func (s *Server) watchStore(ctx context.Context, from int64) error {
 	return &errWatchRestart{cause: errors.New("watch channel closed")}
 }
 
+// change is the storeChange of a gateway or roll-out key (put: the key holds kv.Value); ok is
+// false for every other key of the prefix.
+func (st *etcdStore) change(kv *mvccpb.KeyValue, put bool) (storeChange, bool) {
+	key := string(kv.Key)
+	c := storeChange{modRev: kv.ModRevision, createRev: kv.CreateRevision}
+	var ok bool
+	if c.name, ok = st.layout.GatewayName(key); !ok {
+		if c.name, ok = st.layout.RolloutName(key); !ok {
+			return storeChange{}, false
+		}
+		c.rollout = true
+	}
+	if put {
+		c.raw = kv.Value
+	}
+	return c, true
+}
+
 // processStore applies one batch and records and acknowledges the outcome.
 func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 	st := s.store
 	st.mu.Lock()
 	for _, c := range changes {
-		if c.raw == nil {
+		switch {
+		case c.rollout && c.raw == nil:
+			delete(st.rollouts, c.name)
+		case c.rollout:
+			var rec gatewaystore.RolloutRecord
+			if err := json.Unmarshal(c.raw, &rec); err != nil {
+				s.log.Warn("etcd: a roll-out state key holds no roll-out state; ignored", "gateway", c.name, "error", err)
+				delete(st.rollouts, c.name)
+				continue
+			}
+			st.rollouts[c.name] = storedRollout{rec: rec, modRev: c.modRev}
+		case c.raw == nil:
 			delete(st.storeRev, c.name)
-		} else {
+			delete(st.created, c.name)
+		default:
 			st.storeRev[c.name] = c.modRev
+			st.created[c.name] = c.createRev
 		}
 	}
 	applied := make(map[string][]byte, len(st.applied))
 	for k, v := range st.applied {
 		applied[k] = v
 	}
+	// The roll-out states that belong to the gateway keys as they are now.
+	records := map[string]gatewaystore.RolloutRecord{}
+	for name, ro := range st.rollouts {
+		if created, ok := st.created[name]; ok && created == ro.rec.GatewayCreateRevision {
+			records[name] = ro.rec
+		}
+	}
 	st.mu.Unlock()
 
-	failed, err := s.applyStoreBatch(changes, applied)
+	failed, err := s.applyStoreBatch(changes, applied, records)
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -311,9 +399,11 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 	ack := gatewaystore.Ack{Replica: st.cfg.ReplicaID, Revision: rev, Reads: st.reads}
 	if err == nil {
 		for _, c := range changes {
-			if c.raw == nil {
+			switch {
+			case c.rollout:
+			case c.raw == nil:
 				delete(st.applied, c.name)
-			} else {
+			default:
 				st.applied[c.name] = c.raw
 			}
 		}
@@ -341,8 +431,10 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 // applyStoreBatch applies changes whole: every document through the admin API's PUT path
 // (parseGateway, then apply), in dependency order, deletions after; if any is refused, every
 // gateway already changed goes back to what it was and the refused gateway's name and error are
-// returned. Documents equal to what is served are skipped, so a re-read changes nothing.
-func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byte) (string, error) {
+// returned. Documents equal to what is served are skipped, so a re-read changes nothing. A
+// gateway whose roll-out state (records) changed is applied again with it, so every replica's
+// roll-out is where the leader's is.
+func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byte, records map[string]gatewaystore.RolloutRecord) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	type undo struct {
@@ -385,7 +477,23 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 
 	var puts []gatewayapi.Gateway
 	var deletes []string
+	saved := map[string]*rollout.State{}
+	touched := map[string]bool{}
 	for _, c := range changes {
+		if !c.rollout {
+			touched[c.name] = true
+		}
+	}
+	for _, c := range changes {
+		if c.rollout {
+			// A roll-out state alone: the gateway's document as served goes in again with it.
+			raw, ok := applied[c.name]
+			if touched[c.name] || !ok {
+				continue
+			}
+			touched[c.name] = true
+			c = storeChange{name: c.name, raw: raw}
+		}
 		if c.raw == nil {
 			if s.gateways[c.name] != nil {
 				deletes = append(deletes, c.name)
@@ -396,11 +504,14 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 		if err != nil {
 			return c.name, err
 		}
-		if bytes.Equal(applied[c.name], c.raw) || s.serves(c.name, doc) {
+		ro := s.storedRolloutOf(c.name, doc, records)
+		same := bytes.Equal(applied[c.name], c.raw) || s.serves(c.name, doc)
+		if same && (ro == nil || s.runIsAt(c.name, *ro)) {
 			continue
 		}
 		doc.Name = c.name
 		puts = append(puts, doc)
+		saved[c.name] = ro
 	}
 	ordered, err := dependencyOrder(puts)
 	if err != nil {
@@ -441,7 +552,7 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 	}
 	for _, doc := range ordered {
 		remember(doc.Name)
-		if _, err := s.apply(doc.Name, doc, applyPut, nil); err != nil {
+		if _, err := s.apply(doc.Name, doc, applyPut, saved[doc.Name]); err != nil {
 			rollback()
 			return doc.Name, err
 		}
@@ -455,6 +566,38 @@ func (s *Server) applyStoreBatch(changes []storeChange, applied map[string][]byt
 		}
 	}
 	return "", nil
+}
+
+// storedRolloutOf is the stored roll-out state that belongs to doc's roll-out (same policy and
+// metric source), nil when there is none. s.mu must be held.
+func (s *Server) storedRolloutOf(name string, doc gatewayapi.Gateway, records map[string]gatewaystore.RolloutRecord) *rollout.State {
+	rec, ok := records[name]
+	if !ok || doc.Rollout == nil {
+		return nil
+	}
+	policy, err := policyOf(name, doc)
+	if err != nil {
+		return nil
+	}
+	key, err := rolloutKey(policy, doc.Rollout.Metrics)
+	if err != nil || key != rec.Key {
+		return nil
+	}
+	st := rec.State
+	return &st
+}
+
+// runIsAt reports whether the gateway's roll-out is exactly at st. s.mu must be held.
+func (s *Server) runIsAt(name string, st rollout.State) bool {
+	e := s.gateways[name]
+	return e != nil && e.run != nil && sameRolloutState(e.run.engine.State(), st)
+}
+
+// sameRolloutState compares two roll-out states as stored (JSON), times included.
+func sameRolloutState(a, b rollout.State) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // serves reports whether the gateway name already serves doc (version aside): a document the
@@ -636,7 +779,7 @@ func (s *Server) storeDelete(w http.ResponseWriter, r *http.Request, name string
 	defer cancel()
 	resp, err := st.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", seen)).
-		Then(clientv3.OpDelete(key)).
+		Then(clientv3.OpDelete(key), clientv3.OpDelete(st.layout.Rollout(name))).
 		Commit()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "", fmt.Sprintf("etcd did not take the deletion: %v; try again when etcd is reachable", err))

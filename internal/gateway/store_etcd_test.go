@@ -27,13 +27,13 @@ import (
 // testEtcd is a real etcd server inside the test process, restartable on the same data
 // directory and ports.
 type testEtcd struct {
-	t                    *testing.T
+	t                    testing.TB
 	dir                  string
 	clientPort, peerPort int
 	srv                  *embed.Etcd
 }
 
-func startTestEtcd(t *testing.T) *testEtcd {
+func startTestEtcd(t testing.TB) *testEtcd {
 	e := &testEtcd{t: t, dir: t.TempDir(), clientPort: freePort(t), peerPort: freePort(t)}
 	e.start()
 	t.Cleanup(e.stop)
@@ -143,7 +143,7 @@ func (p *cutProxy) cut() {
 	p.conns = map[net.Conn]bool{}
 }
 
-func gatewayJSON(t *testing.T, gw gatewayapi.Gateway) string {
+func gatewayJSON(t testing.TB, gw gatewayapi.Gateway) string {
 	data, err := json.Marshal(gw)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func gatewayJSON(t *testing.T, gw gatewayapi.Gateway) string {
 }
 
 // putTxn writes several gateways in one etcd transaction and returns its revision.
-func putTxn(t *testing.T, c *clientv3.Client, l gatewaystore.Layout, gws map[string]gatewayapi.Gateway) int64 {
+func putTxn(t testing.TB, c *clientv3.Client, l gatewaystore.Layout, gws map[string]gatewayapi.Gateway) int64 {
 	t.Helper()
 	var ops []clientv3.Op
 	for name, gw := range gws {
@@ -211,7 +211,7 @@ type replica struct {
 	state    string
 }
 
-func startReplica(t *testing.T, id, host, endpoint, state string) *replica {
+func startReplica(t testing.TB, id, host, endpoint, state string, edits ...func(*gateway.Config)) *replica {
 	t.Helper()
 	cfg := gateway.Config{
 		AdminListen:  "127.0.0.1:0",
@@ -221,6 +221,9 @@ func startReplica(t *testing.T, id, host, endpoint, state string) *replica {
 		DrainTimeout: 10 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Etcd:         gateway.EtcdConfig{Endpoints: []string{endpoint}, ReplicaID: id, RequestTimeout: 2 * time.Second},
+	}
+	for _, edit := range edits {
+		edit(&cfg)
 	}
 	srv, err := gateway.New(cfg)
 	if err != nil {

@@ -29,13 +29,13 @@ func TestStoreFlagsParse(t *testing.T) {
 	fs := flag.NewFlagSet("gw", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
 	err := fs.Parse([]string{"--etcd-endpoints", "https://10.0.0.5:2379, https://10.0.0.6:2379", "--replica-id", "agent-1",
-		"--etcd-ca", "ca.pem", "--etcd-cert", "c.pem", "--etcd-key", "k.pem", "--admin-tls-cert", "a.pem", "--admin-tls-key", "a.key"})
+		"--etcd-ca", "ca.pem", "--etcd-cert", "c.pem", "--etcd-key", "k.pem", "--admin-tls-cert", "a.pem", "--admin-tls-key", "a.key", "--etcd-lease-ttl", "4s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := cfg.Etcd
 	if !slices.Equal(e.Endpoints, []string{"https://10.0.0.5:2379", "https://10.0.0.6:2379"}) || e.Prefix != "/vamp" || e.ReplicaID != "agent-1" ||
-		e.CA != "ca.pem" || e.Cert != "c.pem" || e.Key != "k.pem" || cfg.AdminTLSCert != "a.pem" || cfg.AdminTLSKey != "a.key" {
+		e.CA != "ca.pem" || e.Cert != "c.pem" || e.Key != "k.pem" || cfg.AdminTLSCert != "a.pem" || cfg.AdminTLSKey != "a.key" || e.LeaseTTL != 4*time.Second {
 		t.Errorf("flags parsed into %+v, admin TLS %q %q", e, cfg.AdminTLSCert, cfg.AdminTLSKey)
 	}
 }
@@ -51,6 +51,7 @@ func TestStoreConfigFaultsStopTheStart(t *testing.T) {
 		{"replica id with slash", gateway.EtcdConfig{Endpoints: []string{"http://127.0.0.1:1"}, ReplicaID: "a/b"}, "--replica-id"},
 		{"cert without key", gateway.EtcdConfig{Endpoints: []string{"http://127.0.0.1:1"}, Cert: "c.pem"}, "--etcd-key"},
 		{"TLS without endpoints", gateway.EtcdConfig{CA: "ca.pem"}, "--etcd-endpoints"},
+		{"lease of a fraction of a second", gateway.EtcdConfig{Endpoints: []string{"http://127.0.0.1:1"}, LeaseTTL: 1500 * time.Millisecond}, "--etcd-lease-ttl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := gateway.New(gateway.Config{AdminToken: testToken, Etcd: tc.etcd, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

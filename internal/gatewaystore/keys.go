@@ -6,8 +6,8 @@
 //
 //	<prefix>/gateways/<name>   the gateway's document: exactly the JSON the admin API's PUT takes
 //	<prefix>/replicas/<id>     one replica's acknowledgement (Ack as JSON), on a lease (~10 s)
-//	<prefix>/rollouts/<name>   a roll-out's state (rollout.State as JSON)        [designed, unused]
-//	<prefix>/election          etcd concurrency election prefix for roll-outs    [designed, unused]
+//	<prefix>/rollouts/<name>   a roll-out's state (RolloutRecord as JSON), written by the leader
+//	<prefix>/election          etcd concurrency election prefix: the leader ticks roll-outs
 //
 // A gateway's key revision (ModRevision) is its version in the store: writers compare it in the
 // transaction that changes the key (compare-and-set), so that no change is lost between a read
@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
 // DefaultPrefix is the prefix of every key when none is configured.
@@ -60,10 +62,23 @@ func (l Layout) Replicas() string { return l.Prefix + "/replicas/" }
 // Replica is the key of one replica's acknowledgement.
 func (l Layout) Replica(id string) string { return l.Replicas() + id }
 
-// Rollout is the key of one gateway's roll-out state (designed; not written yet).
-func (l Layout) Rollout(name string) string { return l.Prefix + "/rollouts/" + name }
+// Rollouts is the prefix of every roll-out state.
+func (l Layout) Rollouts() string { return l.Prefix + "/rollouts/" }
 
-// Election is the election prefix of the replica that ticks roll-outs (designed; not used yet).
+// Rollout is the key of one gateway's roll-out state (a RolloutRecord).
+func (l Layout) Rollout(name string) string { return l.Rollouts() + name }
+
+// RolloutName is the gateway name of a key under Rollouts(); ok is false for any other key.
+func (l Layout) RolloutName(key string) (name string, ok bool) {
+	name, ok = strings.CutPrefix(key, l.Rollouts())
+	return name, ok && name != ""
+}
+
+// All is the prefix of every key of the layout (the prefix with a trailing slash).
+func (l Layout) All() string { return l.Prefix + "/" }
+
+// Election is the prefix of the etcd concurrency election whose leader ticks roll-outs and SLA
+// scaling; each campaigner's key is Election()+"/"+<lease id in hex>, its value the replica id.
 func (l Layout) Election() string { return l.Prefix + "/election" }
 
 // Ack is a replica's acknowledgement, the value of its Replica key.
@@ -83,4 +98,20 @@ type Ack struct {
 	// Reads counts the replica's reads of the whole prefix since it started: 1 at start, one
 	// more each time its watch could not resume (compaction, a cancelled watch).
 	Reads int64 `json:"reads"`
+}
+
+// RolloutRecord is the value of a Rollout key: the roll-out's state as the elected replica last
+// decided it, written in the same transaction as the gateway's document with the weights of
+// that decision. A new leader resumes from it.
+type RolloutRecord struct {
+	// GatewayCreateRevision is the CreateRevision of the gateway key the state belongs to: a
+	// gateway deleted and created again has another, and its roll-out starts afresh.
+	GatewayCreateRevision int64 `json:"gateway_create_revision"`
+	// Key is the gateway's roll-out identity (policy fingerprint and metric source): a document
+	// whose roll-out has another key starts a new roll-out.
+	Key string `json:"key"`
+	// Writer is the replica id of the leader that wrote it.
+	Writer string `json:"writer"`
+	// State is the engine's state (phase, step, weights, times).
+	State rollout.State `json:"state"`
 }
