@@ -58,13 +58,26 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-func TestParkerResumesWhenTheClientSends(t *testing.T) {
-	p := testParker(t)
-	_, ours, peer := socketPair(t, false)
+// park parks a new testConn on conn's socket, failing the test if it does not park.
+func park(t *testing.T, p *Parker, conn net.Conn, timeout time.Duration) *testConn {
+	t.Helper()
 	c := newTestConn()
-	if !p.Park(c, fdOf(t, ours), time.Minute) {
+	if !p.Park(c, fdOf(t, conn), timeout) {
 		t.Fatalf("Park failed: %v", p.Err())
 	}
+	return c
+}
+
+// parkOne parks a connection in a parker of the test's own; ours is its socket, peer the client.
+func parkOne(t *testing.T, timeout time.Duration) (p *Parker, c *testConn, ours, peer net.Conn) {
+	t.Helper()
+	p = testParker(t)
+	_, ours, peer = socketPair(t, false)
+	return p, park(t, p, ours, timeout), ours, peer
+}
+
+func TestParkerResumesWhenTheClientSends(t *testing.T) {
+	p, c, _, peer := parkOne(t, time.Minute)
 	if !p.Parked(c.id) {
 		t.Fatal("the parker does not hold the connection it parked")
 	}
@@ -78,12 +91,7 @@ func TestParkerResumesWhenTheClientSends(t *testing.T) {
 }
 
 func TestParkerExpiresAtTheTimeout(t *testing.T) {
-	p := testParker(t)
-	_, ours, _ := socketPair(t, false)
-	c := newTestConn()
-	if !p.Park(c, fdOf(t, ours), time.Millisecond) {
-		t.Fatalf("Park failed: %v", p.Err())
-	}
+	p, c, _, _ := parkOne(t, time.Millisecond)
 	within(t, c.expired, "Expire")
 	if p.Parked(c.id) {
 		t.Error("an expired connection is still parked")
@@ -92,12 +100,7 @@ func TestParkerExpiresAtTheTimeout(t *testing.T) {
 
 // Unpark gives the connection back once: whoever takes it first owns it.
 func TestParkerUnparkTakesTheConnectionBackOnce(t *testing.T) {
-	p := testParker(t)
-	_, ours, _ := socketPair(t, false)
-	c := newTestConn()
-	if !p.Park(c, fdOf(t, ours), time.Minute) {
-		t.Fatalf("Park failed: %v", p.Err())
-	}
+	p, c, ours, _ := parkOne(t, time.Minute)
 	if !p.Unpark(c.id) {
 		t.Fatal("Unpark of a parked connection failed")
 	}
@@ -105,10 +108,7 @@ func TestParkerUnparkTakesTheConnectionBackOnce(t *testing.T) {
 		t.Error("the connection was unparked twice")
 	}
 	// Out of the epoll set too: it parks again (a second EPOLL_CTL_ADD would fail).
-	again := newTestConn()
-	if !p.Park(again, fdOf(t, ours), time.Minute) {
-		t.Fatalf("an unparked socket does not park again: %v", p.Err())
-	}
+	park(t, p, ours, time.Minute)
 }
 
 // A connection that refuses to park (closed meanwhile) leaves nothing behind.
@@ -123,17 +123,13 @@ func TestParkerLeavesNothingWhenParkingIsRefused(t *testing.T) {
 	if p.Parked(c.id) {
 		t.Error("a refused connection is parked")
 	}
-	if !p.Park(newTestConn(), fdOf(t, ours), time.Minute) {
-		t.Fatalf("the socket does not park after a refusal (left in the epoll set?): %v", p.Err())
-	}
+	park(t, p, ours, time.Minute) // out of the epoll set too, or a second EPOLL_CTL_ADD fails
 }
 
 func TestParkerParksNothingAfterClose(t *testing.T) {
 	p := NewParker()
 	_, ours, _ := socketPair(t, false)
-	if !p.Park(newTestConn(), fdOf(t, ours), time.Minute) {
-		t.Fatalf("Park failed: %v", p.Err())
-	}
+	park(t, p, ours, time.Minute)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
