@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Arrival order: the front end's sockets (clients' and instances') wait for data in one epoll
@@ -68,15 +70,15 @@ func (a *Arrivals) Close() error {
 }
 
 func (a *Arrivals) start() {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		a.err = os.NewSyscallError("epoll_create1", err)
 		return
 	}
 	// Non-blocking, so that os.NewFile puts it in the runtime's poller: the dispatcher's
 	// goroutine then waits for it like any socket's, without holding a thread.
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		syscall.Close(epfd)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
 		a.err = os.NewSyscallError("fcntl", err)
 		return
 	}
@@ -103,12 +105,12 @@ func (a *Arrivals) start() {
 //
 // It returns when the set is closed (Close).
 func (a *Arrivals) dispatch() {
-	events := make([]syscall.EpollEvent, 256)
+	events := make([]unix.EpollEvent, 256)
 	woken := make([]*Waiter, 0, len(events))
 	batch := func(fd uintptr) bool {
 		for {
 			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce).
-			r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
 				return false
@@ -132,23 +134,23 @@ func (a *Arrivals) dispatch() {
 
 // wake signals the waiters of a batch of events, the first arrival last. woken is scratch
 // space, returned empty for the next batch.
-func (a *Arrivals) wake(events []syscall.EpollEvent, woken []*Waiter) []*Waiter {
+func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter) []*Waiter {
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
 			if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
 				go w.onIdleEvent()
 			}
-			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				w.peerClosed.Store(true)
 			}
-			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && w.writeWaiting.Load() {
+			if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 && w.writeWaiting.Load() {
 				select {
 				case w.writeWake <- struct{}{}:
 				default:
 				}
 			}
-			if ev.Events&^syscall.EPOLLOUT != 0 {
+			if ev.Events&^unix.EPOLLOUT != 0 {
 				woken = append(woken, w)
 			}
 		}
@@ -210,9 +212,6 @@ type Waiter struct {
 	writeN   int
 	writeErr error
 }
-
-// epollET is EPOLLET as the uint32 that EpollEvent.Events is (syscall's constant is negative).
-const epollET = 1 << 31
 
 // NewWaiter returns a waiter in the set for the socket behind raw, or nil when reads are to wait
 // in the runtime's poller (no arrival order here, or no descriptor). mayRead: data may already be
@@ -323,9 +322,9 @@ func (w *Waiter) recvOnce(fd uintptr) bool {
 		return true
 	}
 	for {
-		r, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
 		switch {
-		case errno == syscall.EINTR:
+		case errno == unix.EINTR:
 			continue
 		case errno != 0:
 			w.readErr = errno
@@ -353,12 +352,12 @@ func (w *Waiter) Write(b []byte) (int, error) {
 func (w *Waiter) sendOnce(fd uintptr) bool {
 	for w.writeN < len(w.writeBuf) {
 		rest := w.writeBuf[w.writeN:]
-		r, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), syscall.MSG_NOSIGNAL, 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), unix.MSG_NOSIGNAL, 0, 0)
 		switch errno {
 		case 0:
 			w.writeN += int(r)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
+		case unix.EINTR:
+		case unix.EAGAIN:
 			return false
 		default:
 			w.writeErr = errno
@@ -453,11 +452,11 @@ func (a *Arrivals) add(w *Waiter) error {
 	a.mu.Unlock()
 	var err error
 	cerr := w.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: w.fd}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: w.fd}
 		if w.writeWake != nil { // an owned socket's writes wait here too
-			ev.Events |= syscall.EPOLLOUT
+			ev.Events |= unix.EPOLLOUT
 		}
-		if e := syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); e != nil {
+		if e := unix.EpollCtl(a.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev); e != nil {
 			err = os.NewSyscallError("epoll_ctl", e)
 		}
 	})
@@ -474,7 +473,7 @@ func (a *Arrivals) add(w *Waiter) error {
 
 func (a *Arrivals) remove(w *Waiter) {
 	w.raw.Control(func(fd uintptr) {
-		syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		unix.EpollCtl(a.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	}) // fails only when closed, which took it out of the set already
 	a.forget(w)
 	w.registered = false

@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // OwnedSocket is the descriptor of a connection (a client's, or one to an instance) that only the
@@ -29,7 +31,7 @@ type OwnedSocket struct {
 func OwnSocket(conn net.Conn) (*OwnedSocket, error) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return nil, syscall.EINVAL
+		return nil, unix.EINVAL
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
@@ -38,12 +40,12 @@ func OwnSocket(conn net.Conn) (*OwnedSocket, error) {
 	fd, dupErr := -1, error(nil)
 	if err := raw.Control(func(orig uintptr) {
 		// The duplicate shares the open file description, so it is non-blocking already.
-		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, orig, syscall.F_DUPFD_CLOEXEC, 0)
-		if errno != 0 {
-			dupErr = os.NewSyscallError("fcntl", errno)
+		r, err := unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			dupErr = os.NewSyscallError("fcntl", err)
 			return
 		}
-		fd = int(r)
+		fd = r
 	}); err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func (s *OwnedSocket) Close() {
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
-		syscall.Close(s.fd)
+		unix.Close(s.fd)
 	}
 }
 
@@ -107,7 +109,7 @@ func (s *OwnedSocket) ShutdownFromOutside() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
-		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+		unix.Shutdown(s.fd, unix.SHUT_RDWR)
 	}
 }
 

@@ -4,9 +4,10 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Parking: a front-end connection that has waited ParkAfter for its next request gives up its
@@ -48,9 +49,9 @@ type Parkable interface {
 // the set and its watcher goroutine start at the first Park.
 type Parker struct {
 	once   sync.Once
-	epfd   int    // -1: parking is not available
-	stop   [2]int // a pipe: a byte written to stop[1] ends the watcher (Close)
-	err    error  // why parking is not available
+	epfd   int   // -1: parking is not available
+	stop   int   // an eventfd: a write to it ends the watcher (Close)
+	err    error // why parking is not available
 	mu     sync.Mutex
 	closed bool
 	parked map[uint64]*parkedConn
@@ -67,30 +68,29 @@ type parkedConn struct {
 	timer *time.Timer // the idle timeout
 }
 
-// stopID is the epoll event data of the stop pipe; connections' ids start at 1.
+// stopID is the epoll event data of the stop eventfd; connections' ids start at 1.
 const stopID = 0
 
 // NewParker returns a parker; its epoll set is made at the first Park.
 func NewParker() *Parker { return &Parker{epfd: -1} }
 
 func (p *Parker) start() {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		p.err = os.NewSyscallError("epoll_create1", err)
 		return // connections then wait with their goroutines
 	}
-	var stop [2]int
-	if err := syscall.Pipe2(stop[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		syscall.Close(epfd)
-		p.err = os.NewSyscallError("pipe2", err)
+	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		p.err = os.NewSyscallError("eventfd", err)
 		return
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
 	*(*uint64)(unsafe.Pointer(&ev.Fd)) = stopID
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, stop[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(stop[0])
-		syscall.Close(stop[1])
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, stop, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(stop)
 		p.err = os.NewSyscallError("epoll_ctl", err)
 		return
 	}
@@ -116,14 +116,14 @@ func (p *Parker) Park(c Parkable, fd int, timeout time.Duration) bool {
 	id := p.nextID
 	// Into the set first: a wake-up that comes at once waits for the lock, and finds the
 	// connection parked (or, when Parking refuses, not).
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
 	*(*uint64)(unsafe.Pointer(&ev.Fd)) = id
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.mu.Unlock()
 		return false
 	}
 	if !c.Parking(id) {
-		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 		p.mu.Unlock()
 		return false // Shutdown closed it meanwhile
 	}
@@ -154,7 +154,7 @@ func (p *Parker) take(id uint64) Parkable {
 	}
 	delete(p.parked, id)
 	if !p.closed {
-		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pc.fd, nil)
 	}
 	pc.timer.Stop()
 	return pc.c
@@ -163,18 +163,17 @@ func (p *Parker) take(id uint64) Parkable {
 // watch starts a goroutine for every parked connection that has something to read (a request,
 // or the client's close), until Close.
 func (p *Parker) watch() {
-	events := make([]syscall.EpollEvent, 128)
+	events := make([]unix.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := unix.EpollWait(p.epfd, events, -1)
 		if err != nil {
 			continue // EINTR
 		}
 		for _, ev := range events[:n] {
 			id := *(*uint64)(unsafe.Pointer(&ev.Fd))
 			if id == stopID {
-				syscall.Close(p.epfd)
-				syscall.Close(p.stop[0])
-				syscall.Close(p.stop[1])
+				unix.Close(p.epfd)
+				unix.Close(p.stop)
 				return
 			}
 			if c := p.take(id); c != nil {
@@ -222,7 +221,8 @@ func (p *Parker) Close() error {
 		return nil
 	}
 	p.closed = true
-	if _, err := syscall.Write(p.stop[1], []byte{1}); err != nil {
+	one := [8]byte{1} // an eventfd counts in 8-byte native-endian words; any non-zero value wakes
+	if _, err := unix.Write(p.stop, one[:]); err != nil {
 		return os.NewSyscallError("write", err)
 	}
 	return nil

@@ -5,17 +5,19 @@ package netpoll
 import (
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // RawSockets: the front end reads client sockets itself, through their descriptors.
 const RawSockets = true
 
 // ReadFD reads from a non-blocking socket descriptor.
-func ReadFD(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }
+func ReadFD(fd uintptr, b []byte) (int, error) { return unix.Read(int(fd), b) }
 
 // PeekFD looks at the socket's next bytes without taking them or waiting.
 func PeekFD(fd uintptr, b []byte) (int, error) {
-	n, _, err := syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	n, _, err := unix.Recvfrom(int(fd), b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	return n, err
 }
 
@@ -34,7 +36,7 @@ func ConnQuiet(conn net.Conn) bool {
 	if err := raw.Control(func(fd uintptr) {
 		var one [1]byte
 		_, err := PeekFD(fd, one[:])
-		quiet = err == syscall.EAGAIN
+		quiet = err == unix.EAGAIN
 	}); err != nil {
 		return false
 	}

@@ -141,12 +141,16 @@ func TestServerParksIdleConnection(t *testing.T) {
 		t.Fatalf("first answer %q", body)
 	}
 	fc := s.waitState(t, c, stateParked, "the connection to park")
-	// Parked takes the parker's lock, under which the connection parked: what it did before is
-	// seen here, and nothing touches it again before the next request.
+	// Parked takes the parker's lock, under which the connection parked and which the parker
+	// takes before it resumes it: asked before and after, the reads in between see what the
+	// connection did before it parked, and come before whatever it does once resumed.
 	if !s.parker.Parked(fc.parkID) {
 		t.Fatal("the connection says it is parked, the parker does not have it")
 	}
 	buf, x := fc.buf != nil, fc.x != nil
+	if !s.parker.Parked(fc.parkID) {
+		t.Fatal("the connection was resumed before the client sent anything")
+	}
 	if buf || x {
 		t.Errorf("a parked connection holds a buffer (%v) or request state (%v)", buf, x)
 	}
