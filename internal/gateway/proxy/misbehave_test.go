@@ -41,6 +41,9 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 			if err != nil {
 				return
 			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return
+			}
 			if req.URL.Path != "/trigger" {
 				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
 				continue
@@ -88,26 +91,41 @@ var strayCases = []struct {
 }
 
 // TestStrayBytesNeverAnswerAnotherRequest: the reproduction of issue 13 and its variants, 1,000
-// rounds each on the front end (and 100 through net/http): after the trigger's answer the
-// instance sends a whole answer nobody asked for; then four clients, each on a new connection,
-// ask for their own paths. Each must get its own path back, and the instance's connection that
-// carried the stray bytes must be closed, never reused.
+// rounds each on every path: the front end, net/http (--net-http-only), and in the default mode a
+// POST with a body (handed off to net/http) as the trigger, with two of the four clients sending
+// POSTs too, so that the front end and the net/http path take connections from the one pool.
+// After the trigger's answer the instance sends a whole answer nobody asked for; then four
+// clients, each on a new connection, ask for their own paths. Each must get its own path back,
+// and the instance's connection that carried the stray bytes must be closed, never reused.
 func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
+	const rounds = 1000
+	type strayPath struct {
+		name        string
+		netHTTPOnly bool
+		post        bool // the trigger and half of the clients send a POST with a body
+	}
+	strayPaths := []strayPath{{name: "POST hand-off", post: true}}
 	for _, path := range paths {
-		rounds := 1000
-		if path.netHTTPOnly {
-			rounds = 100
-		}
+		strayPaths = append(strayPaths, strayPath{name: path.name, netHTTPOnly: path.netHTTPOnly})
+	}
+	for _, path := range strayPaths {
 		for _, tc := range strayCases {
+			if path.post && tc.method == http.MethodHead {
+				continue // a POST's answer has a body: the HEAD cases have no POST form
+			}
 			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
 				inst := startStrayInstance(t, tc.answer, poisoned, tc.sameSegment)
 				_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, inst.addr)
+				method, triggerRaw := tc.method, tc.method+" /trigger HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+				if path.post {
+					method, triggerRaw = http.MethodPost, "POST /trigger HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\nbody"
+				}
 				wrong := 0
 				for round := range rounds {
 					trigger := dial(t, gw)
-					trigger.send(tc.method + " /trigger HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+					trigger.send(triggerRaw)
 					trigger.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: tc.method})
+					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: method})
 					if err != nil {
 						t.Fatalf("round %d: the trigger's answer: %v", round, err)
 					}
@@ -131,11 +149,15 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 						wg.Add(1)
 						go func() {
 							defer wg.Done()
+							method := http.MethodGet
+							if path.post && user%2 == 1 {
+								method = http.MethodPost
+							}
 							want := fmt.Sprintf("/private/user%d-%d", user, round)
-							got, err := getRaw(gw, want)
+							got, err := askRaw(gw, method, want)
 							if err != nil || got != want {
 								mu.Lock()
-								failures = append(failures, fmt.Sprintf("GET %s: got %q (%v)", want, got, err))
+								failures = append(failures, fmt.Sprintf("%s %s: got %q (%v)", method, want, got, err))
 								mu.Unlock()
 							}
 						}()
@@ -153,14 +175,22 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 }
 
 // getRaw asks for path on a new connection and returns the body of the answer.
-func getRaw(addr, path string) (string, error) {
+func getRaw(addr, path string) (string, error) { return askRaw(addr, http.MethodGet, path) }
+
+// askRaw sends a request for path on a new connection (a POST with a small body) and returns the
+// body of the answer.
+func askRaw(addr, method, path string) (string, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: shop.example\r\n\r\n"); err != nil {
+	req := method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+	if method == http.MethodPost {
+		req = method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\nbody"
+	}
+	if _, err := io.WriteString(conn, req); err != nil {
 		return "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -285,7 +285,8 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 		http.Error(w, framing.Error(), framing.status())
 		return
 	}
-	if r.Context().Err() != nil {
+	var body *ClientBodyError
+	if r.Context().Err() != nil || errors.As(err, &body) {
 		// The client went away (or ended before its body did); nothing to answer and not the
 		// instance's fault. 499 is nginx's "client closed request", used here only for the
 		// counters. The connection is closed without an answer: none may be made up for a
