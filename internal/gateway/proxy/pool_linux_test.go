@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // TestPoolNeverHandsOutAConnectionWithUnreadBytes: the check when a connection is taken from the
@@ -26,12 +28,14 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 				peers <- c
 				io.Copy(io.Discard, c) // until the gateway closes it
 			})
-			up := &upstreams{maxIdle: 4, idleTimeout: time.Minute}
+			arrivals := netpoll.NewArrivals()
+			t.Cleanup(func() { arrivals.Close() })
+			up := &upstreams{maxIdle: 4, idleTimeout: time.Minute, arrivals: arrivals}
 			c, reused, err := up.get(context.Background(), addr, time.Now())
 			if err != nil || reused {
 				t.Fatalf("get: %v, reused %v", err, reused)
 			}
-			c.aw.watchIdle(nil) // no eviction by the dispatcher: the take must see it
+			c.aw.WatchIdle(nil) // no eviction by the dispatcher: the take must see it
 			if n, err := readSocket(c.aw, c.conn, c.buf); err != nil || string(c.buf[:n]) != "hello" {
 				t.Fatalf("read: %q %v", c.buf[:n], err)
 			}
@@ -43,7 +47,7 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 				up.put(again, time.Now())
 			}
 			tc.then(peer)
-			waitFor(t, "the epoll set to see it", func() bool { return len(c.aw.wake) > 0 || c.aw.peerClosed.Load() })
+			waitFor(t, "the epoll set to see it", c.aw.IdleHint)
 			got, reused, err := up.get(context.Background(), addr, time.Now())
 			if err != nil {
 				t.Fatal(err)
@@ -52,26 +56,6 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 			if got == c || reused {
 				t.Fatalf("the pool handed out the connection that has unread bytes (reused %v)", reused)
 			}
-		})
-	}
-}
-
-// TestConnQuietSeesBytesAndClose: the peek used where no waiter watches the socket.
-func TestConnQuietSeesBytesAndClose(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		then func(net.Conn)
-	}{
-		{"stray bytes", func(c net.Conn) { io.WriteString(c, "x") }},
-		{"closed", func(c net.Conn) { c.Close() }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, ours, peer := socketPair(t, false)
-			if !connQuiet(ours) {
-				t.Fatal("a connection with nothing on it is not quiet")
-			}
-			tc.then(peer)
-			waitFor(t, "connQuiet to see it", func() bool { return !connQuiet(ours) })
 		})
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
 // poolTransport is the net/http path's http.RoundTripper (ReverseProxy's Transport): its requests
 // reach the instances as the front end's do, through the one forwarding policy (forward) over the
 // one upstream pool (upstreams), with the same reuse check when a connection is taken and the same
-// answer framing (readAnswerHead, response.parse, chunkScanner). A connection goes back to the
+// answer framing (readAnswerHead, httpframe.Response, httpframe.ChunkScanner). A connection goes back to the
 // pool only after its answer's body was read to the end its framing gives, with no byte beyond
 // it; otherwise it is closed. net/http's Transport, which notices bytes on an idle connection
 // only while nothing has taken it, is not used.
@@ -35,7 +37,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	client := &netHTTPClient{ctx: req.Context(), trace: httptrace.ContextClientTrace(req.Context())}
 	upgrade := upgradeAsked(req)
-	var rs response
+	var rs httpframe.Response
 	headLen, sent := 0, 0
 	u, err := p.forward(att, idempotent(req.Method), resendable(req), func(u *upstreamConn, reused bool) error {
 		out := req
@@ -124,15 +126,15 @@ type netHTTPClient struct {
 
 func (c *netHTTPClient) clientGone() bool { return c.ctx.Err() != nil }
 
-func (c *netHTTPClient) interim(rs *response) error {
+func (c *netHTTPClient) interim(rs *httpframe.Response) error {
 	if c.trace == nil || c.trace.Got1xxResponse == nil {
 		return nil
 	}
-	h := make(textproto.MIMEHeader, len(rs.fields))
-	for _, f := range rs.fields {
-		h[f.name] = append(h[f.name], strings.Clone(f.value))
+	h := textproto.MIMEHeader{}
+	for name, value := range rs.Fields() {
+		h[name] = append(h[name], strings.Clone(value))
 	}
-	if err := c.trace.Got1xxResponse(rs.status, h); err != nil {
+	if err := c.trace.Got1xxResponse(rs.Status, h); err != nil {
 		return errClientGone
 	}
 	return nil
@@ -141,41 +143,41 @@ func (c *netHTTPClient) interim(rs *response) error {
 // answer makes the http.Response of the answer whose head (headLen bytes) u's buffer holds. Its
 // body reads from u, framed as the head says; u goes back to the pool or is closed when it ends.
 func (p *Proxy) answer(u *upstreamConn, headLen int, req *http.Request, client *netHTTPClient) (*http.Response, error) {
-	var rs response
+	var rs httpframe.Response
 	// A copy that outlives the buffer: the response's strings point into it.
-	if err := rs.parse(bytes.Clone(u.buf[u.r:u.r+headLen]), headLen, req.Method); err != nil {
+	if err := rs.Parse(bytes.Clone(u.buf[u.r:u.r+headLen]), headLen, req.Method); err != nil {
 		u.close()
 		return nil, err
 	}
 	u.r += headLen
 	resp := &http.Response{
-		Status:     strconv.Itoa(rs.status) + " " + http.StatusText(rs.status),
-		StatusCode: rs.status,
+		Status:     strconv.Itoa(rs.Status) + " " + http.StatusText(rs.Status),
+		StatusCode: rs.Status,
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        make(http.Header, len(rs.fields)),
+		Header:        http.Header{},
 		ContentLength: -1,
-		Close:         !rs.reusable,
+		Close:         !rs.Reusable,
 		Request:       req,
 	}
-	if !rs.chunked && rs.length >= 0 {
-		resp.ContentLength = rs.length
+	if !rs.Chunked && rs.Length >= 0 {
+		resp.ContentLength = rs.Length
 	}
-	for _, f := range rs.fields {
-		switch f.name {
+	for name, value := range rs.Fields() {
+		switch name {
 		case "Transfer-Encoding":
 			continue // the body is given decoded
 		case "Content-Length":
-			if rs.chunked {
+			if rs.Chunked {
 				continue
 			}
 		case "Trailer":
-			if rs.chunked {
+			if rs.Chunked {
 				// Announced trailers, as net/http's Transport gives them: keys first, values after
 				// the body.
 				if resp.Trailer == nil {
 					resp.Trailer = http.Header{}
 				}
-				for _, k := range strings.Split(f.value, ",") {
+				for _, k := range strings.Split(value, ",") {
 					if k = strings.TrimSpace(k); k != "" {
 						resp.Trailer[textproto.CanonicalMIMEHeaderKey(k)] = nil
 					}
@@ -183,24 +185,24 @@ func (p *Proxy) answer(u *upstreamConn, headLen int, req *http.Request, client *
 				continue
 			}
 		}
-		resp.Header[f.name] = append(resp.Header[f.name], f.value)
+		resp.Header[name] = append(resp.Header[name], value)
 	}
 	switch {
-	case rs.status == http.StatusSwitchingProtocols:
+	case rs.Status == http.StatusSwitchingProtocols:
 		// The upgrade asked for (readAnswerHead): the connection is the tunnel's, never pooled.
 		conn, err := u.detach()
 		if err != nil {
 			return nil, err
 		}
 		resp.Body = &tunnelConn{Conn: conn, pending: bytes.Clone(u.buf[u.r:u.w])}
-	case rs.bodyless(req.Method):
+	case rs.Bodyless(req.Method):
 		resp.Body = http.NoBody
-		p.up.release(u, rs.reusable)
-	case rs.chunked:
+		p.up.release(u, rs.Reusable)
+	case rs.Chunked:
 		// A body malformed in the bytes that came with the head is a malformed answer (502), as
 		// on the front end, where nothing has gone to the client by then either (relay).
-		var first chunkScanner
-		if _, _, err := first.scan(u.buf[u.r:u.w]); err != nil {
+		var first httpframe.ChunkScanner
+		if _, _, err := first.Scan(u.buf[u.r:u.w]); err != nil {
 			u.close()
 			return nil, err
 		}
@@ -216,7 +218,7 @@ func (p *Proxy) answer(u *upstreamConn, headLen int, req *http.Request, client *
 
 // answerBody reads an answer's body from its instance connection as the instance framed it
 // (chunked bodies stay chunk-coded), by the front end's rules: Content-Length bytes, chunk by chunk
-// up to the end of the trailer section (chunkScanner), or until the instance closes. At the
+// up to the end of the trailer section (httpframe.ChunkScanner), or until the instance closes. At the
 // framed end the connection goes back to the pool (upstreams.release), if nothing beyond the end
 // was read and the instance keeps it open; a body cut short, malformed or closed early closes it.
 type answerBody struct {
@@ -227,13 +229,13 @@ type answerBody struct {
 	chunked    bool
 	untilClose bool
 	reusable   bool
-	chunks     chunkScanner
+	chunks     httpframe.ChunkScanner
 	err        error // what every later Read returns (io.EOF at the end)
 }
 
-func newAnswerBody(p *Proxy, u *upstreamConn, client waitingClient, rs *response) *answerBody {
-	return &answerBody{p: p, u: u, client: client, left: rs.length, chunked: rs.chunked,
-		untilClose: rs.untilClose, reusable: rs.reusable}
+func newAnswerBody(p *Proxy, u *upstreamConn, client waitingClient, rs *httpframe.Response) *answerBody {
+	return &answerBody{p: p, u: u, client: client, left: rs.Length, chunked: rs.Chunked,
+		untilClose: rs.UntilClose, reusable: rs.Reusable}
 }
 
 var errBodyClosed = errors.New("the answer's body was closed before its end")
@@ -260,7 +262,7 @@ func (b *answerBody) Read(p []byte) (int, error) {
 	switch {
 	case b.chunked:
 		var err error
-		if take, done, err = b.chunks.scan(avail); err != nil {
+		if take, done, err = b.chunks.Scan(avail); err != nil {
 			return 0, b.end(false, err)
 		}
 	case !b.untilClose:
@@ -318,22 +320,12 @@ func (c *chunkedAnswer) readTrailer() error {
 	if err != nil {
 		return err
 	}
-	for len(rest) > 0 {
-		line, next, ok := cutLineLF(rest)
-		if !ok || len(line) == 0 {
-			break
-		}
-		rest = next
-		name, value, ok := parseField(line)
-		if !ok {
-			return errBadChunk
-		}
+	return httpframe.ParseTrailer(rest, func(name, value string) {
 		if c.resp.Trailer == nil {
 			c.resp.Trailer = http.Header{}
 		}
 		c.resp.Trailer[name] = append(c.resp.Trailer[name], value)
-	}
-	return nil
+	})
 }
 
 func (c *chunkedAnswer) Close() error { return c.raw.Close() }
@@ -357,9 +349,9 @@ func (t *tunnelConn) Read(p []byte) (int, error) {
 // detach takes u out of the front end's reading (waiter, owned socket) and returns it as a
 // net.Conn without a deadline, for a tunnel.
 func (u *upstreamConn) detach() (net.Conn, error) {
-	u.aw.release()
+	u.aw.Release()
 	if u.sock != nil {
-		return u.sock.netConn()
+		return u.sock.NetConn()
 	}
 	u.conn.SetReadDeadline(time.Time{})
 	return u.conn, nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // upstreamConn is one keep-alive HTTP/1.1 connection to an instance, owned by one request at a
@@ -22,10 +24,10 @@ type upstreamConn struct {
 	idleSince time.Time
 	// deadline is the read deadline set last (see readSliced).
 	deadline time.Time
-	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
-	aw *waiter
-	// sock is the socket when the front end owns it (owned_linux.go); conn is then closed.
-	sock *ownedSocket
+	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
+	aw *netpoll.Waiter
+	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed.
+	sock *netpoll.OwnedSocket
 }
 
 // write writes b to the instance.
@@ -33,9 +35,9 @@ func (c *upstreamConn) write(b []byte) (int, error) { return writeSocket(c.aw, c
 
 // close closes the connection (its owner, or the pool for an idle one).
 func (c *upstreamConn) close() {
-	c.aw.release()
+	c.aw.Release()
 	if c.sock != nil {
-		c.sock.close()
+		c.sock.Close()
 		return
 	}
 	c.conn.Close()
@@ -61,6 +63,7 @@ type upstreams struct {
 	pools       sync.Map // addr -> *connPool
 	closed      atomic.Bool
 	io          ioMode
+	arrivals    *netpoll.Arrivals // the proxy's
 }
 
 func (u *upstreams) pool(addr string) *connPool {
@@ -79,7 +82,7 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 		c = p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		c.aw.setPooled(false)
+		c.aw.SetPooled(false)
 		if now.Sub(c.idleSince) >= u.idleTimeout {
 			c.close() // idle too long: the instance may have dropped it already
 			continue
@@ -106,8 +109,8 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	c.sock, _, c.aw = frontSocket(conn, false, u.io) // nothing comes before the first request
-	c.aw.watchIdle(c.evictIdle)
+	c.sock, _, c.aw = frontSocket(u.arrivals, conn, false, u.io) // nothing comes before the first request
+	c.aw.WatchIdle(c.evictIdle)
 	return c, false, nil
 }
 
@@ -138,7 +141,7 @@ func (c *upstreamConn) evictIdle() {
 		}
 		look := p.addIdle(c)
 		p.mu.Unlock()
-		if !look || !c.aw.claimPooled() {
+		if !look || !c.aw.ClaimPooled() {
 			return
 		}
 	}
@@ -149,8 +152,8 @@ func (c *upstreamConn) evictIdle() {
 // only), and the caller is to evict it (evictIdle) once it has claimed that (claimPooled).
 func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 	p.idle = append(p.idle, c)
-	c.aw.setPooled(true)
-	return c.aw.idleHint()
+	c.aw.SetPooled(true)
+	return c.aw.IdleHint()
 }
 
 // quiet reports whether nothing arrived on an idle connection since its last answer ended:
@@ -162,9 +165,9 @@ func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 // epoll set reported since the last read (a system call only when it reported something).
 func (c *upstreamConn) quiet(look bool) bool {
 	if c.aw != nil {
-		return c.aw.idleQuiet(look)
+		return c.aw.IdleQuiet(look)
 	}
-	return connQuiet(c.conn)
+	return netpoll.ConnQuiet(c.conn)
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
@@ -193,7 +196,7 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	// read (an answer's end is where the instance's bytes should stop) left only a wake-up.
 	look := p.addIdle(c)
 	p.mu.Unlock()
-	if look && c.aw.claimPooled() {
+	if look && c.aw.ClaimPooled() {
 		c.evictIdle()
 	}
 }
