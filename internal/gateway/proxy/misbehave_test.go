@@ -35,18 +35,10 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 		stray: make(chan struct{}), wrote: make(chan struct{}, 16), events: make(chan string, 16)}
 	done := make(chan struct{})
 	inst.addr = rawInstance(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(io.Discard, req.Body); err != nil {
-				return
-			}
+		serveRequests(c, func(br *bufio.Reader, req *http.Request, _ []byte) bool {
 			if req.URL.Path != "/trigger" {
 				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
-				continue
+				return true
 			}
 			if inst.sameSegment {
 				io.WriteString(c, inst.answer+inst.strayBytes)
@@ -55,7 +47,7 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 				select {
 				case <-inst.stray:
 				case <-done:
-					return
+					return false
 				}
 				io.WriteString(c, inst.strayBytes)
 				select {
@@ -66,10 +58,11 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 			// The gateway's next move on this connection: it closes it, or sends a request.
 			if _, err := br.Peek(1); err != nil {
 				inst.events <- "closed"
-				return
+				return false
 			}
 			inst.events <- "reused"
-		}
+			return true
+		})
 	})
 	t.Cleanup(func() { close(done) }) // before rawInstance's cleanup waits for its handlers
 	return inst
@@ -311,20 +304,31 @@ func TestAmbiguousFramingIsRefusedAndClosed(t *testing.T) {
 	}
 }
 
-// httptestInstance answers every request with 200 and counts them.
+// httptestInstance answers every request with 200 and counts them (a request cut short is not
+// one).
 func httptestInstance(t *testing.T, requests *atomic.Int32) string {
 	return rawInstance(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(io.Discard, req.Body); err != nil {
-				return // a request cut short: not one
-			}
+		serveRequests(c, func(*bufio.Reader, *http.Request, []byte) bool {
 			requests.Add(1)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
+			return true
+		})
 	})
+}
+
+// serveRequests reads the requests of an instance's connection c, each with its whole body, and
+// gives each to handle (with c's reader), until the connection ends, a body is cut short, or
+// handle returns false.
+func serveRequests(c net.Conn, handle func(br *bufio.Reader, req *http.Request, body []byte) bool) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil || !handle(br, req, body) {
+			return
+		}
+	}
 }

@@ -27,19 +27,11 @@ func bothPathsShareOnePool(t *testing.T, mode ioMode) {
 	seen := make(chan string, 16)
 	addr := rawInstance(t, func(c net.Conn) {
 		id := conns.Add(1)
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				return
-			}
+		serveRequests(c, func(_ *bufio.Reader, req *http.Request, body []byte) bool {
 			seen <- fmt.Sprintf("conn %d: %s %s %q", id, req.Method, req.URL.Path, body)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
+			return true
+		})
 	})
 	_, _, gw := startServerIO(t, mode, Options{}, ServerOptions{}, addr)
 	requests := []struct{ raw, want string }{
