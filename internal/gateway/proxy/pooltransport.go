@@ -39,6 +39,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	upgrade := upgradeAsked(req)
 	var rs httpframe.Response
 	headLen, sent := 0, 0
+	early := false // the answer came while the request could not be sent whole
 	u, err := p.forward(att, idempotent(req.Method), resendable(req), func(u *upstreamConn, reused bool) error {
 		out := req
 		if sent > 0 && req.Body != nil && req.Body != http.NoBody {
@@ -52,17 +53,28 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			out = &again
 		}
 		sent++
-		if err := writeRequest(u, reused, out); err != nil {
-			return err
+		early = false
+		werr := writeRequest(u, reused, out)
+		var un *UnansweredError
+		if werr != nil && !errors.As(werr, &un) {
+			return werr
 		}
 		var err error
 		headLen, err = p.readAnswerHead(u, reused, client, &rs, req.Method, upgrade)
+		if werr != nil {
+			if err != nil {
+				return werr
+			}
+			// The instance answered before it stopped reading the request (a 413 to a large
+			// upload): that answer is the answer, and the connection is not used again.
+			early = true
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return p.answer(u, headLen, req, client)
+	return p.answer(u, headLen, req, client, early)
 }
 
 // writeRequest writes req (head and body) to the instance over u, as net/http's Transport would
@@ -142,13 +154,15 @@ func (c *netHTTPClient) interim(rs *httpframe.Response) error {
 
 // answer makes the http.Response of the answer whose head (headLen bytes) u's buffer holds. Its
 // body reads from u, framed as the head says; u goes back to the pool or is closed when it ends.
-func (p *Proxy) answer(u *upstreamConn, headLen int, req *http.Request, client *netHTTPClient) (*http.Response, error) {
+// early: the request was not sent whole, so the connection is closed after the answer.
+func (p *Proxy) answer(u *upstreamConn, headLen int, req *http.Request, client *netHTTPClient, early bool) (*http.Response, error) {
 	var rs httpframe.Response
 	// A copy that outlives the buffer: the response's strings point into it.
 	if err := rs.Parse(bytes.Clone(u.buf[u.r:u.r+headLen]), headLen, req.Method); err != nil {
 		u.close()
 		return nil, err
 	}
+	rs.Reusable = rs.Reusable && !early
 	u.r += headLen
 	resp := &http.Response{
 		Status:     strconv.Itoa(rs.Status) + " " + http.StatusText(rs.Status),

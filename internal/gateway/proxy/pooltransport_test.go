@@ -51,3 +51,32 @@ func bothPathsShareOnePool(t *testing.T, mode ioMode) {
 		}
 	}
 }
+
+// TestEarlyAnswerToAnUploadReachesClient: an instance that answers a large upload before reading
+// it (413) and closes the connection makes the gateway's write of the body fail; its answer, not a
+// 502, is what the client gets (poolTransport reads the answer after a failed write).
+func TestEarlyAnswerToAnUploadReachesClient(t *testing.T) {
+	const size = 64 << 20 // more than the sockets' buffers hold: the gateway's write must fail
+	addr := rawInstance(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big\n")
+		// Close without reading the body: the gateway's write fails.
+	})
+	_, _, gw := startServer(t, Options{}, ServerOptions{}, addr)
+	c := dial(t, gw)
+	go func() {
+		io.WriteString(c.conn, fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: shop.example\r\nContent-Length: %d\r\n\r\n", size))
+		chunk := make([]byte, 1<<20)
+		for range size / len(chunk) {
+			if _, err := c.conn.Write(chunk); err != nil {
+				return // the gateway closed the connection after the answer
+			}
+		}
+	}()
+	resp, body := c.answer()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || body != "too big\n" {
+		t.Fatalf("the client got %s %q, want the instance's 413", resp.Status, body)
+	}
+}
