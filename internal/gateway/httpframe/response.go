@@ -3,6 +3,7 @@ package httpframe
 import (
 	"bytes"
 	"errors"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,6 +116,40 @@ func cutLineLF(b []byte) (line, rest []byte, ok bool) {
 func (rs *Response) Bodyless(method string) bool {
 	return rs.Status < 200 || rs.Status == http.StatusNoContent || rs.Status == http.StatusNotModified ||
 		method == http.MethodHead || (!rs.Chunked && !rs.UntilClose && rs.Length == 0)
+}
+
+// Fields yields the answer head's fields in order, names canonical; the strings point into the
+// buffer Parse read.
+func (rs *Response) Fields() iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for _, f := range rs.fields {
+			if !yield(f.name, f.value) {
+				return
+			}
+		}
+	}
+}
+
+// ParseTrailer reads a chunked body's trailer section (the lines after the last chunk, up to and
+// with the blank line that ends it) by the rules of head fields, and gives each field to add
+// (names canonical; the strings point into b). A malformed line is ErrBadChunk.
+func ParseTrailer(b []byte, add func(name, value string)) error {
+	for len(b) > 0 {
+		line, rest, ok := cutLineLF(b)
+		if !ok {
+			return ErrBadChunk
+		}
+		if len(line) == 0 {
+			return nil
+		}
+		name, value, ok := parseField(line)
+		if !ok {
+			return ErrBadChunk
+		}
+		add(name, value)
+		b = rest
+	}
+	return ErrBadChunk // no blank line
 }
 
 // lastToken is the last comma-separated token of v.
@@ -249,8 +284,7 @@ var ErrBadChunk = errors.New("the instance sent a malformed chunked body")
 const maxChunkLine = 64 << 10
 
 // maxChunkSizeDigits bounds a chunk size: 15 hex digits fit an int64 (net/http's client refuses
-// more too). The one bound for both paths: ChunkScanner (the front end) and HeadScan (net/http's
-// transport).
+// more too). The one bound for both paths (ChunkScanner).
 const maxChunkSizeDigits = 15
 
 // Scan consumes p and returns how many of its bytes belong to the body; done: the body ended

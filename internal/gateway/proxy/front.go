@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,12 +60,12 @@ func (p *Proxy) serveFront(c *clientConn) bool {
 	d.Backend.Acquire()
 	att := attempt{in: &rq.HTTP, table: t, decision: d}
 	defer p.finish(&att, start)
-	return p.relay(c, &att, start)
+	return p.relay(c, &att)
 }
 
 // relay exchanges the request with an instance and passes the answer to the client.
-func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
-	u, headLen, err := p.exchangeFront(c, att, now)
+func (p *Proxy) relay(c *clientConn, att *attempt) bool {
+	u, headLen, err := p.exchangeFront(c, att)
 	if err != nil {
 		if errors.Is(err, errClientGone) {
 			att.status = 499 // nginx's "client closed request", for the counters only
@@ -111,11 +110,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		}
 	}
 	putFrontBuf(outp, out)
-	if werr != nil || rerr != nil || !rs.Reusable || u.r != u.w {
-		u.close()
-	} else {
-		p.up.put(u, time.Now())
-	}
+	p.up.release(u, werr == nil && rerr == nil && rs.Reusable)
 	// An answer cut short by the instance is cut short for the client too (its connection
 	// closes), rather than ended as if it were complete.
 	return werr == nil && rerr == nil && !ch.CloseAfter
@@ -181,111 +176,94 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 	}
 }
 
-// exchangeFront sends the request to the chosen instance and reads the answer's head. After a
-// failure it does what retryFor says: one other instance after a dial failure, one new
-// connection after a reused one ended unanswered, nothing once an answer byte came.
-func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upstreamConn, int, error) {
-	retried := false
-	for {
-		b := att.decision.Backend
-		u, headLen, err := p.tryInstanceFront(c, b.Addr, now)
-		if err == nil {
-			p.succeeded(b)
-			return u, headLen, nil
-		}
-		if errors.Is(err, errClientGone) {
-			return nil, 0, err
-		}
-		r, failure := retryFor(err, true, true) // GET and HEAD without a body
-		if failure {
-			p.failed(b)
-		}
-		if r != retryElsewhere || retried {
-			return nil, 0, err
-		}
-		now = time.Now()
-		d, cerr := att.table.Choose(att.in, now, b)
-		if cerr != nil || d.Backend == b {
-			return nil, 0, err
-		}
-		d.Backend.Acquire()
-		b.Release()
-		att.decision = d
-		retried = true
-	}
-}
-
-// tryInstanceFront does one exchange with addr, on a pooled connection if there is one. An
-// instance may close an idle connection just as it is taken; when it ended before any byte of
-// an answer, the request goes once more on a new connection (retryFor).
-func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*upstreamConn, int, error) {
-	u, reused, err := p.up.get(context.Background(), addr, now)
-	if err != nil {
-		return nil, 0, err
-	}
-	headLen, err := p.roundTripFront(c, u, reused)
-	if err != nil {
-		u.close()
-		if r, _ := retryFor(err, true, true); r != retryNewConn {
-			return nil, 0, err
-		}
-		if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
-			return nil, 0, err
-		}
-		if headLen, err = p.roundTripFront(c, u, false); err != nil {
-			u.close()
-			return nil, 0, err
-		}
-	}
-	return u, headLen, nil
+// exchangeFront sends the request to the chosen instance and reads the answer's head, by the one
+// forwarding policy (forward): GET and HEAD without a body, idempotent and resendable.
+func (p *Proxy) exchangeFront(c *clientConn, att *attempt) (u *upstreamConn, headLen int, err error) {
+	u, err = p.forward(att, true, true, func(u *upstreamConn, reused bool) (err error) {
+		headLen, err = p.roundTripFront(c, u, reused)
+		return err
+	})
+	return u, headLen, err
 }
 
 // roundTripFront writes the request head on u and reads the final answer's head (parsed into
-// c.rs; its length is returned), passing 1xx answers on to the client. A connection that ends
-// before any byte of the answer is an UnansweredError.
-func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (headLen int, err error) {
+// c.x.rs; its length is returned), passing 1xx answers on to the client.
+func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (int, error) {
 	outp := frontBufs.Get().(*[]byte)
 	head := c.x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
-	_, err = u.write(head)
+	_, err := u.write(head)
 	putFrontBuf(outp, head)
 	if err != nil {
-		if connectionEnded(err) {
-			return 0, &UnansweredError{Reused: reused, Err: err}
-		}
-		return 0, err
+		return 0, sendFailure(err, reused)
 	}
 	p.yieldBeforeRead()
+	return p.readAnswerHead(u, reused, c, &c.x.rs, c.x.rq.Method, false)
+}
+
+// sendFailure is the error of a failed write of a request to an instance: an UnansweredError when
+// the connection ended (no answer can have come), else err.
+func sendFailure(err error, reused bool) error {
+	if connectionEnded(err) {
+		return &UnansweredError{Reused: reused, Err: err}
+	}
+	return err
+}
+
+// waitingClient is the client of a request that waits on an instance: the front end's connection
+// (clientConn) or a request that net/http serves (netHTTPClient).
+type waitingClient interface {
+	// clientGone reports, without waiting, whether the client went away.
+	clientGone() bool
+	// interim passes an informational (1xx) answer, parsed into rs, on to the client.
+	interim(rs *httpframe.Response) error
+}
+
+// readAnswerHead reads the final answer's head to a request of the given method from u (parsed
+// into rs; its length is returned), on both paths. Interim answers (1xx) go to the client as they
+// come; a 101 is final only when the request asked to switch (upgrade). A connection that ends
+// before any byte of the answer is an UnansweredError.
+func (p *Proxy) readAnswerHead(u *upstreamConn, reused bool, w waitingClient, rs *httpframe.Response, method string, upgrade bool) (headLen int, err error) {
 	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
 	for range 5 {
-		if headLen, err = u.readHead(c, deadline); err != nil {
+		if headLen, err = u.readHead(w, deadline); err != nil {
 			if u.w == 0 && connectionEnded(err) {
 				return 0, &UnansweredError{Reused: reused, Err: err}
 			}
 			return 0, err
 		}
-		if err = c.x.rs.Parse(u.buf[u.r:], headLen, c.x.rq.Method); err != nil {
+		if err = rs.Parse(u.buf[u.r:], headLen, method); err != nil {
 			return 0, err
 		}
 		switch {
-		case c.x.rs.Status >= 200:
+		case rs.Status >= 200:
 			return headLen, nil
-		case c.x.rs.Status == http.StatusSwitchingProtocols:
+		case rs.Status == http.StatusSwitchingProtocols && upgrade:
+			return headLen, nil
+		case rs.Status == http.StatusSwitchingProtocols:
 			return 0, errSwitchedProtocols
 		}
 		// 103 Early Hints and the like go to the client as they come.
-		hints := frontBufs.Get().(*[]byte)
-		_, err := c.write(c.x.rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
-		frontBufs.Put(hints)
-		if err != nil {
-			return 0, errClientGone
+		if err := w.interim(rs); err != nil {
+			return 0, err
 		}
 		u.r += headLen
 	}
 	return 0, errTooManyInformational
 }
 
+// interim writes an informational answer to the front end's client.
+func (c *clientConn) interim(rs *httpframe.Response) error {
+	hints := frontBufs.Get().(*[]byte)
+	_, err := c.write(rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
+	frontBufs.Put(hints)
+	if err != nil {
+		return errClientGone
+	}
+	return nil
+}
+
 // readHead reads until u's buffer holds a whole answer head and returns its length.
-func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) {
+func (u *upstreamConn) readHead(w waitingClient, deadline time.Time) (int, error) {
 	scanned := u.r
 	for {
 		from := max(scanned-3, u.r)
@@ -310,7 +288,7 @@ func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) 
 				u.buf = grown
 			}
 		}
-		n, err := u.readSliced(c, deadline)
+		n, err := u.readSliced(w, deadline)
 		if err == io.EOF && (n > 0 || u.w > u.r) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -324,7 +302,7 @@ func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) 
 // headWaitSlice and looks between them whether the client is still there, until deadline (zero:
 // none). The connection's read deadline is moved only when it is off by more than half a slice,
 // so a busy connection does not reset its timer for every request.
-func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error) {
+func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, error) {
 	for {
 		now := time.Now()
 		target := now.Add(headWaitSlice)
@@ -343,7 +321,7 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return 0, err
 		}
-		if c.clientGone() {
+		if w.clientGone() {
 			return 0, errClientGone
 		}
 	}

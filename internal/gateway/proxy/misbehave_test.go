@@ -35,15 +35,10 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 		stray: make(chan struct{}), wrote: make(chan struct{}, 16), events: make(chan string, 16)}
 	done := make(chan struct{})
 	inst.addr = rawInstance(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
+		serveRequests(c, func(br *bufio.Reader, req *http.Request, _ []byte) bool {
 			if req.URL.Path != "/trigger" {
 				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
-				continue
+				return true
 			}
 			if inst.sameSegment {
 				io.WriteString(c, inst.answer+inst.strayBytes)
@@ -52,7 +47,7 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 				select {
 				case <-inst.stray:
 				case <-done:
-					return
+					return false
 				}
 				io.WriteString(c, inst.strayBytes)
 				select {
@@ -63,10 +58,11 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 			// The gateway's next move on this connection: it closes it, or sends a request.
 			if _, err := br.Peek(1); err != nil {
 				inst.events <- "closed"
-				return
+				return false
 			}
 			inst.events <- "reused"
-		}
+			return true
+		})
 	})
 	t.Cleanup(func() { close(done) }) // before rawInstance's cleanup waits for its handlers
 	return inst
@@ -88,26 +84,44 @@ var strayCases = []struct {
 }
 
 // TestStrayBytesNeverAnswerAnotherRequest: the reproduction of issue 13 and its variants, 1,000
-// rounds each on the front end (and 100 through net/http): after the trigger's answer the
-// instance sends a whole answer nobody asked for; then four clients, each on a new connection,
-// ask for their own paths. Each must get its own path back, and the instance's connection that
-// carried the stray bytes must be closed, never reused.
+// rounds each on every path: the front end, net/http (--net-http-only), and in the default mode a
+// POST with a body (handed off to net/http) as the trigger, with two of the four clients sending
+// POSTs too, so that the front end and the net/http path take connections from the one pool.
+// After the trigger's answer the instance sends a whole answer nobody asked for; then four
+// clients, each on a new connection, ask for their own paths. Each must get its own path back,
+// and the instance's connection that carried the stray bytes must be closed, never reused.
 func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
+	rounds := 1000
+	if raceDetector {
+		rounds = 50 // the 1,000 rounds run in the plain pass (race_on_test.go)
+	}
+	type strayPath struct {
+		name        string
+		netHTTPOnly bool
+		post        bool // the trigger and half of the clients send a POST with a body
+	}
+	strayPaths := []strayPath{{name: "POST hand-off", post: true}}
 	for _, path := range paths {
-		rounds := 1000
-		if path.netHTTPOnly {
-			rounds = 100
-		}
+		strayPaths = append(strayPaths, strayPath{name: path.name, netHTTPOnly: path.netHTTPOnly})
+	}
+	for _, path := range strayPaths {
 		for _, tc := range strayCases {
+			if path.post && tc.method == http.MethodHead {
+				continue // a POST's answer has a body: the HEAD cases have no POST form
+			}
 			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
 				inst := startStrayInstance(t, tc.answer, poisoned, tc.sameSegment)
 				_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, inst.addr)
+				method, triggerRaw := tc.method, tc.method+" /trigger HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+				if path.post {
+					method, triggerRaw = http.MethodPost, "POST /trigger HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\nbody"
+				}
 				wrong := 0
 				for round := range rounds {
 					trigger := dial(t, gw)
-					trigger.send(tc.method + " /trigger HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+					trigger.send(triggerRaw)
 					trigger.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: tc.method})
+					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: method})
 					if err != nil {
 						t.Fatalf("round %d: the trigger's answer: %v", round, err)
 					}
@@ -131,11 +145,15 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 						wg.Add(1)
 						go func() {
 							defer wg.Done()
+							method := http.MethodGet
+							if path.post && user%2 == 1 {
+								method = http.MethodPost
+							}
 							want := fmt.Sprintf("/private/user%d-%d", user, round)
-							got, err := getRaw(gw, want)
+							got, err := askRaw(gw, method, want)
 							if err != nil || got != want {
 								mu.Lock()
-								failures = append(failures, fmt.Sprintf("GET %s: got %q (%v)", want, got, err))
+								failures = append(failures, fmt.Sprintf("%s %s: got %q (%v)", method, want, got, err))
 								mu.Unlock()
 							}
 						}()
@@ -153,14 +171,22 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 }
 
 // getRaw asks for path on a new connection and returns the body of the answer.
-func getRaw(addr, path string) (string, error) {
+func getRaw(addr, path string) (string, error) { return askRaw(addr, http.MethodGet, path) }
+
+// askRaw sends a request for path on a new connection (a POST with a small body) and returns the
+// body of the answer.
+func askRaw(addr, method, path string) (string, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: shop.example\r\n\r\n"); err != nil {
+	req := method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+	if method == http.MethodPost {
+		req = method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\nbody"
+	}
+	if _, err := io.WriteString(conn, req); err != nil {
 		return "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -278,20 +304,31 @@ func TestAmbiguousFramingIsRefusedAndClosed(t *testing.T) {
 	}
 }
 
-// httptestInstance answers every request with 200 and counts them.
+// httptestInstance answers every request with 200 and counts them (a request cut short is not
+// one).
 func httptestInstance(t *testing.T, requests *atomic.Int32) string {
 	return rawInstance(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(io.Discard, req.Body); err != nil {
-				return // a request cut short: not one
-			}
+		serveRequests(c, func(*bufio.Reader, *http.Request, []byte) bool {
 			requests.Add(1)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
+			return true
+		})
 	})
+}
+
+// serveRequests reads the requests of an instance's connection c, each with its whole body, and
+// gives each to handle (with c's reader), until the connection ends, a body is cut short, or
+// handle returns false.
+func serveRequests(c net.Conn, handle func(br *bufio.Reader, req *http.Request, body []byte) bool) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil || !handle(br, req, body) {
+			return
+		}
+	}
 }

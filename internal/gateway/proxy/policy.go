@@ -1,18 +1,20 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"syscall"
+	"time"
 )
 
 // The forwarding policy's errors are typed where the failure happens (as Caddy's reverseproxy
 // does with its DialError), and the one retry decision (retryFor) looks at their types only,
 // never at an error's text.
 
-// DialError: connecting to the instance failed, so it never saw the request. Made in the dial,
-// on both paths (the front end's pool and the net/http transport's DialContext).
+// DialError: connecting to the instance failed, so it never saw the request. Made in the dial
+// of the one upstream pool (upstreams.dial) that both paths take their connections from.
 type DialError struct {
 	Addr string
 	Err  error
@@ -24,7 +26,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 // UnansweredError: the instance's connection ended (closed or reset) before a single byte of an
 // answer came, after or while the request was sent. On a connection that was reused the
 // instance most likely closed it as idle just as the request went out, and did not process it.
-// Made by the front end's exchange (net/http's transport retries this case itself).
+// Made where the answer's head is read (readAnswerHead) or the request written, on both paths.
 type UnansweredError struct {
 	Reused bool
 	Err    error
@@ -54,6 +56,16 @@ const (
 	retryElsewhere       // another instance
 )
 
+// ClientBodyError: reading the client's request body failed while it was sent to the instance
+// (the client went away, or its body broke its framing): not the instance's fault, and no reason
+// to send the request anywhere again. Made where the body is read (poolTransport).
+type ClientBodyError struct{ Err error }
+
+func (e *ClientBodyError) Error() string {
+	return "reading the client's request body: " + e.Err.Error()
+}
+func (e *ClientBodyError) Unwrap() error { return e.Err }
+
 // retryFor is the one retry decision of both paths: a request is sent again only when the
 // instance provably did not process it. A dial failure: on another instance, if the request can
 // be sent again (its body, if any, was not consumed). A reused connection that ended before any
@@ -78,6 +90,10 @@ func retryFor(err error, idempotent, resendable bool) (r retry, countsAsFailure 
 		}
 		return noRetry, true // a fresh connection: the instance may have processed it
 	}
+	var body *ClientBodyError
+	if errors.As(err, &body) {
+		return noRetry, false
+	}
 	// Any other failure: no retry. A connection broken in the middle of an answer still counts
 	// against the instance.
 	return noRetry, connectionEnded(err) || errors.Is(err, io.ErrUnexpectedEOF)
@@ -95,4 +111,86 @@ func idempotent(method string) bool {
 // resendable: the request has no body, or one that can be had again.
 func resendable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// exchangeFunc does one exchange with an instance over u: it sends the request and reads the
+// answer's head. reused: u came from the pool (it passed the reuse check, upstreams.get). It
+// returns the failure typed where it happened (DialError, UnansweredError, ClientBodyError, or
+// the instance's malformed answer). It may be called again, on another connection, when
+// retryFor says the instance did not process the request.
+type exchangeFunc func(u *upstreamConn, reused bool) error
+
+// forward is the forwarding policy of both paths (the front end's relay and the net/http path's
+// poolTransport), the only place where an instance is tried, a failure classified (retryFor),
+// counted towards ejection, and the request sent once more: on a new connection to the same
+// instance after a reused connection ended unanswered, or to one other instance (chosen again by
+// the routing table, never the one that failed) after a dial failure. The instance's connection
+// comes from the one upstream pool and is returned with its answer's head read; the caller
+// passes the body on and gives the connection back (upstreams.put) only when the answer ended
+// exactly where its framing says.
+func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
+	retried := false
+	for {
+		b := att.decision.Backend
+		u, err := p.tryInstance(b.Addr, idem, resend, exchange)
+		if err == nil {
+			p.succeeded(b)
+			return u, nil
+		}
+		if errors.Is(err, errClientGone) || att.in.Context().Err() != nil {
+			return nil, err // the client went away: not the instance's fault
+		}
+		r, failure := retryFor(err, idem, resend)
+		if failure {
+			p.failed(b)
+		}
+		if r != retryElsewhere || retried {
+			return nil, err
+		}
+		d, cerr := att.table.Choose(att.in, time.Now(), b)
+		if cerr != nil || d.Backend == b {
+			return nil, err
+		}
+		d.Backend.Acquire()
+		b.Release()
+		att.decision = d
+		retried = true
+	}
+}
+
+// tryInstance does one exchange with addr, on a pooled connection if there is one. An instance
+// may close an idle connection just as it is taken; when it ended before any byte of an answer,
+// the request goes once more on a new connection (retryFor).
+func (p *Proxy) tryInstance(addr string, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
+	u, reused, err := p.up.get(context.Background(), addr, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err = exchange(u, reused); err == nil {
+		return u, nil
+	}
+	u.close()
+	if r, _ := retryFor(err, idem, resend); r != retryNewConn {
+		return nil, err
+	}
+	if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
+		return nil, err
+	}
+	if err = exchange(u, false); err != nil {
+		u.close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// release gives c back to its pool when its answer ended exactly where its framing says, with no
+// byte beyond that end read (c.r == c.w), and clean (the answer passed whole and the instance
+// keeps the connection open); otherwise it closes c. Both paths end an exchange here; the reuse
+// check when c is taken again (get) sees what arrived later.
+func (u *upstreams) release(c *upstreamConn, clean bool) {
+	if clean && c.r == c.w {
+		u.put(c, time.Now())
+		return
+	}
+	c.close()
 }

@@ -1,8 +1,10 @@
 // Package proxy serves a gateway's port and forwards its requests to the instances its routing
 // table chooses: GET and HEAD without a body through the gateway's own HTTP/1.1 front end with
 // pooled instance connections (server.go, conn.go, front.go), every other connection through
-// net/http and httputil.ReverseProxy with Rewrite over one shared, tuned http.Transport; one retry on another instance when an idempotent request cannot reach its
-// instance; passive ejection of instances that keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
+// net/http and httputil.ReverseProxy with Rewrite, whose transport (pooltransport.go) forwards
+// over the same pool. Both paths forward by one policy (policy.go: forward, retryFor): one retry
+// when the instance provably did not process the request; passive ejection of instances that
+// keep failing; the sticky cookie; a plain-text 503 that says why nothing could serve.
 package proxy
 
 import (
@@ -72,11 +74,11 @@ func (o *Options) defaults() {
 
 // Proxy forwards requests for every gateway of the process over one transport.
 type Proxy struct {
-	opts      Options
-	transport *http.Transport
-	rp        *httputil.ReverseProxy
-	up        *upstreams  // instance connections of the front end
-	buffers   *bufferPool // ReverseProxy's body-copy buffers
+	opts Options
+	rp   *httputil.ReverseProxy
+	// up is the one pool of instance connections, of the front end and the net/http path.
+	up      *upstreams
+	buffers *bufferPool // ReverseProxy's body-copy buffers
 	// tables maps a routing table (by address) to the metrics of its routes. An entry lives as
 	// long as its table: a cleanup removes it once the table is garbage, so requests that
 	// started on an old table still find their counters.
@@ -107,21 +109,9 @@ func New(opts Options) *Proxy {
 		idleTimeout: opts.IdleConnTimeout,
 		arrivals:    p.arrivals,
 	}
-	p.transport = &http.Transport{
-		Proxy:                 nil, // instances are reached directly, never through HTTP_PROXY
-		DialContext:           dialWithDialError(&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}),
-		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds each instance
-		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
-		IdleConnTimeout:       opts.IdleConnTimeout,
-		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		// Instances speak HTTP/1.1 (websocket upgrades need it); compressed bodies pass as they are.
-		ForceAttemptHTTP2:  false,
-		DisableCompression: true,
-	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &retryTransport{p: p},
+		Transport:      &poolTransport{p: p},
 		FlushInterval:  -1, // stream: flush after every write (server-sent events, long polls)
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
@@ -144,14 +134,10 @@ func (b *bufferPool) Get() []byte {
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
-// Transport is the shared transport to instances (for health checks to reuse its settings).
-func (p *Proxy) Transport() *http.Transport { return p.transport }
-
 // Close drops idle connections to instances; the front end's connections that finish their
 // exchange later are closed too (Close is for shutdown, after the proxy's servers are shut down:
 // it also closes the arrival-order epoll set).
 func (p *Proxy) Close() {
-	p.transport.CloseIdleConnections()
 	p.up.close()
 	p.arrivals.Close()
 }
@@ -308,7 +294,8 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 		http.Error(w, framing.Error(), framing.HTTPStatus())
 		return
 	}
-	if r.Context().Err() != nil {
+	var body *ClientBodyError
+	if r.Context().Err() != nil || errors.As(err, &body) {
 		// The client went away (or ended before its body did); nothing to answer and not the
 		// instance's fault. 499 is nginx's "client closed request", used here only for the
 		// counters. The connection is closed without an answer: none may be made up for a
@@ -331,72 +318,6 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	route := att.decision.Table.Routes()[att.decision.Route].Name
 	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
 	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
-}
-
-// dialWithDialError is d.DialContext whose failures are DialErrors: made in the dial, so that
-// the retry decision (retryFor) can tell that the instance never saw the request (net/http's
-// transport passes a dial's error through unchanged); its connections are guardedConns.
-func dialWithDialError(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, &DialError{Addr: addr, Err: err}
-		}
-		return &guardedConn{Conn: conn}, nil
-	}
-}
-
-// retryTransport sends a request once more, to another instance, when retryFor says so (its
-// instance could not be connected to). A reused connection that the instance closed unanswered
-// is net/http's transport's own to retry, and it does (idempotent requests only).
-type retryTransport struct{ p *Proxy }
-
-func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := rt.p
-	att, ok := req.Context().Value(attemptKey{}).(*attempt)
-	if !ok {
-		return p.transport.RoundTrip(req)
-	}
-	req = withReuseCheck(req)
-	resp, err := p.transport.RoundTrip(req)
-	if err == nil {
-		p.succeeded(att.decision.Backend)
-		return resp, nil
-	}
-	if req.Context().Err() != nil {
-		return nil, err
-	}
-	failed := att.decision.Backend
-	r, failure := retryFor(err, idempotent(req.Method), resendable(req))
-	if failure {
-		p.failed(failed)
-	}
-	if r != retryElsewhere {
-		return nil, err
-	}
-	d, cerr := att.table.Choose(att.in, time.Now(), failed)
-	if cerr != nil || d.Backend == failed {
-		return nil, err
-	}
-	d.Backend.Acquire()
-	failed.Release()
-	att.decision = d
-	retry := req.Clone(req.Context())
-	retry.URL.Host = d.Backend.Addr
-	if req.GetBody != nil {
-		if retry.Body, err = req.GetBody(); err != nil {
-			return nil, err
-		}
-	}
-	resp, err = p.transport.RoundTrip(retry)
-	if err == nil {
-		p.succeeded(d.Backend)
-		return resp, nil
-	}
-	if _, failure := retryFor(err, false, false); failure && req.Context().Err() == nil {
-		p.failed(d.Backend)
-	}
-	return resp, err
 }
 
 // Forget drops the failure count and the idle connections of an instance that no table names
