@@ -32,6 +32,10 @@ type arrivals struct {
 	rc      syscall.RawConn // the epoll descriptor, in the runtime's poller
 	mu      sync.RWMutex
 	waiters map[int32]*waiter
+	// round counts the dispatcher's rounds: one per readiness of the set, its epoll_pwait calls
+	// until one returns less than a full batch (the set's ready list was empty then). done is
+	// the last round whose every event was handled: flags set, waiters signalled (harvested).
+	round, done atomic.Uint64
 }
 
 var arrivalSet arrivals
@@ -76,16 +80,19 @@ func (a *arrivals) dispatch() {
 	events := make([]syscall.EpollEvent, 256)
 	woken := make([]*waiter, 0, len(events))
 	batch := func(fd uintptr) bool {
+		round := a.round.Add(1)
 		for {
 			// Raw: a zero timeout never blocks, so the scheduler need not know (see readOnce).
 			r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
+				a.done.Store(round)
 				return false
 			}
-			woken = a.wake(events[:n], woken)
+			woken = a.wake(events[:n], woken, round)
 			// A full batch may have left events behind, and those wake the runtime no more.
 			if n < len(events) {
+				a.done.Store(round)
 				return false
 			}
 		}
@@ -97,9 +104,9 @@ func (a *arrivals) dispatch() {
 	}
 }
 
-// wake signals the waiters of a batch of events, the first arrival last. woken is scratch
-// space, returned empty for the next batch.
-func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter) []*waiter {
+// wake signals the waiters of a batch of events of the given round, the first arrival last.
+// woken is scratch space, returned empty for the next batch.
+func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter, round uint64) []*waiter {
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
@@ -127,6 +134,10 @@ func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter) []*waiter 
 	// A goroutine made ready goes into the scheduler's next-to-run slot and pushes the one
 	// there to the back of the run queue: the last woken runs first, the others then in the
 	// order woken. So the first arrival is woken last.
+	// Every flag of the batch is set before the first signal (waiter.dataRound).
+	for _, w := range woken {
+		w.signalRound.Store(round)
+	}
 	for _, w := range woken[1:] {
 		w.signal()
 	}
@@ -160,6 +171,15 @@ type waiter struct {
 	// becomes readable.
 	pooled      atomic.Bool
 	onIdleEvent func()
+	// The dispatcher's rounds (arrivals.round) the socket's data was seen in, for dataRound:
+	// signalRound is the last round that signalled the waiter (set by the dispatcher), wokeRound
+	// what it was when the last wait ended, drainRound what arrivals.round was right after the
+	// last read that left the socket empty (drained: it found nothing, or less than it could take).
+	signalRound           atomic.Uint64
+	wokeRound, drainRound uint64
+	drained               bool
+	// dataSeen: see dataRound.
+	dataSeen uint64
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
@@ -271,8 +291,41 @@ func (w *waiter) tryRead(buf []byte) (int, error) {
 		return 0, err // closed
 	}
 	w.mayRead = w.readErr == nil && (w.readN == len(buf) || w.peerClosed.Load())
+	if w.readN > 0 {
+		// Every byte read now arrived after the drain; a round that began after the drain and
+		// signalled the waiter saw (some of) them in the socket.
+		w.dataSeen = 0
+		if w.drained && w.wokeRound > w.drainRound {
+			w.dataSeen = w.wokeRound
+		}
+	}
+	w.drained = w.readErr == errWouldBlock || (w.readErr == nil && w.readN < len(buf))
+	if w.drained {
+		w.drainRound = arrivalSet.round.Load()
+	}
 	return w.readN, w.readErr
 }
+
+// dataRound is, for the last read that returned data, a round of the dispatcher that reported
+// the first of those bytes in the socket (0: none is known: they came before the socket was
+// drained last, or were read without a wake-up from such a round). Safe on nil.
+//
+// What it is for (upstreamConn.quietTaken): bytes that arrived on an idle pooled connection
+// before those were in the epoll set's ready list no later, so that round reported them too,
+// and once it is harvested they left their mark (a wake-up, a close, the pool's eviction).
+func (w *waiter) dataRound() uint64 {
+	if w == nil {
+		return 0
+	}
+	return w.dataSeen
+}
+
+// harvested reports whether the dispatcher has handled every event of round (see dataRound).
+func harvested(round uint64) bool { return round != 0 && arrivalSet.done.Load() >= round }
+
+// unpool ends the socket's time in its pool, reporting whether it was still pooled: false
+// means the dispatcher (or the pool itself) claimed an event on it meanwhile. Safe on nil.
+func (w *waiter) unpool() bool { return w != nil && w.pooled.Swap(false) }
 
 // readOnce and writeOnce call recvfrom(2) and sendto(2) raw, without telling the scheduler: on
 // a non-blocking socket neither blocks, and at two of each per request, the scheduler's
@@ -359,6 +412,7 @@ func (w *waiter) wait() error {
 	}
 	<-w.wake
 	w.mayRead = true
+	w.wokeRound = w.signalRound.Load()
 	return nil
 }
 
@@ -401,6 +455,7 @@ func (w *waiter) release() {
 	}
 	w.deadline = time.Time{}
 	w.mayRead = true
+	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again
 	if w.registered {
 		arrivalSet.remove(w)

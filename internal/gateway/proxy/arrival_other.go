@@ -30,6 +30,12 @@ func (w *waiter) idleHint() bool { return false }
 
 func (w *waiter) claimPooled() bool { return false }
 
+func (w *waiter) unpool() bool { return false }
+
+func (w *waiter) dataRound() uint64 { return 0 }
+
+func harvested(uint64) bool { return false }
+
 func (w *waiter) idleQuiet(bool) bool { panic("unreachable: no waiter without epoll") }
 
 func (w *waiter) tryRead([]byte) (int, error) { panic("unreachable: no waiter without epoll") }

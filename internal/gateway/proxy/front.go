@@ -217,7 +217,7 @@ func (p *Proxy) exchangeFront(c *clientConn, att *attempt, now time.Time) (*upst
 // instance may close an idle connection just as it is taken; when it ended before any byte of
 // an answer, the request goes once more on a new connection (retryFor).
 func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*upstreamConn, int, error) {
-	u, reused, err := p.up.get(context.Background(), addr, now)
+	u, reused, err := p.up.take(context.Background(), addr, now, c.seenRound)
 	if err != nil {
 		return nil, 0, err
 	}
