@@ -75,3 +75,79 @@ func TestConnQuietSeesBytesAndClose(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeTrustsOnlyARoundThatSawTheRequest: a pooled connection is taken without a look only
+// for a request whose first bytes came after the client's socket was drained and were reported
+// by a dispatcher round that has been handled in full (waiter.dataRound, harvested); stray bytes
+// that came on the pooled connection before such a request are then seen all the same.
+func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
+	client, ours, clientPeer := socketPair(t, true)
+	buf := make([]byte, 64)
+	request := func(path string) uint64 {
+		t.Helper()
+		io.WriteString(clientPeer, "GET "+path+" HTTP/1.1\r\n\r\n")
+		if path == "/first" { // in the socket before the first read, which then needs no wait
+			waitFor(t, "the first request to arrive", func() bool { return !connQuiet(ours) })
+		}
+		if n, err := readWithin(t, client, buf); err != nil || n == 0 {
+			t.Fatalf("read %s: %d %v", path, n, err)
+		}
+		return client.dataRound()
+	}
+	// A new connection's first read needs no wake-up: no round is known to have seen its bytes.
+	if seen := request("/first"); seen != 0 {
+		t.Fatalf("the first read of a new connection claims round %d", seen)
+	}
+
+	peers := make(chan net.Conn, 1)
+	addr := rawInstance(t, func(c net.Conn) {
+		io.WriteString(c, "hello")
+		peers <- c
+		io.Copy(io.Discard, c)
+	})
+	up := &upstreams{maxIdle: 4, idleTimeout: time.Minute}
+	c, _, err := up.get(context.Background(), addr, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := readSocket(c.aw, c.conn, c.buf); err != nil || string(c.buf[:n]) != "hello" {
+		t.Fatalf("read: %q %v", c.buf[:n], err)
+	}
+	up.put(c, time.Now())
+	peer := <-peers
+
+	// Drained, then a request: the round that woke the waiter saw it, and the quiet pooled
+	// connection is taken on that round's word, without a read of its own.
+	seen := request("/second")
+	if seen == 0 {
+		t.Fatal("a request that came after a drain and a wake-up has no round")
+	}
+	waitFor(t, "the round to be handled", func() bool { return harvested(seen) })
+	drainedAt := c.aw.drainRound
+	got, reused, err := up.take(context.Background(), addr, time.Now(), seen)
+	if err != nil || got != c || !reused {
+		t.Fatalf("the quiet pooled connection was not taken: %v, reused %v", err, reused)
+	}
+	if c.aw.drainRound != drainedAt {
+		t.Fatal("the take read the pooled connection although the round covered it")
+	}
+	up.put(got, time.Now())
+
+	// Stray bytes on the pooled connection, then a request: never that connection. (The wait
+	// keeps the order on a loaded machine, where the kernel may deliver the two late.)
+	io.WriteString(peer, poisoned)
+	waitFor(t, "the stray bytes to be reported", func() bool { return !c.aw.pooled.Load() || len(c.aw.wake) > 0 })
+	seen = request("/third")
+	if seen == 0 {
+		t.Fatal("the third request has no round")
+	}
+	waitFor(t, "the round to be handled", func() bool { return harvested(seen) })
+	got, reused, err = up.take(context.Background(), addr, time.Now(), seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.close()
+	if got == c || reused {
+		t.Fatalf("the pool handed out the connection that has stray bytes (reused %v)", reused)
+	}
+}
