@@ -196,7 +196,7 @@ func decodeStrict(data []byte) (gatewayapi.Gateway, error) {
 
 func (s *Server) stats(e *entry) gatewayapi.Stats {
 	out := gatewayapi.Stats{Name: e.doc.Name, Version: e.doc.Version, Routes: make([]gatewayapi.RouteStats, 0, len(e.doc.Routes))}
-	tableRoutes := e.front.Table.Load().Routes()
+	tableRoutes := e.routing.Table.Load().Routes()
 	now := time.Now()
 	for i, r := range e.doc.Routes {
 		snap := e.routes[r.Name].Snapshot()

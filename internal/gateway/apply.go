@@ -28,7 +28,7 @@ import (
 // entry is one gateway of the process.
 type entry struct {
 	doc        gatewayapi.Gateway // as accepted, with Name and Version
-	front      *proxy.Front
+	routing    *proxy.Routing
 	routes     map[string]*metrics.Route // by route name, kept across versions
 	born       map[string]time.Time      // when each route's counters started
 	listener   *listener                 // nil for port 0
@@ -223,7 +223,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	e := old
 	if e == nil {
 		e = &entry{
-			front:      &proxy.Front{Name: name, NoRoute: s.metrics.NoRoute(name)},
+			routing:    &proxy.Routing{Name: name, NoRoute: s.metrics.NoRoute(name)},
 			routes:     make(map[string]*metrics.Route),
 			born:       make(map[string]time.Time),
 			stopHealth: func() {},
@@ -259,9 +259,9 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 		e.tcpRoutes = nil
 	}
 	hosts := doc.VirtualHosts
-	e.front.VirtualHosts.Store(&hosts)
-	previous := e.front.Table.Load()
-	e.front.Table.Store(compiled.Table) // from here on new requests use the new table
+	e.routing.VirtualHosts.Store(&hosts)
+	previous := e.routing.Table.Load()
+	e.routing.Table.Store(compiled.Table) // from here on new requests use the new table
 	e.stopHealth()
 	var checked []*routing.Backend
 	for _, hc := range compiled.HealthChecks {
@@ -280,7 +280,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 			e.listener = nil
 		}
 		if newLn != nil {
-			newLn.srv = s.listenerServer(e.front, compiled.Protocol)
+			newLn.srv = s.listenerServer(e.routing, compiled.Protocol)
 			e.listener = newLn
 			s.ports[newLn.port] = name
 			if s.running {
@@ -354,7 +354,7 @@ func (s *Server) remove(name string) error {
 	s.tcpMetrics.ForgetGateway(name)
 	s.metrics.ForgetGateway(name)
 	delete(s.gateways, name)
-	s.forgetUnused(e.front.Table.Load())
+	s.forgetUnused(e.routing.Table.Load())
 	s.metrics.Reload(metrics.ReloadOK)
 	s.log.Info("gateway deleted", "gateway", name)
 	return nil
@@ -387,7 +387,7 @@ func (s *Server) forgetUnused(old *routing.Table) {
 	}
 	inUse := make(map[string]bool)
 	for _, e := range s.gateways {
-		for _, r := range e.front.Table.Load().Routes() {
+		for _, r := range e.routing.Table.Load().Routes() {
 			for _, b := range r.Backends {
 				inUse[b.Addr] = true
 			}
@@ -429,7 +429,7 @@ func (s *Server) save(name string, doc *gatewayapi.Gateway, ro *rollout.State) e
 
 func (s *Server) tablePointer(name string) *atomic.Pointer[routing.Table] {
 	if e := s.gateways[name]; e != nil {
-		return &e.front.Table
+		return &e.routing.Table
 	}
 	return nil
 }
@@ -591,14 +591,14 @@ func dupListener(ln net.Listener) (net.Listener, error) {
 }
 
 // listenerServer is the server of a gateway's listener for its protocol.
-func (s *Server) listenerServer(f *proxy.Front, protocol string) connServer {
+func (s *Server) listenerServer(f *proxy.Routing, protocol string) connServer {
 	if protocol == gatewayapi.ProtocolTCP {
 		return s.tcp.NewServer(f.Name, &f.Table)
 	}
 	return s.gatewayServer(f)
 }
 
-func (s *Server) gatewayServer(f *proxy.Front) *proxy.Server {
+func (s *Server) gatewayServer(f *proxy.Routing) *proxy.Server {
 	return s.proxy.NewServer(f, proxy.ServerOptions{
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,

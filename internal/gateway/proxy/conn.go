@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // clientConn is one client connection of the front end, served by one goroutine: read a request
@@ -18,14 +21,14 @@ type clientConn struct {
 	conn net.Conn
 	raw  syscall.RawConn // nil: the connection has no descriptor to read directly
 	fd   int             // its descriptor, -1 without one; for the parker
-	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
-	aw *waiter
-	// sock is the socket when the front end owns it (owned_linux.go); conn is then closed and
+	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
+	aw *netpoll.Waiter
+	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed and
 	// raw is sock.
-	sock *ownedSocket
+	sock *netpoll.OwnedSocket
 	// awShared is aw for other goroutines (closeFromOutside): the owner changes aw when the
 	// connection parks and resumes.
-	awShared   atomic.Pointer[waiter]
+	awShared   atomic.Pointer[netpoll.Waiter]
 	remoteAddr string
 	clientIP   string
 	state      atomic.Int32
@@ -35,7 +38,7 @@ type clientConn struct {
 	buf *[]byte
 	n   int
 
-	// readFn is readOnce as a method value, made once per connection.
+	// readFn is readInRuntimePoller as a method value, made once per connection.
 	readFn  func(fd uintptr) bool
 	readN   int
 	readErr error
@@ -46,21 +49,20 @@ type clientConn struct {
 	deadlineKind deadlineKind
 	// idleSince is when the connection last began to wait for a request.
 	idleSince time.Time
-	parkID    uint64      // while parked (park_linux.go)
-	parkTimer *time.Timer // the idle timeout while parked
+	parkID    uint64 // while parked (Server.parker)
 
 	// x is the state of the request being served, nil between requests (exchanges).
 	x *exchangeState
 	// seenRound is the arrival-order dispatcher's round that reported the first bytes of the
-	// request being served (waiter.dataRound), 0 when none is known (upstreams.take).
+	// request being served (netpoll.Waiter.DataRound), 0 when none is known (upstreams.take).
 	seenRound uint64
 }
 
 // exchangeState is one request's parsed head and its answer's; pooled, so that an idle
 // connection does not keep them.
 type exchangeState struct {
-	rq request
-	rs response
+	rq httpframe.Request
+	rs httpframe.Response
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchangeState) }}
@@ -72,7 +74,7 @@ const (
 	stateIdle                    // waiting for a request: Shutdown may close it
 	stateClosed
 	stateHandedOff
-	stateParked // waiting for a request without a goroutine (park_linux.go)
+	stateParked // waiting for a request without a goroutine (Server.parker)
 )
 
 type deadlineKind uint8
@@ -103,9 +105,9 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
 	}
-	sock, raw, aw := frontSocket(conn, true, s.p.io)
+	sock, raw, aw := frontSocket(s.p.arrivals, conn, true, s.p.io)
 	if raw != nil {
-		c.sock, c.raw, c.readFn = sock, raw, c.readOnce
+		c.sock, c.raw, c.readFn = sock, raw, c.readInRuntimePoller
 		raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		c.setWaiter(aw)
 	}
@@ -118,27 +120,28 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 type ioMode uint8
 
 const (
-	// ioArrivalOrder: sockets owned and read in arrival order (arrival_linux.go, owned_linux.go).
+	// ioArrivalOrder: sockets owned and read in arrival order (netpoll.Arrivals, netpoll.OwnedSocket).
 	ioArrivalOrder ioMode = iota
-	// ioRuntimePoller: read through the descriptor, waiting in the runtime's poller (readOnce).
+	// ioRuntimePoller: read through the descriptor, waiting in the runtime's poller
+	// (readInRuntimePoller).
 	ioRuntimePoller
 	// ioNetConn: read through net.Conn (Windows).
 	ioNetConn
 )
 
 // frontSocket prepares the socket of an accepted or dialled connection for the front end: owned
-// (out of the runtime's poller, owned_linux.go) where reads wait in arrival order, else read
+// (out of the runtime's poller, netpoll.OwnSocket) where reads wait in arrival order in set, else read
 // through conn's own descriptor; raw is nil when there is no descriptor to read (then conn is
 // used as it is). mayRead: data may already be there (a client's request; not an instance's
 // answer before its request).
-func frontSocket(conn net.Conn, mayRead bool, mode ioMode) (sock *ownedSocket, raw syscall.RawConn, aw *waiter) {
-	if mode == ioArrivalOrder && arrivalOrder() {
-		if sock, err := ownSocket(conn); err == nil {
-			return sock, sock, newWaiter(sock, mayRead)
+func frontSocket(set *netpoll.Arrivals, conn net.Conn, mayRead bool, mode ioMode) (sock *netpoll.OwnedSocket, raw syscall.RawConn, aw *netpoll.Waiter) {
+	if mode == ioArrivalOrder && set.Enabled() {
+		if sock, err := netpoll.OwnSocket(conn); err == nil {
+			return sock, sock, set.NewWaiter(sock, mayRead)
 		}
 	}
 	sc, ok := conn.(syscall.Conn)
-	if !ok || !rawSockets || mode == ioNetConn {
+	if !ok || !netpoll.RawSockets || mode == ioNetConn {
 		return nil, nil, nil
 	}
 	raw, err := sc.SyscallConn()
@@ -148,15 +151,15 @@ func frontSocket(conn net.Conn, mayRead bool, mode ioMode) (sock *ownedSocket, r
 	if mode != ioArrivalOrder {
 		return nil, raw, nil
 	}
-	return nil, raw, newWaiter(raw, mayRead)
+	return nil, raw, set.NewWaiter(raw, mayRead)
 }
 
 // newWaiter is a waiter for c's socket, nil where reads wait in the runtime's poller.
-func (c *clientConn) newWaiter() *waiter {
+func (c *clientConn) newWaiter() *netpoll.Waiter {
 	if c.s.p.io != ioArrivalOrder {
 		return nil
 	}
-	return newWaiter(c.raw, true)
+	return c.s.p.arrivals.NewWaiter(c.raw, true)
 }
 
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
@@ -180,12 +183,12 @@ func (c *clientConn) serve() {
 			return
 		}
 		c.x = exchanges.Get().(*exchangeState)
-		if !c.x.rq.parse(*c.buf, headLen, c.remoteAddr) {
+		if !c.x.rq.Parse(*c.buf, headLen, c.remoteAddr) {
 			// Not the front end's to forward: net/http's, unless its framing is refused (the
 			// same check framedConn makes on every later head of the connection).
-			if _, err := checkRequestHead((*c.buf)[:headLen]); err != nil {
-				c.x.rq.closeAfter = true
-				c.writeError(err.status(), err.Error())
+			if _, err := httpframe.CheckRequestHead((*c.buf)[:headLen]); err != nil {
+				c.x.rq.CloseAfter = true
+				c.writeError(err.HTTPStatus(), err.Error())
 				return
 			}
 			c.handOff()
@@ -200,8 +203,18 @@ func (c *clientConn) serve() {
 	}
 }
 
-// resume serves a connection that the parker saw become readable.
-func (c *clientConn) resume() {
+// Parking is the parker's (netpoll.Parkable): the connection parks as id unless Shutdown closed
+// it meanwhile.
+func (c *clientConn) Parking(id uint64) bool {
+	c.parkID = id
+	return c.state.CompareAndSwap(stateIdle, stateParked)
+}
+
+// Expire is the parker's: the connection stayed parked for its idle timeout.
+func (c *clientConn) Expire() { c.close() }
+
+// Resume is the parker's: it serves a connection that the parker saw become readable.
+func (c *clientConn) Resume() {
 	c.state.Store(stateActive)
 	c.setWaiter(c.newWaiter())
 	if c.s.shutdown.Load() {
@@ -214,7 +227,7 @@ func (c *clientConn) resume() {
 var errParked = errors.New("the connection went to the parker")
 
 // readHead reads until the buffer holds a whole request head and returns its length. A
-// connection that waits longer than parkAfter goes to the parker (errParked).
+// connection that waits longer than netpoll.ParkAfter goes to the parker (errParked).
 func (c *clientConn) readHead() (int, error) {
 	scanned := 0
 	c.seenRound = 0 // bytes pipelined behind the last request came before any round known here
@@ -227,7 +240,7 @@ func (c *clientConn) readHead() (int, error) {
 		}
 		c.idleSince = time.Now()
 		c.setIdleDeadline(true)
-		yieldBeforeRead()
+		c.s.p.yieldBeforeRead()
 	}
 	for {
 		if c.n > 0 {
@@ -236,7 +249,7 @@ func (c *clientConn) readHead() (int, error) {
 			if i := bytes.Index(buf[from:], headEnd); i >= 0 {
 				return from + i + 4, nil
 			}
-			if i := requestHeadEnd(buf); i >= 0 {
+			if i := httpframe.RequestHeadEnd(buf); i >= 0 {
 				return i, nil // ended by a bare LF: net/http's (the parse hands it off)
 			}
 			if c.n == len(*c.buf) {
@@ -251,34 +264,34 @@ func (c *clientConn) readHead() (int, error) {
 			switch {
 			case idleFor >= c.s.opts.IdleTimeout:
 				return 0, err
-			case parkAfter > 0 && idleFor >= parkAfter:
+			case netpoll.ParkAfter > 0 && idleFor >= netpoll.ParkAfter:
 				c.deadlineKind = noDeadline // the next wait sets its own
 				// The parker watches it now, and a parked connection keeps no waiter (its
 				// channel and timer are a third of what an idle connection costs).
-				c.aw.release()
+				c.aw.Release()
 				c.setWaiter(nil)
-				if idleParker.park(c, c.idleSince) {
+				if c.s.parker.Park(c, c.fd, c.s.opts.IdleTimeout-time.Since(c.idleSince)) {
 					return 0, errParked
 				}
 				c.setWaiter(c.newWaiter())
-				c.setReadDeadline(idleDeadline, c.s.opts.IdleTimeout-idleFor)
+				c.setReadTimeout(idleDeadline, c.s.opts.IdleTimeout-idleFor)
 			default:
 				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early
 			}
 			continue
 		}
 		if n > 0 && idle {
-			c.seenRound = c.aw.dataRound()
+			c.seenRound = c.aw.DataRound()
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return 0, net.ErrClosed // Shutdown closed it as idle
 			}
 			if i := bytes.Index((*c.buf)[:c.n], headEnd); i >= 0 {
 				return i + 4, nil // the whole head in one read: no header deadline needed
 			}
-			if i := requestHeadEnd((*c.buf)[:c.n]); i >= 0 {
+			if i := httpframe.RequestHeadEnd((*c.buf)[:c.n]); i >= 0 {
 				return i, nil
 			}
-			c.setReadDeadline(headDeadline, c.s.opts.ReadHeaderTimeout)
+			c.setReadTimeout(headDeadline, c.s.opts.ReadHeaderTimeout)
 		}
 		if err != nil {
 			return 0, err
@@ -294,8 +307,8 @@ var headEnd = []byte("\r\n\r\n")
 // which costs less than resetting the timer for every request of a busy connection.
 func (c *clientConn) setIdleDeadline(keepEarlier bool) {
 	d := c.s.opts.IdleTimeout
-	if parkAfter > 0 && parkAfter < d {
-		d = parkAfter
+	if netpoll.ParkAfter > 0 && netpoll.ParkAfter < d {
+		d = netpoll.ParkAfter
 	}
 	target := c.idleSince.Add(d)
 	if keepEarlier && c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {
@@ -305,10 +318,10 @@ func (c *clientConn) setIdleDeadline(keepEarlier bool) {
 	c.setSocketDeadline(target)
 }
 
-// setReadDeadline sets the read deadline to now+d, unless one of the same kind set less than a
+// setReadTimeout sets the read deadline to now+d, unless one of the same kind set less than a
 // second ago is still on: timeouts of many seconds need no finer grain, and a timer reset per
 // request is work the common case can skip.
-func (c *clientConn) setReadDeadline(kind deadlineKind, d time.Duration) {
+func (c *clientConn) setReadTimeout(kind deadlineKind, d time.Duration) {
 	now := time.Now()
 	if kind == c.deadlineKind && c.deadline.Sub(now) > d-time.Second {
 		return
@@ -318,7 +331,7 @@ func (c *clientConn) setReadDeadline(kind deadlineKind, d time.Duration) {
 }
 
 // setSocketDeadline sets when reads of the client's socket stop waiting.
-func (c *clientConn) setSocketDeadline(t time.Time) { setReadDeadline(c.aw, c.conn, t) }
+func (c *clientConn) setSocketDeadline(t time.Time) { setSocketReadDeadline(c.aw, c.conn, t) }
 
 // read reads more request bytes into the buffer, taking one from the pool if the connection
 // has none.
@@ -342,16 +355,16 @@ func (c *clientConn) read() (int, error) {
 	return c.readN, c.readErr
 }
 
-// readInArrivalOrder is read with c.aw. As in readOnce, a connection holding no request bytes
+// readInArrivalOrder is read with c.aw. As in readInRuntimePoller, a connection holding no request bytes
 // gives its buffer back while it waits.
 func (c *clientConn) readInArrivalOrder() (int, error) {
 	for {
-		if c.aw.mayRead {
+		if c.aw.MayRead() {
 			if c.buf == nil {
 				c.buf = frontBufs.Get().(*[]byte)
 			}
-			n, err := c.aw.tryRead((*c.buf)[c.n:])
-			if err != errWouldBlock {
+			n, err := c.aw.TryRead((*c.buf)[c.n:])
+			if err != netpoll.ErrWouldBlock {
 				c.n += n
 				return n, err
 			}
@@ -360,21 +373,21 @@ func (c *clientConn) readInArrivalOrder() (int, error) {
 			frontBufs.Put(c.buf)
 			c.buf = nil
 		}
-		if err := c.aw.wait(); err != nil {
+		if err := c.aw.Wait(); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// readOnce is the front end's read on the socket, called by the runtime's poller until it
-// returns true. When nothing is there and the connection holds no request bytes, the buffer goes
+// readInRuntimePoller is the front end's read(2) on the socket, called by the runtime's poller
+// (RawConn.Read) until it returns true. When nothing is there and the connection holds no request bytes, the buffer goes
 // back to the pool before the goroutine parks: a waiting connection holds no buffer.
-func (c *clientConn) readOnce(fd uintptr) bool {
+func (c *clientConn) readInRuntimePoller(fd uintptr) bool {
 	if c.buf == nil {
 		c.buf = frontBufs.Get().(*[]byte)
 	}
 	for {
-		n, err := readFD(fd, (*c.buf)[c.n:])
+		n, err := netpoll.ReadFD(fd, (*c.buf)[c.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -416,11 +429,11 @@ func (c *clientConn) handOff() {
 	}
 	c.forgetRequest()
 	c.releaseBuf()
-	c.aw.release()
+	c.aw.Release()
 	conn := c.conn
 	if c.sock != nil {
 		var err error
-		if conn, err = c.sock.netConn(); err != nil {
+		if conn, err = c.sock.NetConn(); err != nil {
 			c.s.remove(c)
 			return
 		}
@@ -442,7 +455,7 @@ func (c *clientConn) clientGone() bool {
 	gone := false
 	var one [1]byte
 	err := c.raw.Read(func(fd uintptr) bool {
-		n, err := peekFD(fd, one[:])
+		n, err := netpoll.PeekFD(fd, one[:])
 		gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
 		return true
 	})
@@ -455,7 +468,7 @@ func (c *clientConn) closeIfIdle() {
 		c.closeFromOutside()
 		return
 	}
-	if idleParker.unpark(c) {
+	if c.state.Load() == stateParked && c.s.parker.Unpark(c.parkID) {
 		c.close()
 	}
 }
@@ -463,25 +476,25 @@ func (c *clientConn) closeIfIdle() {
 // write writes b to the client.
 func (c *clientConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
 
-// readSocket, writeSocket and setReadDeadline use the arrival-order waiter where there is one
-// (arrival_linux.go), and conn where there is not.
-func readSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
+// readSocket, writeSocket and setSocketReadDeadline use the arrival-order waiter where there is
+// one (netpoll.Waiter), and conn where there is not.
+func readSocket(aw *netpoll.Waiter, conn net.Conn, b []byte) (int, error) {
 	if aw != nil {
-		return aw.read(b)
+		return aw.Read(b)
 	}
 	return conn.Read(b)
 }
 
-func writeSocket(aw *waiter, conn net.Conn, b []byte) (int, error) {
+func writeSocket(aw *netpoll.Waiter, conn net.Conn, b []byte) (int, error) {
 	if aw != nil {
-		return aw.write(b)
+		return aw.Write(b)
 	}
 	return conn.Write(b)
 }
 
-func setReadDeadline(aw *waiter, conn net.Conn, t time.Time) {
+func setSocketReadDeadline(aw *netpoll.Waiter, conn net.Conn, t time.Time) {
 	if aw != nil {
-		aw.setDeadline(t)
+		aw.SetReadDeadline(t)
 		return
 	}
 	conn.SetReadDeadline(t)
@@ -491,24 +504,24 @@ func setReadDeadline(aw *waiter, conn net.Conn, t time.Time) {
 // wakes that goroutine: its next read fails and it cleans up (close).
 func (c *clientConn) closeFromOutside() {
 	if c.sock != nil {
-		c.sock.shutdownFromOutside()
+		c.sock.ShutdownFromOutside()
 	} else {
 		c.conn.Close()
 	}
-	c.awShared.Load().interrupt()
+	c.awShared.Load().Interrupt()
 }
 
 // setWaiter is how the owner changes aw.
-func (c *clientConn) setWaiter(w *waiter) {
+func (c *clientConn) setWaiter(w *netpoll.Waiter) {
 	c.aw = w
 	c.awShared.Store(w)
 }
 
 func (c *clientConn) close() {
 	c.state.Store(stateClosed)
-	c.aw.release()
+	c.aw.Release()
 	if c.sock != nil {
-		c.sock.close()
+		c.sock.Close()
 	} else {
 		c.conn.Close()
 	}
@@ -520,7 +533,7 @@ func (c *clientConn) close() {
 // forgetRequest drops the served request's state (its strings point into the buffer).
 func (c *clientConn) forgetRequest() {
 	if c.x != nil {
-		c.x.rq.reset()
+		c.x.rq.Reset()
 		exchanges.Put(c.x)
 		c.x = nil
 	}

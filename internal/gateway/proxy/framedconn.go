@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
 // framedConn is a connection that net/http serves: one the front end handed off (with the bytes
 // it had read), or every connection with NetHTTPOnly. Every request head on it passes
-// checkRequestHead before net/http reads a byte of it, and the body the head frames is followed
+// CheckRequestHead before net/http reads a byte of it, and the body the head frames is followed
 // to its end (by length, or chunk by chunk) to find the next head: net/http's own parser, which
 // takes some ambiguous heads (it lets Transfer-Encoding override Content-Length, and reads an
 // HTTP/1.0 body by its Content-Length whatever else the head says), never sees one.
@@ -31,7 +33,7 @@ type framedConn struct {
 	cleared int    // hold[:cleared] may be given: a checked head, body bytes
 	state   framedState
 	left    int64 // body bytes still to come (framedLength)
-	chunks  chunkScanner
+	chunks  httpframe.ChunkScanner
 	// upgradeNext: after the current body, wait for the upgrade's outcome (switch).
 	upgradeNext bool
 	started     bool  // a head was seen
@@ -39,7 +41,7 @@ type framedConn struct {
 	err         error // the refusal, returned once what was cleared is given
 	// refused is err for other goroutines (framingFailure): a body's refusal ends the request's
 	// context too, and the handler must still answer 400.
-	refused atomic.Pointer[FramingError]
+	refused atomic.Pointer[httpframe.FramingError]
 	upgrade atomic.Int32 // the upgrade's outcome (switched)
 }
 
@@ -118,7 +120,7 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				// Undecided: keep what comes, give nothing. net/http's read ahead ends here when
 				// the answer is written (it moves the deadline into the past).
 				if len(c.hold) >= maxHandedOffHead {
-					c.fail(&FramingError{Reason: "more than 1 MiB sent before the upgrade was answered"})
+					c.fail(&httpframe.FramingError{Reason: "more than 1 MiB sent before the upgrade was answered"})
 					continue
 				}
 				if err := c.fill(); err != nil {
@@ -126,12 +128,12 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				}
 			}
 		case framedHead:
-			if end := requestHeadEnd(c.hold); end >= 0 {
+			if end := httpframe.RequestHeadEnd(c.hold); end >= 0 {
 				c.startRequest(end)
 				continue
 			}
 			if len(c.hold) >= maxHandedOffHead {
-				c.refuse(&FramingError{Reason: "a request head larger than 1 MiB"})
+				c.refuse(&httpframe.FramingError{Reason: "a request head larger than 1 MiB"})
 				continue
 			}
 			if err := c.fill(); err != nil {
@@ -185,8 +187,8 @@ func (c *framedConn) startRequest(end int) {
 		return
 	}
 	c.started = true
-	f, err := checkRequestHead(c.hold[:end])
-	if err != nil && err.status() == http.StatusNotImplemented {
+	f, err := httpframe.CheckRequestHead(c.hold[:end])
+	if err != nil && err.HTTPStatus() == http.StatusNotImplemented {
 		// A transfer coding it does not implement: net/http answers 501 and closes too, and
 		// reads nothing after the head.
 		c.fail(err)
@@ -200,28 +202,28 @@ func (c *framedConn) startRequest(end int) {
 	}
 	c.cleared = end
 	c.heads++
-	c.upgradeNext = f.upgrade
-	if f.upgrade {
+	c.upgradeNext = f.Upgrade
+	if f.Upgrade {
 		c.upgrade.Store(switchUndecided)
 	}
 	switch {
-	case f.chunked:
-		c.state, c.chunks = framedChunked, chunkScanner{}
-	case f.length > 0:
-		c.state, c.left = framedLength, f.length
+	case f.Chunked:
+		c.state, c.chunks = framedChunked, httpframe.ChunkScanner{}
+	case f.Length > 0:
+		c.state, c.left = framedLength, f.Length
 	default:
 		c.endBody()
 	}
 }
 
 // fail makes every later read fail with err.
-func (c *framedConn) fail(err *FramingError) {
+func (c *framedConn) fail(err *httpframe.FramingError) {
 	c.err = err
 	c.refused.Store(err)
 }
 
 // framingFailure returns the refusal of the connection of ctx, nil if none.
-func framingFailure(ctx context.Context) *FramingError {
+func framingFailure(ctx context.Context) *httpframe.FramingError {
 	if fc, ok := ctx.Value(framedConnKey{}).(*framedConn); ok {
 		return fc.refused.Load()
 	}
@@ -229,7 +231,7 @@ func framingFailure(ctx context.Context) *FramingError {
 }
 
 // refuse gives the first bytes of the refused head (refusalPrefix), then err.
-func (c *framedConn) refuse(err *FramingError) {
+func (c *framedConn) refuse(err *httpframe.FramingError) {
 	c.fail(err)
 	c.hold = c.hold[:min(len(c.hold), refusalPrefix)]
 	c.cleared = len(c.hold)
@@ -250,9 +252,9 @@ func (c *framedConn) bodyBytes(b []byte) int {
 		}
 		return int(k)
 	case framedChunked:
-		k, done, err := c.chunks.scan(b)
+		k, done, err := c.chunks.Scan(b)
 		if err != nil {
-			c.fail(&FramingError{Reason: "a malformed chunked body"})
+			c.fail(&httpframe.FramingError{Reason: "a malformed chunked body"})
 			return 0
 		}
 		if done {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
 // The front end's forwarding: route the parsed request, send its head to the chosen instance
@@ -32,8 +34,8 @@ var (
 // returns at once.
 // Reads in arrival order never read before a wake-up says there is something, and a yield
 // would take the goroutine out of that order: no yield there.
-func yieldBeforeRead() {
-	if !arrivalOrder() {
+func (p *Proxy) yieldBeforeRead() {
+	if !p.arrivals.Enabled() {
 		runtime.Gosched()
 	}
 }
@@ -45,11 +47,11 @@ const headWaitSlice = time.Second
 func (p *Proxy) serveFront(c *clientConn) bool {
 	f, rq := c.s.f, &c.x.rq
 	start := time.Now()
-	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(rq.host, *hosts) {
-		return c.writeError(http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, rq.host, strings.Join(*hosts, ", ")))
+	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(rq.Host, *hosts) {
+		return c.writeError(http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, rq.Host, strings.Join(*hosts, ", ")))
 	}
 	t := f.Table.Load()
-	d, err := t.Choose(&rq.req, start, nil)
+	d, err := t.Choose(&rq.HTTP, start, nil)
 	if err != nil {
 		if f.NoRoute != nil {
 			f.NoRoute.Inc()
@@ -57,7 +59,7 @@ func (p *Proxy) serveFront(c *clientConn) bool {
 		return c.writeError(http.StatusServiceUnavailable, "vamp gateway "+f.Name+": "+err.Error())
 	}
 	d.Backend.Acquire()
-	att := attempt{in: &rq.req, table: t, decision: d}
+	att := attempt{in: &rq.HTTP, table: t, decision: d}
 	defer p.finish(&att, start)
 	return p.relay(c, &att, start)
 }
@@ -81,23 +83,23 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		return c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
 	}
 	rs := &c.x.rs
-	att.status = rs.status
-	bodyless := rs.bodyless(c.x.rq.method)
-	ch := clientHead{
-		rechunk:    rs.untilClose && !bodyless,
-		closeAfter: c.x.rq.closeAfter || c.s.shutdown.Load(),
+	att.status = rs.Status
+	bodyless := rs.Bodyless(c.x.rq.Method)
+	ch := httpframe.ClientHead{
+		Rechunk:    rs.UntilClose && !bodyless,
+		CloseAfter: c.x.rq.CloseAfter || c.s.shutdown.Load(),
 	}
 	if d := att.decision; d.SetCookie {
-		ch.cookie = stickyCookie(d.CookieName, d.CookieValue)
+		ch.Cookie = stickyCookie(d.CookieName, d.CookieValue)
 	}
 	outp := frontBufs.Get().(*[]byte)
-	out := rs.appendClientHead((*outp)[:0], ch)
+	out := rs.AppendClientHead((*outp)[:0], ch)
 	u.r += headLen
 	var werr, rerr error
 	if bodyless {
 		_, werr = c.write(out)
 	} else {
-		out, werr, rerr = relayBody(c, u, out, ch.rechunk)
+		out, werr, rerr = relayBody(c, u, out, ch.Rechunk)
 		if rerr != nil && len(out) > 0 {
 			// The body was malformed before anything went to the client (the head is still in
 			// out): a 502, as for a malformed head, and the client's connection carries on.
@@ -109,31 +111,31 @@ func (p *Proxy) relay(c *clientConn, att *attempt, now time.Time) bool {
 		}
 	}
 	putFrontBuf(outp, out)
-	if werr != nil || rerr != nil || !rs.reusable || u.r != u.w {
+	if werr != nil || rerr != nil || !rs.Reusable || u.r != u.w {
 		u.close()
 	} else {
 		p.up.put(u, time.Now())
 	}
 	// An answer cut short by the instance is cut short for the client too (its connection
 	// closes), rather than ended as if it were complete.
-	return werr == nil && rerr == nil && !ch.closeAfter
+	return werr == nil && rerr == nil && !ch.CloseAfter
 }
 
 // relayBody passes the answer's body on: first what the buffer holds, in the same write as the
 // head, then every read as soon as it arrives (a stream's parts reach the client as they come).
 func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []byte, werr, rerr error) {
 	rs := &c.x.rs
-	left := rs.length
-	var chunks chunkScanner
+	left := rs.Length
+	var chunks httpframe.ChunkScanner
 	for {
 		avail := u.buf[u.r:u.w]
 		take, done := len(avail), false
 		switch {
-		case rs.chunked:
-			if take, done, rerr = chunks.scan(avail); rerr != nil {
+		case rs.Chunked:
+			if take, done, rerr = chunks.Scan(avail); rerr != nil {
 				return out, nil, rerr
 			}
-		case !rs.untilClose:
+		case !rs.UntilClose:
 			if int64(take) >= left {
 				take, done = int(left), true
 			}
@@ -164,7 +166,7 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 		}
 		u.r, u.w = 0, 0
 		_, err := u.readSliced(c, time.Time{})
-		if err == io.EOF && rs.untilClose {
+		if err == io.EOF && rs.UntilClose {
 			if rechunk {
 				_, werr = c.write(append(out, "0\r\n\r\n"...))
 			}
@@ -243,7 +245,7 @@ func (p *Proxy) tryInstanceFront(c *clientConn, addr string, now time.Time) (*up
 // before any byte of the answer is an UnansweredError.
 func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (headLen int, err error) {
 	outp := frontBufs.Get().(*[]byte)
-	head := c.x.rq.appendUpstreamHead((*outp)[:0], c.clientIP)
+	head := c.x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err = u.write(head)
 	putFrontBuf(outp, head)
 	if err != nil {
@@ -252,7 +254,7 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (hea
 		}
 		return 0, err
 	}
-	yieldBeforeRead()
+	p.yieldBeforeRead()
 	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
 	for range 5 {
 		if headLen, err = u.readHead(c, deadline); err != nil {
@@ -261,18 +263,18 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (hea
 			}
 			return 0, err
 		}
-		if err = c.x.rs.parse(u.buf[u.r:], headLen, c.x.rq.method); err != nil {
+		if err = c.x.rs.Parse(u.buf[u.r:], headLen, c.x.rq.Method); err != nil {
 			return 0, err
 		}
 		switch {
-		case c.x.rs.status >= 200:
+		case c.x.rs.Status >= 200:
 			return headLen, nil
-		case c.x.rs.status == http.StatusSwitchingProtocols:
+		case c.x.rs.Status == http.StatusSwitchingProtocols:
 			return 0, errSwitchedProtocols
 		}
 		// 103 Early Hints and the like go to the client as they come.
 		hints := frontBufs.Get().(*[]byte)
-		_, err := c.write(c.x.rs.appendClientHead((*hints)[:0], clientHead{informational: true}))
+		_, err := c.write(c.x.rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
 		frontBufs.Put(hints)
 		if err != nil {
 			return 0, errClientGone
@@ -290,7 +292,7 @@ func (u *upstreamConn) readHead(c *clientConn, deadline time.Time) (int, error) 
 		if i := bytes.Index(u.buf[from:u.w], headEnd); i >= 0 {
 			return from + i + 4 - u.r, nil
 		}
-		if i := requestHeadEnd(u.buf[u.r:u.w]); i >= 0 {
+		if i := httpframe.RequestHeadEnd(u.buf[u.r:u.w]); i >= 0 {
 			return i, nil // a head whose lines end in bare LFs
 		}
 		scanned = u.w
@@ -331,7 +333,7 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 		}
 		if !(u.deadline.Equal(target) || !u.deadline.After(target) && u.deadline.Sub(now) > headWaitSlice/2) {
 			u.deadline = target
-			setReadDeadline(u.aw, u.conn, target)
+			setSocketReadDeadline(u.aw, u.conn, target)
 		}
 		n, err := readSocket(u.aw, u.conn, u.buf[u.w:])
 		u.w += n
@@ -349,7 +351,7 @@ func (u *upstreamConn) readSliced(c *clientConn, deadline time.Time) (int, error
 
 // writeError answers with a plain-text error as http.Error would. false: close the connection.
 func (c *clientConn) writeError(status int, msg string) bool {
-	closeAfter := c.x.rq.closeAfter || c.s.shutdown.Load()
+	closeAfter := c.x.rq.CloseAfter || c.s.shutdown.Load()
 	body := msg + "\n"
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
@@ -357,14 +359,14 @@ func (c *clientConn) writeError(status int, msg string) bool {
 	b = append(b, ' ')
 	b = append(b, http.StatusText(status)...)
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nDate: "...)
-	b = append(b, httpDate()...)
+	b = append(b, httpframe.HTTPDate()...)
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	if closeAfter {
 		b = append(b, "\r\nConnection: close"...)
 	}
 	b = append(b, "\r\n\r\n"...)
-	if c.x.rq.method != http.MethodHead {
+	if c.x.rq.Method != http.MethodHead {
 		b = append(b, body...)
 	}
 	_, err := c.write(b)
@@ -374,33 +376,6 @@ func (c *clientConn) writeError(status int, msg string) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// hopByHop: the headers of RFC 9110 section 7.6.1 that ReverseProxy removes in both directions.
-func hopByHop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// headerHasToken reports whether a comma-separated header names token (case-insensitively).
-func headerHasToken(values []string, token string) bool {
-	for _, v := range values {
-		for {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-			if v == "" {
-				break
-			}
-		}
-	}
-	return false
 }
 
 // stickyCookie is the Set-Cookie value that pins a client to its route or instance.

@@ -64,7 +64,7 @@ func startServerIO(t testing.TB, mode ioMode, opts Options, sopts ServerOptions,
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Front{Name: "test"}
+	f := &Routing{Name: "test"}
 	f.Table.Store(table)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,12 +1,14 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // guardedConn is a connection of the net/http transport to an instance: the net/http path's
@@ -35,91 +37,7 @@ type guardedConn struct {
 	writing    bool // the writing goroutine's: its request is being written
 	// headRequest: the request being written is a HEAD.
 	headRequest atomic.Bool
-	head        headScan
-}
-
-// headScan follows an answer head through the reads, line by line.
-type headScan struct {
-	active, lineStart, first bool
-	lineLen                  int
-	status                   [12]byte // the status line's first bytes ("HTTP/1.1 204")
-	line                     [64]byte // the current line's first bytes
-	chunked                  bool     // a Transfer-Encoding line names chunked
-	head                     bool     // the request was a HEAD
-	// bodyless: the head ended, and its answer has no body (HEAD, 204, 304): any byte after it
-	// answers no request.
-	bodyless bool
-}
-
-// errFoldedAnswer: an answer head with obsolete line folding (RFC 9112 section 5.2).
-var errFoldedAnswer = errors.New("the instance's answer head folds a header line (obs-fold); a proxy answers 502 to it (RFC 9112 section 5.2)")
-
-// scan follows b through the head. bad: the head folds a line, or the first chunk's size that
-// came with it is over 15 hex digits (the front end's chunkScanner's bound); stray: bytes follow
-// an answer that has no body.
-func (s *headScan) scan(b []byte) (bad error, stray bool) {
-	for i, c := range b {
-		if s.bodyless {
-			return nil, true
-		}
-		if !s.active {
-			return nil, false
-		}
-		switch {
-		case s.lineStart && !s.first && (c == ' ' || c == '\t'):
-			return errFoldedAnswer, false
-		case c == '\n':
-			if s.lineLen == 0 && !s.first {
-				s.endHead()
-				if s.bodyless && i+1 < len(b) {
-					return nil, true
-				}
-				if !s.active && s.chunked && chunkSizeTooLong(b[i+1:]) {
-					return errBadChunk, false
-				}
-			}
-			n := min(s.lineLen, len(s.line))
-			if !s.first && n >= 18 && asciiEqualFold(s.line[:18], "transfer-encoding:") &&
-				bytes.Contains(bytes.ToLower(s.line[18:n]), []byte("chunked")) {
-				s.chunked = true
-			}
-			s.lineStart, s.first, s.lineLen = true, false, 0
-		case c == '\r':
-			s.lineStart = false
-		default:
-			if s.first && s.lineLen < len(s.status) {
-				s.status[s.lineLen] = c
-			}
-			if s.lineLen < len(s.line) {
-				s.line[s.lineLen] = c
-			}
-			s.lineStart = false
-			s.lineLen++
-		}
-	}
-	return nil, false
-}
-
-// chunkSizeTooLong: b starts with a chunk size of more than 15 hex digits.
-func chunkSizeTooLong(b []byte) bool {
-	n := 0
-	for n < len(b) && isHex(b[n]) {
-		n++
-	}
-	return n > 15
-}
-
-// endHead: the head ended; an interim (1xx) answer is followed by another head.
-func (s *headScan) endHead() {
-	code := string(s.status[9:12])
-	switch {
-	case code[0] == '1' && code != "101":
-		*s = headScan{active: true, first: true, head: s.head}
-	case s.head || code == "204" || code == "304":
-		s.active, s.bodyless = false, true
-	default:
-		s.active = false
-	}
+	head        httpframe.HeadScan
 }
 
 // errStrayBytes: bytes came on an idle instance connection; they answer no request.
@@ -133,9 +51,9 @@ func (g *guardedConn) Read(p []byte) (int, error) {
 			return 0, errStrayBytes
 		}
 		if g.newRequest.Swap(false) {
-			g.head = headScan{active: true, first: true, head: g.headRequest.Load()}
+			g.head = httpframe.NewHeadScan(g.headRequest.Load())
 		}
-		bad, stray := g.head.scan(p[:n])
+		bad, stray := g.head.Scan(p[:n])
 		if bad != nil {
 			return 0, bad
 		}
@@ -150,7 +68,7 @@ func (g *guardedConn) Read(p []byte) (int, error) {
 
 func (g *guardedConn) Write(p []byte) (int, error) {
 	if g.check.Swap(false) {
-		if g.poisoned.Load() || g.dataReads.Load() != g.atTake.Load() || !connQuiet(g.Conn) {
+		if g.poisoned.Load() || g.dataReads.Load() != g.atTake.Load() || !netpoll.ConnQuiet(g.Conn) {
 			return 0, errStrayBytes
 		}
 		g.writing = false

@@ -29,7 +29,7 @@ func TestFrontEndServesInEveryIOMode(t *testing.T) {
 					t.Fatalf("keep-alive GET %d: %q", i, body)
 				}
 			}
-			if fc := srv.frontConn(c); fc == nil || (fc.aw != nil) != (m.mode == ioArrivalOrder && arrivalOrder()) ||
+			if fc := srv.frontConn(c); fc == nil || (fc.aw != nil) != (m.mode == ioArrivalOrder && srv.p.arrivals.Enabled()) ||
 				(fc.raw == nil) != (m.mode == ioNetConn) {
 				t.Fatalf("the connection is not read the %s way", m.name)
 			}

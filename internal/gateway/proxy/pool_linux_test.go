@@ -4,8 +4,12 @@ import (
 	"context"
 	"io"
 	"net"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // TestPoolNeverHandsOutAConnectionWithUnreadBytes: the check when a connection is taken from the
@@ -26,12 +30,14 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 				peers <- c
 				io.Copy(io.Discard, c) // until the gateway closes it
 			})
-			up := &upstreams{maxIdle: 4, idleTimeout: time.Minute}
+			arrivals := netpoll.NewArrivals()
+			t.Cleanup(func() { arrivals.Close() })
+			up := &upstreams{maxIdle: 4, idleTimeout: time.Minute, arrivals: arrivals}
 			c, reused, err := up.get(context.Background(), addr, time.Now())
 			if err != nil || reused {
 				t.Fatalf("get: %v, reused %v", err, reused)
 			}
-			c.aw.watchIdle(nil) // no eviction by the dispatcher: the take must see it
+			c.aw.WatchIdle(nil) // no eviction by the dispatcher: the take must see it
 			if n, err := readSocket(c.aw, c.conn, c.buf); err != nil || string(c.buf[:n]) != "hello" {
 				t.Fatalf("read: %q %v", c.buf[:n], err)
 			}
@@ -43,7 +49,7 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 				up.put(again, time.Now())
 			}
 			tc.then(peer)
-			waitFor(t, "the epoll set to see it", func() bool { return len(c.aw.wake) > 0 || c.aw.peerClosed.Load() })
+			waitFor(t, "the epoll set to see it", c.aw.IdleHint)
 			got, reused, err := up.get(context.Background(), addr, time.Now())
 			if err != nil {
 				t.Fatal(err)
@@ -56,43 +62,50 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 	}
 }
 
-// TestConnQuietSeesBytesAndClose: the peek used where no waiter watches the socket.
-func TestConnQuietSeesBytesAndClose(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		then func(net.Conn)
-	}{
-		{"stray bytes", func(c net.Conn) { io.WriteString(c, "x") }},
-		{"closed", func(c net.Conn) { c.Close() }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, ours, peer := socketPair(t, false)
-			if !connQuiet(ours) {
-				t.Fatal("a connection with nothing on it is not quiet")
-			}
-			tc.then(peer)
-			waitFor(t, "connQuiet to see it", func() bool { return !connQuiet(ours) })
-		})
-	}
-}
-
-// TestTakeTrustsOnlyARoundThatSawTheRequest: a pooled connection is taken without a look only
-// for a request whose first bytes came after the client's socket was drained and were reported
-// by a dispatcher round that has been handled in full (waiter.dataRound, harvested); stray bytes
-// that came on the pooled connection before such a request are then seen all the same.
+// TestTakeTrustsOnlyARoundThatSawTheRequest: a request whose first bytes came after its client's
+// socket was drained and were reported by a dispatcher round that has been handled in full
+// (netpoll.Waiter.DataRound, Harvested) takes a quiet pooled connection on that round's word;
+// stray bytes that came on the pooled connection before such a request still keep that
+// connection from it.
 func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
-	client, ours, clientPeer := socketPair(t, true)
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	clientPeer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clientPeer.Close()
+	ours, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	raw, err := ours.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := arrivals.NewWaiter(raw, true)
+	if client == nil {
+		t.Fatal("no arrival-order waiter on Linux")
+	}
+	defer client.Release()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second)) // a lost wake-up fails, not hangs
 	buf := make([]byte, 64)
 	request := func(path string) uint64 {
 		t.Helper()
 		io.WriteString(clientPeer, "GET "+path+" HTTP/1.1\r\n\r\n")
 		if path == "/first" { // in the socket before the first read, which then needs no wait
-			waitFor(t, "the first request to arrive", func() bool { return !connQuiet(ours) })
+			waitFor(t, "the first request to arrive", func() bool { return !netpoll.ConnQuiet(ours) })
 		}
-		if n, err := readWithin(t, client, buf); err != nil || n == 0 {
+		if n, err := client.Read(buf); err != nil || n == 0 {
 			t.Fatalf("read %s: %d %v", path, n, err)
 		}
-		return client.dataRound()
+		return client.DataRound()
 	}
 	// A new connection's first read needs no wake-up: no round is known to have seen its bytes.
 	if seen := request("/first"); seen != 0 {
@@ -105,7 +118,7 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 		peers <- c
 		io.Copy(io.Discard, c)
 	})
-	up := &upstreams{maxIdle: 4, idleTimeout: time.Minute}
+	up := &upstreams{maxIdle: 4, idleTimeout: time.Minute, arrivals: arrivals}
 	c, _, err := up.get(context.Background(), addr, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -117,31 +130,32 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 	peer := <-peers
 
 	// Drained, then a request: the round that woke the waiter saw it, and the quiet pooled
-	// connection is taken on that round's word, without a read of its own.
+	// connection is taken for it.
 	seen := request("/second")
 	if seen == 0 {
 		t.Fatal("a request that came after a drain and a wake-up has no round")
 	}
-	waitFor(t, "the round to be handled", func() bool { return harvested(seen) })
-	drainedAt := c.aw.drainRound
+	waitFor(t, "the round to be handled", func() bool { return arrivals.Harvested(seen) })
 	got, reused, err := up.take(context.Background(), addr, time.Now(), seen)
 	if err != nil || got != c || !reused {
 		t.Fatalf("the quiet pooled connection was not taken: %v, reused %v", err, reused)
 	}
-	if c.aw.drainRound != drainedAt {
-		t.Fatal("the take read the pooled connection although the round covered it")
-	}
 	up.put(got, time.Now())
 
 	// Stray bytes on the pooled connection, then a request: never that connection. (The wait
-	// keeps the order on a loaded machine, where the kernel may deliver the two late.)
+	// keeps that order on a loaded machine, where the kernel may deliver the two late.)
 	io.WriteString(peer, poisoned)
-	waitFor(t, "the stray bytes to be reported", func() bool { return !c.aw.pooled.Load() || len(c.aw.wake) > 0 })
+	waitFor(t, "the stray bytes to be reported", func() bool {
+		p := up.pool(addr)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return !slices.Contains(p.idle, c) // the dispatcher's eviction took it out
+	})
 	seen = request("/third")
 	if seen == 0 {
 		t.Fatal("the third request has no round")
 	}
-	waitFor(t, "the round to be handled", func() bool { return harvested(seen) })
+	waitFor(t, "the round to be handled", func() bool { return arrivals.Harvested(seen) })
 	got, reused, err = up.take(context.Background(), addr, time.Now(), seen)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // Options tune the proxy. Zero values take the defaults below.
@@ -83,6 +85,9 @@ type Proxy struct {
 	failures sync.Map // *routing.Backend -> *atomic.Int32
 	// io is how the front end reads its sockets (tests set it with setIOMode).
 	io ioMode
+	// arrivals is the epoll set in which the front end's sockets wait in arrival order (its
+	// clients' and its instance connections'); closed by Close.
+	arrivals *netpoll.Arrivals
 }
 
 // setIOMode makes the front end read its sockets the given way (before any Server is made).
@@ -95,11 +100,12 @@ type tableInfo struct{ routes []*metrics.Route }
 // New returns a proxy with its own transport.
 func New(opts Options) *Proxy {
 	opts.defaults()
-	p := &Proxy{opts: opts, buffers: &bufferPool{}}
+	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals()}
 	p.up = &upstreams{
 		dialer:      net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		maxIdle:     opts.MaxIdleConnsPerHost,
 		idleTimeout: opts.IdleConnTimeout,
+		arrivals:    p.arrivals,
 	}
 	p.transport = &http.Transport{
 		Proxy:                 nil, // instances are reached directly, never through HTTP_PROXY
@@ -142,10 +148,12 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 func (p *Proxy) Transport() *http.Transport { return p.transport }
 
 // Close drops idle connections to instances; the front end's connections that finish their
-// exchange later are closed too (Close is for shutdown).
+// exchange later are closed too (Close is for shutdown, after the proxy's servers are shut down:
+// it also closes the arrival-order epoll set).
 func (p *Proxy) Close() {
 	p.transport.CloseIdleConnections()
 	p.up.close()
+	p.arrivals.Close()
 }
 
 // Register makes the per-route metrics of table t known; call it before t is swapped in.
@@ -171,8 +179,9 @@ func (p *Proxy) routeMetrics(d routing.Decision) *metrics.Route {
 	return routes[d.Route]
 }
 
-// Front is one gateway as its listener sees it.
-type Front struct {
+// Routing is one gateway's routing state as its listener sees it: its name, its current routing
+// table and virtual hosts, and its no-route counter. (Not the front end: that is Server.)
+type Routing struct {
 	Name string
 	// Table is the gateway's current routing table; other gateways' routes point at it too.
 	Table atomic.Pointer[routing.Table]
@@ -183,7 +192,7 @@ type Front struct {
 }
 
 // Handler serves the requests of f through ReverseProxy: the net/http side of f's Server.
-func (p *Proxy) Handler(f *Front) http.Handler {
+func (p *Proxy) Handler(f *Routing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(f, w, r) })
 }
 
@@ -199,7 +208,7 @@ type attempt struct {
 	upstream bool // no instance answered
 }
 
-func (p *Proxy) serve(f *Front, w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
 		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
@@ -294,9 +303,9 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	if framing != nil || errors.As(err, &framing) {
 		// The client's body broke the rules of its framing (framedConn): not the instance's fault.
 		// First: the failed read also ended the request's context.
-		att.status = framing.status()
+		att.status = framing.HTTPStatus()
 		w.Header().Set("Connection", "close")
-		http.Error(w, framing.Error(), framing.status())
+		http.Error(w, framing.Error(), framing.HTTPStatus())
 		return
 	}
 	if r.Context().Err() != nil {

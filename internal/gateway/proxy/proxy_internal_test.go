@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
 // TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess: the one retry decision looks at the
@@ -32,7 +34,7 @@ func TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess(t *testing.T) {
 		{"answer cut short", io.ErrUnexpectedEOF, true, true, noRetry, true},
 		{"text that looks like a closed connection", errors.New("http: server closed idle connection"), true, true, noRetry, false},
 		{"text that looks like a dial", errors.New("dial tcp: connection refused"), true, true, noRetry, false},
-		{"malformed answer", errBadAnswer, true, true, noRetry, false},
+		{"malformed answer", httpframe.ErrBadAnswer, true, true, noRetry, false},
 		{"unrequested 101", errSwitchedProtocols, true, true, noRetry, false},
 	} {
 		got, failure := retryFor(tc.err, tc.idempotent, tc.resendable)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // Server is a gateway's listener: the gateway's own HTTP/1.1 front end (conn.go, front.go),
@@ -22,11 +24,14 @@ import (
 // goroutine and socket only) and makes four reads and writes per request.
 type Server struct {
 	p       *Proxy
-	f       *Front
+	f       *Routing
 	opts    ServerOptions
 	netHTTP *http.Server
 	handoff *handoffListener
 	once    sync.Once
+	// parker holds the front end's idle connections without their goroutines; closed with the
+	// server (Close, or Shutdown once every connection is gone).
+	parker *netpoll.Parker
 
 	shutdown  atomic.Bool
 	mu        sync.Mutex
@@ -50,7 +55,7 @@ type ServerOptions struct {
 
 // NewServer returns the listener of front f. No write timeout: streamed answers and websockets
 // may last.
-func (p *Proxy) NewServer(f *Front, opts ServerOptions) *Server {
+func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	if opts.ReadHeaderTimeout <= 0 {
 		opts.ReadHeaderTimeout = 30 * time.Second
 	}
@@ -65,6 +70,7 @@ func (p *Proxy) NewServer(f *Front, opts ServerOptions) *Server {
 		f:         f,
 		opts:      opts,
 		handoff:   newHandoffListener(),
+		parker:    netpoll.NewParker(),
 		conns:     map[*clientConn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 	}
@@ -132,6 +138,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.parker.Close() // no connection is left to park
 	return <-netHTTPErr
 }
 
@@ -139,12 +146,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	conns, _ := s.stop()
 	for _, c := range conns {
-		if idleParker.unpark(c) {
-			c.close() // out of the shared epoll set while its descriptor is still its own
+		if c.state.Load() == stateParked && s.parker.Unpark(c.parkID) {
+			c.close() // out of the parker's epoll set while its descriptor is still its own
 		} else {
 			c.closeFromOutside()
 		}
 	}
+	s.parker.Close()
 	return s.netHTTP.Close()
 }
 

@@ -141,10 +141,12 @@ func TestServerParksIdleConnection(t *testing.T) {
 		t.Fatalf("first answer %q", body)
 	}
 	fc := s.waitState(t, c, stateParked, "the connection to park")
-	// Under the parker's lock, which the goroutine that resumes the connection takes first.
-	idleParker.mu.Lock()
+	// Parked takes the parker's lock, under which the connection parked: what it did before is
+	// seen here, and nothing touches it again before the next request.
+	if !s.parker.Parked(fc.parkID) {
+		t.Fatal("the connection says it is parked, the parker does not have it")
+	}
 	buf, x := fc.buf != nil, fc.x != nil
-	idleParker.mu.Unlock()
 	if buf || x {
 		t.Errorf("a parked connection holds a buffer (%v) or request state (%v)", buf, x)
 	}
@@ -305,9 +307,9 @@ func TestServerHandsMalformedHostToNetHTTP(t *testing.T) {
 	}
 }
 
-// TestServerCloseUnparksConnections: Close takes its parked connections back from the parker,
-// which is shared by every Server: a stale entry would, at its idle timeout, delete from the
-// epoll set whatever socket has since got the same descriptor number.
+// TestServerCloseUnparksConnections: Close takes its parked connections back from the parker: a
+// stale entry would, at its idle timeout, close the connection a second time (and its socket's
+// descriptor number may belong to another socket by then).
 func TestServerCloseUnparksConnections(t *testing.T) {
 	t.Parallel()
 	s, addr := serverFor(t, ServerOptions{}, echoInstance(t))
@@ -316,14 +318,5 @@ func TestServerCloseUnparksConnections(t *testing.T) {
 	fc := s.waitState(t, c, stateParked, "the connection to park")
 	s.Close()
 	c.closedByServer()
-	waitFor(t, "the parker to let go of the closed connection", func() bool {
-		idleParker.mu.Lock()
-		defer idleParker.mu.Unlock()
-		for _, p := range idleParker.parked {
-			if p == fc {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "the parker to let go of the closed connection", func() bool { return !s.parker.Parked(fc.parkID) })
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // upstreamConn is one keep-alive HTTP/1.1 connection to an instance, owned by one request at a
@@ -22,10 +24,10 @@ type upstreamConn struct {
 	idleSince time.Time
 	// deadline is the read deadline set last (see readSliced).
 	deadline time.Time
-	// aw makes reads wait in arrival order (arrival_linux.go); nil: in the runtime's poller.
-	aw *waiter
-	// sock is the socket when the front end owns it (owned_linux.go); conn is then closed.
-	sock *ownedSocket
+	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
+	aw *netpoll.Waiter
+	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed.
+	sock *netpoll.OwnedSocket
 }
 
 // write writes b to the instance.
@@ -33,9 +35,9 @@ func (c *upstreamConn) write(b []byte) (int, error) { return writeSocket(c.aw, c
 
 // close closes the connection (its owner, or the pool for an idle one).
 func (c *upstreamConn) close() {
-	c.aw.release()
+	c.aw.Release()
 	if c.sock != nil {
-		c.sock.close()
+		c.sock.Close()
 		return
 	}
 	c.conn.Close()
@@ -61,6 +63,7 @@ type upstreams struct {
 	pools       sync.Map // addr -> *connPool
 	closed      atomic.Bool
 	io          ioMode
+	arrivals    *netpoll.Arrivals // the proxy's
 }
 
 func (u *upstreams) pool(addr string) *connPool {
@@ -77,7 +80,7 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 }
 
 // take is get for a request whose first bytes the arrival-order dispatcher reported in the
-// given round (waiter.dataRound; 0: not known), which can spare the look at a pooled connection
+// given round (netpoll.Waiter.DataRound; 0: not known), which can spare the look at a pooled connection
 // (quietTaken).
 func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen uint64) (c *upstreamConn, reused bool, err error) {
 	p := u.pool(addr)
@@ -86,13 +89,13 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 		c = p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		wasPooled := c.aw.unpool()
+		wasPooled := c.aw.Unpool()
 		if now.Sub(c.idleSince) >= u.idleTimeout {
 			c.close() // idle too long: the instance may have dropped it already
 			continue
 		}
 		p.mu.Unlock()
-		if c.quietTaken(wasPooled, seen) {
+		if u.quietTaken(c, wasPooled, seen) {
 			return c, true, nil
 		}
 		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
@@ -110,8 +113,8 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	c.sock, _, c.aw = frontSocket(conn, false, u.io) // nothing comes before the first request
-	c.aw.watchIdle(c.evictIdle)
+	c.sock, _, c.aw = frontSocket(u.arrivals, conn, false, u.io) // nothing comes before the first request
+	c.aw.WatchIdle(c.evictIdle)
 	return c, false, nil
 }
 
@@ -142,7 +145,7 @@ func (c *upstreamConn) evictIdle() {
 		}
 		look := p.addIdle(c)
 		p.mu.Unlock()
-		if !look || !c.aw.claimPooled() {
+		if !look || !c.aw.ClaimPooled() {
 			return
 		}
 	}
@@ -153,8 +156,8 @@ func (c *upstreamConn) evictIdle() {
 // only), and the caller is to evict it (evictIdle) once it has claimed that (claimPooled).
 func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 	p.idle = append(p.idle, c)
-	c.aw.setPooled(true)
-	return c.aw.idleHint()
+	c.aw.SetPooled(true)
+	return c.aw.IdleHint()
 }
 
 // quiet reports whether nothing arrived on an idle connection since its last answer ended:
@@ -166,12 +169,12 @@ func (p *connPool) addIdle(c *upstreamConn) (look bool) {
 // epoll set reported since the last read (a system call only when it reported something).
 func (c *upstreamConn) quiet(look bool) bool {
 	if c.aw != nil {
-		return c.aw.idleQuiet(look)
+		return c.aw.IdleQuiet(look)
 	}
-	return connQuiet(c.conn)
+	return netpoll.ConnQuiet(c.conn)
 }
 
-// quietTaken is quiet for a connection just taken from its pool (wasPooled: unpool's answer)
+// quietTaken is quiet for a connection just taken from its pool (wasPooled: Unpool's answer)
 // for a request whose first bytes the dispatcher reported in round seen.
 //
 // It looks (one non-blocking read), whatever the epoll set reported, unless the set's report
@@ -179,18 +182,18 @@ func (c *upstreamConn) quiet(look bool) bool {
 // polls it, which on a busy process can be after the next request took the connection (bytes
 // written microseconds after an answer got to the next client that way, in a test, when the
 // take trusted the set alone). The report covers them when the request's first bytes were seen
-// by a round of the dispatcher that has been handled in full (harvested): stray bytes that came
+// by a round of the dispatcher that has been handled in full (Harvested): stray bytes that came
 // before the request entered the set's ready list before it, so that round (or an earlier one)
-// reported them too and left its mark: a wake-up or a close on the connection (idleQuiet sees
-// both), or, while it was pooled, its eviction (then unpool says false). That is the order an
+// reported them too and left its mark: a wake-up or a close on the connection (IdleQuiet sees
+// both), or, while it was pooled, its eviction (then Unpool says false). That is the order an
 // event loop such as HAProxy's keeps (it handles the events of a poll before the requests they
 // bring); a request read without such a round's wake-up (a new connection's first read, bytes
 // pipelined behind the last request, a connection back from the parker) looks, as before.
-func (c *upstreamConn) quietTaken(wasPooled bool, seen uint64) bool {
+func (u *upstreams) quietTaken(c *upstreamConn, wasPooled bool, seen uint64) bool {
 	if c.aw == nil {
-		return connQuiet(c.conn)
+		return netpoll.ConnQuiet(c.conn)
 	}
-	return c.aw.idleQuiet(!wasPooled || !harvested(seen))
+	return c.aw.IdleQuiet(!wasPooled || !u.arrivals.Harvested(seen))
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
@@ -219,7 +222,7 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	// read (an answer's end is where the instance's bytes should stop) left only a wake-up.
 	look := p.addIdle(c)
 	p.mu.Unlock()
-	if look && c.aw.claimPooled() {
+	if look && c.aw.ClaimPooled() {
 		c.evictIdle()
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package httpframe
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 )
 
 // Request framing (RFC 9112 section 6): the rules that decide where a request's body ends, and
-// so where the next request begins. They are checked in one place, checkRequestHead, on every
+// so where the next request begins. They are checked in one place, CheckRequestHead, on every
 // path: the front end runs it on every head it does not forward itself (front end answers 400
 // and closes), and a connection handed to net/http passes every head through it before net/http
 // reads a byte of it (framedConn). What the instance sees as one request is exactly what the
@@ -21,8 +21,8 @@ type FramingError struct {
 	Status int
 }
 
-// status is the answer's status code.
-func (e *FramingError) status() int {
+// HTTPStatus is the status code of the answer to the refused head.
+func (e *FramingError) HTTPStatus() int {
 	if e.Status != 0 {
 		return e.Status
 	}
@@ -33,13 +33,13 @@ func (e *FramingError) Error() string {
 	return "vamp gateway: refused a request whose framing is ambiguous or malformed (RFC 9112): " + e.Reason
 }
 
-// bodyFraming is how a checked request's body is framed, as net/http reads it.
-type bodyFraming struct {
-	chunked bool
-	length  int64 // without chunked: the body's length, 0 for none
-	// upgrade: the request asks to switch protocols; once it is answered the bytes that follow
+// BodyFraming is how a checked request's body is framed, as net/http reads it.
+type BodyFraming struct {
+	Chunked bool
+	Length  int64 // without Chunked: the body's length, 0 for none
+	// Upgrade: the request asks to switch protocols; once it is answered the bytes that follow
 	// may not be HTTP/1.1 at all.
-	upgrade bool
+	Upgrade bool
 }
 
 // requestFraming collects the framing fields of one head.
@@ -86,53 +86,49 @@ func (f *requestFraming) transferEncoding(v []byte) {
 }
 
 // result applies the rules to the collected fields.
-func (f *requestFraming) result() (bodyFraming, *FramingError) {
+func (f *requestFraming) result() (BodyFraming, *FramingError) {
 	switch {
 	case f.encodings > 0 && f.lengths > 0:
-		return bodyFraming{}, &FramingError{Reason: "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1); send one of them"}
+		return BodyFraming{}, &FramingError{Reason: "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1); send one of them"}
 	case f.encodings > 0 && f.http10:
-		return bodyFraming{}, &FramingError{Reason: "Transfer-Encoding in a request older than HTTP/1.1 (RFC 9112 section 6.1: its framing is faulty); send it as HTTP/1.1 or with a Content-Length"}
+		return BodyFraming{}, &FramingError{Reason: "Transfer-Encoding in a request older than HTTP/1.1 (RFC 9112 section 6.1: its framing is faulty); send it as HTTP/1.1 or with a Content-Length"}
 	case f.encodings > 0 && f.chunkedOnly && f.codings > 1:
-		return bodyFraming{}, &FramingError{Reason: "chunked applied more than once (RFC 9112 section 7); send it once", Status: http.StatusNotImplemented}
+		return BodyFraming{}, &FramingError{Reason: "chunked applied more than once (RFC 9112 section 7); send it once", Status: http.StatusNotImplemented}
 	case f.encodings > 0 && f.codings > 0 && !f.chunked && f.sawChunked:
-		return bodyFraming{}, &FramingError{Reason: "chunked is not the last transfer coding (RFC 9112 section 6.3)"}
+		return BodyFraming{}, &FramingError{Reason: "chunked is not the last transfer coding (RFC 9112 section 6.3)"}
 	case f.encodings > 0 && !f.chunkedOnly:
-		return bodyFraming{}, &FramingError{Reason: "a transfer coding other than chunked, which the gateway does not implement; send the body chunked or with a Content-Length", Status: http.StatusNotImplemented}
+		return BodyFraming{}, &FramingError{Reason: "a transfer coding other than chunked, which the gateway does not implement; send the body chunked or with a Content-Length", Status: http.StatusNotImplemented}
 	case f.encodings > 0 && f.codings == 0:
-		return bodyFraming{}, &FramingError{Reason: "an empty Transfer-Encoding"}
+		return BodyFraming{}, &FramingError{Reason: "an empty Transfer-Encoding"}
 	case f.encodings > 0:
-		return bodyFraming{chunked: true, upgrade: f.upgrade}, nil
+		return BodyFraming{Chunked: true, Upgrade: f.upgrade}, nil
 	case f.conflicting:
-		return bodyFraming{}, &FramingError{Reason: "Content-Length fields that differ (RFC 9112 section 6.3)"}
+		return BodyFraming{}, &FramingError{Reason: "Content-Length fields that differ (RFC 9112 section 6.3)"}
 	case f.lengths > 0:
 		n, err := strconv.ParseUint(f.length, 10, 63)
 		if err != nil || f.length[0] == '+' {
-			return bodyFraming{}, &FramingError{Reason: "Content-Length " + strconv.Quote(f.length) + " is not a length"}
+			return BodyFraming{}, &FramingError{Reason: "Content-Length " + strconv.Quote(f.length) + " is not a length"}
 		}
-		return bodyFraming{length: int64(n), upgrade: f.upgrade}, nil
+		return BodyFraming{Length: int64(n), Upgrade: f.upgrade}, nil
 	}
-	return bodyFraming{upgrade: f.upgrade}, nil
+	return BodyFraming{Upgrade: f.upgrade}, nil
 }
 
-// checkRequestHead checks the request head in head (its blank line included) and returns how its
+// CheckRequestHead checks the request head in head (its blank line included) and returns how its
 // body is framed. Lines may end in LF alone (RFC 9112 section 2.2 lets a recipient take them, as
 // net/http does), but a CR anywhere else, obsolete line folding, a field name that is not a token
 // (whitespace before the colon included), a control character in a value and every framing the
 // rules of requestFraming refuse are FramingErrors.
-func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
+func CheckRequestHead(head []byte) (BodyFraming, *FramingError) {
 	var f requestFraming
 	for first := true; len(head) > 0; first = false {
-		i := bytes.IndexByte(head, '\n')
-		if i < 0 {
-			return bodyFraming{}, &FramingError{Reason: "a head without its end"}
+		line, rest, ok := cutLineLF(head)
+		if !ok {
+			return BodyFraming{}, &FramingError{Reason: "a head without its end"}
 		}
-		line := head[:i]
-		head = head[i+1:]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+		head = rest
 		if bytes.IndexByte(line, '\r') >= 0 {
-			return bodyFraming{}, &FramingError{Reason: "a CR that does not end a line (RFC 9112 section 2.2)"}
+			return BodyFraming{}, &FramingError{Reason: "a CR that does not end a line (RFC 9112 section 2.2)"}
 		}
 		if first {
 			f.http10 = !atLeastHTTP11(line)
@@ -142,21 +138,21 @@ func checkRequestHead(head []byte) (bodyFraming, *FramingError) {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return bodyFraming{}, &FramingError{Reason: "a header line folded onto the next (obs-fold, RFC 9112 section 5.2)"}
+			return BodyFraming{}, &FramingError{Reason: "a header line folded onto the next (obs-fold, RFC 9112 section 5.2)"}
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return bodyFraming{}, &FramingError{Reason: "a header line without a name and a colon"}
+			return BodyFraming{}, &FramingError{Reason: "a header line without a name and a colon"}
 		}
 		name := line[:colon]
 		for _, c := range name {
 			if !isTokenChar(c) {
-				return bodyFraming{}, &FramingError{Reason: "header name " + strconv.Quote(string(name)) + " is not a token (no whitespace before the colon, RFC 9112 section 5.1)"}
+				return BodyFraming{}, &FramingError{Reason: "header name " + strconv.Quote(string(name)) + " is not a token (no whitespace before the colon, RFC 9112 section 5.1)"}
 			}
 		}
 		v := trimOWS(line[colon+1:])
 		if !fieldValue(v) {
-			return bodyFraming{}, &FramingError{Reason: "a control character in the value of " + string(name)}
+			return BodyFraming{}, &FramingError{Reason: "a control character in the value of " + string(name)}
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
@@ -180,9 +176,9 @@ func atLeastHTTP11(line []byte) bool {
 	return v[5] > '1' || v[5] == '1' && v[7] >= '1'
 }
 
-// requestHeadEnd returns the length of the request head at the start of b, its blank line (CRLF
+// RequestHeadEnd returns the length of the request head at the start of b, its blank line (CRLF
 // or LF) included, or -1 when b does not hold all of it yet.
-func requestHeadEnd(b []byte) int {
+func RequestHeadEnd(b []byte) int {
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {

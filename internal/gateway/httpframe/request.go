@@ -1,4 +1,4 @@
-package proxy
+package httpframe
 
 import (
 	"bytes"
@@ -18,21 +18,21 @@ import (
 // control characters, one Host. Anything else, valid or not, goes to net/http with the bytes
 // read so far, so the rules for odd requests (and their 400s and 431s) stay net/http's.
 
-// request is a parsed request head. Its strings point into the connection's read buffer and
-// are valid until the buffer is read into again; the routing table reads it through req, a
-// reused *http.Request built without allocating.
-type request struct {
-	req    http.Request
+// Request is a parsed request head. Its strings point into the connection's read buffer and
+// are valid until the buffer is read into again; the routing table reads it through HTTP, a
+// reused http.Request built without allocating.
+type Request struct {
+	HTTP   http.Request
 	url    url.URL
 	header http.Header
 	fields []field  // in arrival order, names canonical
 	values []string // backing store of header's value slices
 
-	method, target, host string
+	Method, target, Host string
 	// headLen is the length of the head in the buffer, its final blank line included.
 	headLen int
-	// closeAfter: the client asked for the connection to close after the answer.
-	closeAfter bool
+	// CloseAfter: the client asked for the connection to close after the answer.
+	CloseAfter bool
 	// connection holds the Connection header's values: the headers they name are hop-by-hop.
 	connection []string
 	// teTrailers: the client takes trailers (TE: trailers).
@@ -41,10 +41,10 @@ type request struct {
 
 type field struct{ name, value string }
 
-// parse reads the head in buf[:headLen] (headLen includes the final CRLF CRLF). It canonicalises
+// Parse reads the head in buf[:headLen] (headLen includes the final CRLF CRLF). It canonicalises
 // header names in place. false: the request is not the front end's to forward.
-func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
-	rq.reset()
+func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
+	rq.Reset()
 	rq.headLen = headLen
 	head := buf[:headLen-2] // every line, each ending in CRLF, without the blank line
 	line, rest, ok := cutLine(head)
@@ -55,9 +55,9 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 	if !ok {
 		return false
 	}
-	rq.method = str(method)
+	rq.Method = str(method)
 	rq.target = str(target)
-	take := (rq.method == http.MethodGet || rq.method == http.MethodHead) && target[0] == '/'
+	take := (rq.Method == http.MethodGet || rq.Method == http.MethodHead) && target[0] == '/'
 	hosts := 0
 	for len(rest) > 0 {
 		if line, rest, ok = cutLine(rest); !ok {
@@ -73,7 +73,7 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 				return false // net/http answers 400 malformed Host header
 			}
 			hosts++
-			rq.host = v
+			rq.Host = v
 			continue // net/http moves Host out of the header map; so does the front end
 		case "Content-Length":
 			take = take && v == "0"
@@ -83,17 +83,17 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 			take = false
 		case "Connection":
 			rq.connection = append(rq.connection, v)
-			if headerHasToken([]string{v}, "close") {
-				rq.closeAfter = true
+			if HeaderHasToken([]string{v}, "close") {
+				rq.CloseAfter = true
 			}
 		case "Te":
-			if headerHasToken([]string{v}, "trailers") {
+			if HeaderHasToken([]string{v}, "trailers") {
 				rq.teTrailers = true
 			}
 		}
 		rq.add(name, v)
 	}
-	if !take || hosts != 1 || rq.host == "" {
+	if !take || hosts != 1 || rq.Host == "" {
 		return false // net/http answers these (400), or sends the instance's address as Host
 	}
 	path, query, _ := bytes.Cut(target, []byte{'?'})
@@ -110,21 +110,21 @@ func (rq *request) parse(buf []byte, headLen int, remoteAddr string) bool {
 	} else {
 		rq.url.Path = str(path)
 	}
-	r := &rq.req
-	r.Method = rq.method
+	r := &rq.HTTP
+	r.Method = rq.Method
 	r.URL = &rq.url
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.Header = rq.header
-	r.Host = rq.host
+	r.Host = rq.Host
 	r.RequestURI = rq.target
 	r.RemoteAddr = remoteAddr
 	r.Body = http.NoBody
 	return true
 }
 
-// reset drops every reference into the read buffer (before the buffer is read into again or
+// Reset drops every reference into the read buffer (before the buffer is read into again or
 // goes back to its pool) and keeps the header map and slices for the next request.
-func (rq *request) reset() {
+func (rq *Request) Reset() {
 	if rq.header == nil {
 		rq.header = make(http.Header, 16)
 	}
@@ -133,14 +133,14 @@ func (rq *request) reset() {
 	clear(rq.values)
 	rq.fields, rq.values, rq.connection = rq.fields[:0], rq.values[:0], rq.connection[:0]
 	rq.url = url.URL{}
-	rq.req = http.Request{}
-	rq.method, rq.target, rq.host = "", "", ""
-	rq.closeAfter, rq.teTrailers = false, false
+	rq.HTTP = http.Request{}
+	rq.Method, rq.target, rq.Host = "", "", ""
+	rq.CloseAfter, rq.teTrailers = false, false
 }
 
 // add records a header in arrival order and in the header map, without allocating for the
 // first value of a name (a three-index slice of the shared backing array).
-func (rq *request) add(name, value string) {
+func (rq *Request) add(name, value string) {
 	rq.fields = append(rq.fields, field{name, value})
 	if vv, ok := rq.header[name]; ok {
 		rq.header[name] = append(vv, value) // capacity is exact: this copies
@@ -152,7 +152,7 @@ func (rq *request) add(name, value string) {
 }
 
 // str views b as a string without copying. The front end's strings live as long as one request
-// and the buffer is not written while they do (request.reset).
+// and the buffer is not written while they do (Request.Reset).
 func str(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -296,22 +296,22 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// appendUpstreamHead appends the head the instance gets: what ReverseProxy with SetXForwarded
+// AppendUpstreamHead appends the head the instance gets: what ReverseProxy with SetXForwarded
 // sends for a request without a body (the inbound head minus hop-by-hop headers and
 // client-supplied forwarding headers, plus the gateway's X-Forwarded-*), the inbound Host kept.
-func (rq *request) appendUpstreamHead(b []byte, clientIP string) []byte {
-	b = append(b, rq.method...)
+func (rq *Request) AppendUpstreamHead(b []byte, clientIP string) []byte {
+	b = append(b, rq.Method...)
 	b = append(b, ' ')
 	b = append(b, rq.target...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, rq.host...)
+	b = append(b, rq.Host...)
 	b = append(b, "\r\n"...)
 	for _, f := range rq.fields {
 		switch f.name {
 		case "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
 			continue
 		}
-		if hopByHop(f.name) || (len(rq.connection) > 0 && headerHasToken(rq.connection, f.name)) {
+		if HopByHop(f.name) || (len(rq.connection) > 0 && HeaderHasToken(rq.connection, f.name)) {
 			continue
 		}
 		b = append(b, f.name...)
@@ -329,6 +329,6 @@ func (rq *request) appendUpstreamHead(b []byte, clientIP string) []byte {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "X-Forwarded-Host: "...)
-	b = append(b, rq.host...)
+	b = append(b, rq.Host...)
 	return append(b, "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
 }

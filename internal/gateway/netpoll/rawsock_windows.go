@@ -1,4 +1,4 @@
-package proxy
+package netpoll
 
 import (
 	"net"
@@ -6,20 +6,20 @@ import (
 	"unsafe"
 )
 
-// rawSockets: on Windows the front end reads client sockets through net.Conn (Go's overlapped
-// I/O), so it never has a descriptor to read itself; readFD and peekFD are not called.
-const rawSockets = false
+// RawSockets: on Windows the front end reads client sockets through net.Conn (Go's overlapped
+// I/O), so it never has a descriptor to read itself; ReadFD and PeekFD are not called.
+const RawSockets = false
 
-func readFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
+func ReadFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
 
-func peekFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
+func PeekFD(uintptr, []byte) (int, error) { return 0, syscall.EWINDOWS }
 
 // fionread is FIONREAD of winsock2.h: the number of bytes ready to read.
 const fionread = 0x4004667f
 
-// connQuiet reports whether no bytes are readable on an idle connection (FIONREAD; a close is
+// ConnQuiet reports whether no bytes are readable on an idle connection (FIONREAD; a close is
 // not seen here: the request written on it then fails unanswered, and is sent again).
-func connQuiet(conn net.Conn) bool {
+func ConnQuiet(conn net.Conn) bool {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return true

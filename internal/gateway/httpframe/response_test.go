@@ -1,4 +1,4 @@
-package proxy
+package httpframe
 
 import (
 	"bufio"
@@ -12,10 +12,10 @@ import (
 )
 
 // parseAnswer runs response.parse on a copy of head (parse rewrites header names in place).
-func parseAnswer(head, method string) (*response, error) {
-	rs := new(response)
+func parseAnswer(head, method string) (*Response, error) {
+	rs := new(Response)
 	buf := []byte(head)
-	return rs, rs.parse(buf, len(buf), method)
+	return rs, rs.Parse(buf, len(buf), method)
 }
 
 // TestResponseParseFraming: how the end of each answer's body is found, and whether the
@@ -55,7 +55,7 @@ func TestResponseParseFraming(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		got := framing{rs.status, rs.length, rs.chunked, rs.untilClose, rs.reusable, rs.bodyless(tc.method)}
+		got := framing{rs.Status, rs.Length, rs.Chunked, rs.UntilClose, rs.Reusable, rs.Bodyless(tc.method)}
 		if got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
@@ -96,8 +96,8 @@ func TestResponseParseRefusesMalformedHeads(t *testing.T) {
 		"empty head":                  "\r\n\r\n",
 		"status line only space":      " \r\n\r\n",
 	} {
-		if _, err := parseAnswer(head, "GET"); err != errBadAnswer {
-			t.Errorf("%s: %q: err = %v, want errBadAnswer", name, head, err)
+		if _, err := parseAnswer(head, "GET"); err != ErrBadAnswer {
+			t.Errorf("%s: %q: err = %v, want ErrBadAnswer", name, head, err)
 		}
 	}
 }
@@ -114,7 +114,7 @@ func TestResponseParseTakesBareLFLines(t *testing.T) {
 		"HTTP/1.1 200 OK\nX-A: 1\nContent-Length: 3\n\n",
 	} {
 		rs, err := parseAnswer(head, http.MethodGet)
-		if err != nil || rs.status != 200 || rs.length != 3 {
+		if err != nil || rs.Status != 200 || rs.Length != 3 {
 			t.Errorf("%q: %+v, %v; want 200 with Content-Length 3", head, rs, err)
 		}
 	}
@@ -126,8 +126,8 @@ func TestResponseParseRefusesSignedContentLength(t *testing.T) {
 		if _, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head+"hello")), nil); err == nil {
 			t.Fatalf("test data: net/http reads Content-Length %q", v)
 		}
-		if _, err := parseAnswer(head, "GET"); err != errBadAnswer {
-			t.Errorf("Content-Length %q: err = %v, want errBadAnswer", v, err)
+		if _, err := parseAnswer(head, "GET"); err != ErrBadAnswer {
+			t.Errorf("Content-Length %q: err = %v, want ErrBadAnswer", v, err)
 		}
 	}
 }
@@ -137,7 +137,7 @@ func TestAppendClientHead(t *testing.T) {
 	const date = "Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n"
 	for _, tc := range []struct {
 		name, in, method string
-		ch               clientHead
+		ch               ClientHead
 		want             string
 	}{{
 		name: "hop-by-hop headers and those Connection names removed",
@@ -155,7 +155,7 @@ func TestAppendClientHead(t *testing.T) {
 		name:   "until close: the coding and Trailer dropped, re-chunked",
 		in:     "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n" + date + "X-A: 1\r\n\r\n",
 		method: "GET",
-		ch:     clientHead{rechunk: true},
+		ch:     ClientHead{Rechunk: true},
 		want:   "HTTP/1.1 200 OK\r\n" + date + "X-A: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
 	}, {
 		name:   "HEAD of a chunked answer",
@@ -166,7 +166,7 @@ func TestAppendClientHead(t *testing.T) {
 		name:   "sticky cookie and Connection: close",
 		in:     "HTTP/1.1 404 Not Found\r\n" + date + "Content-Length: 0\r\n\r\n",
 		method: "GET",
-		ch:     clientHead{cookie: "vamp_route=canary; Path=/; HttpOnly; SameSite=Lax", closeAfter: true},
+		ch:     ClientHead{Cookie: "vamp_route=canary; Path=/; HttpOnly; SameSite=Lax", CloseAfter: true},
 		want: "HTTP/1.1 404 Not Found\r\n" + date + "Content-Length: 0\r\nSet-Cookie: vamp_route=canary; Path=/; HttpOnly; SameSite=Lax\r\n" +
 			"Connection: close\r\n\r\n",
 	}, {
@@ -178,14 +178,14 @@ func TestAppendClientHead(t *testing.T) {
 		name:   "informational: no Date, cookie or Connection",
 		in:     "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nContent-Length: 0\r\n\r\n",
 		method: "GET",
-		ch:     clientHead{informational: true, cookie: "a=b", closeAfter: true},
+		ch:     ClientHead{Informational: true, Cookie: "a=b", CloseAfter: true},
 		want:   "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nContent-Length: 0\r\n\r\n",
 	}} {
 		rs, err := parseAnswer(tc.in, tc.method)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if got := string(rs.appendClientHead(nil, tc.ch)); got != tc.want {
+		if got := string(rs.AppendClientHead(nil, tc.ch)); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
@@ -197,7 +197,7 @@ func TestAppendClientHeadAddsDateWhenMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(rs.appendClientHead(nil, clientHead{}))), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(rs.AppendClientHead(nil, ClientHead{}))), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestClientHeadKeepsFramingNamedByConnection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wire := string(rs.appendClientHead(nil, clientHead{})) + tc.body + "HTTP/1.1 204 No Content\r\n\r\n"
+		wire := string(rs.AppendClientHead(nil, ClientHead{})) + tc.body + "HTTP/1.1 204 No Content\r\n\r\n"
 		br := bufio.NewReader(strings.NewReader(wire))
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -261,15 +261,15 @@ func TestChunkScannerFindsEndAtEverySplit(t *testing.T) {
 			t.Fatalf("test data: net/http ends %q at %d", short(body), n)
 		}
 		for split := 0; split <= len(body); split++ {
-			var s chunkScanner
-			n1, done, err := s.scan([]byte(body[:split]))
+			var s ChunkScanner
+			n1, done, err := s.Scan([]byte(body[:split]))
 			if err != nil || done != (split == len(body)) || n1 != split {
 				t.Fatalf("%q split at %d: first scan = %d, %v, %v", short(body), split, n1, done, err)
 			}
 			if done {
 				continue
 			}
-			n2, done, err := s.scan([]byte(body[split:] + next))
+			n2, done, err := s.Scan([]byte(body[split:] + next))
 			if err != nil || !done || split+n2 != len(body) {
 				t.Fatalf("%q split at %d: second scan = %d, %v, %v; want done at %d", short(body), split, n2, done, err, len(body)-split)
 			}
@@ -304,15 +304,15 @@ func TestChunkScannerRefusesMalformedBodies(t *testing.T) {
 	} {
 		// Every split of the short bodies; of the long ones, splits around their start and end.
 		for split := 0; split <= len(body); split = nextSplit(split, len(body)) {
-			var s chunkScanner
-			_, done1, err1 := s.scan([]byte(body[:split]))
+			var s ChunkScanner
+			_, done1, err1 := s.Scan([]byte(body[:split]))
 			var done2 bool
 			var err2 error
 			if err1 == nil && !done1 {
-				_, done2, err2 = s.scan([]byte(body[split:]))
+				_, done2, err2 = s.Scan([]byte(body[split:]))
 			}
-			if done1 || done2 || (err1 != errBadChunk && err2 != errBadChunk) {
-				t.Errorf("%s, split at %d: done %v/%v, errors %v/%v; want errBadChunk", name, split, done1, done2, err1, err2)
+			if done1 || done2 || (err1 != ErrBadChunk && err2 != ErrBadChunk) {
+				t.Errorf("%s, split at %d: done %v/%v, errors %v/%v; want ErrBadChunk", name, split, done1, done2, err1, err2)
 				break
 			}
 		}
@@ -342,8 +342,8 @@ func TestChunkScannerEndsWhereNetHTTPEnds(t *testing.T) {
 		if want < 0 {
 			continue // net/http refuses it: nothing to disagree about
 		}
-		var s chunkScanner
-		n, done, err := s.scan(data)
+		var s ChunkScanner
+		n, done, err := s.Scan(data)
 		if err == nil && (!done || n != want) {
 			t.Errorf("%q: net/http's client ends the body at %d, the scanner at %d (done %v): the next answer is relayed as this one's trailer", body+next, want, n, done)
 		}
@@ -378,14 +378,14 @@ func FuzzChunkScanner(f *testing.F) {
 	f.Add([]byte("0\r\nX: a\r\n\nHTTP/1.1 200 OK\r\n\r\n"), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		cut := int(split) % (len(data) + 1)
-		var s chunkScanner
-		n, done, err := s.scan(data[:cut])
+		var s ChunkScanner
+		n, done, err := s.Scan(data[:cut])
 		if err == nil && !done {
 			var n2 int
-			n2, done, err = s.scan(data[cut:])
+			n2, done, err = s.Scan(data[cut:])
 			n = cut + n2
 		}
-		if err != nil && err != errBadChunk {
+		if err != nil && err != ErrBadChunk {
 			t.Fatalf("%q: error %v", data, err)
 		}
 		if done {
@@ -414,4 +414,12 @@ func scannerEnd(n int, done bool) string {
 		return "has not ended it"
 	}
 	return fmt.Sprintf("ends it at %d", n)
+}
+
+// short keeps failure messages readable when a body is large.
+func short(s string) string {
+	if len(s) > 80 {
+		return fmt.Sprintf("%s... (%d bytes)", s[:80], len(s))
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package proxy
+package httpframe
 
 import (
 	"bytes"
@@ -15,27 +15,28 @@ import (
 // (Content-Length, or chunked with its trailers); an answer that ends with the connection is
 // re-framed as chunked so that the client's connection stays open, as net/http does.
 
-// response is an answer head. Its strings point into the instance connection's buffer.
-type response struct {
-	status     int
+// Response is an answer head. Its strings point into the instance connection's buffer.
+type Response struct {
+	Status     int
 	fields     []field
 	connection []string
-	// length is the Content-Length, -1 when there is none.
-	length  int64
-	chunked bool // Transfer-Encoding ends in chunked: the body is relayed chunk by chunk
-	// untilClose: the body ends when the instance closes the connection.
-	untilClose bool
-	// reusable: the instance keeps the connection open after this answer.
-	reusable bool
+	// Length is the Content-Length, -1 when there is none.
+	Length  int64
+	Chunked bool // Transfer-Encoding ends in chunked: the body is relayed chunk by chunk
+	// UntilClose: the body ends when the instance closes the connection.
+	UntilClose bool
+	// Reusable: the instance keeps the connection open after this answer.
+	Reusable bool
 	hasDate  bool
 }
 
-var errBadAnswer = errors.New("the instance sent a malformed answer head")
+// ErrBadAnswer: the instance's answer head is malformed (the client gets 502).
+var ErrBadAnswer = errors.New("the instance sent a malformed answer head")
 
-// parse reads the answer head buf[:headLen] (final blank line included) to a request of the
+// Parse reads the answer head buf[:headLen] (final blank line included) to a request of the
 // given method.
-func (rs *response) parse(buf []byte, headLen int, method string) error {
-	*rs = response{fields: rs.fields[:0], connection: rs.connection[:0], length: -1}
+func (rs *Response) Parse(buf []byte, headLen int, method string) error {
+	*rs = Response{fields: rs.fields[:0], connection: rs.connection[:0], Length: -1}
 	// Lines may end in a bare LF, as net/http's transport takes them (RFC 9112 section 2.2).
 	end := headLen - 1
 	if end > 0 && buf[end-1] == '\r' {
@@ -43,56 +44,56 @@ func (rs *response) parse(buf []byte, headLen int, method string) error {
 	}
 	line, rest, ok := cutLineLF(buf[:end])
 	if !ok || len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return errBadAnswer
+		return ErrBadAnswer
 	}
 	http10 := line[7] == '0'
 	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil || status < 100 {
-		return errBadAnswer
+		return ErrBadAnswer
 	}
-	rs.status = status
+	rs.Status = status
 	keepAlive, hasTE := false, false
 	for len(rest) > 0 {
 		if line, rest, ok = cutLineLF(rest); !ok {
-			return errBadAnswer
+			return ErrBadAnswer
 		}
 		name, v, ok := parseField(line)
 		if !ok {
-			return errBadAnswer
+			return ErrBadAnswer
 		}
 		switch name {
 		case "Content-Length":
 			n, err := strconv.ParseUint(v, 10, 63) // no sign, as net/http
-			if err != nil || (rs.length >= 0 && int64(n) != rs.length) {
-				return errBadAnswer
+			if err != nil || (rs.Length >= 0 && int64(n) != rs.Length) {
+				return ErrBadAnswer
 			}
-			rs.length = int64(n)
+			rs.Length = int64(n)
 		case "Transfer-Encoding":
 			hasTE = true
-			rs.chunked = strings.EqualFold(lastToken(v), "chunked")
+			rs.Chunked = strings.EqualFold(lastToken(v), "chunked")
 		case "Connection":
 			rs.connection = append(rs.connection, v)
-			keepAlive = keepAlive || headerHasToken([]string{v}, "keep-alive")
+			keepAlive = keepAlive || HeaderHasToken([]string{v}, "keep-alive")
 		case "Date":
 			rs.hasDate = true
 		}
 		rs.fields = append(rs.fields, field{name, v})
 	}
-	rs.reusable = !headerHasToken(rs.connection, "close") && (!http10 || keepAlive)
+	rs.Reusable = !HeaderHasToken(rs.connection, "close") && (!http10 || keepAlive)
 	switch {
 	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified || method == http.MethodHead:
-		rs.chunked = false
-	case hasTE && !rs.chunked:
+		rs.Chunked = false
+	case hasTE && !rs.Chunked:
 		// RFC 9112 6.3 would read it until close, but the client could not be told how the
 		// body is coded: refused, as net/http's transport refuses it (502).
-		return errBadAnswer
+		return ErrBadAnswer
 	case hasTE:
 		// Transfer-Encoding overrides Content-Length, which must then not be passed on.
-	case rs.length < 0:
-		rs.untilClose = true
+	case rs.Length < 0:
+		rs.UntilClose = true
 	}
-	if rs.untilClose {
-		rs.reusable = false
+	if rs.UntilClose {
+		rs.Reusable = false
 	}
 	return nil
 }
@@ -110,10 +111,10 @@ func cutLineLF(b []byte) (line, rest []byte, ok bool) {
 	return line, b[i+1:], true
 }
 
-// bodyless: no body follows the head.
-func (rs *response) bodyless(method string) bool {
-	return rs.status < 200 || rs.status == http.StatusNoContent || rs.status == http.StatusNotModified ||
-		method == http.MethodHead || (!rs.chunked && !rs.untilClose && rs.length == 0)
+// Bodyless: no body follows the head.
+func (rs *Response) Bodyless(method string) bool {
+	return rs.Status < 200 || rs.Status == http.StatusNoContent || rs.Status == http.StatusNotModified ||
+		method == http.MethodHead || (!rs.Chunked && !rs.UntilClose && rs.Length == 0)
 }
 
 // lastToken is the last comma-separated token of v.
@@ -124,26 +125,26 @@ func lastToken(v string) string {
 	return strings.Trim(v, " \t")
 }
 
-// clientHead says how the head to the client differs from the instance's.
-type clientHead struct {
-	cookie        string // a Set-Cookie value to add (the sticky cookie)
-	rechunk       bool   // the body is re-framed as chunked
-	closeAfter    bool   // the client's connection closes after this answer
-	informational bool   // a 1xx answer before the final one
+// ClientHead says how the head to the client differs from the instance's.
+type ClientHead struct {
+	Cookie        string // a Set-Cookie value to add (the sticky cookie)
+	Rechunk       bool   // the body is re-framed as chunked
+	CloseAfter    bool   // the client's connection closes after this answer
+	Informational bool   // a 1xx answer before the final one
 }
 
-// appendClientHead appends the head the client gets: the instance's status and end-to-end
+// AppendClientHead appends the head the client gets: the instance's status and end-to-end
 // headers (hop-by-hop ones and those its Connection names removed, as ReverseProxy does), with
 // the framing headers of a chunked body kept since the body passes as it is.
-func (rs *response) appendClientHead(b []byte, ch clientHead) []byte {
+func (rs *Response) AppendClientHead(b []byte, ch ClientHead) []byte {
 	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(rs.status), 10)
+	b = strconv.AppendInt(b, int64(rs.Status), 10)
 	b = append(b, ' ')
-	if text := http.StatusText(rs.status); text != "" {
+	if text := http.StatusText(rs.Status); text != "" {
 		b = append(b, text...)
 	} else {
 		b = append(b, "status code "...) // net/http's words for a code it does not know
-		b = strconv.AppendInt(b, int64(rs.status), 10)
+		b = strconv.AppendInt(b, int64(rs.Status), 10)
 	}
 	b = append(b, "\r\n"...)
 	for _, f := range rs.fields {
@@ -152,21 +153,21 @@ func (rs *response) appendClientHead(b []byte, ch clientHead) []byte {
 		framing := false
 		switch f.name {
 		case "Transfer-Encoding", "Trailer":
-			if !rs.chunked {
+			if !rs.Chunked {
 				continue
 			}
 			framing = f.name == "Transfer-Encoding"
 		case "Content-Length":
-			if rs.chunked && !ch.informational {
+			if rs.Chunked && !ch.Informational {
 				continue
 			}
 			framing = true
 		default:
-			if hopByHop(f.name) {
+			if HopByHop(f.name) {
 				continue
 			}
 		}
-		if !framing && len(rs.connection) > 0 && headerHasToken(rs.connection, f.name) {
+		if !framing && len(rs.connection) > 0 && HeaderHasToken(rs.connection, f.name) {
 			continue
 		}
 		b = append(b, f.name...)
@@ -174,31 +175,31 @@ func (rs *response) appendClientHead(b []byte, ch clientHead) []byte {
 		b = append(b, f.value...)
 		b = append(b, "\r\n"...)
 	}
-	if ch.informational {
+	if ch.Informational {
 		return append(b, "\r\n"...)
 	}
-	if ch.cookie != "" {
+	if ch.Cookie != "" {
 		b = append(b, "Set-Cookie: "...)
-		b = append(b, ch.cookie...)
+		b = append(b, ch.Cookie...)
 		b = append(b, "\r\n"...)
 	}
 	if !rs.hasDate {
 		// RFC 9110 6.6.1: a recipient with a clock adds the Date an answer lacks (net/http does).
 		b = append(b, "Date: "...)
-		b = append(b, httpDate()...)
+		b = append(b, HTTPDate()...)
 		b = append(b, "\r\n"...)
 	}
-	if ch.rechunk {
+	if ch.Rechunk {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	if ch.closeAfter {
+	if ch.CloseAfter {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	return append(b, "\r\n"...)
 }
 
-// httpDate is the current time in the format of the Date header, formatted once a second.
-func httpDate() string {
+// HTTPDate is the current time in the format of the Date header, formatted once a second.
+func HTTPDate() string {
 	now := time.Now()
 	sec := now.Unix()
 	if d := cachedDate.Load(); d != nil && d.sec == sec {
@@ -216,9 +217,9 @@ type dateText struct {
 
 var cachedDate atomic.Pointer[dateText]
 
-// chunkScanner follows a chunked body as it passes through, to find where it ends (after the
+// ChunkScanner follows a chunked body as it passes through, to find where it ends (after the
 // last chunk and the trailer section) without changing a byte of it.
-type chunkScanner struct {
+type ChunkScanner struct {
 	state   chunkState
 	size    int64 // of the chunk whose size line is being read
 	digits  int
@@ -241,22 +242,28 @@ const (
 	trailerEndLF
 )
 
-var errBadChunk = errors.New("the instance sent a malformed chunked body")
+// ErrBadChunk: a chunked body is malformed, or a chunk size is longer than maxChunkSizeDigits.
+var ErrBadChunk = errors.New("the instance sent a malformed chunked body")
 
 // maxChunkLine bounds a chunk extension or trailer line.
 const maxChunkLine = 64 << 10
 
-// scan consumes p and returns how many of its bytes belong to the body; done: the body ended
+// maxChunkSizeDigits bounds a chunk size: 15 hex digits fit an int64 (net/http's client refuses
+// more too). The one bound for both paths: ChunkScanner (the front end) and HeadScan (net/http's
+// transport).
+const maxChunkSizeDigits = 15
+
+// Scan consumes p and returns how many of its bytes belong to the body; done: the body ended
 // with the last of them.
-func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
+func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) {
 	for i := 0; i < len(p); {
 		c := p[i]
 		switch s.state {
 		case chunkSize:
 			switch {
 			case isHex(c):
-				if s.digits == 15 {
-					return 0, false, errBadChunk
+				if s.digits == maxChunkSizeDigits {
+					return 0, false, ErrBadChunk
 				}
 				s.size = s.size<<4 | int64(unhex(c))
 				s.digits++
@@ -267,7 +274,7 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			case s.digits > 0 && c == '\r':
 				s.state = chunkSizeLF
 			default:
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			i++
 		case chunkSizeWS:
@@ -277,12 +284,12 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			case '\r':
 				s.state = chunkSizeLF
 			default:
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			i++
 		case chunkExt:
 			if s.lineLen++; s.lineLen > maxChunkLine || c == '\n' {
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			if c == '\r' {
 				s.state = chunkSizeLF
@@ -290,7 +297,7 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			i++
 		case chunkSizeLF:
 			if c != '\n' {
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			i++
 			if s.size == 0 {
@@ -317,11 +324,11 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 				want = '\n'
 			}
 			if c != want {
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			i++
 			if s.state == trailerEndLF {
-				*s = chunkScanner{}
+				*s = ChunkScanner{}
 				return i, true, nil
 			}
 			s.state = next
@@ -329,7 +336,7 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			if c == '\n' {
 				// net/http's client ends the trailer section at a bare LF: refuse it rather than
 				// end the body elsewhere.
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			if c == '\r' {
 				s.state = trailerEndLF
@@ -339,7 +346,7 @@ func (s *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 			i++
 		case trailerLine:
 			if s.lineLen++; s.lineLen > maxChunkLine {
-				return 0, false, errBadChunk
+				return 0, false, ErrBadChunk
 			}
 			if c == '\n' {
 				s.state = trailerStart

@@ -1,27 +1,27 @@
 //go:build unix
 
-package proxy
+package netpoll
 
 import (
 	"net"
 	"syscall"
 )
 
-// rawSockets: the front end reads client sockets itself, through their descriptors.
-const rawSockets = true
+// RawSockets: the front end reads client sockets itself, through their descriptors.
+const RawSockets = true
 
-// readFD reads from a non-blocking socket descriptor.
-func readFD(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }
+// ReadFD reads from a non-blocking socket descriptor.
+func ReadFD(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }
 
-// peekFD looks at the socket's next bytes without taking them or waiting.
-func peekFD(fd uintptr, b []byte) (int, error) {
+// PeekFD looks at the socket's next bytes without taking them or waiting.
+func PeekFD(fd uintptr, b []byte) (int, error) {
 	n, _, err := syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return n, err
 }
 
-// connQuiet reports whether nothing is readable on an idle connection, not even its end: one
+// ConnQuiet reports whether nothing is readable on an idle connection, not even its end: one
 // non-blocking peek (upstreamConn.quiet, where no waiter watches the socket).
-func connQuiet(conn net.Conn) bool {
+func ConnQuiet(conn net.Conn) bool {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return true // nothing to look at: a pipe in a test
@@ -33,7 +33,7 @@ func connQuiet(conn net.Conn) bool {
 	quiet := false
 	if err := raw.Control(func(fd uintptr) {
 		var one [1]byte
-		_, err := peekFD(fd, one[:])
+		_, err := PeekFD(fd, one[:])
 		quiet = err == syscall.EAGAIN
 	}); err != nil {
 		return false

@@ -3,7 +3,7 @@
 // Not under the race detector: it shuffles the scheduler's run queue on purpose, so the order in
 // which ready goroutines run says nothing there.
 
-package proxy
+package netpoll
 
 import (
 	"bytes"
@@ -21,10 +21,11 @@ import (
 func TestWaiterServesSocketsInArrivalOrder(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n = 8
-	waiters := make([]*waiter, n)
+	set := testArrivals(t)
+	waiters := make([]*Waiter, n)
 	peers := make([]net.Conn, n)
 	for i := range n {
-		waiters[i], _, peers[i] = socketPair(t, false)
+		waiters[i], _, peers[i] = socketPairIn(t, set, false)
 	}
 	var mu sync.Mutex
 	var order []int
@@ -33,7 +34,7 @@ func TestWaiterServesSocketsInArrivalOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := w.read(make([]byte, 8)); err != nil {
+			if _, err := w.Read(make([]byte, 8)); err != nil {
 				t.Errorf("socket %d: %v", i, err)
 			}
 			mu.Lock()
@@ -43,7 +44,7 @@ func TestWaiterServesSocketsInArrivalOrder(t *testing.T) {
 	}
 	// All n must wait in the set before the first byte goes out: each is in the kernel's epoll
 	// set (its fdinfo lists the descriptor) and its goroutine has had the processor since.
-	for !allInEpollSet(t, arrivalSet.epfd, waiters) {
+	for !allInEpollSet(t, set.epfd, waiters) {
 		runtime.Gosched()
 	}
 	for range n {
@@ -61,7 +62,7 @@ func TestWaiterServesSocketsInArrivalOrder(t *testing.T) {
 }
 
 // allInEpollSet reports whether every waiter's descriptor is in the epoll set epfd.
-func allInEpollSet(t *testing.T, epfd int, waiters []*waiter) bool {
+func allInEpollSet(t *testing.T, epfd int, waiters []*Waiter) bool {
 	t.Helper()
 	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", epfd))
 	if err != nil {

@@ -1,4 +1,4 @@
-package proxy
+package netpoll
 
 import (
 	"io"
@@ -25,45 +25,73 @@ import (
 // that arrives wakes one epoll set, not two. A socket that could not be owned stays with its
 // net.Conn; its writes then wait in the runtime's poller, and its reads still wait here.
 
-// arrivals is the epoll set and the waiters registered in it, by descriptor.
-type arrivals struct {
+// Arrivals is the epoll set and the waiters registered in it, by descriptor. Its owner (the
+// proxy) makes it with NewArrivals and closes it with Close; the set itself is made at its first
+// use, so an owner that never reads a socket in arrival order costs nothing.
+type Arrivals struct {
 	once    sync.Once
 	epfd    int
+	file    *os.File        // the epoll descriptor; closing it ends the dispatcher
 	rc      syscall.RawConn // the epoll descriptor, in the runtime's poller
+	err     error           // why there is no epoll set (Enabled false)
+	closed  atomic.Bool
 	mu      sync.RWMutex
-	waiters map[int32]*waiter
+	waiters map[int32]*Waiter
 	// round counts the dispatcher's rounds: one per readiness of the set, its epoll_pwait calls
 	// until one returns less than a full batch (the set's ready list was empty then). done is
-	// the last round whose every event was handled: flags set, waiters signalled (harvested).
+	// the last round whose every event was handled: flags set, waiters signalled (Harvested).
 	round, done atomic.Uint64
 }
 
-var arrivalSet arrivals
+// NewArrivals returns an arrival-order set. Its epoll set and dispatcher goroutine start at its
+// first use and end at Close.
+func NewArrivals() *Arrivals { return &Arrivals{} }
 
-// arrivalOrder reports whether reads wait in arrival order (false: the epoll set could not be
-// made, and reads wait in the runtime's poller).
-func arrivalOrder() bool {
-	arrivalSet.once.Do(arrivalSet.start)
-	return arrivalSet.rc != nil
+// Enabled reports whether reads wait in arrival order (false: the epoll set could not be made,
+// Err says why, and reads wait in the runtime's poller). Safe on nil (false).
+func (a *Arrivals) Enabled() bool {
+	if a == nil {
+		return false
+	}
+	a.once.Do(a.start)
+	return a.rc != nil
 }
 
-func (a *arrivals) start() {
+// Err is why the epoll set could not be made (nil when Enabled, or before the first use).
+func (a *Arrivals) Err() error { return a.err }
+
+// Close stops the dispatcher and closes the epoll set. Call it once the sockets that wait in it
+// are closed (the proxy's Close, after its servers'): a wait that starts later fails with
+// ErrClosed.
+func (a *Arrivals) Close() error {
+	a.once.Do(func() { a.err = ErrClosed }) // never started: it never will
+	if a.closed.Swap(true) || a.file == nil {
+		return nil
+	}
+	return a.file.Close()
+}
+
+func (a *Arrivals) start() {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
+		a.err = os.NewSyscallError("epoll_create1", err)
 		return
 	}
 	// Non-blocking, so that os.NewFile puts it in the runtime's poller: the dispatcher's
 	// goroutine then waits for it like any socket's, without holding a thread.
 	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
+		a.err = os.NewSyscallError("fcntl", err)
 		return
 	}
-	rc, err := os.NewFile(uintptr(epfd), "vamp-gateway-arrivals").SyscallConn()
+	file := os.NewFile(uintptr(epfd), "vamp-gateway-arrivals")
+	rc, err := file.SyscallConn()
 	if err != nil {
-		syscall.Close(epfd)
+		file.Close()
+		a.err = err
 		return
 	}
-	a.epfd, a.rc, a.waiters = epfd, rc, map[int32]*waiter{}
+	a.epfd, a.file, a.rc, a.waiters = epfd, file, rc, map[int32]*Waiter{}
 	go a.dispatch()
 }
 
@@ -76,13 +104,15 @@ func (a *arrivals) start() {
 // and cost one system call in three. Nothing is lost that way: RawConn.Read clears the
 // runtime's readiness only when it starts, and every event added to the set after an
 // epoll_wait wakes the runtime's poller again.
-func (a *arrivals) dispatch() {
+//
+// It returns when the set is closed (Close).
+func (a *Arrivals) dispatch() {
 	events := make([]syscall.EpollEvent, 256)
-	woken := make([]*waiter, 0, len(events))
+	woken := make([]*Waiter, 0, len(events))
 	batch := func(fd uintptr) bool {
 		round := a.round.Add(1)
 		for {
-			// Raw: a zero timeout never blocks, so the scheduler need not know (see readOnce).
+			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce).
 			r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
@@ -99,6 +129,9 @@ func (a *arrivals) dispatch() {
 	}
 	for {
 		if err := a.rc.Read(batch); err != nil {
+			if a.closed.Load() {
+				return
+			}
 			panic("vamp gateway: the arrival-order epoll set failed: " + err.Error())
 		}
 	}
@@ -106,7 +139,7 @@ func (a *arrivals) dispatch() {
 
 // wake signals the waiters of a batch of events of the given round, the first arrival last.
 // woken is scratch space, returned empty for the next batch.
-func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter, round uint64) []*waiter {
+func (a *Arrivals) wake(events []syscall.EpollEvent, woken []*Waiter, round uint64) []*Waiter {
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
@@ -134,7 +167,7 @@ func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter, round uint
 	// A goroutine made ready goes into the scheduler's next-to-run slot and pushes the one
 	// there to the back of the run queue: the last woken runs first, the others then in the
 	// order woken. So the first arrival is woken last.
-	// Every flag of the batch is set before the first signal (waiter.dataRound).
+	// Every flag of the batch is set before the first signal (Waiter.DataRound).
 	for _, w := range woken {
 		w.signalRound.Store(round)
 	}
@@ -146,9 +179,11 @@ func (a *arrivals) wake(events []syscall.EpollEvent, woken []*waiter, round uint
 	return woken[:0]
 }
 
-// waiter reads one socket and waits for it in arrival order. Only the goroutine that owns the
-// socket calls its methods, except interrupt.
-type waiter struct {
+// Waiter reads one socket and waits for it in arrival order. Only the goroutine that owns the
+// socket calls its methods, except Interrupt. A nil *Waiter is a socket without one: its methods
+// that say "Safe on nil" may be called on it, the others not.
+type Waiter struct {
+	set *Arrivals
 	raw syscall.RawConn
 	fd  int32
 	// registered: the socket is in the epoll set (added at its first wait).
@@ -171,26 +206,26 @@ type waiter struct {
 	// becomes readable.
 	pooled      atomic.Bool
 	onIdleEvent func()
-	// The dispatcher's rounds (arrivals.round) the socket's data was seen in, for dataRound:
+	// The dispatcher's rounds (Arrivals.round) the socket's data was seen in, for DataRound:
 	// signalRound is the last round that signalled the waiter (set by the dispatcher), wokeRound
-	// what it was when the last wait ended, drainRound what arrivals.round was right after the
+	// what it was when the last wait ended, drainRound what Arrivals.round was right after the
 	// last read that left the socket empty (drained: it found nothing, or less than it could take).
 	signalRound           atomic.Uint64
 	wokeRound, drainRound uint64
 	drained               bool
-	// dataSeen: see dataRound.
+	// dataSeen: see DataRound.
 	dataSeen uint64
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
 
-	// The read and the write in progress, for readFn and writeFn (method values made once, so
+	// The read and the write in progress, for recvFn and sendFn (method values made once, so
 	// that neither allocates).
-	readFn   func(fd uintptr) bool
+	recvFn   func(fd uintptr) bool
 	readBuf  []byte
 	readN    int
 	readErr  error
-	writeFn  func(fd uintptr) bool
+	sendFn   func(fd uintptr) bool
 	writeBuf []byte
 	writeN   int
 	writeErr error
@@ -199,73 +234,71 @@ type waiter struct {
 // epollET is EPOLLET as the uint32 that EpollEvent.Events is (syscall's constant is negative).
 const epollET = 1 << 31
 
-// errWouldBlock: the socket has nothing to read now.
-var errWouldBlock = syscall.EAGAIN
-
-// newWaiter returns a waiter for the socket behind raw, or nil when reads are to wait in the
-// runtime's poller (no arrival order here, or no descriptor).
-func newWaiter(raw syscall.RawConn, mayRead bool) *waiter {
-	if raw == nil || !arrivalOrder() {
+// NewWaiter returns a waiter in the set for the socket behind raw, or nil when reads are to wait
+// in the runtime's poller (no arrival order here, or no descriptor). mayRead: data may already be
+// there (a client's request; not an instance's answer before its request). Safe on nil.
+func (a *Arrivals) NewWaiter(raw syscall.RawConn, mayRead bool) *Waiter {
+	if raw == nil || !a.Enabled() {
 		return nil
 	}
-	w := &waiter{raw: raw, fd: -1, mayRead: mayRead, wake: make(chan struct{}, 1)}
+	w := &Waiter{set: a, raw: raw, fd: -1, mayRead: mayRead, wake: make(chan struct{}, 1)}
 	raw.Control(func(fd uintptr) { w.fd = int32(fd) })
 	if w.fd < 0 {
 		return nil
 	}
-	w.readFn, w.writeFn = w.readOnce, w.writeOnce
-	if s, ok := raw.(*ownedSocket); ok {
+	w.recvFn, w.sendFn = w.recvOnce, w.sendOnce
+	if s, ok := raw.(*OwnedSocket); ok {
 		w.writeWake, s.w = make(chan struct{}, 1), w
 	}
 	return w
 }
 
 // signal wakes the waiter, or leaves a wake-up for its next wait.
-func (w *waiter) signal() {
+func (w *Waiter) signal() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
 }
 
-// interrupt wakes a waiter whose socket another goroutine has closed, so that its next read
+// Interrupt wakes a waiter whose socket another goroutine has closed, so that its next read
 // fails instead of its wait lasting to the deadline. Safe on nil.
-func (w *waiter) interrupt() {
+func (w *Waiter) Interrupt() {
 	if w != nil {
 		w.signal()
 	}
 }
 
-// watchIdle makes evict run when something arrives on the socket while it is pooled
-// (setPooled); call it before the socket's first wait. Safe on nil.
-func (w *waiter) watchIdle(evict func()) {
+// WatchIdle makes evict run when something arrives on the socket while it is pooled
+// (SetPooled); call it before the socket's first wait. Safe on nil.
+func (w *Waiter) WatchIdle(evict func()) {
 	if w != nil {
 		w.onIdleEvent = evict
 	}
 }
 
-// setPooled says whether the socket is an idle pooled connection (see pooled). Safe on nil.
-func (w *waiter) setPooled(pooled bool) {
+// SetPooled says whether the socket is an idle pooled connection (see pooled). Safe on nil.
+func (w *Waiter) SetPooled(pooled bool) {
 	if w != nil && w.onIdleEvent != nil {
 		w.pooled.Store(pooled)
 	}
 }
 
-// idleHint reports whether something may have arrived on the socket since its last read (its
+// IdleHint reports whether something may have arrived on the socket since its last read (its
 // owner asks). Safe on nil.
-func (w *waiter) idleHint() bool {
+func (w *Waiter) IdleHint() bool {
 	return w != nil && (w.mayRead || len(w.wake) > 0 || w.peerClosed.Load())
 }
 
-// claimPooled takes the eviction of a pooled socket on itself (false: it was not pooled, or the
+// ClaimPooled takes the eviction of a pooled socket on itself (false: it was not pooled, or the
 // dispatcher took it).
-func (w *waiter) claimPooled() bool { return w.pooled.CompareAndSwap(true, false) }
+func (w *Waiter) ClaimPooled() bool { return w.pooled.CompareAndSwap(true, false) }
 
-// idleQuiet reports whether nothing arrived on an idle socket since its last read: the epoll
+// IdleQuiet reports whether nothing arrived on an idle socket since its last read: the epoll
 // set kept watching it, so with no wake-up pending, no close seen and no data left behind by the
 // last read (mayRead) there is nothing, without a system call. Otherwise, or with look, one
 // non-blocking read says (its byte, if any, is lost with the connection, which is then closed).
-func (w *waiter) idleQuiet(look bool) bool {
+func (w *Waiter) IdleQuiet(look bool) bool {
 	if w.peerClosed.Load() {
 		return false
 	}
@@ -278,63 +311,72 @@ func (w *waiter) idleQuiet(look bool) bool {
 		return true
 	}
 	var one [1]byte
-	_, err := w.tryRead(one[:])
-	return err == errWouldBlock
+	_, err := w.TryRead(one[:])
+	return err == ErrWouldBlock
 }
 
-// tryRead reads once without waiting; errWouldBlock: nothing there.
-func (w *waiter) tryRead(buf []byte) (int, error) {
+// MayRead reports whether data may be there without a wake-up (see mayRead): a read is worth
+// trying before a wait.
+func (w *Waiter) MayRead() bool { return w.mayRead }
+
+// TryRead reads once without waiting; ErrWouldBlock: nothing there.
+func (w *Waiter) TryRead(buf []byte) (int, error) {
 	w.readBuf, w.readN, w.readErr = buf, 0, nil
-	err := w.raw.Read(w.readFn)
+	err := w.raw.Read(w.recvFn)
 	w.readBuf = nil
 	if err != nil {
 		return 0, err // closed
 	}
 	w.mayRead = w.readErr == nil && (w.readN == len(buf) || w.peerClosed.Load())
 	if w.readN > 0 {
-		// Every byte read now arrived after the drain; a round that began after the drain and
-		// signalled the waiter saw (some of) them in the socket.
+		// Every byte read now was unread when the last round that signalled the waiter looked
+		// at the socket, if that round began after the drain: it saw the first of them there.
 		w.dataSeen = 0
 		if w.drained && w.wokeRound > w.drainRound {
 			w.dataSeen = w.wokeRound
 		}
 	}
-	w.drained = w.readErr == errWouldBlock || (w.readErr == nil && w.readN < len(buf))
+	w.drained = w.readErr == ErrWouldBlock || (w.readErr == nil && w.readN < len(buf))
 	if w.drained {
-		w.drainRound = arrivalSet.round.Load()
+		w.drainRound = w.set.round.Load()
 	}
 	return w.readN, w.readErr
 }
 
-// dataRound is, for the last read that returned data, a round of the dispatcher that reported
-// the first of those bytes in the socket (0: none is known: they came before the socket was
-// drained last, or were read without a wake-up from such a round). Safe on nil.
+// DataRound is, for the last read that returned data, a round of the dispatcher that saw the
+// first of those bytes in the socket (0: none is known: they were there before the socket was
+// last drained, or were read without a wake-up from a round that began after that). Safe on nil.
 //
-// What it is for (upstreamConn.quietTaken): bytes that arrived on an idle pooled connection
-// before those were in the epoll set's ready list no later, so that round reported them too,
-// and once it is harvested they left their mark (a wake-up, a close, the pool's eviction).
-func (w *waiter) dataRound() uint64 {
+// What it is for (the proxy's pool): bytes that arrived on an idle pooled connection before
+// those were in the epoll set's ready list before them, so that round (or an earlier one)
+// reported them too, and once it is Harvested they left their mark on the pooled connection's
+// waiter: a wake-up, a close, or its claim for eviction (Unpool).
+func (w *Waiter) DataRound() uint64 {
 	if w == nil {
 		return 0
 	}
 	return w.dataSeen
 }
 
-// harvested reports whether the dispatcher has handled every event of round (see dataRound).
-func harvested(round uint64) bool { return round != 0 && arrivalSet.done.Load() >= round }
+// Harvested reports whether the dispatcher has handled every event of round (see DataRound).
+// Safe on nil (false).
+func (a *Arrivals) Harvested(round uint64) bool {
+	return a != nil && round != 0 && a.done.Load() >= round
+}
 
-// unpool ends the socket's time in its pool, reporting whether it was still pooled: false
-// means the dispatcher (or the pool itself) claimed an event on it meanwhile. Safe on nil.
-func (w *waiter) unpool() bool { return w != nil && w.pooled.Swap(false) }
+// Unpool ends the socket's time in its pool (SetPooled(false)), reporting whether it was still
+// pooled: false means the dispatcher (or the pool itself) claimed an event on it meanwhile, or it
+// is not watched (WatchIdle). Safe on nil (false).
+func (w *Waiter) Unpool() bool { return w != nil && w.pooled.Swap(false) }
 
-// readOnce and writeOnce call recvfrom(2) and sendto(2) raw, without telling the scheduler: on
+// recvOnce and sendOnce call recvfrom(2) and sendto(2) raw, without telling the scheduler: on
 // a non-blocking socket neither blocks, and at two of each per request, the scheduler's
 // bookkeeping around a syscall (and the runtime's monitor taking the processor away from a long
 // loopback write) cost more than the calls themselves. Not read(2) and write(2): those go
 // through the file layer's checks and notifications first, which cost the gateway 2.5% of its
 // requests/s (docs/benchmarks.md). MSG_NOSIGNAL: a client that went away makes the write fail
 // with EPIPE, without a SIGPIPE for the runtime to field.
-func (w *waiter) readOnce(fd uintptr) bool {
+func (w *Waiter) recvOnce(fd uintptr) bool {
 	if len(w.readBuf) == 0 {
 		return true
 	}
@@ -354,11 +396,11 @@ func (w *waiter) readOnce(fd uintptr) bool {
 	}
 }
 
-// write writes all of b; when the socket's buffer is full it waits for room (in this set for an
+// Write writes all of b; when the socket's buffer is full it waits for room (in this set for an
 // owned socket, in the runtime's poller for one that net.Conn still owns).
-func (w *waiter) write(b []byte) (int, error) {
+func (w *Waiter) Write(b []byte) (int, error) {
 	w.writeBuf, w.writeN, w.writeErr = b, 0, nil
-	err := w.raw.Write(w.writeFn)
+	err := w.raw.Write(w.sendFn)
 	w.writeBuf = nil
 	if err == nil {
 		err = w.writeErr
@@ -366,7 +408,7 @@ func (w *waiter) write(b []byte) (int, error) {
 	return w.writeN, err
 }
 
-func (w *waiter) writeOnce(fd uintptr) bool {
+func (w *Waiter) sendOnce(fd uintptr) bool {
 	for w.writeN < len(w.writeBuf) {
 		rest := w.writeBuf[w.writeN:]
 		r, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), syscall.MSG_NOSIGNAL, 0, 0)
@@ -384,29 +426,29 @@ func (w *waiter) writeOnce(fd uintptr) bool {
 	return true
 }
 
-// read reads what the socket has, waiting for it until the deadline.
-func (w *waiter) read(buf []byte) (int, error) {
+// Read reads what the socket has, waiting for it until the deadline.
+func (w *Waiter) Read(buf []byte) (int, error) {
 	for {
 		if w.mayRead {
-			n, err := w.tryRead(buf)
-			if err != errWouldBlock {
+			n, err := w.TryRead(buf)
+			if err != ErrWouldBlock {
 				return n, err
 			}
 		}
-		if err := w.wait(); err != nil {
+		if err := w.Wait(); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// wait waits for a wake-up: data, the client's close, an interrupt or the deadline. It returns
+// Wait waits for a wake-up: data, the client's close, an interrupt or the deadline. It returns
 // os.ErrDeadlineExceeded once the deadline has passed.
-func (w *waiter) wait() error {
+func (w *Waiter) Wait() error {
 	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 		return os.ErrDeadlineExceeded
 	}
 	if !w.registered {
-		if err := arrivalSet.add(w); err != nil {
+		if err := w.set.add(w); err != nil {
 			return err
 		}
 	}
@@ -418,9 +460,9 @@ func (w *waiter) wait() error {
 
 // waitWritable waits for an owned socket to take more bytes (no deadline: as net.Conn's Write
 // without one).
-func (w *waiter) waitWritable() error {
+func (w *Waiter) waitWritable() error {
 	if !w.registered {
-		if err := arrivalSet.add(w); err != nil {
+		if err := w.set.add(w); err != nil {
 			return err
 		}
 	}
@@ -428,8 +470,8 @@ func (w *waiter) waitWritable() error {
 	return nil
 }
 
-// setDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
-func (w *waiter) setDeadline(t time.Time) {
+// SetReadDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
+func (w *Waiter) SetReadDeadline(t time.Time) {
 	w.deadline = t
 	switch {
 	case t.IsZero():
@@ -443,10 +485,10 @@ func (w *waiter) setDeadline(t time.Time) {
 	}
 }
 
-// release takes the socket out of the epoll set and stops the timer: before the socket is
+// Release takes the socket out of the epoll set and stops the timer: before the socket is
 // closed or handed to other code (net/http, the parker). Its next wait adds it again. Safe on
 // nil, and after the socket was closed.
-func (w *waiter) release() {
+func (w *Waiter) Release() {
 	if w == nil {
 		return
 	}
@@ -458,11 +500,14 @@ func (w *waiter) release() {
 	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again
 	if w.registered {
-		arrivalSet.remove(w)
+		w.set.remove(w)
 	}
 }
 
-func (a *arrivals) add(w *waiter) error {
+func (a *Arrivals) add(w *Waiter) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
 	a.mu.Lock()
 	a.waiters[w.fd] = w
 	a.mu.Unlock()
@@ -472,7 +517,9 @@ func (a *arrivals) add(w *waiter) error {
 		if w.writeWake != nil { // an owned socket's writes wait here too
 			ev.Events |= syscall.EPOLLOUT
 		}
-		err = syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		if e := syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); e != nil {
+			err = os.NewSyscallError("epoll_ctl", e)
+		}
 	})
 	if cerr != nil {
 		err = cerr
@@ -485,7 +532,7 @@ func (a *arrivals) add(w *waiter) error {
 	return nil
 }
 
-func (a *arrivals) remove(w *waiter) {
+func (a *Arrivals) remove(w *Waiter) {
 	w.raw.Control(func(fd uintptr) {
 		syscall.EpollCtl(a.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	}) // fails only when closed, which took it out of the set already
@@ -494,7 +541,7 @@ func (a *arrivals) remove(w *waiter) {
 }
 
 // forget drops w from the table unless its descriptor number went to a newer socket.
-func (a *arrivals) forget(w *waiter) {
+func (a *Arrivals) forget(w *Waiter) {
 	a.mu.Lock()
 	if a.waiters[w.fd] == w {
 		delete(a.waiters, w.fd)

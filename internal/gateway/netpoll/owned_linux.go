@@ -1,4 +1,4 @@
-package proxy
+package netpoll
 
 import (
 	"net"
@@ -7,26 +7,26 @@ import (
 	"syscall"
 )
 
-// ownedSocket is the descriptor of a connection (a client's, or one to an instance) that only the
+// OwnedSocket is the descriptor of a connection (a client's, or one to an instance) that only the
 // front end polls: a duplicate of the accepted or dialled connection's, whose net.Conn is closed
 // so that the runtime's poller forgets the socket. Kept in both epoll sets, every byte that
 // arrives ran two epoll callbacks and the runtime's poller harvested events that nobody waited
 // for (docs/benchmarks.md: the gateway's kernel time). It implements syscall.RawConn for the
 // waiter: reads never wait in it (the waiter waits), writes that find the socket's buffer full
-// wait for the arrival-order set's EPOLLOUT wake-up. Only one goroutine at a time uses it (its connection's, or the pool's);
-// another may only shut it down (shutdownFromOutside), never close it: its descriptor number
+// wait for the arrival-order set's EPOLLOUT wake-up. Only one goroutine at a time uses it (its
+// connection's, or the pool's); another may only shut it down (ShutdownFromOutside), never close it: its descriptor number
 // could go to a new socket at once.
-type ownedSocket struct {
+type OwnedSocket struct {
 	fd int
-	w  *waiter
-	mu sync.Mutex // closed changes under it, so that shutdownFromOutside never meets a reused number
+	w  *Waiter
+	mu sync.Mutex // closed changes under it, so that ShutdownFromOutside never meets a reused number
 	// closed is written by the owner only; the owner reads it without the lock.
 	closed bool
 }
 
-// ownSocket takes the socket of conn from the runtime's poller and closes conn. On an error conn
+// OwnSocket takes the socket of conn from the runtime's poller and closes conn. On an error conn
 // is left as it was.
-func ownSocket(conn net.Conn) (*ownedSocket, error) {
+func OwnSocket(conn net.Conn) (*OwnedSocket, error) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return nil, syscall.EINVAL
@@ -40,7 +40,7 @@ func ownSocket(conn net.Conn) (*ownedSocket, error) {
 		// The duplicate shares the open file description, so it is non-blocking already.
 		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, orig, syscall.F_DUPFD_CLOEXEC, 0)
 		if errno != 0 {
-			dupErr = errno
+			dupErr = os.NewSyscallError("fcntl", errno)
 			return
 		}
 		fd = int(r)
@@ -51,10 +51,10 @@ func ownSocket(conn net.Conn) (*ownedSocket, error) {
 		return nil, dupErr
 	}
 	conn.Close() // the duplicate keeps the socket open
-	return &ownedSocket{fd: fd}, nil
+	return &OwnedSocket{fd: fd}, nil
 }
 
-func (s *ownedSocket) Control(f func(fd uintptr)) error {
+func (s *OwnedSocket) Control(f func(fd uintptr)) error {
 	if s.closed {
 		return net.ErrClosed
 	}
@@ -63,7 +63,7 @@ func (s *ownedSocket) Control(f func(fd uintptr)) error {
 }
 
 // Read calls f once: the waiter's read callbacks never ask to wait.
-func (s *ownedSocket) Read(f func(fd uintptr) bool) error {
+func (s *OwnedSocket) Read(f func(fd uintptr) bool) error {
 	if s.closed {
 		return net.ErrClosed
 	}
@@ -72,7 +72,7 @@ func (s *ownedSocket) Read(f func(fd uintptr) bool) error {
 }
 
 // Write calls f until it is done, waiting for the socket to take more when it is full.
-func (s *ownedSocket) Write(f func(fd uintptr) bool) error {
+func (s *OwnedSocket) Write(f func(fd uintptr) bool) error {
 	for {
 		if s.closed {
 			return net.ErrClosed
@@ -91,7 +91,8 @@ func (s *ownedSocket) Write(f func(fd uintptr) bool) error {
 	}
 }
 
-func (s *ownedSocket) close() {
+// Close closes the socket (its owner only; see ShutdownFromOutside).
+func (s *OwnedSocket) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
@@ -100,9 +101,9 @@ func (s *ownedSocket) close() {
 	}
 }
 
-// shutdownFromOutside ends the connection for the peer and for the owner's next read (which then
+// ShutdownFromOutside ends the connection for the peer and for the owner's next read (which then
 // sees its end and closes the socket), from any goroutine (Shutdown, Close).
-func (s *ownedSocket) shutdownFromOutside() {
+func (s *OwnedSocket) ShutdownFromOutside() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
@@ -110,9 +111,9 @@ func (s *ownedSocket) shutdownFromOutside() {
 	}
 }
 
-// netConn gives the socket back to the runtime as a net.Conn (a hand-off to net/http); s is
+// NetConn gives the socket back to the runtime as a net.Conn (a hand-off to net/http); s is
 // closed after it.
-func (s *ownedSocket) netConn() (net.Conn, error) {
+func (s *OwnedSocket) NetConn() (net.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -1,4 +1,4 @@
-package proxy
+package netpoll
 
 import (
 	"bytes"
@@ -10,9 +10,36 @@ import (
 	"time"
 )
 
-// socketPair returns the two ends of a loopback TCP connection: ours (with a waiter, as the
-// front end makes them) and the peer's.
-func socketPair(t *testing.T, mayRead bool) (*waiter, net.Conn, net.Conn) {
+// testArrivals is an arrival-order set for one test, closed after it.
+func testArrivals(t *testing.T) *Arrivals {
+	t.Helper()
+	set := NewArrivals()
+	if !set.Enabled() {
+		t.Fatalf("no arrival-order set on Linux: %v", set.Err())
+	}
+	t.Cleanup(func() {
+		if err := set.Close(); err != nil {
+			t.Errorf("closing the arrival-order set: %v", err)
+		}
+	})
+	return set
+}
+
+// isTimeout: err is a deadline's (os.ErrDeadlineExceeded, as net.Conn's).
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// socketPair returns the two ends of a loopback TCP connection: ours (with a waiter in a set of
+// the test's own, as the front end makes them) and the peer's.
+func socketPair(t *testing.T, mayRead bool) (*Waiter, net.Conn, net.Conn) {
+	t.Helper()
+	return socketPairIn(t, testArrivals(t), mayRead)
+}
+
+// socketPairIn is socketPair with the waiter in set.
+func socketPairIn(t *testing.T, set *Arrivals, mayRead bool) (*Waiter, net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,17 +67,17 @@ func socketPair(t *testing.T, mayRead bool) (*waiter, net.Conn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWaiter(raw, mayRead)
+	w := set.NewWaiter(raw, mayRead)
 	if w == nil {
 		t.Fatal("no arrival-order waiter on Linux")
 	}
-	t.Cleanup(func() { w.release(); ours.Close(); peer.Close() })
+	t.Cleanup(func() { w.Release(); ours.Close(); peer.Close() })
 	return w, ours, peer
 }
 
 // readWithin reads once, with no deadline: only a wake-up ends the wait, so a lost one shows
 // as a read that never returns (the guard's 10 s are for that, not a timing target).
-func readWithin(t *testing.T, w *waiter, buf []byte) (int, error) {
+func readWithin(t *testing.T, w *Waiter, buf []byte) (int, error) {
 	t.Helper()
 	type result struct {
 		n   int
@@ -58,14 +85,14 @@ func readWithin(t *testing.T, w *waiter, buf []byte) (int, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := w.read(buf)
+		n, err := w.Read(buf)
 		done <- result{n, err}
 	}()
 	select {
 	case r := <-done:
 		return r.n, r.err
 	case <-time.After(10 * time.Second):
-		w.interrupt()
+		w.Interrupt()
 		<-done
 		t.Fatal("the read still waits with data or a close to read: a wake-up was lost")
 		return 0, nil
@@ -73,7 +100,7 @@ func readWithin(t *testing.T, w *waiter, buf []byte) (int, error) {
 }
 
 // readToEOF reads with a bufSize buffer until the peer's close and returns what it read.
-func readToEOF(t *testing.T, w *waiter, bufSize int) []byte {
+func readToEOF(t *testing.T, w *Waiter, bufSize int) []byte {
 	t.Helper()
 	var got []byte
 	buf := make([]byte, bufSize)
@@ -133,12 +160,12 @@ func commonPrefix(a, b []byte) int {
 
 func TestWaiterDeadlineEndsTheWait(t *testing.T) {
 	w, _, _ := socketPair(t, true)
-	w.setDeadline(time.Now().Add(20 * time.Millisecond))
-	if _, err := w.read(make([]byte, 8)); !isTimeout(err) {
+	w.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := w.Read(make([]byte, 8)); !isTimeout(err) {
 		t.Fatalf("read on a silent socket past its deadline: %v, want a timeout", err)
 	}
-	w.setDeadline(time.Now().Add(-time.Second))
-	if _, err := w.read(make([]byte, 8)); !isTimeout(err) {
+	w.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, err := w.Read(make([]byte, 8)); !isTimeout(err) {
 		t.Fatalf("read with a deadline in the past: %v, want a timeout", err)
 	}
 }
@@ -148,11 +175,11 @@ func TestWaiterInterruptEndsTheWaitOfAClosedSocket(t *testing.T) {
 	w, ours, _ := socketPair(t, true)
 	done := make(chan error, 1)
 	go func() {
-		_, err := w.read(make([]byte, 8))
+		_, err := w.Read(make([]byte, 8))
 		done <- err
 	}()
 	ours.Close()
-	w.interrupt()
+	w.Interrupt()
 	select {
 	case err := <-done:
 		if err == nil || isTimeout(err) {
@@ -171,7 +198,7 @@ func TestWaiterReadsAgainAfterRelease(t *testing.T) {
 	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "one" {
 		t.Fatalf("first read: %q, %v", buf[:n], err)
 	}
-	w.release()
+	w.Release()
 	if w.registered {
 		t.Fatal("still registered after release")
 	}
@@ -186,7 +213,7 @@ func TestWaiterWritesAllToASlowReader(t *testing.T) {
 	w, ours, peer := socketPair(t, true)
 	want := bytes.Repeat([]byte("vamp"), 2<<20) // 8 MiB
 	got := readAll(peer)
-	n, err := w.write(want)
+	n, err := w.Write(want)
 	if err != nil || n != len(want) {
 		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
 	}
@@ -194,13 +221,13 @@ func TestWaiterWritesAllToASlowReader(t *testing.T) {
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("the peer read %d bytes, want %d", len(b), len(want))
 	}
-	if _, err := w.write([]byte("x")); err == nil || errors.Is(err, syscall.EAGAIN) {
+	if _, err := w.Write([]byte("x")); err == nil || errors.Is(err, syscall.EAGAIN) {
 		t.Fatalf("write on a closed socket: %v, want its close", err)
 	}
 }
 
 // ownedPair is socketPair with our end owned by the front end (as a connection to an instance).
-func ownedPair(t *testing.T) (*waiter, *ownedSocket, net.Conn) {
+func ownedPair(t *testing.T) (*Waiter, *OwnedSocket, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -215,12 +242,12 @@ func ownedPair(t *testing.T) (*waiter, *ownedSocket, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock, err := ownSocket(dialled)
+	sock, err := OwnSocket(dialled)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWaiter(sock, false)
-	t.Cleanup(func() { w.release(); sock.close(); peer.Close() })
+	w := testArrivals(t).NewWaiter(sock, false)
+	t.Cleanup(func() { w.Release(); sock.Close(); peer.Close() })
 	return w, sock, peer
 }
 
@@ -236,15 +263,15 @@ func TestOwnedSocketReadsAndWritesWithoutTheRuntimesPoller(t *testing.T) {
 	}
 	want := bytes.Repeat([]byte("vamp"), 2<<20)
 	got := readAll(peer)
-	if n, err := w.write(want); err != nil || n != len(want) {
+	if n, err := w.Write(want); err != nil || n != len(want) {
 		t.Fatalf("write: %d of %d bytes, %v", n, len(want), err)
 	}
-	w.release()
-	sock.close()
+	w.Release()
+	sock.Close()
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("the peer read %d bytes, want %d", len(b), len(want))
 	}
-	if _, err := w.write([]byte("x")); err == nil {
+	if _, err := w.Write([]byte("x")); err == nil {
 		t.Fatal("write on a closed owned socket succeeded")
 	}
 }
@@ -265,4 +292,65 @@ func readAll(conn net.Conn) <-chan []byte {
 		}
 	}()
 	return got
+}
+
+// TestConnQuietSeesBytesAndClose: the peek used where no waiter watches the socket.
+func TestConnQuietSeesBytesAndClose(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		then func(net.Conn)
+	}{
+		{"stray bytes", func(c net.Conn) { io.WriteString(c, "x") }},
+		{"closed", func(c net.Conn) { c.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ours, peer := socketPair(t, false)
+			if !ConnQuiet(ours) {
+				t.Fatal("a connection with nothing on it is not quiet")
+			}
+			tc.then(peer)
+			// Polled: the peer's bytes or close reach our socket soon, not at once.
+			for deadline := time.Now().Add(10 * time.Second); ConnQuiet(ours); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("waited 10s for ConnQuiet to see it")
+				}
+			}
+		})
+	}
+}
+
+// TestDataRoundOnlyAfterADrainAndAWakeUp: DataRound names a round of the dispatcher only for
+// bytes read after the socket was drained and a round that began after the drain woke the
+// waiter (then that round is Harvested soon); bytes read without such a wake-up (a new socket's
+// first read, the rest after a read that filled the buffer) have none.
+func TestDataRoundOnlyAfterADrainAndAWakeUp(t *testing.T) {
+	set := testArrivals(t)
+	w, ours, peer := socketPairIn(t, set, true)
+	io.WriteString(peer, "abcd")
+	for deadline := time.Now().Add(10 * time.Second); ConnQuiet(ours); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("waited 10s for the bytes to arrive")
+		}
+	}
+	small, big := make([]byte, 2), make([]byte, 64)
+	if n, err := readWithin(t, w, small); n != 2 || err != nil || w.DataRound() != 0 {
+		t.Fatalf("first read: %d %v, round %d (want none: no wake-up)", n, err, w.DataRound())
+	}
+	if n, err := readWithin(t, w, big); string(big[:n]) != "cd" || err != nil || w.DataRound() != 0 {
+		t.Fatalf("the rest: %q %v, round %d (want none: read after a full buffer)", big[:n], err, w.DataRound())
+	}
+	io.WriteString(peer, "efgh") // after the drain: only a wake-up brings it
+	n, err := readWithin(t, w, big)
+	if string(big[:n]) != "efgh" || err != nil {
+		t.Fatalf("read after the drain: %q %v", big[:n], err)
+	}
+	round := w.DataRound()
+	if round == 0 {
+		t.Fatal("bytes read after a drain and a wake-up have no round")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !set.Harvested(round); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("round %d not handled in full after 10s", round)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package httpframe
 
 import (
 	"bufio"
@@ -15,10 +15,10 @@ import (
 
 // parseHead runs request.parse on a copy of head (parse rewrites header names in place), as the
 // front end does on a connection's buffer.
-func parseHead(head string) (*request, bool) {
-	rq := new(request)
+func parseHead(head string) (*Request, bool) {
+	rq := new(Request)
 	buf := []byte(head)
-	return rq, rq.parse(buf, len(buf), "192.0.2.7:4321")
+	return rq, rq.Parse(buf, len(buf), "192.0.2.7:4321")
 }
 
 // TestRequestParseTakesPlainGetAndHead: the requests the front end forwards itself.
@@ -109,7 +109,7 @@ func TestRequestParseHandsOffMalformedHost(t *testing.T) {
 }
 
 // TestRequestParseLeavesAmbiguousLengthToTheCheck: Content-Length with Transfer-Encoding,
-// whatever the method and order, is never the front end's to forward; checkRequestHead refuses it.
+// whatever the method and order, is never the front end's to forward; CheckRequestHead refuses it.
 func TestRequestParseLeavesAmbiguousLengthToTheCheck(t *testing.T) {
 	for _, head := range []string{
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -120,8 +120,8 @@ func TestRequestParseLeavesAmbiguousLengthToTheCheck(t *testing.T) {
 		if _, ok := parseHead(head); ok {
 			t.Errorf("%q: the front end takes it", head)
 		}
-		if _, err := checkRequestHead([]byte(head)); err == nil {
-			t.Errorf("%q: checkRequestHead lets it through", head)
+		if _, err := CheckRequestHead([]byte(head)); err == nil {
+			t.Errorf("%q: CheckRequestHead lets it through", head)
 		}
 	}
 }
@@ -130,18 +130,18 @@ func TestRequestParseLeavesAmbiguousLengthToTheCheck(t *testing.T) {
 // net/http would build: canonical header keys, Host out of the map, the path decoded, the query
 // as sent.
 func TestRequestParseBuildsNetHTTPRequest(t *testing.T) {
-	rq := new(request)
+	rq := new(Request)
 	// A first request with other headers: parse must not let them through to the second.
 	old := []byte("GET /old HTTP/1.1\r\nHost: old\r\nX-Old: 1\r\nConnection: close\r\nTe: trailers\r\n\r\n")
-	if !rq.parse(old, len(old), "x") {
+	if !rq.Parse(old, len(old), "x") {
 		t.Fatal("first request not taken")
 	}
 	head := "GET /a%2Fb/c?x=1;y=%zz&z HTTP/1.1\r\nHost: Shop.Example:8080\r\nuser-agent: curl/8\r\nx-FOO-bar: 1\r\n" +
 		"ACCEPT: text/html\r\naccept: */*\r\nCookie: vamp=r1\r\n\r\n"
-	if !rq.parse([]byte(head), len(head), "192.0.2.7:4321") {
+	if !rq.Parse([]byte(head), len(head), "192.0.2.7:4321") {
 		t.Fatal("request not taken")
 	}
-	r := &rq.req
+	r := &rq.HTTP
 	if r.Method != "GET" || r.Host != "Shop.Example:8080" || r.RequestURI != "/a%2Fb/c?x=1;y=%zz&z" ||
 		r.Proto != "HTTP/1.1" || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.RemoteAddr != "192.0.2.7:4321" || r.Body != http.NoBody {
 		t.Errorf("request line: %s %s %s host %s from %s", r.Method, r.RequestURI, r.Proto, r.Host, r.RemoteAddr)
@@ -161,8 +161,8 @@ func TestRequestParseBuildsNetHTTPRequest(t *testing.T) {
 	if c, err := r.Cookie("vamp"); err != nil || c.Value != "r1" {
 		t.Errorf("cookie vamp: %v %v", c, err)
 	}
-	if rq.closeAfter || rq.teTrailers || len(rq.connection) != 0 {
-		t.Errorf("state of the first request kept: close %v, te %v, connection %q", rq.closeAfter, rq.teTrailers, rq.connection)
+	if rq.CloseAfter || rq.teTrailers || len(rq.connection) != 0 {
+		t.Errorf("state of the first request kept: close %v, te %v, connection %q", rq.CloseAfter, rq.teTrailers, rq.connection)
 	}
 	// The same through net/http, for the record.
 	nr, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
@@ -190,8 +190,8 @@ func TestRequestParseConnectionOptions(t *testing.T) {
 		{"Te: deflate\r\n", false, false},
 	} {
 		rq, ok := parseHead("GET / HTTP/1.1\r\nHost: a\r\n" + tc.headers + "\r\n")
-		if !ok || rq.closeAfter != tc.closeAfter || rq.teTrailers != tc.teTrl {
-			t.Errorf("%q: taken %v, closeAfter %v, teTrailers %v; want %v %v", tc.headers, ok, rq.closeAfter, rq.teTrailers, tc.closeAfter, tc.teTrl)
+		if !ok || rq.CloseAfter != tc.closeAfter || rq.teTrailers != tc.teTrl {
+			t.Errorf("%q: taken %v, closeAfter %v, teTrailers %v; want %v %v", tc.headers, ok, rq.CloseAfter, rq.teTrailers, tc.closeAfter, tc.teTrl)
 		}
 	}
 }
@@ -225,7 +225,7 @@ func TestAppendUpstreamHead(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: not taken", tc.name)
 		}
-		if got := string(rq.appendUpstreamHead(nil, tc.clientIP)); got != tc.want {
+		if got := string(rq.AppendUpstreamHead(nil, tc.clientIP)); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
@@ -288,6 +288,7 @@ func FuzzRequestParse(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	headEnd := []byte("\r\n\r\n")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if i := bytes.Index(data, headEnd); i >= 0 {
 			data = data[:i+len(headEnd)]
@@ -295,12 +296,12 @@ func FuzzRequestParse(f *testing.F) {
 			data = append(data, headEnd...)
 		}
 		buf := bytes.Clone(data)
-		rq := new(request)
-		if !rq.parse(buf, len(buf), "192.0.2.7:4321") {
+		rq := new(Request)
+		if !rq.Parse(buf, len(buf), "192.0.2.7:4321") {
 			return
 		}
-		if _, err := checkRequestHead(data); err != nil {
-			t.Fatalf("the front end takes %q, which checkRequestHead refuses: %v", data, err)
+		if _, err := CheckRequestHead(data); err != nil {
+			t.Fatalf("the front end takes %q, which CheckRequestHead refuses: %v", data, err)
 		}
 		nr, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
@@ -309,7 +310,7 @@ func FuzzRequestParse(f *testing.F) {
 		if reason := netHTTPServerRefuses(nr); reason != "" {
 			t.Fatalf("the front end takes %q; net/http's server answers 400 %s", data, reason)
 		}
-		r := &rq.req
+		r := &rq.HTTP
 		if nr.Method != r.Method || nr.RequestURI != r.RequestURI || nr.Host != r.Host ||
 			nr.URL.Path != r.URL.Path || nr.URL.RawQuery != r.URL.RawQuery {
 			t.Fatalf("%q: net/http reads %s %s (host %q, path %q, query %q), the front end %s %s (host %q, path %q, query %q)", data,
