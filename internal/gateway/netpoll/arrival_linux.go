@@ -39,6 +39,10 @@ type Arrivals struct {
 	closed  atomic.Bool
 	mu      sync.RWMutex
 	waiters map[int32]*Waiter
+	// round counts the dispatcher's rounds: one per readiness of the set, its epoll_pwait calls
+	// until one returns less than a full batch (the set's ready list was empty then). done is
+	// the last round whose every event was handled: flags set, waiters signalled (Harvested).
+	round, done atomic.Uint64
 }
 
 // NewArrivals returns an arrival-order set. Its epoll set and dispatcher goroutine start at its
@@ -108,16 +112,19 @@ func (a *Arrivals) dispatch() {
 	events := make([]unix.EpollEvent, 256)
 	woken := make([]*Waiter, 0, len(events))
 	batch := func(fd uintptr) bool {
+		round := a.round.Add(1)
 		for {
 			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce).
 			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
+				a.done.Store(round)
 				return false
 			}
-			woken = a.wake(events[:n], woken)
+			woken = a.wake(events[:n], woken, round)
 			// A full batch may have left events behind, and those wake the runtime no more.
 			if n < len(events) {
+				a.done.Store(round)
 				return false
 			}
 		}
@@ -132,9 +139,9 @@ func (a *Arrivals) dispatch() {
 	}
 }
 
-// wake signals the waiters of a batch of events, the first arrival last. woken is scratch
-// space, returned empty for the next batch.
-func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter) []*Waiter {
+// wake signals the waiters of a batch of events of the given round, the first arrival last.
+// woken is scratch space, returned empty for the next batch.
+func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64) []*Waiter {
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
@@ -162,6 +169,10 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter) []*Waiter {
 	// A goroutine made ready goes into the scheduler's next-to-run slot and pushes the one
 	// there to the back of the run queue: the last woken runs first, the others then in the
 	// order woken. So the first arrival is woken last.
+	// Every flag of the batch is set before the first signal (Waiter.DataRound).
+	for _, w := range woken {
+		w.signalRound.Store(round)
+	}
 	for _, w := range woken[1:] {
 		w.signal()
 	}
@@ -197,6 +208,15 @@ type Waiter struct {
 	// becomes readable.
 	pooled      atomic.Bool
 	onIdleEvent func()
+	// The dispatcher's rounds (Arrivals.round) the socket's data was seen in, for DataRound:
+	// signalRound is the last round that signalled the waiter (set by the dispatcher), wokeRound
+	// what it was when the last wait ended, drainRound what Arrivals.round was right after the
+	// last read that left the socket empty (drained: it found nothing, or less than it could take).
+	signalRound           atomic.Uint64
+	wokeRound, drainRound uint64
+	drained               bool
+	// dataSeen: see DataRound.
+	dataSeen uint64
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
@@ -307,8 +327,46 @@ func (w *Waiter) TryRead(buf []byte) (int, error) {
 		return 0, err // closed
 	}
 	w.mayRead = w.readErr == nil && (w.readN == len(buf) || w.peerClosed.Load())
+	if w.readN > 0 {
+		// Every byte read now was unread when the last round that signalled the waiter looked
+		// at the socket, if that round began after the drain: it saw the first of them there.
+		w.dataSeen = 0
+		if w.drained && w.wokeRound > w.drainRound {
+			w.dataSeen = w.wokeRound
+		}
+	}
+	w.drained = w.readErr == ErrWouldBlock || (w.readErr == nil && w.readN < len(buf))
+	if w.drained {
+		w.drainRound = w.set.round.Load()
+	}
 	return w.readN, w.readErr
 }
+
+// DataRound is, for the last read that returned data, a round of the dispatcher that saw the
+// first of those bytes in the socket (0: none is known: they were there before the socket was
+// last drained, or were read without a wake-up from a round that began after that). Safe on nil.
+//
+// What it is for (the proxy's pool): bytes that arrived on an idle pooled connection before
+// those were in the epoll set's ready list before them, so that round (or an earlier one)
+// reported them too, and once it is Harvested they left their mark on the pooled connection's
+// waiter: a wake-up, a close, or its claim for eviction (Unpool).
+func (w *Waiter) DataRound() uint64 {
+	if w == nil {
+		return 0
+	}
+	return w.dataSeen
+}
+
+// Harvested reports whether the dispatcher has handled every event of round (see DataRound).
+// Safe on nil (false).
+func (a *Arrivals) Harvested(round uint64) bool {
+	return a != nil && round != 0 && a.done.Load() >= round
+}
+
+// Unpool ends the socket's time in its pool (SetPooled(false)), reporting whether it was still
+// pooled: false means the dispatcher (or the pool itself) claimed an event on it meanwhile, or it
+// is not watched (WatchIdle). Safe on nil (false).
+func (w *Waiter) Unpool() bool { return w != nil && w.pooled.Swap(false) }
 
 // recvOnce and sendOnce call recvfrom(2) and sendto(2) raw, without telling the scheduler: on
 // a non-blocking socket neither blocks, and at two of each per request, the scheduler's
@@ -395,6 +453,7 @@ func (w *Waiter) Wait() error {
 	}
 	<-w.wake
 	w.mayRead = true
+	w.wokeRound = w.signalRound.Load()
 	return nil
 }
 
@@ -437,6 +496,7 @@ func (w *Waiter) Release() {
 	}
 	w.deadline = time.Time{}
 	w.mayRead = true
+	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again
 	if w.registered {
 		w.set.remove(w)

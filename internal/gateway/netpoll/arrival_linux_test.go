@@ -318,3 +318,39 @@ func TestConnQuietSeesBytesAndClose(t *testing.T) {
 		})
 	}
 }
+
+// TestDataRoundOnlyAfterADrainAndAWakeUp: DataRound names a round of the dispatcher only for
+// bytes read after the socket was drained and a round that began after the drain woke the
+// waiter (then that round is Harvested soon); bytes read without such a wake-up (a new socket's
+// first read, the rest after a read that filled the buffer) have none.
+func TestDataRoundOnlyAfterADrainAndAWakeUp(t *testing.T) {
+	set := testArrivals(t)
+	w, ours, peer := socketPairIn(t, set, true)
+	io.WriteString(peer, "abcd")
+	for deadline := time.Now().Add(10 * time.Second); ConnQuiet(ours); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("waited 10s for the bytes to arrive")
+		}
+	}
+	small, big := make([]byte, 2), make([]byte, 64)
+	if n, err := readWithin(t, w, small); n != 2 || err != nil || w.DataRound() != 0 {
+		t.Fatalf("first read: %d %v, round %d (want none: no wake-up)", n, err, w.DataRound())
+	}
+	if n, err := readWithin(t, w, big); string(big[:n]) != "cd" || err != nil || w.DataRound() != 0 {
+		t.Fatalf("the rest: %q %v, round %d (want none: read after a full buffer)", big[:n], err, w.DataRound())
+	}
+	io.WriteString(peer, "efgh") // after the drain: only a wake-up brings it
+	n, err := readWithin(t, w, big)
+	if string(big[:n]) != "efgh" || err != nil {
+		t.Fatalf("read after the drain: %q %v", big[:n], err)
+	}
+	round := w.DataRound()
+	if round == 0 {
+		t.Fatal("bytes read after a drain and a wake-up have no round")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !set.Harvested(round); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("round %d not handled in full after 10s", round)
+		}
+	}
+}

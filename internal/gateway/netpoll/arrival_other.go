@@ -39,6 +39,12 @@ func (w *Waiter) IdleHint() bool { return false }
 
 func (w *Waiter) ClaimPooled() bool { return false }
 
+func (w *Waiter) Unpool() bool { return false }
+
+func (w *Waiter) DataRound() uint64 { return 0 }
+
+func (a *Arrivals) Harvested(uint64) bool { return false }
+
 func (w *Waiter) MayRead() bool { panic("unreachable: no waiter without epoll") }
 
 func (w *Waiter) IdleQuiet(bool) bool { panic("unreachable: no waiter without epoll") }

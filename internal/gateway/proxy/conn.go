@@ -53,6 +53,9 @@ type clientConn struct {
 
 	// x is the state of the request being served, nil between requests (exchanges).
 	x *exchangeState
+	// seenRound is the arrival-order dispatcher's round that reported the first bytes of the
+	// request being served (netpoll.Waiter.DataRound), 0 when none is known (upstreams.take).
+	seenRound uint64
 }
 
 // exchangeState is one request's parsed head and its answer's; pooled, so that an idle
@@ -227,6 +230,7 @@ var errParked = errors.New("the connection went to the parker")
 // connection that waits longer than netpoll.ParkAfter goes to the parker (errParked).
 func (c *clientConn) readHead() (int, error) {
 	scanned := 0
+	c.seenRound = 0 // bytes pipelined behind the last request came before any round known here
 	if c.n == 0 {
 		if !c.state.CompareAndSwap(stateActive, stateIdle) {
 			return 0, net.ErrClosed
@@ -277,6 +281,7 @@ func (c *clientConn) readHead() (int, error) {
 			continue
 		}
 		if n > 0 && idle {
+			c.seenRound = c.aw.DataRound()
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return 0, net.ErrClosed // Shutdown closed it as idle
 			}

@@ -132,7 +132,7 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 	retried := false
 	for {
 		b := att.decision.Backend
-		u, err := p.tryInstance(b.Addr, idem, resend, exchange)
+		u, err := p.tryInstance(b.Addr, att.seenRound, idem, resend, exchange)
 		if err == nil {
 			p.succeeded(b)
 			return u, nil
@@ -161,8 +161,8 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 // tryInstance does one exchange with addr, on a pooled connection if there is one. An instance
 // may close an idle connection just as it is taken; when it ended before any byte of an answer,
 // the request goes once more on a new connection (retryFor).
-func (p *Proxy) tryInstance(addr string, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
-	u, reused, err := p.up.get(context.Background(), addr, time.Now())
+func (p *Proxy) tryInstance(addr string, seenRound uint64, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
+	u, reused, err := p.up.take(context.Background(), addr, time.Now(), seenRound)
 	if err != nil {
 		return nil, err
 	}

@@ -192,6 +192,10 @@ type attempt struct {
 	decision routing.Decision
 	status   int
 	upstream bool // no instance answered
+	// seenRound is the arrival-order dispatcher's round that reported the request's first bytes
+	// (clientConn.seenRound; 0 on the net/http path: not known). A pooled connection taken for
+	// the request may trust that round's report instead of a look of its own (upstreams.take).
+	seenRound uint64
 }
 
 func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {

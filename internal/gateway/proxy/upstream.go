@@ -76,22 +76,26 @@ func (u *upstreams) pool(addr string) *connPool {
 
 // get returns an idle connection to addr (reused true) or dials a new one.
 func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *upstreamConn, reused bool, err error) {
+	return u.take(ctx, addr, now, 0)
+}
+
+// take is get for a request whose first bytes the arrival-order dispatcher reported in the
+// given round (netpoll.Waiter.DataRound; 0: not known), which can spare the look at a pooled connection
+// (quietTaken).
+func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen uint64) (c *upstreamConn, reused bool, err error) {
 	p := u.pool(addr)
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		c = p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		c.aw.SetPooled(false)
+		wasPooled := c.aw.Unpool()
 		if now.Sub(c.idleSince) >= u.idleTimeout {
 			c.close() // idle too long: the instance may have dropped it already
 			continue
 		}
 		p.mu.Unlock()
-		// Look, whatever the epoll set reported: it reports when the runtime polls it, which
-		// on a busy process can be after the next request took the connection (bytes written
-		// microseconds after an answer got to the next client that way, in a test).
-		if c.quiet(true) {
+		if u.quietTaken(c, wasPooled, seen) {
 			return c, true, nil
 		}
 		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
@@ -168,6 +172,28 @@ func (c *upstreamConn) quiet(look bool) bool {
 		return c.aw.IdleQuiet(look)
 	}
 	return netpoll.ConnQuiet(c.conn)
+}
+
+// quietTaken is quiet for a connection just taken from its pool (wasPooled: Unpool's answer)
+// for a request whose first bytes the dispatcher reported in round seen.
+//
+// It looks (one non-blocking read), whatever the epoll set reported, unless the set's report
+// provably covers every byte that came before the request: the set reports when the runtime
+// polls it, which on a busy process can be after the next request took the connection (bytes
+// written microseconds after an answer got to the next client that way, in a test, when the
+// take trusted the set alone). The report covers them when the request's first bytes were seen
+// by a round of the dispatcher that has been handled in full (Harvested): stray bytes that came
+// before the request entered the set's ready list before it, so that round (or an earlier one)
+// reported them too and left its mark: a wake-up or a close on the connection (IdleQuiet sees
+// both), or, while it was pooled, its eviction (then Unpool says false). That is the order an
+// event loop such as HAProxy's keeps (it handles the events of a poll before the requests they
+// bring); a request read without such a round's wake-up (a new connection's first read, bytes
+// pipelined behind the last request, a connection back from the parker) looks, as before.
+func (u *upstreams) quietTaken(c *upstreamConn, wasPooled bool, seen uint64) bool {
+	if c.aw == nil {
+		return netpoll.ConnQuiet(c.conn)
+	}
+	return c.aw.IdleQuiet(!wasPooled || !u.arrivals.Harvested(seen))
 }
 
 // put gives a connection whose last response was read to its end back to its pool.
