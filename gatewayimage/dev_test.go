@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,8 +109,10 @@ func TestDevRunsServicesBehindTheGatewayAndStopsThemOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := st.Instances[0].PID
-	var port int
-	fmt.Sscan(gwPort, &port)
+	port, err := strconv.Atoi(gwPort)
+	if err != nil {
+		t.Fatalf("gateway port %q: %v", gwPort, err)
+	}
 	if _, err := api.Put(ctx, "demo/"+gwPort, gatewayapi.Gateway{Port: port, Routes: []gatewayapi.Route{{
 		Name: "demo/c/v1/web", Weight: 100, Service: &gatewayapi.ServiceRef{Runtime: "local", ID: "demo/c/v1", Port: "web"},
 		// Accepted only because dev makes the local runtime the gateway's SLA scaler.

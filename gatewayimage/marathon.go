@@ -91,7 +91,7 @@ func (m *marathonFlags) source(logger *slog.Logger) (*taskwatch.Source, *maratho
 	}
 	user := firstSet(m.user, os.Getenv(envMarathonUser))
 	if (user == "") != (password == "") {
-		return nil, nil, errors.New("Marathon basic auth needs both a user (--marathon-user or " + envMarathonUser + ") and a password (" +
+		return nil, nil, errors.New("Marathon basic auth needs both a user (--marathon-user or " + envMarathonUser + ") and a password (" + //nolint:staticcheck // ST1005: "Marathon" is a proper noun, capitalised anywhere in a sentence
 			envMarathonPassword + " or --marathon-password-file)")
 	}
 	conn := marathon.Connection{URL: rawURL, Username: user, Password: password, Token: token, Timeout: m.requestTimeout}

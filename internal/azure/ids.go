@@ -85,12 +85,12 @@ func ParseNSGRuleID(s string) (NSGID, string, error) {
 }
 
 // parseBackendPoolID parses a backend address pool id and returns its load balancer.
-func parseBackendPoolID(field, s string) (LoadBalancerID, string, error) {
+func parseBackendPoolID(field, s string) (LoadBalancerID, error) {
 	rid, err := parseTyped(field, s, backendPoolType, idExamplePool)
 	if err != nil {
-		return LoadBalancerID{}, "", err
+		return LoadBalancerID{}, err
 	}
-	return LoadBalancerID{fromARM(rid.Parent, loadBalancerType)}, rid.Name, nil
+	return LoadBalancerID{fromARM(rid.Parent, loadBalancerType)}, nil
 }
 
 func parseTyped(field, s, wantType, example string) (*arm.ResourceID, error) {

@@ -52,7 +52,7 @@ func CheckName(field, name string) error {
 
 // CheckBackendPoolID reports whether id is a backend address pool id; field names the input.
 func CheckBackendPoolID(field, id string) error {
-	_, _, err := parseBackendPoolID(field, id)
+	_, err := parseBackendPoolID(field, id)
 	return err
 }
 
@@ -114,7 +114,7 @@ func (s LBRuleSpec) Normalized() (LBRuleSpec, error) {
 	}
 	for i, p := range s.BackendPoolIDs {
 		field := fmt.Sprintf("backend_address_pool_ids[%d]", i)
-		poolLB, _, err := parseBackendPoolID(field, p)
+		poolLB, err := parseBackendPoolID(field, p)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -151,7 +151,7 @@ func TestLBRuleTenConcurrentWritersAllLand(t *testing.T) {
 	}
 }
 
-func createConcurrently(t *testing.T, c *azure.Client, n int) []error {
+func createConcurrently(t *testing.T, c *azure.Client, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -168,7 +168,6 @@ func createConcurrently(t *testing.T, c *azure.Client, n int) []error {
 			t.Fatal(err)
 		}
 	}
-	return errs
 }
 
 // The etag test: with the in-process lock off, someone writes the load balancer between our read

@@ -18,7 +18,9 @@ import (
 // with the client under test, not even the in-process lock.
 func otherProcess(o *azure.Options) { o.DisableProcessLock = true }
 
-func storedRule(t *testing.T, f *azurefake.Fake, name string) (port, desc string) {
+// storedRule reads the fake's allow-sava-9050, the rule the writers race for.
+func storedRule(t *testing.T, f *azurefake.Fake) (port, desc string) {
+	const name = "allow-sava-9050"
 	t.Helper()
 	for _, r := range f.SecurityRules(nsgID) {
 		if strings.EqualFold(*r.Name, name) {
@@ -62,7 +64,7 @@ func TestNSGRuleCreateRaceLoserGetsConflict(t *testing.T) {
 		t.Fatalf("writer B: %v", bErr)
 	}
 	wantConflict412(t, err, `"allow-sava-9050"`, "another writer created", "written by B", "priority 300", "[9051]", "nothing was created or overwritten", "terraform import")
-	if port, desc := storedRule(t, f, "allow-sava-9050"); port != "9051" || desc != "written by B" {
+	if port, desc := storedRule(t, f); port != "9051" || desc != "written by B" {
 		t.Errorf("B's rule was overwritten: port %s description %q", port, desc)
 	}
 	if s := f.Stats(); s.RuleIfNoneMatch < 2 || s.PreconditionFailed != 1 {
@@ -86,7 +88,7 @@ func TestNSGRuleCreateRaceWithoutConditionsOverwrites(t *testing.T) {
 	if _, err := a.CreateNSGRule(ctx(t), gatewayNSGRule()); err != nil {
 		t.Fatalf("unconditional write failed: %v", err)
 	}
-	if port, desc := storedRule(t, f, "allow-sava-9050"); port != "9050" || desc != "sava/9050" {
+	if port, desc := storedRule(t, f); port != "9050" || desc != "sava/9050" {
 		t.Errorf("want B's rule silently overwritten without the headers; stored port %s description %q", port, desc)
 	}
 }
@@ -127,7 +129,7 @@ func TestNSGRuleCreateRaceManyWriters(t *testing.T) {
 	if winner < 0 {
 		t.Fatalf("no writer won: %v", errs)
 	}
-	port, desc := storedRule(t, f, "allow-sava-9050")
+	port, desc := storedRule(t, f)
 	if port != fmt.Sprint(9100+winner) || desc != fmt.Sprintf("writer %d", winner) {
 		t.Errorf("stored rule (port %s, %q) is not the winner's (writer %d)", port, desc, winner)
 	}
@@ -154,14 +156,14 @@ func TestNSGRuleUpdateRaceLoserGetsConflict(t *testing.T) {
 	mine.DestinationPortRanges = []string{"9060"}
 	_, err := a.EnsureNSGRule(ctx(t), mine)
 	wantConflict412(t, err, "changed or removed", "edited by B", "nothing was updated or overwritten", "terraform plan")
-	if port, desc := storedRule(t, f, "allow-sava-9050"); port != "9050" || desc != "edited by B" {
+	if port, desc := storedRule(t, f); port != "9050" || desc != "edited by B" {
 		t.Errorf("B's edit was overwritten: port %s description %q", port, desc)
 	}
 	// With nobody racing, the update goes through on the etag it reads.
 	if _, err := a.EnsureNSGRule(ctx(t), mine); err != nil {
 		t.Fatalf("uncontended update: %v", err)
 	}
-	if port, _ := storedRule(t, f, "allow-sava-9050"); port != "9060" {
+	if port, _ := storedRule(t, f); port != "9060" {
 		t.Errorf("update not stored: port %s", port)
 	}
 	if s := f.Stats(); s.RuleIfMatch < 3 {

@@ -46,6 +46,10 @@ func TestNSGRuleCreateGetUpdateDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !slices.Equal(got.Spec.SourceAddressPrefixes, upd.SourceAddressPrefixes) ||
+		!slices.Equal(got.Spec.DestinationPortRanges, upd.DestinationPortRanges) {
+		t.Errorf("EnsureNSGRule returned %+v, want the updated prefixes and ports", got.Spec)
+	}
 	read, err := c.GetNSGRule(ctx(t), nsgID, "allow-sava-9050")
 	if err != nil || read == nil || !slices.Equal(read.Spec.SourceAddressPrefixes, upd.SourceAddressPrefixes) ||
 		!slices.Equal(read.Spec.DestinationPortRanges, upd.DestinationPortRanges) || read.Spec.Priority != 200 {

@@ -277,18 +277,18 @@ func (v *validator) clusterGateway(p Path, c *Cluster, port string, g *ClusterGa
 	}
 }
 
-// RemovedWithWeight reports each service that old has and new removes from a cluster that new
+// RemovedWithWeight reports each service that old has and next removes from a cluster that next
 // keeps, while old still sends it traffic by weight. Vamp refuses that: the weight must go to 0
 // in an earlier apply. Removing a whole cluster is not refused here.
-func RemovedWithWeight(old, new *Blueprint) []*FieldError {
-	if old == nil || new == nil {
+func RemovedWithWeight(old, next *Blueprint) []*FieldError {
+	if old == nil || next == nil {
 		return nil
 	}
 	o := old.Clone()
 	o.Normalize()
 	var errs []*FieldError
 	for _, cname := range sortedKeys(o.Clusters) {
-		oc, nc := o.Clusters[cname], new.Clusters[cname]
+		oc, nc := o.Clusters[cname], next.Clusters[cname]
 		if oc == nil || nc == nil {
 			continue
 		}

@@ -144,7 +144,7 @@ func decodeDocuments(doc []byte) ([]*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			e := yamlSyntaxError(err).(YAMLErrors)
+			e := yamlSyntaxError(err)
 			e[0].Kind = ErrYamlParsing
 			return nil, e
 		}
@@ -197,12 +197,10 @@ var (
 )
 
 // vname checks a name as Vamp's validateName: no whitespace, "/", "[" or "]".
-func (d *decoder) vname(n *yaml.Node, p Path, name string) bool {
+func (d *decoder) vname(n *yaml.Node, p Path, name string) {
 	if !namePattern.MatchString(name) {
 		d.failKind(ErrIllegalName, n, p, "%q: a name has no spaces, \"/\", \"[\" or \"]\"", name)
-		return false
 	}
-	return true
 }
 
 // vfields reads a mapping of named fields; an unknown field is Vamp's UnexpectedElement.
@@ -869,7 +867,7 @@ func portType(s string) (int, string, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(num))
 	if err != nil {
-		return 0, typ, nil
+		n = 0 // a port named, not numbered ("web"): number 0, as documented above
 	}
 	return n, typ, nil
 }

@@ -32,10 +32,10 @@ func ParseValueRefs(s string) ([]ValueRef, error) {
 		if s[i] != '$' || i+1 >= len(s) {
 			continue
 		}
-		switch rest := s[i+1:]; {
-		case rest[0] == '$':
+		switch rest := s[i+1:]; rest[0] {
+		case '$':
 			i++
-		case rest[0] == '{':
+		case '{':
 			end := strings.IndexByte(rest, '}')
 			if end < 0 {
 				return nil, fmt.Errorf("%q: ${ without a closing }", s)

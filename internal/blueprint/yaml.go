@@ -53,7 +53,7 @@ func (es YAMLErrors) Error() string {
 var yamlErrorLine = regexp.MustCompile(`line (\d+)`)
 
 // yamlSyntaxError turns the YAML library's error into a YAMLError, keeping its line.
-func yamlSyntaxError(err error) error {
+func yamlSyntaxError(err error) YAMLErrors {
 	e := &YAMLError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	if m := yamlErrorLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])

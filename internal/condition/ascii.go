@@ -48,11 +48,6 @@ func containsFoldASCII(s, lowerNeedle string) bool {
 	return false
 }
 
-// equalFoldASCII reports whether s equals lower (already ASCII-lowercased), folding ASCII of s.
-func equalFoldASCII(s, lower string) bool {
-	return len(s) == len(lower) && hasPrefixFoldASCII(s, lower)
-}
-
 // isTokenChar reports whether c may appear in an RFC 9110 token (header names, methods, and the
 // cookie names of RFC 6265).
 func isTokenChar(c byte) bool {

@@ -25,7 +25,7 @@ func suggestForACL(body string) string {
 	fetch := strings.ToLower(fields[0])
 	value := ""
 	for _, f := range fields[1:] {
-		if !strings.HasPrefix(f, "-") && !(len(value) == 0 && isMatchMethod(f)) {
+		if !strings.HasPrefix(f, "-") && (len(value) != 0 || !isMatchMethod(f)) {
 			value = f
 			break
 		}

@@ -56,13 +56,13 @@ type parser struct {
 // maxDepth bounds nesting; real conditions nest a few levels.
 const maxDepth = 100
 
-// parseOr: expr := term { ("or" | "||" | "|") term }
+// parseOr: expr := term { ("or" | "||" | "|") term }.
 func (p *parser) parseOr() (node, error) {
 	return p.parseChain(orOps, func(after string) (node, error) { return p.parseAnd(after) },
 		func(kids []node) node { return orNode(kids) })
 }
 
-// parseAnd: term := factor { ("and" | "&&" | "&") factor }
+// parseAnd: term := factor { ("and" | "&&" | "&") factor }.
 func (p *parser) parseAnd(after string) (node, error) {
 	first, err := p.parseFactor(after)
 	if err != nil {
@@ -358,9 +358,10 @@ func (p *parser) ipNode(o op, value string, vstart int) (node, error) {
 		if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
 			pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
 		}
-		if o == opEq {
+		switch o {
+		case opEq:
 			o = opIn
-		} else if o == opNe {
+		case opNe:
 			o = opNotIn
 		}
 		return &ipNode{op: o, prefix: pfx}, nil
@@ -371,9 +372,10 @@ func (p *parser) ipNode(o op, value string, vstart int) (node, error) {
 			"write an address such as 10.1.2.3 or a range such as 10.0.0.0/8")
 	}
 	a = a.Unmap()
-	if o == opIn {
+	switch o {
+	case opIn:
 		o = opEq
-	} else if o == opNotIn {
+	case opNotIn:
 		o = opNe
 	}
 	return &ipNode{op: o, prefix: netip.PrefixFrom(a, a.BitLen()), single: true}, nil
@@ -382,7 +384,7 @@ func (p *parser) ipNode(o op, value string, vstart int) (node, error) {
 // keyedKinds: the things that have a name and a value.
 var keyedKinds = map[string]bool{"cookie": true, "header": true, "query": true}
 
-// parsePresence: ("has" | "contains" | "misses") ("cookie" | "header" | "query") name
+// parsePresence: ("has" | "contains" | "misses") ("cookie" | "header" | "query") name.
 func (p *parser) parsePresence(opWord string) (node, error) {
 	o := cmpWords[strings.ToLower(opWord)]
 	opEnd := p.pos
@@ -403,7 +405,7 @@ func (p *parser) parsePresence(opWord string) (node, error) {
 	return keyedNode(kind, o, name, "", true), nil
 }
 
-// parseKeyed: ("cookie" | "header" | "query") name ("has" | "contains" | "misses") value
+// parseKeyed: ("cookie" | "header" | "query") name ("has" | "contains" | "misses") value.
 func (p *parser) parseKeyed(kind string) (node, error) {
 	name, err := p.parseName(kind)
 	if err != nil {

@@ -25,7 +25,7 @@ func HealthCheckEquivalent(recorded, live runtime.HealthCheck) bool {
 		return false
 	}
 	failures := recorded.Failures
-	if failures != live.Failures && !(failures == 0 && live.Failures == blueprint.DefaultHealthCheckFailures) {
+	if failures != live.Failures && (failures != 0 || live.Failures != blueprint.DefaultHealthCheckFailures) {
 		return false
 	}
 	return DurationEquivalent(recorded.InitialDelay, live.InitialDelay) &&

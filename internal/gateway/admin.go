@@ -43,7 +43,7 @@ func (s *Server) adminHandler() (_ http.Handler, err error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, "ok\n")
+			_, _ = io.WriteString(w, "ok\n") // a client gone before the answer: nothing to tell it
 			return
 		}
 		protected.ServeHTTP(w, r)
@@ -247,5 +247,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	// The status is sent: a write that fails (the client went away) has no one to report to.
+	_, _ = w.Write(append(data, '\n'))
 }

@@ -52,7 +52,7 @@ func TestAdminAPIRequiresToken(t *testing.T) {
 func TestExtraAdminHandlersSitBehindTheToken(t *testing.T) {
 	h := startGateway(t, func(c *gateway.Config) {
 		c.AdminHandlers = map[string]http.Handler{"GET /v1/services/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "services")
+			_, _ = io.WriteString(w, "services")
 		})}
 	})
 	if err := h.admin.Do(context.Background(), http.MethodGet, "/v1/services/", nil, nil); err != nil {
@@ -165,7 +165,7 @@ func TestRestartRestoresLastAcceptedConfig(t *testing.T) {
 	h.put("sava/9050", savaGateway(port, v100, v110, 0, 100)) // version 2: the last accepted
 	bad := savaGateway(port, v100, v110, 100, 0)
 	bad.Routes[0].Condition = "(user-agent == Firefox"
-	h.putErr("sava/9050", bad, http.StatusBadRequest)
+	_ = h.putErr("sava/9050", bad, http.StatusBadRequest)
 	if err := h.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -77,7 +77,11 @@ func runGateway(t testing.TB, srv *gateway.Server, stateFile string) *harness {
 	}
 	h.base = "http://" + srv.AdminAddr().String()
 	h.admin = &gatewayapi.Client{BaseURL: h.base, Token: testToken}
-	t.Cleanup(func() { h.stop() })
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 	return h
 }
 
@@ -153,7 +157,7 @@ func newBackend(t testing.TB, name string) *backend {
 	b := &backend{name: name}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
-		io.WriteString(w, name)
+		_, _ = io.WriteString(w, name)
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -175,7 +179,11 @@ func freePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", ln.Addr())
+	}
+	return addr.Port
 }
 
 // browser is a keep-alive HTTP client with one User-Agent.

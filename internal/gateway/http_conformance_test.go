@@ -77,7 +77,7 @@ func newRecordingInstance(t *testing.T, answer http.HandlerFunc) *recordingInsta
 	t.Helper()
 	inst := &recordingInstance{}
 	if answer == nil {
-		answer = func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RequestURI) }
+		answer = func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.RequestURI) }
 	}
 	inst.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -116,7 +116,12 @@ func newRawInstance(t *testing.T, serve func(conn net.Conn, br *bufio.Reader, re
 	var open sync.Map // net.Conn -> struct{}, closed at the end of the test
 	t.Cleanup(func() {
 		ln.Close()
-		open.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
+		open.Range(func(c, _ any) bool {
+			if conn, ok := c.(net.Conn); ok {
+				conn.Close()
+			}
+			return true
+		})
 	})
 	go func() {
 		for {
@@ -126,7 +131,7 @@ func newRawInstance(t *testing.T, serve func(conn net.Conn, br *bufio.Reader, re
 			}
 			inst.conns.Add(1)
 			open.Store(conn, struct{}{})
-			conn.SetDeadline(time.Now().Add(convDeadline))
+			_ = conn.SetDeadline(time.Now().Add(convDeadline)) // fails only once closed: then the reads below fail
 			go func() {
 				defer func() { conn.Close(); open.Delete(conn) }()
 				br := bufio.NewReader(conn)
@@ -173,7 +178,9 @@ func dialGateway(t *testing.T, port int) (net.Conn, *bufio.Reader) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.SetDeadline(time.Now().Add(convDeadline))
+	if err := conn.SetDeadline(time.Now().Add(convDeadline)); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { conn.Close() })
 	return conn, bufio.NewReader(conn)
 }
@@ -238,7 +245,7 @@ func expectAnswer(t *testing.T, conn net.Conn, br *bufio.Reader, target, want st
 // connection that the gateway wrongly keeps open).
 func expectClosed(t *testing.T, conn net.Conn, br *bufio.Reader, after string) {
 	t.Helper()
-	io.WriteString(conn, getRequest("/probe-after-close")) // may fail: the gateway has closed
+	_, _ = io.WriteString(conn, getRequest("/probe-after-close")) // may fail: the gateway has closed
 	b, err := br.ReadByte()
 	switch {
 	case err == nil:
@@ -259,7 +266,7 @@ func sha(b []byte) string {
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	r := rand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(n >> 16)})
-	r.Read(b)
+	_, _ = r.Read(b) // ChaCha8.Read always fills b and returns nil
 	return b
 }
 
@@ -286,10 +293,10 @@ func TestHTTPPipelinedRequestsAnsweredInOrder(t *testing.T) {
 	big := strings.Repeat("b", 256<<10)
 	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/big" {
-			io.WriteString(w, big) // the longest answer first: it must not be overtaken
+			_, _ = io.WriteString(w, big) // the longest answer first: it must not be overtaken
 			return
 		}
-		io.WriteString(w, r.RequestURI)
+		_, _ = io.WriteString(w, r.RequestURI)
 	})
 	_, port := gatewayTo(t, inst.instance())
 	conn, br := dialGateway(t, port)
@@ -311,7 +318,7 @@ func TestHTTPPipelinedRequestsAnsweredInOrder(t *testing.T) {
 
 // 3. Request bodies with Content-Length and chunked reach the instance intact.
 func TestHTTPRequestBodiesReachInstanceIntact(t *testing.T) {
-	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Method+" "+r.RequestURI) })
+	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Method+" "+r.RequestURI) })
 	_, port := gatewayTo(t, inst.instance())
 	conn, br := dialGateway(t, port)
 	payload := randomBytes(1 << 20)
@@ -517,7 +524,7 @@ func TestHTTPStreamedChunksReachClientAsWritten(t *testing.T) {
 			_, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
 			return err == nil
 		}
-		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
 		<-release
 		_, err := io.WriteString(conn, "7\r\nsecond\n\r\n0\r\n\r\n")
 		return err == nil
@@ -548,12 +555,16 @@ func TestHTTPLargeResponseToSlowClientArrivesIntact(t *testing.T) {
 	payload := randomBytes(8 << 20)
 	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(payload)))
-		w.Write(payload)
+		_, _ = w.Write(payload)
 	})
 	_, port := gatewayTo(t, inst.instance())
 	conn, _ := dialGateway(t, port)
 	// A small socket buffer and 1 KiB reads: the gateway's writes to the client keep blocking.
-	if err := conn.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("connection %T is not TCP", conn)
+	}
+	if err := tc.SetReadBuffer(64 << 10); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReaderSize(conn, 16)
@@ -684,7 +695,9 @@ func TestHTTPOversizedRequestHeadRefused(t *testing.T) {
 		t.Errorf("a 2 MiB head: want 431 (or 400), got %d", resp.StatusCode)
 	}
 	conn.Close()
-	<-written
+	if err := <-written; err != nil {
+		t.Logf("the 2 MiB head was not all written (the gateway may refuse early): %v", err)
+	}
 	if n := len(inst.all()); n != 0 {
 		t.Errorf("the oversized request must not reach the instance; it got %d requests", n)
 	}
@@ -697,7 +710,7 @@ func TestHTTPLargeResponseHeaderReachesClient(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef", 4<<10)
 	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Big", big)
-		io.WriteString(w, "big header")
+		_, _ = io.WriteString(w, "big header")
 	})
 	_, port := gatewayTo(t, inst.instance())
 	conn, br := dialGateway(t, port)
@@ -864,14 +877,14 @@ func TestHTTPUpgradeH2CAnsweredOverHTTP1(t *testing.T) {
 func TestHTTPWebsocketBytesAfterSwitchingHeadPassThrough(t *testing.T) {
 	inst := newRawInstance(t, func(conn net.Conn, br *bufio.Reader, req *http.Request) bool {
 		if !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
-			io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			_, _ = io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 			return false
 		}
-		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x05hello")
 		line, err := br.ReadString('\n')
 		if err == nil {
-			io.WriteString(conn, strings.ToUpper(line))
+			_, _ = io.WriteString(conn, strings.ToUpper(line))
 		}
 		return false
 	})
@@ -898,7 +911,7 @@ func TestHTTPConditionsAndStickyCookieOverRawConnection(t *testing.T) {
 	variant := func(name string) *recordingInstance {
 		return newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Set-Cookie", "session=abc; Path=/")
-			io.WriteString(w, name)
+			_, _ = io.WriteString(w, name)
 		})
 	}
 	v100, v110 := variant("sava:1.0.0"), variant("sava:1.1.0")
@@ -987,7 +1000,7 @@ func TestHTTPClientLeavingReleasesInstance(t *testing.T) {
 	var current atomic.Pointer[signals] // the subtest's, set before its request is sent
 	inst := newRecordingInstance(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/slow" {
-			io.WriteString(w, r.RequestURI)
+			_, _ = io.WriteString(w, r.RequestURI)
 			return
 		}
 		s := current.Load()

@@ -172,7 +172,7 @@ func TestActiveHealthCheckMarksInstanceDownAndUp(t *testing.T) {
 			http.Error(w, "sick", http.StatusInternalServerError)
 			return
 		}
-		io.WriteString(w, "flaky")
+		_, _ = io.WriteString(w, "flaky")
 	})
 	steady := newBackend(t, "steady")
 	port := freePort(t)
@@ -292,10 +292,10 @@ func TestWebsocketUpgradePassesThrough(t *testing.T) {
 			return
 		}
 		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		rw.Flush()
 		line, _ := rw.ReadString('\n') // echo one line, upper-cased, to prove both directions
-		rw.WriteString(strings.ToUpper(line))
+		_, _ = rw.WriteString(strings.ToUpper(line))
 		rw.Flush()
 	})
 	port := freePort(t)
@@ -324,10 +324,10 @@ func TestStreamedResponseIsFlushedThrough(t *testing.T) {
 	release := make(chan struct{})
 	stream := newBackend(t, "stream")
 	stream.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "first\n")
+		_, _ = io.WriteString(w, "first\n")
 		http.NewResponseController(w).Flush()
 		<-release // the second part waits until the client has seen the first
-		io.WriteString(w, "second\n")
+		_, _ = io.WriteString(w, "second\n")
 	})
 	port := freePort(t)
 	h.put("stream/1", gatewayapi.Gateway{Port: port, Routes: []gatewayapi.Route{
@@ -357,7 +357,7 @@ func TestShutdownDrainsInFlightRequest(t *testing.T) {
 	slow.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(arrived)
 		<-release
-		io.WriteString(w, "finished")
+		_, _ = io.WriteString(w, "finished")
 	})
 	port := freePort(t)
 	h.put("slow/1", gatewayapi.Gateway{Port: port, Routes: []gatewayapi.Route{
@@ -445,7 +445,7 @@ func TestAnswerCutMidwayReleasesInstanceAndIsCounted(t *testing.T) {
 		if err != nil {
 			return
 		}
-		rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly a part")
+		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly a part")
 		rw.Flush()
 		conn.Close()
 	})

@@ -49,8 +49,8 @@ func newTCPEcho(t testing.TB, name string) *tcpEcho {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
+				_, _ = io.WriteString(c, name+"\n")
+				_, _ = io.Copy(c, c)
 			}()
 		}
 	}()
@@ -71,8 +71,16 @@ func dialTCPGateway(port int) (*tcpSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	s := &tcpSession{conn: c.(*net.TCPConn), r: bufio.NewReader(c)}
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("connection %T is not TCP", c)
+	}
+	s := &tcpSession{conn: tc, r: bufio.NewReader(c)}
 	name, err := s.r.ReadString('\n')
 	if err != nil {
 		c.Close()
@@ -84,7 +92,9 @@ func dialTCPGateway(port int) (*tcpSession, error) {
 
 // roundTrip sends payload and reads it back whole.
 func (s *tcpSession) roundTrip(payload []byte) error {
-	s.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := s.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
 	if _, err := s.conn.Write(payload); err != nil {
 		return err
 	}
@@ -358,11 +368,17 @@ func TestTCPGatewayHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Write(payloadOf(100000, 3)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("connection %T is not TCP", c)
+	}
+	if err := tc.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	answer, err := io.ReadAll(c)

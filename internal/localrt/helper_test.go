@@ -75,7 +75,9 @@ func helperServe() {
 			k, v, _ := strings.Cut(kv, "=")
 			env[k] = v
 		}
-		json.NewEncoder(w).Encode(env)
+		if err := json.NewEncoder(w).Encode(env); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: writing /env:", err)
+		}
 	})
 	mux.HandleFunc("/pid", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, os.Getpid()) })
 	mux.HandleFunc("/child", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, childPID) })
@@ -86,7 +88,9 @@ func helperServe() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM)
 		<-sig
-		srv.Shutdown(context.Background())
+		if err := srv.Shutdown(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: shutdown:", err)
+		}
 	}()
 	err := srv.ListenAndServe()
 	if errors.Is(err, http.ErrServerClosed) {

@@ -156,13 +156,16 @@ func (in *instance) terminate(pid int, exited <-chan error) {
 	stopGroup(pid)
 	grace := time.NewTimer(in.r.opts.StopGrace)
 	defer grace.Stop()
+	var err error
 	select {
-	case <-exited:
+	case err = <-exited:
 	case <-grace.C:
 		in.r.log.Warn("local process ignored SIGTERM; killing it", "id", in.def.ID, "instance", in.index, "pid", pid)
 		killGroupNow(pid)
-		<-exited
+		err = <-exited
 	}
+	// The process was told to stop, so a signal's exit status is expected: logged, not returned.
+	in.r.log.Debug("local process stopped", "id", in.def.ID, "instance", in.index, "pid", pid, "wait", err)
 }
 
 // killGroup sends SIGKILL to what is left of process group pgid and waits (a bounded time) until
@@ -229,7 +232,7 @@ func (in *instance) environ() []string {
 func EnvName(name string) string {
 	b := []byte(strings.ToUpper(name))
 	for i, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 			b[i] = '_'
 		}
 	}

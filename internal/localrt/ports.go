@@ -22,7 +22,11 @@ func freePorts(ports []Port) (map[string]int, error) {
 			return nil, fmt.Errorf("no free port on %s for %q: %w", loopback, p.Name, err)
 		}
 		listeners = append(listeners, l)
-		out[p.Name] = l.Addr().(*net.TCPAddr).Port
+		addr, ok := l.Addr().(*net.TCPAddr)
+		if !ok {
+			return nil, fmt.Errorf("a TCP listener on %s for %q has the address %v, not a TCP address", loopback, p.Name, l.Addr())
+		}
+		out[p.Name] = addr.Port
 	}
 	return out, nil
 }

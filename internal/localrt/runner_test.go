@@ -338,15 +338,21 @@ func TestSubscribeIsCalledOnChanges(t *testing.T) {
 func TestLineRingKeepsTheLastLines(t *testing.T) {
 	t.Parallel()
 	ring := newLineRing(3, nil, "")
-	ring.Write([]byte("one\ntwo\nthr"))
-	ring.Write([]byte("ee\nfour\nfive"))
+	if _, err := ring.Write([]byte("one\ntwo\nthr")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Write([]byte("ee\nfour\nfive")); err != nil {
+		t.Fatal(err)
+	}
 	ring.Mark("exited")
 	got := ring.Lines()
 	want := []string{"four", "five", "[vamp] exited"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Lines() = %q, want %q", got, want)
 	}
-	ring.Write([]byte(strings.Repeat("x", 5000) + "\n"))
+	if _, err := ring.Write([]byte(strings.Repeat("x", 5000) + "\n")); err != nil {
+		t.Fatal(err)
+	}
 	if got := ring.Lines(); len(got[2]) != maxLineLen {
 		t.Fatalf("a long line kept %d bytes, want %d", len(got[2]), maxLineLen)
 	}
@@ -385,7 +391,9 @@ func TestStateFileRestoresServicesAfterARestart(t *testing.T) {
 func TestRestoreRefusesABadStateFile(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "services.json")
-	os.WriteFile(file, []byte(`{"services":[{"id":"a/b","deployable":"magneticio/sava:1.0.0","instances":1}]}`), 0o600)
+	if err := os.WriteFile(file, []byte(`{"services":[{"id":"a/b","deployable":"magneticio/sava:1.0.0","instances":1}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := New(Options{StateFile: file})
 	t.Cleanup(r.Close)
 	err := r.Restore()

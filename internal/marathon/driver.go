@@ -205,7 +205,7 @@ func (d *Driver) changeApp(ctx context.Context, appID string, change func(force 
 		switch apiErr.ErrCode {
 		case gomarathon.ErrCodeAppLocked:
 		case gomarathon.ErrCodeInvalidBean, gomarathon.ErrCodeBadRequest:
-			return nil, fmt.Errorf("Marathon rejected the app definition of %s: %s", appID, strings.TrimPrefix(apiErr.Error(), "Marathon API error: "))
+			return nil, fmt.Errorf("Marathon rejected the app definition of %s: %s", appID, strings.TrimPrefix(apiErr.Error(), "Marathon API error: ")) //nolint:staticcheck // ST1005: "Marathon" is a proper noun, capitalised anywhere in a sentence
 		default:
 			return nil, err
 		}

@@ -43,8 +43,8 @@ func definition(t *testing.T, e *emulator.Emulator, id string) map[string]any {
 	return def
 }
 
-func field(m map[string]any, path ...string) any {
-	var v any = m
+func field(m any, path ...string) any {
+	v := m
 	for _, k := range path {
 		obj, _ := v.(map[string]any)
 		v = obj[k]
@@ -112,7 +112,7 @@ func TestDockerHostNetworkDialect(t *testing.T) {
 			applyAndReadBack(t, d, s)
 			def := definition(t, e, seedAppID)
 			defs, _ := def["portDefinitions"].([]any)
-			if fmt.Sprint(def["networks"]) != "[map[mode:host]]" || len(defs) != 1 || field(defs[0].(map[string]any), "name") != "webport" ||
+			if fmt.Sprint(def["networks"]) != "[map[mode:host]]" || len(defs) != 1 || field(defs[0], "name") != "webport" ||
 				field(def, "container", "portMappings") != nil {
 				t.Fatalf("stored %v: want networks [{mode: host}] and the port as a port definition", def)
 			}
@@ -122,7 +122,7 @@ func TestDockerHostNetworkDialect(t *testing.T) {
 				t.Fatal(err)
 			}
 			after, _ := e.App(seedAppID)
-			if before.Definition["versionInfo"].(map[string]any)["lastConfigChangeAt"] != after.Definition["versionInfo"].(map[string]any)["lastConfigChangeAt"] {
+			if field(before.Definition, "versionInfo", "lastConfigChangeAt") != field(after.Definition, "versionInfo", "lastConfigChangeAt") {
 				t.Fatalf("re-applying the same service changed the app's configuration: %v -> %v", before.Definition, after.Definition)
 			}
 		})

@@ -12,7 +12,7 @@ import (
 // TestScaleChangesOnlyInstances: SLA scaling PUTs just the instance count: the running tasks
 // stay, the image stays, and a locked app is not forced.
 func TestScaleChangesOnlyInstances(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	ctx := timeout(t, 10*time.Second)
 	const id, appID = "sava/sava_cluster/sava:1.0.0", "/vamp/sava/sava-cluster/sava-1.0.0"
 	if _, err := d.Apply(ctx, seedService("sava:1")); err != nil {
@@ -42,7 +42,7 @@ func TestScaleChangesOnlyInstances(t *testing.T) {
 			t.Errorf("task %s was replaced by scaling up; tasks before %v, after %v", tid, taskIDs(before), taskIDs(after))
 		}
 	}
-	if got := after.Definition["container"].(map[string]any)["docker"].(map[string]any)["image"]; got != "sava:1" {
+	if got := field(after.Definition, "container", "docker", "image"); got != "sava:1" {
 		t.Errorf("scaling changed the image to %v", got)
 	}
 	st, _, err := d.Get(ctx, id)

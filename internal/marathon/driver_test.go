@@ -18,7 +18,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/runtime"
 )
 
-func startDriver(t *testing.T, opts Options) (*emulator.Emulator, *Driver) {
+func startDriver(t *testing.T) (*emulator.Emulator, *Driver) {
 	t.Helper()
 	e := emulator.New(emulator.Options{})
 	url, err := e.Start()
@@ -30,10 +30,7 @@ func startDriver(t *testing.T, opts Options) (*emulator.Emulator, *Driver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.PollInterval == 0 {
-		opts.PollInterval = 5 * time.Millisecond
-	}
-	return e, New(client, opts)
+	return e, New(client, Options{PollInterval: 5 * time.Millisecond})
 }
 
 func timeout(t *testing.T, d time.Duration) context.Context {
@@ -78,7 +75,7 @@ func TestAppIDScheme(t *testing.T) {
 // The definition generated for the seed's breed is one Marathon accepts:
 // posted as JSON to the emulator, which validates it per Marathon's RAML.
 func TestSeedAppDefinitionIsValidMarathon(t *testing.T) {
-	e, _ := startDriver(t, Options{})
+	e, _ := startDriver(t)
 	s := seedService("magneticio/sava:1.0.0")
 	s.Marathon = `{"constraints": [["hostname", "UNIQUE"]], "container": {"docker": {"forcePullImage": true}}, "acceptedResourceRoles": ["slave_public"]}`
 	app, err := BuildApp("", s)
@@ -145,7 +142,7 @@ func TestDialectErrorsNameTheProblem(t *testing.T) {
 }
 
 func TestApplyWaitsForRunningHealthyInstances(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	st, err := d.Apply(timeout(t, 10*time.Second), seedService("sava:1"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +171,7 @@ func TestApplyWaitsForRunningHealthyInstances(t *testing.T) {
 }
 
 func TestFailedHealthChecksFailApplyAndRollBack(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	if _, err := d.Apply(timeout(t, 10*time.Second), seedService("sava:1")); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +218,7 @@ func TestFailedHealthChecksFailApplyAndRollBack(t *testing.T) {
 
 // A new service variant that never gets healthy fails and is removed again.
 func TestNewAppNeverHealthyIsRemoved(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	if err := e.FailHealthChecks("/vamp/sava/sava-cluster/sava-1.0.0", true); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +232,7 @@ func TestNewAppNeverHealthyIsRemoved(t *testing.T) {
 }
 
 func TestInvalidDefinitionNamesTheField(t *testing.T) {
-	_, d := startDriver(t, Options{})
+	_, d := startDriver(t)
 	s := seedService("sava:1")
 	s.Marathon = `{"upgradeStrategy": {"minimumHealthCapacity": 2}}`
 	_, err := d.Apply(timeout(t, 5*time.Second), s)
@@ -246,7 +243,7 @@ func TestInvalidDefinitionNamesTheField(t *testing.T) {
 }
 
 func TestLockedAppWaitsOrForces(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	if _, err := d.Apply(timeout(t, 10*time.Second), seedService("sava:1")); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +255,7 @@ func TestLockedAppWaitsOrForces(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "force") {
 		t.Fatalf("Apply on a locked app: %v, want an error saying it stays locked", err)
 	}
-	if app, _ := e.App(appID); app.Definition["container"].(map[string]any)["docker"].(map[string]any)["image"] != "sava:1" {
+	if app, _ := e.App(appID); field(app.Definition, "container", "docker", "image") != "sava:1" {
 		t.Fatal("the waiting driver changed the locked app")
 	}
 
@@ -270,7 +267,7 @@ func TestLockedAppWaitsOrForces(t *testing.T) {
 	}()
 	if err := e.WaitUntil(timeout(t, 10*time.Second), func() bool {
 		app, _ := e.App(appID)
-		return app.Definition["container"].(map[string]any)["docker"].(map[string]any)["image"] == "sava:2"
+		return field(app.Definition, "container", "docker", "image") == "sava:2"
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +280,7 @@ func TestLockedAppWaitsOrForces(t *testing.T) {
 }
 
 func TestDriftDeleteAndList(t *testing.T) {
-	e, d := startDriver(t, Options{})
+	e, d := startDriver(t)
 	ctx := timeout(t, 10*time.Second)
 	other := seedService("blog:1")
 	other.ID = "blog/web/blog:1"
@@ -315,7 +312,7 @@ func TestDriftDeleteAndList(t *testing.T) {
 }
 
 func TestIDCollisionIsAnError(t *testing.T) {
-	_, d := startDriver(t, Options{})
+	_, d := startDriver(t)
 	ctx := timeout(t, 10*time.Second)
 	a := seedService("sava:1")
 	a.ID = "shop/web_a/v1"
@@ -376,7 +373,7 @@ func TestConnectAuth(t *testing.T) {
 // A URL list (as go-marathon takes it) is tried in order: a member that cannot be reached is
 // skipped by the client's own app requests too.
 func TestClientTriesTheNextMarathon(t *testing.T) {
-	e, _ := startDriver(t, Options{})
+	e, _ := startDriver(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

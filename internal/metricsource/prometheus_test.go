@@ -64,7 +64,11 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", l.Addr())
+	}
+	return addr.Port
 }
 
 // startPrometheus runs a real Prometheus on loopback scraping target every second, and waits
@@ -95,8 +99,11 @@ scrape_configs:
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		if err := cmd.Process.Kill(); err != nil {
+			t.Errorf("killing %s: %v", bin, err)
+		}
+		// Killed on purpose: Wait's "signal: killed" is the expected outcome, not a failure.
+		t.Logf("%s stopped: %v", bin, <-exited)
 	})
 
 	base := "http://" + addr

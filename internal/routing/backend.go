@@ -29,10 +29,10 @@ func NewPool() *Pool { return &Pool{} }
 // Get returns the Backend for addr, creating it healthy on first use.
 func (p *Pool) Get(addr string) *Backend {
 	if b, ok := p.backends.Load(addr); ok {
-		return b.(*Backend)
+		return b.(*Backend) //nolint:forcetypeassert // backends holds only *Backend: this is its only store
 	}
 	b, _ := p.backends.LoadOrStore(addr, &Backend{Addr: addr})
-	return b.(*Backend)
+	return b.(*Backend) //nolint:forcetypeassert // backends holds only *Backend: this is its only store
 }
 
 // Forget drops addr from the pool, for an instance that no table names any more. A table that

@@ -125,7 +125,7 @@ func TestLocalFailedUpdateGoesBack(t *testing.T) {
 	if err != nil || !found {
 		t.Fatalf("Get: found=%v err=%v", found, err)
 	}
-	if got.Service.Deployable != good.Deployable || len(got.Instances) != 1 || got.Instances[0].Ports != nil && len(got.Instances[0].Ports) > 0 {
+	if got.Service.Deployable != good.Deployable || len(got.Instances) != 1 || len(got.Instances[0].Ports) > 0 {
 		t.Errorf("after the failed update the runtime runs %+v, want the previous definition", got)
 	}
 	if len(before.Instances) != 1 || !got.Healthy {

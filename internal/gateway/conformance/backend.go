@@ -116,7 +116,9 @@ func NewBackend(script Script) (*Backend, error) {
 }
 
 // Port is the backend's port.
-func (b *Backend) Port() int { return b.ln.Addr().(*net.TCPAddr).Port }
+func (b *Backend) Port() int {
+	return b.ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // ln is a net.Listen("tcp", ...) listener
+}
 
 func (b *Backend) accept() {
 	defer b.wg.Done()
@@ -183,9 +185,12 @@ func (b *Backend) serve(n int, bc *backendConn) {
 			}
 			if reply.Tunnel {
 				if len(buf) > 0 {
-					bc.c.Write(buf)
+					if _, err := bc.c.Write(buf); err != nil {
+						return // the proxy closed the tunnel
+					}
 				}
-				io.Copy(bc.c, bc.c)
+				// An echo until either side closes: the copy's error is how the tunnel ends.
+				_, _ = io.Copy(bc.c, bc.c)
 				return
 			}
 		}
@@ -212,7 +217,7 @@ func (b *Backend) Release() {
 	b.pending = nil
 	b.mu.Unlock()
 	for _, p := range pending {
-		p.c.Write(p.data) // a connection the proxy closed already is no stray-bytes risk
+		_, _ = p.c.Write(p.data) // a connection the proxy closed already is no stray-bytes risk
 	}
 }
 

@@ -53,31 +53,34 @@ func get(id string) string { return "GET /rq-" + id + " HTTP/1.1\r\n" + H + "\r\
 // smuggled is a request hidden in another's body: no proxy may ever hand it to the backend.
 var smuggled = get("smuggled")
 
-// answerWith answers request id with raw ({id} replaced by the id) and every other request OK.
-func answerWith(id, raw string) Script {
+// answered is the request the answer* scripts answer specially: the first of a conversation.
+const answered = "a"
+
+// answerWith answers request "a" with raw ({id} replaced by the id) and every other request OK.
+func answerWith(raw string) Script {
 	return func(r *Request) Reply {
-		if r.ID != id {
+		if r.ID != answered {
 			return OK(r)
 		}
 		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID))}
 	}
 }
 
-// answerThenLater answers request id with raw, and writes later on the same connection after the
+// answerThenLater answers request "a" with raw, and writes later on the same connection after the
 // client's conversation (stray bytes in a later segment).
-func answerThenLater(id, raw, later string) Script {
+func answerThenLater(raw, later string) Script {
 	return func(r *Request) Reply {
-		if r.ID != id {
+		if r.ID != answered {
 			return OK(r)
 		}
 		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID)), Later: []byte(later)}
 	}
 }
 
-// answerThenClose answers request id with raw and closes the connection.
-func answerThenClose(id, raw string) Script {
+// answerThenClose answers request "a" with raw and closes the connection.
+func answerThenClose(raw string) Script {
 	return func(r *Request) Reply {
-		if r.ID != id {
+		if r.ID != answered {
 			return OK(r)
 		}
 		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID)), Close: true}

@@ -60,11 +60,14 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	defer c.Close()
-	c.SetDeadline(deadline)
+	if err := c.SetDeadline(deadline); err != nil {
+		return nil, fmt.Errorf("deadline on %s: %w", addr, err)
+	}
 	// A proxy may refuse and close before all bytes went out: its answer is read all the same.
 	_, werr := c.Write(conv.Send)
-	if conv.HalfClose && werr == nil {
-		c.(*net.TCPConn).CloseWrite()
+	if tc, ok := c.(*net.TCPConn); ok && conv.HalfClose && werr == nil {
+		// Fails only when the proxy has closed already; its answer is read all the same.
+		_ = tc.CloseWrite()
 	}
 	br := bufio.NewReader(c)
 	var toks []string
@@ -105,10 +108,10 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 	if tok != "" {
 		final[probe.ID] = tok
 	}
-	switch {
-	case tok == "":
+	switch tok {
+	case "":
 		return append(toks, end), nil
-	case tok == TokFwd:
+	case TokFwd:
 		return append(toks, TokOpen), nil
 	default:
 		return append(toks, "probe:"+tok), nil

@@ -155,7 +155,10 @@ func interleave(addr string, be *Backend, program []byte) []string {
 			if err != nil {
 				return append(problems, fmt.Sprintf("step %d: dial: %v", i, err))
 			}
-			c.SetDeadline(deadline)
+			if err := c.SetDeadline(deadline); err != nil {
+				c.Close()
+				return append(problems, fmt.Sprintf("step %d: deadline: %v", i, err))
+			}
 			clients[n] = &client{c: c, br: bufio.NewReader(c)}
 		}
 		cl := clients[n]

@@ -106,8 +106,8 @@ func startGateway(t testing.TB, extra ...string) (admin, token string, logs *log
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		_ = cmd.Process.Kill() // fails only when it has exited already
+		t.Logf("gateway stopped: %v", <-exited)
 	})
 	logs = &logTail{}
 	adminc := make(chan string, 1)
@@ -124,7 +124,7 @@ func startGateway(t testing.TB, extra ...string) (admin, token string, logs *log
 				adminc <- entry.Admin
 			}
 		}
-		io.Copy(io.Discard, stderr)
+		_, _ = io.Copy(io.Discard, stderr) // drained so the gateway never blocks on its log; ends with it
 	}()
 	select {
 	case admin = <-adminc:
@@ -185,7 +185,11 @@ func freePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", ln.Addr())
+	}
+	return addr.Port
 }
 
 // haproxyConfig is HAProxy configured as the gateway is: HTTP mode, keep-alive on both sides,
@@ -219,7 +223,11 @@ func startHAProxy(t *testing.T, backendPorts []int) []string {
 			t.Fatal(err)
 		}
 		addrs[i] = ln.Addr().String()
-		f, err := ln.(*net.TCPListener).File()
+		tl, ok := ln.(*net.TCPListener)
+		if !ok {
+			t.Fatalf("listener %T is not TCP", ln)
+		}
+		f, err := tl.File()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +273,7 @@ func startHAProxy(t *testing.T, backendPorts []int) []string {
 		if t.Failed() {
 			t.Logf("HAProxy's output:\n%s", logs)
 		}
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill() // fails only when it has exited already
 		<-exited
 	})
 	return addrs

@@ -144,7 +144,7 @@ func requestCases() []Case {
 		{Name: "expect-100-continue", Send: post("a") + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", Gateway: "100 fwd open", HAProxy: "fwd open",
 			Why: "the gateway answers 100 Continue itself before reading the body (RFC 9110 10.1.1 lets a proxy do so; net/http's server does); HAProxy 2.6 leaves it to the instance"},
 		{Name: "expect-100-instance-continues", Send: post("a") + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
-			Script:  answerWith("a", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Id: {id}\r\nContent-Length: 1\r\n\r\na"),
+			Script:  answerWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Id: {id}\r\nContent-Length: 1\r\n\r\na"),
 			Backend: "100 Continue, then 200", Gateway: "100 100 fwd open", HAProxy: "100 fwd open",
 			Why: "the gateway answers 100 Continue itself before reading the body and passes the instance's 100 on too (RFC 9110 15.2: a client accepts any number of 1xx answers); HAProxy 2.6 only relays the instance's"},
 		{Name: "cl-large-body", Send: post("a") + "Content-Length: 65536\r\n\r\n" + strings.Repeat("b", 65536), Gateway: "fwd open", HAProxy: "fwd open"},

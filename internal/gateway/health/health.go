@@ -85,7 +85,9 @@ func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.C
 	if err != nil {
 		return false
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// The body is drained so the connection can be reused; the status alone is the verdict, so
+	// a body that fails to read (the instance closed after its headers) does not change it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 400
 }

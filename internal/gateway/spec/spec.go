@@ -397,7 +397,7 @@ func CookieName(gateway string) string {
 	b := []byte("vamp_" + gateway)
 	for i := len("vamp_"); i < len(b); i++ {
 		c := b[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
 			b[i] = '_'
 		}
 	}

@@ -60,7 +60,9 @@ func TestLoadRefusesBrokenFilesNamingThem(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.json")
-			os.WriteFile(path, []byte(content), 0o600)
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			_, _, err := state.Load(path)
 			if err == nil || !strings.Contains(err.Error(), path) {
 				t.Errorf("want an error naming %s, got %v", path, err)

@@ -120,12 +120,17 @@ func (p *Proxy) Register(t *routing.Table, routes []*Route) {
 
 type tableRoutes struct{ routes []*Route }
 
+// failureCount is a value of Proxy.failures.
+func failureCount(v any) *atomic.Int32 {
+	return v.(*atomic.Int32) //nolint:forcetypeassert // failures holds only *atomic.Int32 (its one LoadOrStore)
+}
+
 func (p *Proxy) route(d routing.Decision) *Route {
 	v, ok := p.tables.Load(uintptr(unsafe.Pointer(d.Table)))
 	if !ok {
 		return nil
 	}
-	routes := v.(*tableRoutes).routes
+	routes := v.(*tableRoutes).routes //nolint:forcetypeassert // tables holds only *tableRoutes (Store in the table's registration)
 	if d.Route < 0 || d.Route >= len(routes) {
 		return nil
 	}
@@ -152,7 +157,7 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 		if err == nil {
 			if tc, ok := c.(*net.TCPConn); ok {
 				if v, ok := p.failures.Load(d.Backend); ok {
-					v.(*atomic.Int32).Store(0)
+					failureCount(v).Store(0)
 				}
 				return tc, d.Backend, rt, nil
 			}
@@ -164,8 +169,8 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 			rt.connectError()
 		}
 		v, _ := p.failures.LoadOrStore(d.Backend, new(atomic.Int32))
-		if n := v.(*atomic.Int32).Add(1); int(n) >= p.opts.EjectAfter {
-			v.(*atomic.Int32).Store(0)
+		if n := failureCount(v).Add(1); int(n) >= p.opts.EjectAfter {
+			failureCount(v).Store(0)
 			d.Backend.Eject(now, p.opts.EjectFor)
 		}
 		exclude = d.Backend
@@ -442,8 +447,10 @@ func (w *idleWatch) copy(dir int, dst, src *net.TCPConn, count func(int64)) {
 	window := int64(1)
 	for {
 		boundary := w.start.Add(time.Duration(window) * w.idle)
-		src.SetReadDeadline(boundary)
-		dst.SetWriteDeadline(boundary.Add(w.idle))
+		if err := errors.Join(src.SetReadDeadline(boundary), dst.SetWriteDeadline(boundary.Add(w.idle))); err != nil {
+			w.abort() // only a closed socket refuses a deadline: abort or Close ended the pair
+			return
+		}
 		lr := &io.LimitedReader{R: src, N: chunk}
 		n, err := dst.ReadFrom(lr) // splice(2) between TCP sockets on Linux
 		if n > 0 {
@@ -456,7 +463,10 @@ func (w *idleWatch) copy(dir int, dst, src *net.TCPConn, count func(int64)) {
 		case err == nil && lr.N == 0: // a whole chunk: go on in the same window
 			continue
 		case err == nil: // end of stream: pass the half-close on
-			dst.CloseWrite()
+			if err := dst.CloseWrite(); err != nil {
+				w.abort() // dst is reset or closed: the connection cannot carry the other direction either
+				return
+			}
 			w.mu.Lock()
 			w.done[dir] = true
 			w.mu.Unlock()

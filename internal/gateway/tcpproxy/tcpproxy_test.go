@@ -77,7 +77,7 @@ func TestShutdownWaitsCloseAborts(t *testing.T) {
 			if err != nil {
 				return
 			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
 	p := New(Options{}, NewMetrics())
@@ -94,7 +94,9 @@ func TestShutdownWaitsCloseAborts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func (e *Emulator) serveApp(w http.ResponseWriter, r *http.Request, path string)
 		if a := e.findApp(w, appVersions.FindStringSubmatch(path)[1]); a != nil {
 			versions := []string{}
 			for i := len(a.history) - 1; i >= 0; i-- {
-				versions = append(versions, a.history[i]["version"].(string))
+				versions = append(versions, str(a.history[i]["version"]))
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"versions": versions})
 		}
@@ -262,7 +262,7 @@ func (e *Emulator) checkApp(w http.ResponseWriter, def map[string]any, pathPrefi
 		writeInvalid(w, prefixed(v.valueErrs, pathPrefix))
 		return false
 	}
-	def["id"], _ = canonicalAppID(def["id"].(string))
+	def["id"], _ = canonicalAppID(str(def["id"]))
 	if !e.legacy {
 		if errs := canonicalNetworking(def); len(errs) > 0 {
 			writeInvalid(w, prefixed(errs, pathPrefix))
@@ -282,7 +282,7 @@ func (e *Emulator) serveCreateApp(w http.ResponseWriter, r *http.Request) {
 	if !ok || !e.admit(w, def, "") || !e.checkApp(w, def, "") {
 		return
 	}
-	id := def["id"].(string)
+	id := str(def["id"])
 	if e.apps[id] != nil {
 		writeMessage(w, http.StatusConflict, fmt.Sprintf("An app with id [%s] already exists.", id))
 		return
@@ -378,10 +378,11 @@ func (e *Emulator) serveUpdateApps(w http.ResponseWriter, r *http.Request) {
 		if !e.checkApp(w, def, fmt.Sprintf("(%d)", i)) {
 			return
 		}
-		pending[def["id"].(string)] = def
+		pending[str(def["id"])] = def
 	}
 	for _, item := range items {
-		id, _ := canonicalAppID(item.(map[string]any)["id"].(string))
+		obj, _ := item.(map[string]any) // each item passed admit above, which wants an object
+		id, _ := canonicalAppID(str(obj["id"]))
 		var original map[string]any
 		if a := e.apps[id]; a != nil {
 			original = a.def

@@ -85,7 +85,7 @@ func (e *Emulator) Deployments() []Deployment {
 }
 
 func (e *Emulator) snapshot(a *app) App {
-	s := App{ID: a.id, Version: a.def["version"].(string), Instances: a.instances(), Definition: deepCopy(a.def)}
+	s := App{ID: a.id, Version: str(a.def["version"]), Instances: a.instances(), Definition: deepCopy(a.def)}
 	for _, t := range a.tasks {
 		var healthy *bool
 		if t.alive != nil {

@@ -46,7 +46,7 @@ func applyDefaults(def map[string]any, canonical bool) {
 		delete(def, k)
 	}
 	if ports, ok := def["ports"].([]any); ok {
-		if _, hasDefs := def["portDefinitions"]; !hasDefs && !(canonical && networkMode(def) != "host") {
+		if _, hasDefs := def["portDefinitions"]; !hasDefs && (!canonical || networkMode(def) == "host") {
 			defs := make([]any, 0, len(ports))
 			for _, p := range ports {
 				defs = append(defs, map[string]any{"port": p})
@@ -98,7 +98,7 @@ func applyDefaults(def map[string]any, canonical bool) {
 			}
 		}
 	}
-	if _, ok := def["portDefinitions"]; !ok && !(canonical && networkMode(def) != "host") {
+	if _, ok := def["portDefinitions"]; !ok && (!canonical || networkMode(def) == "host") {
 		if len(portMappings(def)) > 0 && networkMode(def) != "host" {
 			def["portDefinitions"] = []any{}
 		} else {
@@ -109,7 +109,8 @@ func applyDefaults(def map[string]any, canonical bool) {
 		setDefault(p, "protocol", "tcp")
 		setDefault(p, "port", num("0"))
 	}
-	for _, hc := range objects(def["healthChecks"].([]any)) {
+	hcs, _ := def["healthChecks"].([]any)
+	for _, hc := range objects(hcs) {
 		setDefault(hc, "protocol", "HTTP")
 		setDefault(hc, "gracePeriodSeconds", num("300"))
 		setDefault(hc, "intervalSeconds", num("60"))

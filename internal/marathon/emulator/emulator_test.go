@@ -147,7 +147,7 @@ func TestCreateAppDeploysRunningHealthyTasks(t *testing.T) {
 		t.Errorf("go-marathon read a legacy docker network %q / port mappings from a 1.5 answer", app.Container.Docker.Network)
 	}
 	pm := rawApp(t, e, "/shop/web").portMapping(t, 0)
-	if pm["containerPort"] != 8080.0 || pm["servicePort"].(float64) < 10000 || pm["protocol"] != "tcp" || pm["hostPort"] != 0.0 {
+	if sp, _ := pm["servicePort"].(float64); pm["containerPort"] != 8080.0 || sp < 10000 || pm["protocol"] != "tcp" || pm["hostPort"] != 0.0 {
 		t.Errorf("port mapping %v: want containerPort 8080, hostPort 0, an assigned servicePort and tcp", pm)
 	}
 }
@@ -157,7 +157,7 @@ type appBody map[string]any
 
 func rawApp(t *testing.T, e *Emulator, id string) appBody {
 	t.Helper()
-	status, body := postJSON(t, http.MethodGet, e.URL()+"/v2/apps"+id, nil, nil)
+	status, body := postJSON(t, http.MethodGet, e.URL()+"/v2/apps"+id, nil)
 	app, _ := body["app"].(map[string]any)
 	if status != http.StatusOK || app == nil {
 		t.Fatalf("GET /v2/apps%s: %d %v", id, status, body)
@@ -173,7 +173,42 @@ func (a appBody) portMapping(t *testing.T, i int) map[string]any {
 	if i >= len(pms) {
 		t.Fatalf("app %v has no container.portMappings[%d]", a["id"], i)
 	}
-	return pms[i].(map[string]any)
+	pm, ok := pms[i].(map[string]any)
+	if !ok {
+		t.Fatalf("app %v: container.portMappings[%d] is %v, not an object", a["id"], i, pms[i])
+	}
+	return pm
+}
+
+// at walks decoded JSON: a string step indexes an object, an int step an array; it is nil where
+// the path leads nowhere.
+func at(v any, path ...any) any {
+	for _, step := range path {
+		switch k := step.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if a, isApp := v.(appBody); isApp {
+				m, ok = a, true
+			}
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k < 0 || k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+// list is v as a JSON array, or nil.
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 func TestDeploymentProgressesOneStepAtATime(t *testing.T) {
@@ -270,16 +305,13 @@ func TestRollingUpgradeReplacesOldTasks(t *testing.T) {
 	}
 }
 
-func postJSON(t *testing.T, method, url string, body []byte, header http.Header) (int, map[string]any) {
+func postJSON(t *testing.T, method, url string, body []byte) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header[k] = v
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +338,7 @@ func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	// Marathon's example app.json gives both cmd and args, which Marathon refuses
 	// (AppValidation.containsCmdArgsOrContainer); without args it is accepted.
 	appJSON := readTestdata(t, "app.json")
-	status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON, nil)
+	status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(body["details"]), "must either contain one of 'cmd' or 'args'") {
 		t.Fatalf("POST examples/app.json (cmd and args): %d %v, want 422 naming cmd and args", status, body)
 	}
@@ -316,15 +348,15 @@ func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	}
 	delete(foo, "args")
 	appJSON, _ = json.Marshal(foo)
-	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON, nil)
+	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", appJSON)
 	if status != http.StatusCreated || body["id"] != "/foo" {
 		t.Fatalf("POST examples/app.json without args: %d %v", status, body)
 	}
-	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", readTestdata(t, "app-check-http-example.json"), nil)
+	status, body = postJSON(t, http.MethodPost, e.URL()+"/v2/apps", readTestdata(t, "app-check-http-example.json"))
 	if status != http.StatusCreated || body["id"] != "/http-index-test" {
 		t.Fatalf("POST examples/app-check-http-example.json: %d %v", status, body)
 	}
-	status, body = postJSON(t, http.MethodPut, e.URL()+"/v2/apps", readTestdata(t, "apps_create.json"), nil)
+	status, body = postJSON(t, http.MethodPut, e.URL()+"/v2/apps", readTestdata(t, "apps_create.json"))
 	if status != http.StatusOK || body["deploymentId"] == nil || body["version"] == nil {
 		t.Fatalf("PUT examples/apps_create.json: %d %v", status, body)
 	}
@@ -340,9 +372,9 @@ func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	}
 	// go-marathon cannot decode /foo (its env holds a secret reference, and
 	// go-marathon's Env is map[string]string), so read the JSON directly.
-	status, body = postJSON(t, http.MethodGet, e.URL()+"/v2/apps/foo", nil, nil)
+	status, body = postJSON(t, http.MethodGet, e.URL()+"/v2/apps/foo", nil)
 	foo, _ = body["app"].(map[string]any)
-	if status != http.StatusOK || foo["instances"] != 2.0 || foo["cpus"] != 0.1 || len(foo["tasks"].([]any)) != 2 {
+	if status != http.StatusOK || foo["instances"] != 2.0 || foo["cpus"] != 0.1 || len(list(foo["tasks"])) != 2 {
 		t.Fatalf("GET /v2/apps/foo: %d %v", status, body)
 	}
 	// Posted in the 1.4 format (container.docker.network BRIDGE, container.docker.portMappings),
@@ -351,10 +383,10 @@ func TestMarathonExamplePayloadsAccepted(t *testing.T) {
 	if pm["servicePort"] != 10019.0 || pm["name"] != "http" {
 		t.Fatalf("/foo port mapping %v, want the given servicePort 10019 kept", pm)
 	}
-	if nets := fmt.Sprint(foo["networks"]); nets != "[map[mode:container/bridge]]" || foo["container"].(map[string]any)["docker"].(map[string]any)["network"] != nil {
+	if nets := fmt.Sprint(foo["networks"]); nets != "[map[mode:container/bridge]]" || at(foo, "container", "docker", "network") != nil {
 		t.Fatalf("/foo networks %s, docker %v: want the 1.5 format, networks [{mode: container/bridge}] and no docker.network", nets, foo["container"])
 	}
-	if env := foo["env"].(map[string]any); env["PASSWORD"].(map[string]any)["secret"] != "/db/password" {
+	if env := foo["env"]; at(env, "PASSWORD", "secret") != "/db/password" {
 		t.Fatalf("/foo env %v lost the secret reference", env)
 	}
 	sleep := mustApp(t, c, "/test/sleep60")
@@ -417,7 +449,7 @@ func TestInvalidDefinitionsNameTheField(t *testing.T) {
 		// (Marathon 1.4 does not know "networks": it ignores them.)
 		if tc.status == 400 && !strings.Contains(tc.body, `"networks"`) {
 			t.Run(tc.name+" on 1.4", func(t *testing.T) {
-				status, body := postJSON(t, http.MethodPost, legacy.URL()+"/v2/apps", []byte(tc.body), nil)
+				status, body := postJSON(t, http.MethodPost, legacy.URL()+"/v2/apps", []byte(tc.body))
 				if status != http.StatusBadRequest || body["message"] != "Invalid JSON" {
 					t.Fatalf("Marathon 1.4: %d %v, want 400 Invalid JSON", status, body)
 				}
@@ -427,7 +459,7 @@ func TestInvalidDefinitionsNameTheField(t *testing.T) {
 			tc.status, tc.msg = http.StatusUnprocessableEntity, "Invalid JSON"
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(tc.body), nil)
+			status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(tc.body))
 			if status != tc.status {
 				t.Fatalf("status %d, want %d (body %v)", status, tc.status, body)
 			}
@@ -1015,7 +1047,7 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 			t.Fatalf("/v2/info version %v (%v), want %s", info, err, DefaultVersion)
 		}
 		for _, body := range []string{legacyBridge, bridge15, host15} {
-			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body), nil); status != http.StatusCreated {
+			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body)); status != http.StatusCreated {
 				t.Fatalf("POST %s: %d %v", body, status, answer)
 			}
 		}
@@ -1025,26 +1057,26 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 		for _, id := range []string{"/bridge", "/bridge-new"} {
 			app := rawApp(t, e, id)
 			pm := app.portMapping(t, 0)
-			docker := app["container"].(map[string]any)["docker"].(map[string]any)
-			if fmt.Sprint(app["networks"]) != "[map[mode:container/bridge]]" || docker["network"] != nil || docker["portMappings"] != nil ||
+			docker := at(app, "container", "docker")
+			if fmt.Sprint(app["networks"]) != "[map[mode:container/bridge]]" || docker == nil || at(docker, "network") != nil || at(docker, "portMappings") != nil ||
 				pm["name"] != "web" || pm["containerPort"] != 80.0 || app["portDefinitions"] != nil {
 				t.Errorf("%s answered %v: want networks [{mode: container/bridge}], container.portMappings, no docker.network/portMappings, no portDefinitions", id, app)
 			}
-			tasks := app["tasks"].([]any)
-			if len(tasks) != 1 || len(tasks[0].(map[string]any)["ports"].([]any)) != 1 {
+			tasks := list(app["tasks"])
+			if len(tasks) != 1 || len(list(at(tasks[0], "ports"))) != 1 {
 				t.Fatalf("%s tasks %v: want one task with the mapping's host port", id, tasks)
 			}
 			// On Docker's bridge the task's IP address is the container's, which only its agent
 			// reaches: a client routes to host and host port.
-			ips := fmt.Sprint(tasks[0].(map[string]any)["ipAddresses"])
+			ips := fmt.Sprint(at(tasks[0], "ipAddresses"))
 			if !strings.Contains(ips, "ipAddress:172.17.") {
 				t.Errorf("%s task ipAddresses %s, want a container address on Docker's bridge (172.17.0.0/16)", id, ips)
 			}
 		}
 		host := rawApp(t, e, "/host-new")
 		defs, _ := host["portDefinitions"].([]any)
-		if fmt.Sprint(host["networks"]) != "[map[mode:host]]" || len(defs) != 1 || defs[0].(map[string]any)["name"] != "web" ||
-			host["container"].(map[string]any)["portMappings"] != nil {
+		if fmt.Sprint(host["networks"]) != "[map[mode:host]]" || len(defs) != 1 || at(defs, 0, "name") != "web" ||
+			at(host, "container", "portMappings") != nil {
 			t.Errorf("/host-new answered %v: want networks [{mode: host}] and its port definition", host)
 		}
 	})
@@ -1054,7 +1086,7 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 			t.Fatalf("/v2/info version %v (%v), want %s", info, err, Version14)
 		}
 		for _, body := range []string{legacyBridge, bridge15} {
-			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body), nil); status != http.StatusCreated {
+			if status, answer := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(body)); status != http.StatusCreated {
 				t.Fatalf("POST %s: %d %v", body, status, answer)
 			}
 		}
@@ -1069,7 +1101,7 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 		// with one default port definition, which is why a client must not send 1.5 fields to it.
 		newApp := rawApp(t, e, "/bridge-new")
 		defs, _ := newApp["portDefinitions"].([]any)
-		if newApp["networks"] != nil || newApp["container"].(map[string]any)["portMappings"] != nil || len(defs) != 1 || defs[0].(map[string]any)["name"] != "default" {
+		if newApp["networks"] != nil || at(newApp, "container", "portMappings") != nil || len(defs) != 1 || at(defs, 0, "name") != "default" {
 			t.Errorf("/bridge-new on 1.4 answered %v: want the 1.5 fields dropped and the default port definition", newApp)
 		}
 	})
@@ -1080,7 +1112,7 @@ func TestNetworkingFormatFollowsTheVersion(t *testing.T) {
 func TestBodyNotJSONIs400(t *testing.T) {
 	for version, wantString := range map[string]bool{DefaultVersion: true, Version14: false} {
 		e, _ := start(t, Options{Version: version})
-		status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(`{"id":"/test"`), nil)
+		status, body := postJSON(t, http.MethodPost, e.URL()+"/v2/apps", []byte(`{"id":"/test"`))
 		_, isString := body["details"].(string)
 		if status != http.StatusBadRequest || body["message"] != "Invalid JSON" || isString != wantString {
 			t.Errorf("Marathon %s: %d %v, want 400 Invalid JSON with details as a string: %v", version, status, body, wantString)

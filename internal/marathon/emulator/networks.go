@@ -96,7 +96,7 @@ func (v *validation) networks(app map[string]any) {
 				v.typeErr(p+"/name", "error.expected.jsstring")
 			}
 		}
-		v.stringMap(n, "labels", p)
+		v.labels(n, p)
 	}
 }
 
@@ -119,7 +119,7 @@ func canonicalNetworking(def map[string]any) []fieldError {
 	fail := func(msg string) { errs = append(errs, fieldError{Path: "/networks", Errors: []string{msg}}) }
 	for _, n := range nets {
 		setDefault(n, "mode", modeContainer)
-		mode := n["mode"].(string)
+		mode := str(n["mode"])
 		counts[mode]++
 		name, _ := n["name"].(string)
 		_, hasLabels := n["labels"]
@@ -137,9 +137,10 @@ func canonicalNetworking(def map[string]any) []fieldError {
 		}
 		names[name] = true
 	}
-	if !(counts[modeHost] <= 1 && counts[modeBridge] == 0 && counts[modeContainer] == 0 ||
+	allowed := counts[modeHost] <= 1 && counts[modeBridge] == 0 && counts[modeContainer] == 0 ||
 		counts[modeHost] == 0 && counts[modeBridge] <= 1 && counts[modeContainer] == 0 ||
-		counts[modeHost] == 0 && counts[modeBridge] == 0 && counts[modeContainer] > 0) {
+		counts[modeHost] == 0 && counts[modeBridge] == 0 && counts[modeContainer] > 0
+	if !allowed {
 		fail("May specify a single host network, single bridge network, or else 1-to-n container networks")
 	}
 	if len(errs) > 0 {
@@ -150,7 +151,7 @@ func canonicalNetworking(def map[string]any) []fieldError {
 		out[i] = n
 	}
 	def["networks"] = out
-	mode := nets[0]["mode"].(string)
+	mode := str(nets[0]["mode"])
 	c, hasContainer := def["container"].(map[string]any)
 	if mode == modeHost {
 		if hasContainer {

@@ -207,7 +207,7 @@ func (e *Emulator) deploy(changes []appChange, force bool) (*deployment, []strin
 	for _, c := range changes {
 		e.applyTarget(c)
 		if c.target != nil {
-			version = c.target["version"].(string)
+			version = str(c.target["version"])
 		}
 	}
 	if version == "" {
@@ -242,7 +242,7 @@ func (e *Emulator) applyTarget(c appChange) {
 		e.apps[c.appID] = a
 	}
 	a.def = c.target
-	v := c.target["version"].(string)
+	v := str(c.target["version"])
 	if !slices.ContainsFunc(a.history, func(h map[string]any) bool { return h["version"] == v }) {
 		a.history = append(a.history, deepCopy(c.target))
 	}
@@ -457,7 +457,7 @@ func (e *Emulator) launch(a *app) *task {
 		servicePorts:  servicePorts(a.def),
 		state:         stateStaging,
 		stagedAt:      time.Now().UTC(),
-		version:       a.def["version"].(string),
+		version:       str(a.def["version"]),
 		configVersion: a.configVersion(),
 		seq:           seq,
 		failHealth:    e.failHealth[a.id],
@@ -704,6 +704,13 @@ func objects(raw []any) []map[string]any {
 	return out
 }
 
+// str is the string a decoded JSON value holds, or "" when it holds none. Definitions are
+// validated before they are stored, so their ids, versions and network modes are strings.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
 func intField(m map[string]any, key string, def int) int {
 	switch v := m[key].(type) {
 	case json.Number:
@@ -734,7 +741,8 @@ func deepCopy(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
 	}
-	return copyValue(m).(map[string]any)
+	out, _ := copyValue(m).(map[string]any) // a map's copy is a map
+	return out
 }
 
 func copyValue(v any) any {

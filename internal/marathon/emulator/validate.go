@@ -102,7 +102,7 @@ func validateApp(app map[string]any) *validation {
 	v.stringArray(app, "args", "")
 	v.stringArray(app, "acceptedResourceRoles", "")
 	v.stringArray(app, "dependencies", "")
-	v.stringMap(app, "labels", "")
+	v.labels(app, "")
 	v.env(app)
 	v.constraints(app)
 	v.upgradeStrategy(app)
@@ -116,7 +116,7 @@ func validateApp(app map[string]any) *validation {
 	hasCmd, hasArgs := cmd != "", len(args) > 0
 	c, _ := app["container"].(map[string]any)
 	_, hasDocker := c["docker"]
-	if !(hasCmd != hasArgs || !(hasCmd && hasArgs) && hasDocker) {
+	if allowed := hasCmd != hasArgs || (!hasCmd || !hasArgs) && hasDocker; !allowed {
 		v.valueErr("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.")
 	}
 
@@ -183,7 +183,9 @@ func (v *validation) stringArray(obj map[string]any, key, prefix string) {
 	}
 }
 
-func (v *validation) stringMap(obj map[string]any, key, prefix string) {
+// labels checks obj's "labels": an object of strings (apps, networks and volumes have them).
+func (v *validation) labels(obj map[string]any, prefix string) {
+	const key = "labels"
 	raw, ok := obj[key]
 	if !ok {
 		return
@@ -361,7 +363,7 @@ func (v *validation) portMappings(raw any, path string) []any {
 		}
 		v.protocol(m, p)
 		v.portName(m, p, names)
-		v.stringMap(m, "labels", p)
+		v.labels(m, p)
 	}
 	return arr
 }
@@ -388,7 +390,7 @@ func (v *validation) portDefinitions(app map[string]any) int {
 		v.port(m, "port", p)
 		v.protocol(m, p)
 		v.portName(m, p, names)
-		v.stringMap(m, "labels", p)
+		v.labels(m, p)
 	}
 	return len(arr)
 }

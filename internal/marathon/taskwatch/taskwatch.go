@@ -217,7 +217,7 @@ func (s *Source) Resolve(id, port string) ([]discovery.Instance, error) {
 	}
 	idx := slices.Index(app.ports, port)
 	if idx < 0 {
-		return nil, fmt.Errorf("Marathon app %s has no port named %q; its ports: %s", appID, port, portList(app.ports))
+		return nil, fmt.Errorf("Marathon app %s has no port named %q; its ports: %s", appID, port, portList(app.ports)) //nolint:staticcheck // ST1005: "Marathon" is a proper noun, capitalised anywhere in a sentence
 	}
 	out := make([]discovery.Instance, 0, len(app.tasks))
 	for _, t := range app.tasks {

@@ -104,11 +104,16 @@ func build(o options) (v1.Hash, error) {
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}},
 		})
 	}
-	idx = mutate.Annotations(idx, map[string]string{
+	a := mutate.Annotations(idx, map[string]string{
 		"org.opencontainers.image.version": o.Version,
 		"org.opencontainers.image.source":  sourceURL,
 		"org.opencontainers.image.created": o.Created.UTC().Format(time.RFC3339),
-	}).(v1.ImageIndex)
+	})
+	annotated, ok := a.(v1.ImageIndex)
+	if !ok {
+		return v1.Hash{}, fmt.Errorf("annotating the index gave a %T, not an image index", a)
+	}
+	idx = annotated
 
 	dir := filepath.Join(tmp, "layout")
 	lp, err := layout.Write(dir, empty.Index)

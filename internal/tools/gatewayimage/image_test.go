@@ -46,7 +46,11 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", l.Addr())
+	}
+	return addr.Port
 }
 
 // TestImageRuns loads the image `make image` builds (for this machine's platform) into podman and
@@ -118,7 +122,11 @@ func TestImageRuns(t *testing.T) {
 		fmt.Fprintf(w, "backend saw %s", r.URL.Path)
 	}))
 	defer backend.Close()
-	backendPort := backend.Listener.Addr().(*net.TCPAddr).Port
+	backendAddr, ok := backend.Listener.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("backend address %v is not TCP", backend.Listener.Addr())
+	}
+	backendPort := backendAddr.Port
 	adminPort, gatewayPort := freePort(t), freePort(t)
 	admin := "http://127.0.0.1:" + strconv.Itoa(adminPort)
 	const token = "image-test-token"
