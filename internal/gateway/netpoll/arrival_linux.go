@@ -145,9 +145,6 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 	a.mu.RLock()
 	for _, ev := range events {
 		if w := a.waiters[ev.Fd]; w != nil {
-			if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
-				go w.onIdleEvent()
-			}
 			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				w.peerClosed.Store(true)
 			}
@@ -177,6 +174,14 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 		w.signal()
 	}
 	woken[0].signal()
+	// A pooled socket that became readable or closed is evicted at once. Checked after its
+	// signalRound was stored: a pool that marks a socket pooled just now (SetPooled, then
+	// IdleHint) either sees that round or is seen here, so no event falls between the two.
+	for _, w := range woken {
+		if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
+			go w.onIdleEvent()
+		}
+	}
 	clear(woken)
 	return woken[:0]
 }
@@ -214,7 +219,10 @@ type Waiter struct {
 	// last read that left the socket empty (drained: it found nothing, or less than it could take).
 	signalRound           atomic.Uint64
 	wokeRound, drainRound uint64
-	drained               bool
+	// hintRound is signalRound as of the owner's last wait or look (IdleQuiet): a round that
+	// signalled the waiter after it may have brought something nobody read yet (IdleHint).
+	hintRound uint64
+	drained   bool
 	// dataSeen: see DataRound.
 	dataSeen uint64
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
@@ -286,7 +294,7 @@ func (w *Waiter) SetPooled(pooled bool) {
 // IdleHint reports whether something may have arrived on the socket since its last read (its
 // owner asks). Safe on nil.
 func (w *Waiter) IdleHint() bool {
-	return w != nil && (w.mayRead || len(w.wake) > 0 || w.peerClosed.Load())
+	return w != nil && (w.mayRead || len(w.wake) > 0 || w.signalRound.Load() > w.hintRound || w.peerClosed.Load())
 }
 
 // ClaimPooled takes the eviction of a pooled socket on itself (false: it was not pooled, or the
@@ -301,6 +309,9 @@ func (w *Waiter) IdleQuiet(look bool) bool {
 	if w.peerClosed.Load() {
 		return false
 	}
+	// A round that signals from here on leaves a wake-up for the next look, and evicts the
+	// socket if it is pooled by then (Arrivals.wake).
+	w.hintRound = w.signalRound.Load()
 	select {
 	case <-w.wake:
 		w.mayRead = true
@@ -454,6 +465,7 @@ func (w *Waiter) Wait() error {
 	<-w.wake
 	w.mayRead = true
 	w.wokeRound = w.signalRound.Load()
+	w.hintRound = w.wokeRound
 	return nil
 }
 
