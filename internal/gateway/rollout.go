@@ -130,8 +130,11 @@ func (s *Server) prepareRollout(name string, doc *gatewayapi.Gateway, old *entry
 			}
 			if run.inproc != nil && st.Phase == rollout.PhaseProgressing {
 				// The step's window starts now: an exact baseline (Start enters step 1 without
-				// having measured anything).
-				run.inproc.Mark(name, policy.Canary)
+				// having measured anything). Without it (the route is gone, its counters are
+				// broken) the weights still stand: the step's window, when measured, says why.
+				if err := run.inproc.Mark(name, policy.Canary); err != nil {
+					s.log.Warn("roll-out step: no baseline for the canary's window", "gateway", name, "route", policy.Canary, "error", err)
+				}
 			}
 			return nil
 		},
@@ -432,6 +435,6 @@ func withStatus(e *entry) gatewayapi.Gateway {
 // a little early or late; judged on the grid, the elapsed time of a step that began at a tick is
 // an exact multiple of tick.
 func onTickGrid(base, now time.Time, tick time.Duration) time.Time {
-	k := (now.Sub(base) + tick/2) / tick
-	return base.Add(k * tick)
+	k := int64((now.Sub(base) + tick/2) / tick)
+	return base.Add(time.Duration(k) * tick)
 }

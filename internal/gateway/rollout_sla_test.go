@@ -56,7 +56,8 @@ func (rt *scalingRuntime) Scale(_ context.Context, id string, n int) error {
 	for len(rt.servers) < n {
 		rt.servers = append(rt.servers, httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(time.Duration(rt.delay.Load())) // the artificially slow variant
-			io.WriteString(w, "sava:1.1.0")
+			// A gateway that went away: its client sees it.
+			_, _ = io.WriteString(w, "sava:1.1.0")
 		})))
 	}
 	var gone []*httptest.Server
@@ -88,8 +89,14 @@ var _ escalation.Scaler = (*scalingRuntime)(nil)
 func TestSLAScalesASlowVariantUpAndBackDown(t *testing.T) {
 	rt := &scalingRuntime{t: t}
 	rt.delay.Store(int64(30 * time.Millisecond))
-	rt.Scale(context.Background(), "", 1)
-	t.Cleanup(func() { rt.Scale(context.Background(), "", 0) })
+	if err := rt.Scale(context.Background(), "", 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Scale(context.Background(), "", 0); err != nil {
+			t.Error(err)
+		}
+	})
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	h := startGateway(t, func(c *gateway.Config) {
 		c.RolloutTick = -1

@@ -18,9 +18,13 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
-// storedRollout reads the roll-out state key of name and its ModRevision (0: none).
-func storedRollout(t *testing.T, cli *clientv3.Client, l gatewaystore.Layout, name string) (gatewaystore.RolloutRecord, int64) {
+// electionGateway is the gateway whose roll-out the election test follows.
+const electionGateway = "sava/9050"
+
+// storedRollout reads the roll-out state key of electionGateway and its ModRevision (0: none).
+func storedRollout(t *testing.T, cli *clientv3.Client, l gatewaystore.Layout) (gatewaystore.RolloutRecord, int64) {
 	t.Helper()
+	name := electionGateway
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := cli.Get(ctx, l.Rollout(name))
@@ -105,7 +109,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	layout, _ := gatewaystore.NewLayout("")
 	v1, v2 := newBackend(t, "sava:1.0.0"), newBackend(t, "sava:1.1.0")
 	port := freePort(t)
-	const sava = "sava/9050"
+	const sava = electionGateway
 	clock := &fakeClock{t: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	target := "127.0.0.1:" + strconv.Itoa(etcd.clientPort)
@@ -145,7 +149,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 		for _, r := range rs {
 			r.h.srv.TickRollouts(context.Background(), clock.Now())
 		}
-		rec, rev := storedRollout(t, cli, layout, sava)
+		rec, rev := storedRollout(t, cli, layout)
 		if rev == 0 {
 			t.Fatalf("%s: no roll-out state in the store", step)
 		}
@@ -209,7 +213,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 		t.Fatalf("reading %s: %v", layout.Gateway(sava), err)
 	}
 	gwBefore := kv.Kvs[0].ModRevision
-	_, roBefore := storedRollout(t, cli, layout, sava)
+	_, roBefore := storedRollout(t, cli, layout)
 	err = gateway.WriteRolloutAs(context.Background(), lead.h.srv, oldKey, oldRev, sava, map[string]int{v1.name: 90, v2.name: 10})
 	var lost *gateway.LeadershipLostError
 	if !errors.As(err, &lost) {
@@ -219,7 +223,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	if err != nil || len(kv.Kvs) != 1 || kv.Kvs[0].ModRevision != gwBefore {
 		t.Fatalf("the deposed leader's write changed %s: %v", layout.Gateway(sava), err)
 	}
-	if _, roNow := storedRollout(t, cli, layout, sava); roNow != roBefore {
+	if _, roNow := storedRollout(t, cli, layout); roNow != roBefore {
 		t.Fatalf("the deposed leader's write changed the roll-out state (revision %d, was %d)", roNow, roBefore)
 	}
 
@@ -241,7 +245,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 
 	// The roll-out key's history: decisions by the old leader up to the kill, then by the new
 	// one only; one start time; steps never go back.
-	_, last := storedRollout(t, cli, layout, sava)
+	_, last := storedRollout(t, cli, layout)
 	hist := rolloutHistory(t, cli, layout, sava, last)
 	writers := map[string]int{}
 	prevStep, switched := 0, false

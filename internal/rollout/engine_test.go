@@ -21,7 +21,7 @@ func TestFailingCanaryIsRolledBackWithinOneInterval(t *testing.T) {
 	p := basePolicy()
 	p.Webhooks = []Webhook{{Name: "tell-ops", Type: HookRollback, URL: rollback.URL + "/rollback?token=s3cret"}}
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 
 	if d := c.tick(r, e, 0, 0, 0); d.Phase != PhaseProgressing || d.Weight != 10 || !d.WeightsChanged {
 		t.Fatalf("start: %+v", d)
@@ -65,7 +65,7 @@ func TestCanaryFailingAtStepTwoIsJudgedOnThatStepsWindow(t *testing.T) {
 	p := basePolicy()
 	p.Checks.MinRequests = 80
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	c.tick(r, e, 0, 0, 0)
 	for range 6 { // 800 requests per 10s: step 1 gets 80 per tick, healthy
 		c.tick(r, e, 10*time.Second, 800, 8)
@@ -107,7 +107,7 @@ func TestHealthyCanaryIsPromotedInExactlyTheDeclaredSteps(t *testing.T) {
 			p := basePolicy()
 			tc.edit(&p)
 			e := mustNew(t, p, c.weights)
-			r := c.runner(nil)
+			r := c.runner()
 			c.tick(r, e, 0, 0, 0)
 			for i := 0; e.State().Phase == PhaseProgressing; i++ {
 				if i > 100 {
@@ -187,7 +187,7 @@ func TestResumeAfterRestartContinuesAtTheSameStep(t *testing.T) {
 	c := newCluster(t, map[string]int{stable: 100, canary: 0})
 	p := basePolicy()
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	c.tick(r, e, 0, 0, 0)
 	for range 8 { // 80s: step 2 since 60s
 		c.tick(r, e, 10*time.Second, 1000, 0)
@@ -217,7 +217,7 @@ func TestResumeAfterRestartContinuesAtTheSameStep(t *testing.T) {
 	if !reflect.DeepEqual(e2.State(), st) {
 		t.Errorf("resumed state differs from the saved one:\n%+v\n%+v", e2.State(), st)
 	}
-	r2 := c.runner(nil)
+	r2 := c.runner()
 	// LastStepAt is 60s; the step ends at 120s, 35s after the restart, not 60s after it.
 	if d := c.tick(r2, e2, 30*time.Second, 1000, 0); d.Step != 2 {
 		t.Fatalf("at 115s: %+v", d)
@@ -258,7 +258,7 @@ func TestResumeRefusesDamagedState(t *testing.T) {
 func TestApplyFailureLeavesTheEngineAsItWas(t *testing.T) {
 	c := newCluster(t, map[string]int{stable: 100, canary: 0})
 	e := mustNew(t, basePolicy(), c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	c.failApply = errors.New("state file: disk full")
 	if _, err := r.Tick(context.Background(), e, t0); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("want the Apply error, got %v", err)

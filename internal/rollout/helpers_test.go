@@ -78,10 +78,9 @@ func (c *cluster) serve(n, firefoxEvery int) {
 	}
 }
 
-func (c *cluster) runner(src metricsource.Source) *Runner {
-	if src == nil {
-		src = metricsource.NewInProcess(c, func() time.Time { return c.now })
-	}
+// runner is a Runner measuring the cluster's counters on its clock.
+func (c *cluster) runner() *Runner {
+	src := metricsource.NewInProcess(c, func() time.Time { return c.now })
 	return &Runner{Source: src, Apply: c.apply, HookFailed: func(call WebhookCall, err error) {
 		c.t.Logf("best-effort webhook %q failed: %v", call.Hook.Name, err)
 	}}
@@ -137,7 +136,7 @@ func newHookServer(t *testing.T, status int, body string) *hookServer {
 			onCall(p)
 		}
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body) // a caller that went away: the test sees its call fail
 	}))
 	t.Cleanup(h.Close)
 	return h

@@ -29,7 +29,7 @@ func TestWebhooksGetTheRightPayloads(t *testing.T) {
 		{Name: "pager", Type: HookRollback, URL: rb.URL},
 	}
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	c.tick(r, e, 0, 0, 0)
 	for e.State().Phase == PhaseProgressing {
 		c.tick(r, e, 30*time.Second, 1000, 0)
@@ -86,7 +86,7 @@ func TestFailingPreRolloutWebhookBlocksTheStart(t *testing.T) {
 		{Name: "chat", Type: HookStep, URL: step.URL},
 	}
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	d := c.tick(r, e, 0, 0, 0)
 	if d.Phase != PhaseFailed || d.WeightsChanged || c.weights[canary] != 0 || len(c.applied) != 0 {
 		t.Fatalf("got %+v with weights %v; want failed, weights untouched", d, c.weights)
@@ -109,8 +109,10 @@ func TestFailingPreRolloutWebhookBlocksTheStart(t *testing.T) {
 func TestWebhookTimeoutAndUnreachable(t *testing.T) {
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body) // after the body, the server notices the caller hanging up
-		select {                    // answers only when the caller gave up (or the test ends)
+		// After the body, the server notices the caller hanging up (a body cut short: the
+		// same).
+		_, _ = io.Copy(io.Discard, r.Body)
+		select { // answers only when the caller gave up (or the test ends)
 		case <-r.Context().Done():
 		case <-release:
 		}
@@ -139,7 +141,7 @@ func TestFailingBestEffortWebhookDoesNotStopTheRollout(t *testing.T) {
 	p := basePolicy()
 	p.Webhooks = []Webhook{{Name: "chat", Type: HookStep, URL: broken.URL}}
 	e := mustNew(t, p, c.weights)
-	r := c.runner(nil)
+	r := c.runner()
 	var failed []string
 	r.HookFailed = func(call WebhookCall, err error) { failed = append(failed, err.Error()) }
 	c.tick(r, e, 0, 0, 0)

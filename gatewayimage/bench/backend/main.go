@@ -29,7 +29,7 @@ func main() {
 		h["Content-Length"] = length
 		h["Content-Type"] = contentType
 		h["X-Backend"] = nameHeader
-		w.Write(body)
+		_, _ = w.Write(body) // a client that went away: nothing to answer
 	})
 	if err := http.ListenAndServe(*listen, handler); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)

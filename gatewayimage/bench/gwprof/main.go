@@ -24,7 +24,7 @@ func main() {
 	var cfg gateway.Config
 	cfg.RegisterFlags(fs)
 	pprofListen := fs.String("pprof-listen", "127.0.0.1:19990", "address of the pprof endpoints (/debug/pprof/)")
-	fs.Parse(os.Args[1:])
+	_ = fs.Parse(os.Args[1:]) // flag.ExitOnError: a bad flag exits, Parse returns no error
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	go func() {

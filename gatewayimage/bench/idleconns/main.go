@@ -116,9 +116,16 @@ func open(addr string, n, parallel int) ([]*conn, error) {
 	return conns, nil
 }
 
-func roundTrip(c *conn) error {
-	c.c.SetDeadline(time.Now().Add(10 * time.Second))
-	defer c.c.SetDeadline(time.Time{})
+func roundTrip(c *conn) (err error) {
+	if err := c.c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
+	defer func() {
+		// The connection waits idle again, without a deadline.
+		if derr := c.c.SetDeadline(time.Time{}); derr != nil && err == nil {
+			err = derr
+		}
+	}()
 	if _, err := io.WriteString(c.c, request); err != nil {
 		return err
 	}
@@ -126,8 +133,11 @@ func roundTrip(c *conn) error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return err
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}

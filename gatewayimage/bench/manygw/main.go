@@ -39,7 +39,7 @@ func main() {
 	parallel := fs.Int("parallel", 1, "PUTs in flight at a time")
 	since := fs.Int64("since", 0, "wait: start time in Unix nanoseconds (default: now)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	fs.Parse(os.Args[2:])
+	_ = fs.Parse(os.Args[2:]) // flag.ExitOnError: a bad flag exits, Parse returns no error
 	if *n < 1 {
 		fail(fmt.Errorf("-n %d: give at least 1 gateway", *n))
 	}

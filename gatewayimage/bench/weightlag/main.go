@@ -51,7 +51,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func run(admin, token, name string, port, n, after int, timeout time.Duration) error {
+func run(admin, token, name string, port, n, after int, timeout time.Duration) (err error) {
 	a, err := startBackend("a")
 	if err != nil {
 		return err
@@ -64,7 +64,11 @@ func run(admin, token, name string, port, n, after int, timeout time.Duration) e
 	if err := api.put(100); err != nil {
 		return err
 	}
-	defer api.delete()
+	defer func() {
+		if derr := api.delete(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the gateway %s: %w", name, derr))
+		}
+	}()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: timeout}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -148,11 +152,20 @@ func startBackend(name string) (*net.TCPAddr, error) {
 	if err != nil {
 		return nil, err
 	}
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-Backend", name)
-		io.WriteString(w, name)
-	}))
-	return ln.Addr().(*net.TCPAddr), nil
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("backend %s: listening on %s, not TCP", name, ln.Addr())
+	}
+	// Serve returns only when the listener fails; the requests through the gateway then fail
+	// and say so.
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Backend", name)
+			_, _ = io.WriteString(w, name) // a client that went away: nothing to answer
+		}))
+	}()
+	return addr, nil
 }
 
 func waitServing(client *http.Client, url string, timeout time.Duration) error {
@@ -174,8 +187,11 @@ func backendOf(client *http.Client, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}

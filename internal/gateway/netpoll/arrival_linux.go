@@ -249,9 +249,8 @@ func (a *Arrivals) NewWaiter(raw syscall.RawConn, mayRead bool) *Waiter {
 		return nil
 	}
 	w := &Waiter{set: a, raw: raw, fd: -1, mayRead: mayRead, wake: make(chan struct{}, 1)}
-	raw.Control(func(fd uintptr) { w.fd = int32(fd) })
-	if w.fd < 0 {
-		return nil
+	if err := raw.Control(func(fd uintptr) { w.fd = int32(fd) }); err != nil || w.fd < 0 {
+		return nil // closed: no descriptor to wait on
 	}
 	w.recvFn, w.sendFn = w.recvOnce, w.sendOnce
 	if s, ok := raw.(*OwnedSocket); ok {
@@ -544,9 +543,10 @@ func (a *Arrivals) add(w *Waiter) error {
 }
 
 func (a *Arrivals) remove(w *Waiter) {
-	w.raw.Control(func(fd uintptr) {
-		unix.EpollCtl(a.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-	}) // fails only when closed, which took it out of the set already
+	// Both fail only when the socket is closed, which took it out of the set already.
+	_ = w.raw.Control(func(fd uintptr) {
+		_ = unix.EpollCtl(a.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
 	a.forget(w)
 	w.registered = false
 }

@@ -63,7 +63,11 @@ func socketPairIn(t *testing.T, set *Arrivals, mayRead bool) (*Waiter, net.Conn,
 	if peer == nil {
 		t.Fatal("accept failed")
 	}
-	raw, err := ours.(syscall.Conn).SyscallConn()
+	sc, ok := ours.(syscall.Conn)
+	if !ok {
+		t.Fatalf("an accepted %T has no descriptor", ours)
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +143,10 @@ func TestWaiterReadsEverythingSent(t *testing.T) {
 	go func() {
 		for rest := want; len(rest) > 0; {
 			n := min(len(rest), 1+len(rest)%7919)
-			peer.Write(rest[:n])
+			if _, err := peer.Write(rest[:n]); err != nil {
+				t.Errorf("the peer's write: %v", err)
+				break
+			}
 			rest = rest[n:]
 		}
 		peer.Close()
@@ -194,7 +201,9 @@ func TestWaiterInterruptEndsTheWaitOfAClosedSocket(t *testing.T) {
 func TestWaiterReadsAgainAfterRelease(t *testing.T) {
 	w, _, peer := socketPair(t, true)
 	buf := make([]byte, 16)
-	peer.Write([]byte("one"))
+	if _, err := peer.Write([]byte("one")); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "one" {
 		t.Fatalf("first read: %q, %v", buf[:n], err)
 	}
@@ -202,7 +211,9 @@ func TestWaiterReadsAgainAfterRelease(t *testing.T) {
 	if w.registered {
 		t.Fatal("still registered after release")
 	}
-	peer.Write([]byte("two"))
+	if _, err := peer.Write([]byte("two")); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "two" {
 		t.Fatalf("read after release: %q, %v", buf[:n], err)
 	}
@@ -256,7 +267,9 @@ func ownedPair(t *testing.T) (*Waiter, *OwnedSocket, net.Conn) {
 // was closed.
 func TestOwnedSocketReadsAndWritesWithoutTheRuntimesPoller(t *testing.T) {
 	w, sock, peer := ownedPair(t)
-	peer.Write([]byte("answer"))
+	if _, err := peer.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, 16)
 	if n, err := readWithin(t, w, buf); err != nil || string(buf[:n]) != "answer" {
 		t.Fatalf("read: %q, %v", buf[:n], err)
@@ -298,17 +311,19 @@ func readAll(conn net.Conn) <-chan []byte {
 func TestConnQuietSeesBytesAndClose(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		then func(net.Conn)
+		then func(net.Conn) error
 	}{
-		{"stray bytes", func(c net.Conn) { io.WriteString(c, "x") }},
-		{"closed", func(c net.Conn) { c.Close() }},
+		{"stray bytes", func(c net.Conn) error { _, err := io.WriteString(c, "x"); return err }},
+		{"closed", func(c net.Conn) error { return c.Close() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ours, peer := socketPair(t, false)
 			if !ConnQuiet(ours) {
 				t.Fatal("a connection with nothing on it is not quiet")
 			}
-			tc.then(peer)
+			if err := tc.then(peer); err != nil {
+				t.Fatal(err)
+			}
 			// Polled: the peer's bytes or close reach our socket soon, not at once.
 			for deadline := time.Now().Add(10 * time.Second); ConnQuiet(ours); time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
@@ -326,7 +341,9 @@ func TestConnQuietSeesBytesAndClose(t *testing.T) {
 func TestDataRoundOnlyAfterADrainAndAWakeUp(t *testing.T) {
 	set := testArrivals(t)
 	w, ours, peer := socketPairIn(t, set, true)
-	io.WriteString(peer, "abcd")
+	if _, err := io.WriteString(peer, "abcd"); err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ConnQuiet(ours); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("waited 10s for the bytes to arrive")
@@ -339,7 +356,9 @@ func TestDataRoundOnlyAfterADrainAndAWakeUp(t *testing.T) {
 	if n, err := readWithin(t, w, big); string(big[:n]) != "cd" || err != nil || w.DataRound() != 0 {
 		t.Fatalf("the rest: %q %v, round %d (want none: read after a full buffer)", big[:n], err, w.DataRound())
 	}
-	io.WriteString(peer, "efgh") // after the drain: only a wake-up brings it
+	if _, err := io.WriteString(peer, "efgh"); err != nil { // after the drain: only a wake-up brings it
+		t.Fatal(err)
+	}
 	n, err := readWithin(t, w, big)
 	if string(big[:n]) != "efgh" || err != nil {
 		t.Fatalf("read after the drain: %q %v", big[:n], err)

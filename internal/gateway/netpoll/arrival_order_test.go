@@ -51,7 +51,9 @@ func TestWaiterServesSocketsInArrivalOrder(t *testing.T) {
 		runtime.Gosched()
 	}
 	for _, p := range peers {
-		p.Write([]byte("x"))
+		if _, err := p.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wg.Wait()
 	for i, got := range order {

@@ -38,12 +38,18 @@ func testParker(t *testing.T) *Parker {
 
 func fdOf(t *testing.T, conn net.Conn) int {
 	t.Helper()
-	raw, err := conn.(syscall.Conn).SyscallConn()
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		t.Fatalf("a %T has no descriptor", conn)
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
 	fd := -1
-	raw.Control(func(d uintptr) { fd = int(d) })
+	if err := raw.Control(func(d uintptr) { fd = int(d) }); err != nil {
+		t.Fatal(err)
+	}
 	return fd
 }
 

@@ -67,6 +67,14 @@ type exchangeState struct {
 
 var exchanges = sync.Pool{New: func() any { return new(exchangeState) }}
 
+// getExchange takes an exchangeState from the pool.
+func getExchange() *exchangeState {
+	if x, ok := exchanges.Get().(*exchangeState); ok {
+		return x
+	}
+	return new(exchangeState)
+}
+
 type connState = int32
 
 const (
@@ -91,6 +99,15 @@ const frontBufSize = 16 << 10
 
 var frontBufs = sync.Pool{New: func() any { b := make([]byte, frontBufSize); return &b }}
 
+// getFrontBuf takes a buffer of frontBufSize bytes from the pool.
+func getFrontBuf() *[]byte {
+	if p, ok := frontBufs.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, frontBufSize)
+	return &b
+}
+
 // putFrontBuf gives p back to the pool after it was appended to as b; a b that outgrew it
 // (a large head) is left to the garbage collector with p, so the pool keeps its size.
 func putFrontBuf(p *[]byte, b []byte) {
@@ -108,7 +125,9 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 	sock, raw, aw := frontSocket(s.p.arrivals, conn, true, s.p.io)
 	if raw != nil {
 		c.sock, c.raw, c.readFn = sock, raw, c.readInRuntimePoller
-		raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		// Control fails only on a closed socket: c.fd stays -1 (never parked), and the first
+		// read fails.
+		_ = raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		c.setWaiter(aw)
 	}
 	c.state.Store(stateActive)
@@ -182,7 +201,7 @@ func (c *clientConn) serve() {
 		if err != nil {
 			return
 		}
-		c.x = exchanges.Get().(*exchangeState)
+		c.x = getExchange()
 		if !c.x.rq.Parse(*c.buf, headLen, c.remoteAddr) {
 			// Not the front end's to forward: net/http's, unless its framing is refused (the
 			// same check framedConn makes on every later head of the connection).
@@ -239,7 +258,9 @@ func (c *clientConn) readHead() (int, error) {
 			return 0, net.ErrClosed
 		}
 		c.idleSince = time.Now()
-		c.setIdleDeadline(true)
+		if err := c.setIdleDeadline(true); err != nil {
+			return 0, err
+		}
 		c.s.p.yieldBeforeRead()
 	}
 	for {
@@ -274,9 +295,14 @@ func (c *clientConn) readHead() (int, error) {
 					return 0, errParked
 				}
 				c.setWaiter(c.newWaiter())
-				c.setReadTimeout(idleDeadline, c.s.opts.IdleTimeout-idleFor)
+				if err := c.setReadTimeout(idleDeadline, c.s.opts.IdleTimeout-idleFor); err != nil {
+					return 0, err
+				}
 			default:
-				c.setIdleDeadline(false) // an earlier wait's deadline ended this one early
+				// An earlier wait's deadline ended this one early.
+				if err := c.setIdleDeadline(false); err != nil {
+					return 0, err
+				}
 			}
 			continue
 		}
@@ -291,7 +317,9 @@ func (c *clientConn) readHead() (int, error) {
 			if i := httpframe.RequestHeadEnd((*c.buf)[:c.n]); i >= 0 {
 				return i, nil
 			}
-			c.setReadTimeout(headDeadline, c.s.opts.ReadHeaderTimeout)
+			if err := c.setReadTimeout(headDeadline, c.s.opts.ReadHeaderTimeout); err != nil {
+				return 0, err
+			}
 		}
 		if err != nil {
 			return 0, err
@@ -304,41 +332,44 @@ var headEnd = []byte("\r\n\r\n")
 // setIdleDeadline makes the wait for the next request end at the idle timeout or, where
 // connections park, when it is time to park. With keepEarlier, a deadline set for an earlier
 // wait that ends sooner is kept: it ends this wait early, and the wait then goes on (readHead),
-// which costs less than resetting the timer for every request of a busy connection.
-func (c *clientConn) setIdleDeadline(keepEarlier bool) {
+// which costs less than resetting the timer for every request of a busy connection. An error:
+// the socket takes no deadline (it is closed), and the connection must end.
+func (c *clientConn) setIdleDeadline(keepEarlier bool) error {
 	d := c.s.opts.IdleTimeout
 	if netpoll.ParkAfter > 0 && netpoll.ParkAfter < d {
 		d = netpoll.ParkAfter
 	}
 	target := c.idleSince.Add(d)
 	if keepEarlier && c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {
-		return
+		return nil
 	}
 	c.deadline, c.deadlineKind = target, idleDeadline
-	c.setSocketDeadline(target)
+	return c.setSocketDeadline(target)
 }
 
 // setReadTimeout sets the read deadline to now+d, unless one of the same kind set less than a
 // second ago is still on: timeouts of many seconds need no finer grain, and a timer reset per
-// request is work the common case can skip.
-func (c *clientConn) setReadTimeout(kind deadlineKind, d time.Duration) {
+// request is work the common case can skip. An error: as setIdleDeadline.
+func (c *clientConn) setReadTimeout(kind deadlineKind, d time.Duration) error {
 	now := time.Now()
 	if kind == c.deadlineKind && c.deadline.Sub(now) > d-time.Second {
-		return
+		return nil
 	}
 	c.deadline, c.deadlineKind = now.Add(d), kind
-	c.setSocketDeadline(c.deadline)
+	return c.setSocketDeadline(c.deadline)
 }
 
 // setSocketDeadline sets when reads of the client's socket stop waiting.
-func (c *clientConn) setSocketDeadline(t time.Time) { setSocketReadDeadline(c.aw, c.conn, t) }
+func (c *clientConn) setSocketDeadline(t time.Time) error {
+	return setSocketReadDeadline(c.aw, c.conn, t)
+}
 
 // read reads more request bytes into the buffer, taking one from the pool if the connection
 // has none.
 func (c *clientConn) read() (int, error) {
 	if c.raw == nil {
 		if c.buf == nil {
-			c.buf = frontBufs.Get().(*[]byte)
+			c.buf = getFrontBuf()
 		}
 		n, err := c.conn.Read((*c.buf)[c.n:])
 		c.n += n
@@ -361,7 +392,7 @@ func (c *clientConn) readInArrivalOrder() (int, error) {
 	for {
 		if c.aw.MayRead() {
 			if c.buf == nil {
-				c.buf = frontBufs.Get().(*[]byte)
+				c.buf = getFrontBuf()
 			}
 			n, err := c.aw.TryRead((*c.buf)[c.n:])
 			if err != netpoll.ErrWouldBlock {
@@ -384,7 +415,7 @@ func (c *clientConn) readInArrivalOrder() (int, error) {
 // back to the pool before the goroutine parks: a waiting connection holds no buffer.
 func (c *clientConn) readInRuntimePoller(fd uintptr) bool {
 	if c.buf == nil {
-		c.buf = frontBufs.Get().(*[]byte)
+		c.buf = getFrontBuf()
 	}
 	for {
 		n, err := netpoll.ReadFD(fd, (*c.buf)[c.n:])
@@ -437,8 +468,11 @@ func (c *clientConn) handOff() {
 			c.s.remove(c)
 			return
 		}
-	} else {
-		conn.SetReadDeadline(time.Time{})
+	} else if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		// The socket is closed: nothing for net/http to serve.
+		conn.Close()
+		c.s.remove(c)
+		return
 	}
 	c.s.remove(c)
 	c.s.handoff.deliver(newFramedConn(conn, prefix))
@@ -450,7 +484,9 @@ func (c *clientConn) clientGone() bool {
 	if c.raw == nil {
 		return false
 	}
-	c.setSocketDeadline(time.Time{})
+	if err := c.setSocketDeadline(time.Time{}); err != nil {
+		return true // the socket is closed
+	}
 	c.deadlineKind = noDeadline
 	gone := false
 	var one [1]byte
@@ -492,12 +528,14 @@ func writeSocket(aw *netpoll.Waiter, conn net.Conn, b []byte) (int, error) {
 	return conn.Write(b)
 }
 
-func setSocketReadDeadline(aw *netpoll.Waiter, conn net.Conn, t time.Time) {
+// An error from setSocketReadDeadline: conn takes no deadline (it is closed), and a read
+// that waits on it might never end: the connection must be dropped.
+func setSocketReadDeadline(aw *netpoll.Waiter, conn net.Conn, t time.Time) error {
 	if aw != nil {
 		aw.SetReadDeadline(t)
-		return
+		return nil
 	}
-	conn.SetReadDeadline(t)
+	return conn.SetReadDeadline(t)
 }
 
 // closeFromOutside closes the socket of a connection that its goroutine may be waiting on, and

@@ -91,7 +91,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	if d := att.decision; d.SetCookie {
 		ch.Cookie = stickyCookie(d.CookieName, d.CookieValue)
 	}
-	outp := frontBufs.Get().(*[]byte)
+	outp := getFrontBuf()
 	out := rs.AppendClientHead((*outp)[:0], ch)
 	u.r += headLen
 	var werr, rerr error
@@ -189,7 +189,7 @@ func (p *Proxy) exchangeFront(c *clientConn, att *attempt) (u *upstreamConn, hea
 // roundTripFront writes the request head on u and reads the final answer's head (parsed into
 // c.x.rs; its length is returned), passing 1xx answers on to the client.
 func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (int, error) {
-	outp := frontBufs.Get().(*[]byte)
+	outp := getFrontBuf()
 	head := c.x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err := u.write(head)
 	putFrontBuf(outp, head)
@@ -253,7 +253,7 @@ func (p *Proxy) readAnswerHead(u *upstreamConn, reused bool, w waitingClient, rs
 
 // interim writes an informational answer to the front end's client.
 func (c *clientConn) interim(rs *httpframe.Response) error {
-	hints := frontBufs.Get().(*[]byte)
+	hints := getFrontBuf()
 	_, err := c.write(rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
 	frontBufs.Put(hints)
 	if err != nil {
@@ -309,9 +309,11 @@ func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, err
 		if !deadline.IsZero() && target.After(deadline) {
 			target = deadline
 		}
-		if !(u.deadline.Equal(target) || !u.deadline.After(target) && u.deadline.Sub(now) > headWaitSlice/2) {
+		if !u.deadline.Equal(target) && (u.deadline.After(target) || u.deadline.Sub(now) <= headWaitSlice/2) {
 			u.deadline = target
-			setSocketReadDeadline(u.aw, u.conn, target)
+			if err := setSocketReadDeadline(u.aw, u.conn, target); err != nil {
+				return 0, err
+			}
 		}
 		n, err := readSocket(u.aw, u.conn, u.buf[u.w:])
 		u.w += n

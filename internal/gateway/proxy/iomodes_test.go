@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 var ioModes = []struct {
@@ -42,7 +41,7 @@ func TestFrontEndServesInEveryIOMode(t *testing.T) {
 			for round := range 100 {
 				trigger := dial(t, gw)
 				trigger.send("HEAD /trigger HTTP/1.1\r\nHost: a\r\n\r\n")
-				trigger.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				trigger.readsWithin10s()
 				if resp, err := http.ReadResponse(trigger.br, &http.Request{Method: http.MethodHead}); err != nil || resp.StatusCode != 200 {
 					t.Fatalf("round %d: trigger: %v", round, err)
 				}

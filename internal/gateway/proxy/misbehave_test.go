@@ -41,15 +41,15 @@ func startStrayInstance(t *testing.T, answer, stray string, sameSegment bool) *s
 				return true
 			}
 			if inst.sameSegment {
-				io.WriteString(c, inst.answer+inst.strayBytes)
+				_, _ = io.WriteString(c, inst.answer+inst.strayBytes) // a gateway that went away reads no answer: the test's client sees it
 			} else {
-				io.WriteString(c, inst.answer)
+				_, _ = io.WriteString(c, inst.answer) // a gateway that went away reads no answer: the test's client sees it
 				select {
 				case <-inst.stray:
 				case <-done:
 					return false
 				}
-				io.WriteString(c, inst.strayBytes)
+				_, _ = io.WriteString(c, inst.strayBytes) // a closed connection: what the test waits for (events)
 				select {
 				case inst.wrote <- struct{}{}: // for a test that waits for it
 				default:
@@ -120,12 +120,14 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 				for round := range rounds {
 					trigger := dial(t, gw)
 					trigger.send(triggerRaw)
-					trigger.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+					trigger.readsWithin10s()
 					resp, err := http.ReadResponse(trigger.br, &http.Request{Method: method})
 					if err != nil {
 						t.Fatalf("round %d: the trigger's answer: %v", round, err)
 					}
-					io.Copy(io.Discard, resp.Body)
+					if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+						t.Fatalf("round %d: the trigger's answer's body: %v", round, err)
+					}
 					trigger.conn.Close()
 					if !tc.sameSegment {
 						inst.stray <- struct{}{}
@@ -181,7 +183,9 @@ func askRaw(addr, method, path string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return "", err
+	}
 	req := method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 	if method == http.MethodPost {
 		req = method + " " + path + " HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\nbody"
@@ -216,10 +220,10 @@ func TestUnrequestedSwitchIsSentOnce(t *testing.T) {
 					}
 					if req.URL.Path == "/switch" {
 						switched.Add(1)
-						io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+						_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n") // a gateway that went away reads no answer: the test's client sees it
 						continue
 					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") // a gateway that went away reads no answer: the test's client sees it
 				}
 			})
 			_, _, gw := startServer(t, Options{}, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, addr)
@@ -310,7 +314,7 @@ func httptestInstance(t *testing.T, requests *atomic.Int32) string {
 	return rawInstance(t, func(c net.Conn) {
 		serveRequests(c, func(*bufio.Reader, *http.Request, []byte) bool {
 			requests.Add(1)
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") // a gateway that went away reads no answer: the test's client sees it
 			return true
 		})
 	})

@@ -18,17 +18,17 @@ import (
 func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		then func(net.Conn)
+		then func(net.Conn) error
 	}{
-		{"stray bytes", func(c net.Conn) { io.WriteString(c, poisoned) }},
-		{"closed", func(c net.Conn) { c.Close() }},
+		{"stray bytes", func(c net.Conn) error { _, err := io.WriteString(c, poisoned); return err }},
+		{"closed", func(c net.Conn) error { return c.Close() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			peers := make(chan net.Conn, 4)
 			addr := rawInstance(t, func(c net.Conn) {
-				io.WriteString(c, "hello")
+				_, _ = io.WriteString(c, "hello") // a gateway that went away: its get fails the test
 				peers <- c
-				io.Copy(io.Discard, c) // until the gateway closes it
+				_, _ = io.Copy(io.Discard, c) // until the gateway closes (or resets) it
 			})
 			arrivals := netpoll.NewArrivals()
 			t.Cleanup(func() { arrivals.Close() })
@@ -48,7 +48,9 @@ func TestPoolNeverHandsOutAConnectionWithUnreadBytes(t *testing.T) {
 			} else {
 				up.put(again, time.Now())
 			}
-			tc.then(peer)
+			if err := tc.then(peer); err != nil {
+				t.Fatal(err)
+			}
 			waitFor(t, "the epoll set to see it", c.aw.IdleHint)
 			got, reused, err := up.get(context.Background(), addr, time.Now())
 			if err != nil {
@@ -85,7 +87,11 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ours.Close()
-	raw, err := ours.(syscall.Conn).SyscallConn()
+	sc, ok := ours.(syscall.Conn)
+	if !ok {
+		t.Fatalf("an accepted %T has no descriptor", ours)
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +104,9 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 	buf := make([]byte, 64)
 	request := func(path string) uint64 {
 		t.Helper()
-		io.WriteString(clientPeer, "GET "+path+" HTTP/1.1\r\n\r\n")
+		if _, err := io.WriteString(clientPeer, "GET "+path+" HTTP/1.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
 		if path == "/first" { // in the socket before the first read, which then needs no wait
 			waitFor(t, "the first request to arrive", func() bool { return !netpoll.ConnQuiet(ours) })
 		}
@@ -114,9 +122,9 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 
 	peers := make(chan net.Conn, 1)
 	addr := rawInstance(t, func(c net.Conn) {
-		io.WriteString(c, "hello")
+		_, _ = io.WriteString(c, "hello") // a gateway that went away: its get fails the test
 		peers <- c
-		io.Copy(io.Discard, c)
+		_, _ = io.Copy(io.Discard, c) // until the gateway closes (or resets) it
 	})
 	up := &upstreams{maxIdle: 4, idleTimeout: time.Minute, arrivals: arrivals}
 	c, _, err := up.get(context.Background(), addr, time.Now())
@@ -144,7 +152,9 @@ func TestTakeTrustsOnlyARoundThatSawTheRequest(t *testing.T) {
 
 	// Stray bytes on the pooled connection, then a request: never that connection. (The wait
 	// keeps that order on a loaded machine, where the kernel may deliver the two late.)
-	io.WriteString(peer, poisoned)
+	if _, err := io.WriteString(peer, poisoned); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the stray bytes to be reported", func() bool {
 		p := up.pool(addr)
 		p.mu.Lock()

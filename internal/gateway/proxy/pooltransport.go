@@ -303,7 +303,8 @@ func (b *answerBody) end(clean bool, err error) error {
 
 func (b *answerBody) Close() error {
 	if b.u != nil {
-		b.end(false, errBodyClosed)
+		// end returns the error it is given: a body closed before its end is no failure of Close.
+		_ = b.end(false, errBodyClosed)
 	}
 	return nil
 }
@@ -367,6 +368,9 @@ func (u *upstreamConn) detach() (net.Conn, error) {
 	if u.sock != nil {
 		return u.sock.NetConn()
 	}
-	u.conn.SetReadDeadline(time.Time{})
+	if err := u.conn.SetReadDeadline(time.Time{}); err != nil {
+		u.conn.Close() // closed already: no tunnel on it
+		return nil, err
+	}
 	return u.conn, nil
 }

@@ -158,7 +158,11 @@ func (p *Proxy) routeMetrics(d routing.Decision) *metrics.Route {
 	if !ok {
 		return nil
 	}
-	routes := v.(*tableInfo).routes
+	info, ok := v.(*tableInfo)
+	if !ok {
+		return nil
+	}
+	routes := info.routes
 	if d.Route < 0 || d.Route >= len(routes) {
 		return nil
 	}
@@ -183,6 +187,12 @@ func (p *Proxy) Handler(f *Routing) http.Handler {
 }
 
 type attemptKey struct{}
+
+// attemptOf is the attempt of a request that ReverseProxy passes to Rewrite or ErrorHandler:
+// serve puts one in the context of every request it gives p.rp.
+func attemptOf(r *http.Request) *attempt {
+	return r.Context().Value(attemptKey{}).(*attempt) //nolint:forcetypeassert // serve sets it on every request p.rp sees
+}
 
 // attempt is one request's way through the proxy. The front end and ReverseProxy (Rewrite, the
 // transport, ModifyResponse, ErrorHandler) use it on the request's own goroutine: no lock.
@@ -251,7 +261,7 @@ func hostIn(host string, hosts []string) bool {
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	att := pr.In.Context().Value(attemptKey{}).(*attempt)
+	att := attemptOf(pr.In)
 	pr.SetXForwarded()
 	// The query goes on as the client sent it: ReverseProxy drops parameters with ';' or a bad
 	// %-escape (so that it and the instance cannot read them differently), but the gateway does
@@ -284,7 +294,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 func upgradeAsked(r *http.Request) bool { return len(r.Header["Upgrade"]) > 0 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	p.answerError(w, r, r.Context().Value(attemptKey{}).(*attempt), err)
+	p.answerError(w, r, attemptOf(r), err)
 }
 
 // answerError answers a request that no instance answered, and says why in the counters.
@@ -333,7 +343,7 @@ func (p *Proxy) Forget(b *routing.Backend) {
 
 func (p *Proxy) succeeded(b *routing.Backend) {
 	if v, ok := p.failures.Load(b); ok {
-		if n := v.(*atomic.Int32); n.Load() != 0 {
+		if n, ok := v.(*atomic.Int32); ok && n.Load() != 0 {
 			n.Store(0)
 		}
 	}
@@ -341,7 +351,7 @@ func (p *Proxy) succeeded(b *routing.Backend) {
 
 func (p *Proxy) failed(b *routing.Backend) {
 	v, _ := p.failures.LoadOrStore(b, new(atomic.Int32))
-	n := v.(*atomic.Int32)
+	n := v.(*atomic.Int32) //nolint:forcetypeassert // p.failures holds only *atomic.Int32 (stored here only)
 	if n.Add(1) >= int32(p.opts.EjectAfter) {
 		n.Store(0)
 		b.Eject(time.Now(), p.opts.EjectFor)

@@ -87,7 +87,11 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 
 // Serve accepts connections on ln until it is closed or the server shuts down.
 func (s *Server) Serve(ln net.Listener) error {
-	s.once.Do(func() { go s.netHTTP.Serve(s.handoff) })
+	s.once.Do(func() {
+		// net/http serves the handed-off connections until Shutdown closes s.handoff; what
+		// Serve returns then (http.ErrServerClosed, net.ErrClosed) says only that.
+		go func() { _ = s.netHTTP.Serve(s.handoff) }()
+	})
 	if !s.track(ln) {
 		ln.Close()
 		return http.ErrServerClosed

@@ -38,7 +38,7 @@ func lockWithin(mu *sync.Mutex, d time.Duration) bool {
 func echoInstance(t *testing.T) string {
 	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body)) // a gateway that went away reads no answer: the test's client sees it
 	}))
 	t.Cleanup(inst.Close)
 	return inst.Listener.Addr().String()
@@ -61,6 +61,14 @@ func dial(t *testing.T, addr string) *client {
 	return &client{t, conn, bufio.NewReader(conn)}
 }
 
+// readsWithin10s makes the client's reads fail after 10 seconds rather than hang.
+func (c *client) readsWithin10s() {
+	c.t.Helper()
+	if err := c.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 func (c *client) send(raw string) {
 	c.t.Helper()
 	if _, err := io.WriteString(c.conn, raw); err != nil {
@@ -71,7 +79,7 @@ func (c *client) send(raw string) {
 // answer reads one answer and its body, waiting at most 10 seconds.
 func (c *client) answer() (*http.Response, string) {
 	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.readsWithin10s()
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
 		c.t.Fatalf("reading an answer: %v", err)
@@ -96,7 +104,7 @@ func (c *client) get(path string) string {
 // closedByServer: the server closes the connection within 10 seconds, sending nothing more.
 func (c *client) closedByServer() {
 	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.readsWithin10s()
 	if b, err := c.br.ReadByte(); err != io.EOF {
 		c.t.Errorf("want the server to close the connection, got byte %q, error %v", b, err)
 	}
@@ -124,10 +132,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (s *Server) waitState(t *testing.T, c *client, state connState, what string) *clientConn {
+// waitParked waits until the front end's side of c is parked.
+func (s *Server) waitParked(t *testing.T, c *client, what string) *clientConn {
 	t.Helper()
 	var fc *clientConn
-	waitFor(t, what, func() bool { fc = s.frontConn(c); return fc != nil && fc.state.Load() == state })
+	waitFor(t, what, func() bool { fc = s.frontConn(c); return fc != nil && fc.state.Load() == stateParked })
 	return fc
 }
 
@@ -140,7 +149,7 @@ func TestServerParksIdleConnection(t *testing.T) {
 	if body := c.get("/first"); body != "GET /first " {
 		t.Fatalf("first answer %q", body)
 	}
-	fc := s.waitState(t, c, stateParked, "the connection to park")
+	fc := s.waitParked(t, c, "the connection to park")
 	// Parked takes the parker's lock, under which the connection parked and which the parker
 	// takes before it resumes it: asked before and after, the reads in between see what the
 	// connection did before it parked, and come before whatever it does once resumed.
@@ -168,7 +177,7 @@ func TestServerClosesParkedConnectionAtIdleTimeout(t *testing.T) {
 	s, addr := serverFor(t, ServerOptions{IdleTimeout: 1500 * time.Millisecond}, echoInstance(t))
 	c := dial(t, addr)
 	c.get("/")
-	s.waitState(t, c, stateParked, "the connection to park")
+	s.waitParked(t, c, "the connection to park")
 	c.closedByServer()
 	waitFor(t, "the server to forget the connection", func() bool { return s.frontConn(c) == nil })
 }
@@ -184,7 +193,7 @@ func TestServerShutdownFinishesActiveRequests(t *testing.T) {
 			close(arrived)
 			<-release
 		}
-		io.WriteString(w, "done "+r.URL.Path)
+		_, _ = io.WriteString(w, "done "+r.URL.Path) // a gateway that went away reads no answer: the test's client sees it
 	}))
 	t.Cleanup(inst.Close)
 	released := false
@@ -197,7 +206,7 @@ func TestServerShutdownFinishesActiveRequests(t *testing.T) {
 
 	parked := dial(t, addr)
 	parked.get("/")
-	s.waitState(t, parked, stateParked, "a connection to park")
+	s.waitParked(t, parked, "a connection to park")
 
 	active := dial(t, addr)
 	active.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -292,14 +301,14 @@ func TestServerHandsMalformedHostToNetHTTP(t *testing.T) {
 	// An instance that answers anything: a net/http instance would refuse the Host itself.
 	inst := rawInstance(t, func(c net.Conn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nforwarded")
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nforwarded") // a gateway that went away reads no answer: the test's client sees it
 		}
 	})
 	for _, path := range paths {
 		_, addr := serverFor(t, ServerOptions{NetHTTPOnly: path.netHTTPOnly}, inst)
 		c := dial(t, addr)
 		c.send("GET /x HTTP/1.1\r\nHost: shop example/a\r\n\r\n")
-		c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.readsWithin10s()
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", path.name, err)
@@ -319,7 +328,7 @@ func TestServerCloseUnparksConnections(t *testing.T) {
 	s, addr := serverFor(t, ServerOptions{}, echoInstance(t))
 	c := dial(t, addr)
 	c.get("/")
-	fc := s.waitState(t, c, stateParked, "the connection to park")
+	fc := s.waitParked(t, c, "the connection to park")
 	s.Close()
 	c.closedByServer()
 	waitFor(t, "the parker to let go of the closed connection", func() bool { return !s.parker.Parked(fc.parkID) })

@@ -67,11 +67,11 @@ type upstreams struct {
 }
 
 func (u *upstreams) pool(addr string) *connPool {
-	if p, ok := u.pools.Load(addr); ok {
-		return p.(*connPool)
+	p, ok := u.pools.Load(addr)
+	if !ok {
+		p, _ = u.pools.LoadOrStore(addr, &connPool{gone: u.closed.Load()})
 	}
-	p, _ := u.pools.LoadOrStore(addr, &connPool{gone: u.closed.Load()})
-	return p.(*connPool)
+	return p.(*connPool) //nolint:forcetypeassert // u.pools holds only *connPool (stored here only)
 }
 
 // get returns an idle connection to addr (reused true) or dials a new one.
@@ -233,7 +233,9 @@ func (u *upstreams) forget(addr string) {
 	if !ok {
 		return
 	}
-	v.(*connPool).close(true)
+	if p, ok := v.(*connPool); ok {
+		p.close(true)
+	}
 }
 
 // close closes every idle connection, and those that finish their exchange later: nothing is
@@ -241,7 +243,9 @@ func (u *upstreams) forget(addr string) {
 func (u *upstreams) close() {
 	u.closed.Store(true)
 	u.pools.Range(func(_, v any) bool {
-		v.(*connPool).close(true)
+		if p, ok := v.(*connPool); ok {
+			p.close(true)
+		}
 		return true
 	})
 }
