@@ -42,9 +42,13 @@ type goreleaser struct {
 		Goarch  []string `yaml:"goarch"`
 		Binary  string   `yaml:"binary"`
 	} `yaml:"builds"`
+	Before struct {
+		Hooks []string `yaml:"hooks"`
+	} `yaml:"before"`
 	Archives []struct {
-		Formats      []string `yaml:"formats"`
-		NameTemplate string   `yaml:"name_template"`
+		Formats      []string      `yaml:"formats"`
+		NameTemplate string        `yaml:"name_template"`
+		Files        []archiveFile `yaml:"files"`
 	} `yaml:"archives"`
 	Checksum struct {
 		NameTemplate string      `yaml:"name_template"`
@@ -64,6 +68,25 @@ type extraFile struct {
 	Glob         string `yaml:"glob"`
 	NameTemplate string `yaml:"name_template"`
 }
+
+// archiveFile is an entry of archives.files: a glob, or a mapping with src.
+type archiveFile struct {
+	Src         string `yaml:"src"`
+	Dst         string `yaml:"dst"`
+	StripParent bool   `yaml:"strip_parent"`
+}
+
+func (f *archiveFile) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		f.Src = n.Value
+		return nil
+	}
+	type plain archiveFile
+	return n.Decode((*plain)(f))
+}
+
+// noticesFile is where the before hook writes THIRD_PARTY_NOTICES (internal/tools/notices).
+const noticesFile = "bin/THIRD_PARTY_NOTICES"
 
 const manifestName = "{{ .ProjectName }}_{{ .Version }}_manifest.json"
 
@@ -110,6 +133,18 @@ func goreleaserProblems(doc []byte, projectName string) []string {
 		add("archives: want one archive with formats [zip] (the Registry serves zips)")
 	} else if g.Archives[0].NameTemplate != "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}" {
 		add("archives[0].name_template: %q, want {{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}", g.Archives[0].NameTemplate)
+	}
+	if len(g.Archives) == 1 {
+		files := g.Archives[0].Files
+		if !slices.Contains(files, archiveFile{Src: "LICENSE"}) {
+			add("archives[0].files: no LICENSE (MPL-2.0 goes with the binary)")
+		}
+		if !slices.Contains(files, archiveFile{Src: noticesFile, StripParent: true}) {
+			add("archives[0].files: no %s with strip_parent: true (THIRD_PARTY_NOTICES at the zip's root: the dependencies' licences)", noticesFile)
+		}
+	}
+	if !slices.Contains(g.Before.Hooks, "go run ./internal/tools/notices -o "+noticesFile) {
+		add("before.hooks: no `go run ./internal/tools/notices -o %s` (the zips would ship stale or no notices)", noticesFile)
 	}
 	if g.Checksum.NameTemplate != "{{ .ProjectName }}_{{ .Version }}_SHA256SUMS" || g.Checksum.Algorithm != "sha256" {
 		add("checksum: %q with %q, want {{ .ProjectName }}_{{ .Version }}_SHA256SUMS with sha256", g.Checksum.NameTemplate, g.Checksum.Algorithm)
@@ -186,6 +221,10 @@ func TestGoreleaserProblemsAreFound(t *testing.T) {
 		{"-X main.version={{ .Version }}", "", "builds[0].ldflags"},
 		{"project_name: terraform-provider-vamp", "project_name: vamp", "project_name"},
 		{"version: 2\n", "version: 1\n", "version"},
+		{"      - src: bin/THIRD_PARTY_NOTICES\n", "      - src: bin/NOTICES\n", "archives[0].files"},
+		{"        strip_parent: true\n", "", "archives[0].files"},
+		{"      - LICENSE\n", "", "archives[0].files"},
+		{"    - go run ./internal/tools/notices -o bin/THIRD_PARTY_NOTICES\n", "    - go mod tidy\n", "before.hooks"},
 	} {
 		mutated := strings.Replace(doc, c.from, c.to, 1)
 		if mutated == doc {

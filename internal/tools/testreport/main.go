@@ -2,6 +2,8 @@
 // line per package, and a closing "N passed, N failed, N skipped" line. It exits non-zero when a
 // test failed, a package failed to build, no test ran, or a test was skipped: CI never hides a
 // skipped test. A skip is allowed only when its message contains "[allowed-skip]".
+// With -label (e.g. -label "terraform 1.5.7") the closing line names the run, so that two runs of
+// the same packages (the acceptance tests against two Terraform CLIs) are told apart.
 //
 // While tests run it prints, once a minute, every test that has run longer than stuckAfter: a
 // hung test is then named long before go test's -timeout ends it (with its goroutine dump,
@@ -11,6 +13,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -31,6 +34,8 @@ type event struct {
 }
 
 func main() {
+	label := flag.String("label", "", "what this run is, printed in its closing line (e.g. terraform 1.5.7)")
+	flag.Parse()
 	outputs := map[string]*strings.Builder{} // package/test -> output
 	var passed, failed, skipped, allowedSkips int
 	var failures, skips []string
@@ -118,7 +123,7 @@ func main() {
 		fmt.Printf("%s %s\t%.1fs\n", status, p, pkgElapsed[p])
 	}
 	fmt.Printf("(%d allowed skips, %.0fs)\n", allowedSkips, time.Since(start).Seconds())
-	fmt.Printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	fmt.Println(summary(*label, passed, failed, skipped))
 	if failed > 0 || skipped > 0 || passed == 0 || len(pkgFailed) > 0 {
 		os.Exit(1)
 	}
@@ -163,4 +168,13 @@ func (r *runningTests) stuck(now time.Time, after time.Duration) []string {
 	}
 	sort.Strings(lines)
 	return lines
+}
+
+// summary is the closing line: the counts, after the run's label when it has one.
+func summary(label string, passed, failed, skipped int) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d skipped", passed, failed, skipped)
+	if label != "" {
+		s = label + ": " + s
+	}
+	return s
 }

@@ -22,3 +22,12 @@ func TestStuckNamesOnlyTestsStillRunningPastTheLimit(t *testing.T) {
 		t.Fatalf("want only pkg/TestHung named as running for 4m, got %q", got)
 	}
 }
+
+func TestSummaryNamesTheRun(t *testing.T) {
+	if got, want := summary("terraform 1.5.7", 51, 1, 0), "terraform 1.5.7: 51 passed, 1 failed, 0 skipped"; got != want {
+		t.Errorf("with a label: %q, want %q", got, want)
+	}
+	if got, want := summary("", 3, 0, 2), "3 passed, 0 failed, 2 skipped"; got != want {
+		t.Errorf("without: %q, want %q", got, want)
+	}
+}
