@@ -52,7 +52,9 @@ type gatewayWriteError struct {
 	Err          error
 }
 
-func (e *gatewayWriteError) Error() string { return e.Method + " gateway " + quote(e.Name) + ": " + e.Err.Error() }
+func (e *gatewayWriteError) Error() string {
+	return e.Method + " gateway " + quote(e.Name) + ": " + e.Err.Error()
+}
 func (e *gatewayWriteError) Unwrap() error { return e.Err }
 
 // addWriteError reports a failed Write with addAPIError's advice.
