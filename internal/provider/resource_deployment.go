@@ -240,6 +240,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "create", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
 	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
+	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
 
 	bp := r.apply(ctx, op, &plan, nil, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -254,7 +255,6 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 		return
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
-	record(resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -269,6 +269,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	defer cancel()
 	// In etcd, the gateways' writes compare the revisions the plan read (private state).
 	ctx, record := revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
+	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	var priorNames []string
@@ -281,7 +282,6 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		return // the prior state stays, and apply removed the services it added: the runtime runs what state says
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
-	record(resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -332,18 +332,16 @@ func (r *gatewayResource) warnUnknownGateways(ctx context.Context, routes []gate
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Create)
-	if !resp.Diagnostics.HasError() {
-		record(resp.Private)
-	}
+	// Also after an error: a change that etcd took (a replica lagged) is this run's revision.
+	record(resp.Private)
 }
 
 func (r *gatewayResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	// In etcd, the write compares the gateway's revision with the one the plan read.
 	ctx, record := revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Update)
-	if !resp.Diagnostics.HasError() {
-		record(resp.Private)
-	}
+	// Also after an error: a change that etcd took (a replica lagged) is this run's revision.
+	record(resp.Private)
 }
 
 // write is Create and Update: the gateway API's PUT replaces the whole gateway, so both send the
