@@ -14,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/etcdtest"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
@@ -69,6 +72,7 @@ func (env *storeEnv) start(r *storeReplica) {
 		BindHost:     r.host,
 		DrainTimeout: 5 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sources:      []discovery.Source{testRunner},
 		Etcd: gateway.EtcdConfig{Endpoints: []string{env.etcd.Endpoint}, Prefix: env.store.Layout.Prefix, ReplicaID: r.id,
 			RequestTimeout: 2 * time.Second},
 	})
@@ -456,4 +460,83 @@ func countVersionsAt(host string, port, n int, userAgent string) (map[string]int
 		counts[versionIn(string(body))]++
 	}
 	return counts, nil
+}
+
+// sameRevision checks that the named gateways' keys were last written by one transaction.
+func (env *storeEnv) sameRevision(names ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		entries, _, err := env.store.Read(context.Background())
+		if err != nil {
+			return err
+		}
+		revs := map[string]int64{}
+		for _, n := range names {
+			revs[n] = entries[n].ModRevision
+		}
+		for _, n := range names {
+			if revs[n] == 0 || revs[n] != revs[names[0]] {
+				return fmt.Errorf("gateways were not written by one transaction: revisions %v", revs)
+			}
+		}
+		return nil
+	}
+}
+
+// TestAccEtcdDeploymentIsOneTransaction: a vamp_deployment's gateways (the cluster gateway and
+// the blueprint gateway) go into etcd in one transaction, and the apply returns once all three
+// replicas route by the new weights (services on the local dev runtime).
+func TestAccEtcdDeploymentIsOneTransaction(t *testing.T) {
+	env := newStoreEnv(t, etcdtest.Embedded(t), "/acc-deployment", 3)
+	bin := sava(t)
+	port := freePort(t)
+	names := []string{fmt.Sprintf("etcdsava/%d", port), "etcdsava/sava_cluster/webport"}
+	config := func(w1, w2 int) string {
+		return env.providerBlock(fmt.Sprintf(`
+resource "vamp_deployment" "sava" {
+  name     = "etcdsava"
+  gateways = { "%d" = "sava_cluster/webport" }
+  clusters = {
+    sava_cluster = {
+      services = [
+        { breed = { name = "sava:1.0.0", deployable = "cmd:%[2]s --version 1.0.0", ports = { webport = "8080/http" } } },
+        { breed = { name = "sava:1.1.0", deployable = "cmd:%[2]s --version 1.1.0", ports = { webport = "8080/http" } } },
+      ]
+      gateways = {
+        webport = {
+          routes = {
+            "sava:1.0.0" = { weight = %d }
+            "sava:1.1.0" = { weight = %d }
+          }
+        }
+      }
+    }
+  }
+}
+`, port, bin, w1, w2))
+	}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"vamp": providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Runtime: testRuntime})()),
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkStoreGone(env, names...), checkNothingLeft("etcdsava")),
+		Steps: []resource.TestStep{
+			{
+				Config: config(100, 0),
+				Check: resource.ComposeTestCheckFunc(
+					env.sameRevision(names...),
+					env.expectAcked(names...),
+					env.expectOnEveryReplica(port, 300, map[string]int{"1.0.0": 300}),
+				),
+			},
+			{
+				Config: config(20, 80),
+				Check: resource.ComposeTestCheckFunc(
+					env.sameRevision(names...),
+					env.expectAcked(names...),
+					env.expectOnEveryReplica(port, 300, map[string]int{"1.0.0": 60, "1.1.0": 240}),
+				),
+			},
+		},
+	})
 }
