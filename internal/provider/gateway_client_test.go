@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/etcdtest"
@@ -163,5 +165,45 @@ func TestEtcdStoreWriteRejectedIsTakenBack(t *testing.T) {
 	// With this run's revisions updated by the take-back, the next write goes through.
 	if err := s.Write(ctx, []gatewayChange{{Name: "a/1", Gateway: split(9001, 40, 60)}}); err != nil {
 		t.Errorf("write after the rejection: %v", err)
+	}
+}
+
+// TestEtcdStoreWriteReportsConvergence: the write returns once the replica acknowledged it and
+// logs on how many replicas and how fast it converged.
+func TestEtcdStoreWriteReportsConvergence(t *testing.T) {
+	s := storeClient(t)
+	fakeReplica(t, s, "r1")
+	fakeReplica(t, s, "r2")
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(tflogtest.RootLogger(context.Background(), &out), 20*time.Second)
+	defer cancel()
+	ctx, revs := withRevisions(ctx, nil)
+	if err := s.Write(ctx, []gatewayChange{{Name: "a/1", Gateway: split(9001, 100, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	acks, _, err := s.store.Acks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r1", "r2"} {
+		if acks[id].Revision < revs.get("a/1") {
+			t.Errorf("write returned before %s acknowledged revision %d: %+v", id, revs.get("a/1"), acks[id])
+		}
+	}
+	entries, err := tflogtest.MultilineJSONDecode(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		if e["@message"] == "etcd: every gateway replica serves the change" {
+			found = true
+			if e["converged"] != "2 of 2" || e["replicas"] != "r1,r2" || e["took"] == nil || e["revision"] != float64(revs.get("a/1")) {
+				t.Errorf("convergence log %v", e)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no convergence log line in %v", entries)
 	}
 }
