@@ -637,6 +637,12 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 		case err != nil && ctx.Err() == nil:
 			addAPIError(diags, "GET", "gateway "+quote(cr.gateway), err)
 			return
+		case err == nil && gw.RolloutStatus == nil && r.data.Gateway.tracksRevisions():
+			addAttrError(diags, cr.attrPath(), "Roll-out progress is not visible through etcd",
+				fmt.Sprintf("Gateway %q is in etcd (the provider's etcd block), whose documents carry no roll-out progress: each replica "+
+					"reports its own. Remove wait_for_promotion (the roll-out still runs), or follow it on a replica's admin API "+
+					"(GET /v1/gateways/%s).", cr.gateway, cr.gateway))
+			return
 		case err == nil && gw.RolloutStatus == nil:
 			addAttrError(diags, cr.attrPath(), "The gateway runs no roll-out",
 				fmt.Sprintf("Gateway %q has no roll-out although it was just applied with one; another client may have changed it. Apply again.", cr.gateway))

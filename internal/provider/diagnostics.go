@@ -15,6 +15,9 @@ import (
 // addAPIError turns an admin API failure into a diagnostic with a title and what to do about it.
 // what names the object, e.g. `gateway "sava/9050"`.
 func addAPIError(diags *diag.Diagnostics, action, what string, err error) {
+	if addStoreError(diags, action, what, err) {
+		return
+	}
 	var apiErr *gatewayapi.APIError
 	if !errors.As(err, &apiErr) {
 		diags.AddError("Cannot reach the gateway admin API",

@@ -21,8 +21,12 @@ import (
 // ProviderData is what the provider hands every resource and data source: the clients that
 // the provider's blocks configured.
 type ProviderData struct {
-	// Gateway is the gateway's admin API.
-	Gateway *gatewayapi.Client
+	// Gateway is where gateways are read and written: the gateway block's admin API, or etcd
+	// (the etcd block), which every gateway replica follows.
+	Gateway gatewayClient
+	// Admin is the gateway block's admin API client (the local dev runtime's too); nil when the
+	// gateways are in etcd.
+	Admin *gatewayapi.Client
 	// GatewayHost is where services reach the gateway's ports (the gateway block's host, else
 	// the host of its url): what a dependency reference ${CLUSTER.host} becomes.
 	GatewayHost string
@@ -46,6 +50,7 @@ type settingsBlock interface {
 // settingsBlocks are configured in this order: later blocks see what earlier ones set.
 var settingsBlocks = []settingsBlock{
 	gatewayBlock{},
+	etcdBlock{},
 	azureBlock{},
 	marathonBlock{},
 }
@@ -66,7 +71,16 @@ type VampProvider struct {
 	options Options
 }
 
-var _ provider.Provider = (*VampProvider)(nil)
+var (
+	_ provider.Provider                   = (*VampProvider)(nil)
+	_ provider.ProviderWithValidateConfig = (*VampProvider)(nil)
+)
+
+// ValidateConfig checks, at plan time, what no single attribute's validator can: that only
+// one of the gateway and etcd blocks says where the gateways are, and the etcd block's values.
+func (p *VampProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	resp.Diagnostics.Append(validateEtcd(ctx, req.Config)...)
+}
 
 // New returns the provider factory that providerserver.Serve takes.
 func New(version string) func() provider.Provider {
@@ -107,7 +121,7 @@ func (p *VampProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		return
 	}
 	if p.options.Gateway != nil {
-		data.Gateway = p.options.Gateway
+		data.Gateway, data.Admin = adminGateways{p.options.Gateway}, p.options.Gateway
 	}
 	if p.options.Azure != nil {
 		data.Azure = p.options.Azure
@@ -115,8 +129,11 @@ func (p *VampProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if p.options.Runtime != nil {
 		data.Runtime = p.options.Runtime
 	}
+	if data.Runtime == nil && data.Admin != nil {
+		data.Runtime = runtime.NewLocal(data.Admin)
+	}
 	if data.Runtime == nil {
-		data.Runtime = runtime.NewLocal(data.Gateway)
+		data.Runtime = noRuntime{}
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data

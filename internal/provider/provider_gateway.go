@@ -81,13 +81,14 @@ func (gatewayBlock) configure(ctx context.Context, config tfsdk.Config, data *Pr
 			"The gateway admin API URL "+quote(rawURL)+" is not an http(s) URL with a host. Write it like "+DefaultGatewayURL+".")
 		return diags
 	}
-	data.Gateway = &gatewayapi.Client{
+	data.Admin = &gatewayapi.Client{
 		BaseURL: rawURL,
 		Token:   firstNonEmpty(m.Token.ValueString(), os.Getenv(EnvGatewayToken)),
 		// No fixed timeout: each request is bounded by its operation's context (the resource's
 		// `timeouts`), or by the client's RequestTimeout when the operation has no deadline.
 		HTTP: &http.Client{},
 	}
+	data.Gateway = adminGateways{data.Admin}
 	data.GatewayHost = firstNonEmpty(m.Host.ValueString(), u.Hostname())
 	return diags
 }

@@ -34,6 +34,9 @@ var (
 	testGateway *gatewayapi.Client
 	testRuntime runtime.Driver
 	testDir     string
+	// testRunner is the local dev runtime's runner: a discovery source for more gateways (the
+	// etcd tests' replicas).
+	testRunner *localrt.Runner
 )
 
 var testProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
@@ -59,6 +62,7 @@ func runWithGateway(m *testing.M) (int, error) {
 
 	runner := localrt.New(localrt.Options{Dir: dir, StopGrace: 2 * time.Second, DrainDelay: 50 * time.Millisecond})
 	defer runner.Close()
+	testRunner = runner
 	token := randomToken()
 	srv, stop, err := startGateway(gateway.Config{
 		AdminListen: "127.0.0.1:0",

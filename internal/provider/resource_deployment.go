@@ -239,6 +239,8 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "create", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
+	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
 
 	bp := r.apply(ctx, op, &plan, nil, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -265,6 +267,9 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	ctx, cancel, op := startOperation(ctx, plan.Timeouts, "update", defaultDeployTimeout, &resp.Diagnostics)
 	defer cancel()
+	// In etcd, the gateways' writes compare the revisions the plan read (private state).
+	ctx, record := revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
+	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	var priorNames []string
@@ -359,24 +364,26 @@ func (r *deploymentResource) apply(ctx context.Context, op operation, plan *depl
 			}
 		}
 	}
+	// The gateways change as one: one transaction in etcd, which every replica applies at
+	// once; the admin API takes them in this order (cluster gateways, blueprint gateways, then
+	// the deletions).
+	var changes []gatewayChange
 	for _, g := range docs {
 		if key, ok := refNames[g.Name]; ok {
 			g.Gateway.Port = addrs.Ports[key]
 		}
 		tflog.Debug(ctx, "writing gateway", map[string]any{"gateway": g.Name, "routes": len(g.Gateway.Routes)})
-		if _, err := r.data.Gateway.Put(ctx, g.Name, g.Gateway); err != nil {
-			addAPIError(diags, "PUT", "gateway "+quote(g.Name), err)
-			return bp
-		}
+		changes = append(changes, gatewayChange{Name: g.Name, Gateway: &g.Gateway})
 	}
 	wanted := deployplan.GatewayNames(bp)
 	for _, name := range priorNames { // blueprint gateways come first in priorNames
 		if !slices.Contains(wanted, name) {
-			if err := r.data.Gateway.Delete(ctx, name); err != nil {
-				addAPIError(diags, "DELETE", "gateway "+quote(name), err)
-				return bp
-			}
+			changes = append(changes, gatewayChange{Name: name})
 		}
+	}
+	if err := r.data.Gateway.Write(ctx, changes); err != nil {
+		addWriteError(diags, err)
+		return bp
 	}
 	for _, id := range deployplan.ServicesToRemove(prior, bp) {
 		if err := driver.Delete(ctx, id); err != nil {
@@ -474,6 +481,8 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	// routing of each cluster gateway replaces the recorded one (drift shows in the plan).
 	var present []string
 	live := map[string]gatewayapi.Gateway{}
+	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
+	defer record(resp.Private)
 	for _, gname := range deployplan.GatewayNames(bp) {
 		gw, err := r.data.Gateway.Get(ctx, gname)
 		if gatewayapi.IsNotFound(err) {
@@ -570,6 +579,7 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 	ctx, cancel, _ := startOperation(ctx, state.Timeouts, "delete", defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx, _ = revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
 	bp := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -581,11 +591,13 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 // teardown removes blueprint gateways, then cluster gateways, then services: traffic stops
 // before the processes do.
 func (r *deploymentResource) teardown(ctx context.Context, bp *blueprint.Blueprint, names []string, diags *diag.Diagnostics) {
-	for _, name := range names {
-		if err := r.data.Gateway.Delete(ctx, name); err != nil {
-			addAPIError(diags, "DELETE", "gateway "+quote(name), err)
-			return
-		}
+	deletes := make([]gatewayChange, len(names))
+	for i, name := range names {
+		deletes[i] = gatewayChange{Name: name}
+	}
+	if err := r.data.Gateway.Write(ctx, deletes); err != nil {
+		addWriteError(diags, err)
+		return
 	}
 	for _, s := range deployplan.RuntimeServicesOrdered(bp) {
 		tflog.Info(ctx, "removing service", map[string]any{"service": s.ID})

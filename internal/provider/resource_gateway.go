@@ -330,11 +330,18 @@ func (r *gatewayResource) warnUnknownGateways(ctx context.Context, routes []gate
 }
 
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Create)
+	// Also after an error: a change that etcd took (a replica lagged) is this run's revision.
+	record(resp.Private)
 }
 
 func (r *gatewayResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	// In etcd, the write compares the gateway's revision with the one the plan read.
+	ctx, record := revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Update)
+	// Also after an error: a change that etcd took (a replica lagged) is this run's revision.
+	record(resp.Private)
 }
 
 // write is Create and Update: the gateway API's PUT replaces the whole gateway, so both send the
@@ -353,8 +360,8 @@ func (r *gatewayResource) write(ctx context.Context, getPlan func(context.Contex
 		return
 	}
 	name := plan.Name.ValueString()
-	if _, err := r.data.Gateway.Put(ctx, name, gw); err != nil {
-		addAPIError(diags, "PUT", "gateway "+quote(name), err)
+	if err := r.data.Gateway.Write(ctx, []gatewayChange{{Name: name, Gateway: &gw}}); err != nil {
+		addWriteError(diags, err)
 		return
 	}
 	if plan.Split.IsUnknown() {
@@ -372,11 +379,14 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	name := state.Name.ValueString()
+	// In etcd, the revision read here is what the next apply compares (private state).
+	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
 	live, err := r.data.Gateway.Get(ctx, name)
 	if gatewayapi.IsNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	record(resp.Private)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "GET", "gateway "+quote(name), err)
 		return
@@ -397,9 +407,10 @@ func (r *gatewayResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := operationContext(ctx, state.Timeouts, timeouts.Value.Delete, defaultGatewayTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx, _ = revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
 	name := state.Name.ValueString()
-	if err := r.data.Gateway.Delete(ctx, name); err != nil {
-		addAPIError(&resp.Diagnostics, "DELETE", "gateway "+quote(name), err)
+	if err := r.data.Gateway.Write(ctx, []gatewayChange{{Name: name}}); err != nil {
+		addWriteError(&resp.Diagnostics, err)
 	}
 }
 
