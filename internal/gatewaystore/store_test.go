@@ -23,7 +23,11 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener on 127.0.0.1 has address %T, want *net.TCPAddr", ln.Addr())
+	}
+	return addr.Port
 }
 
 // startEtcd runs a real etcd in the test process on loopback ports and returns a client.
@@ -77,9 +81,17 @@ func TestWriteComparesEveryKeysRevision(t *testing.T) {
 		t.Fatalf("read back %+v, want both at revision %d", got, rev)
 	}
 	// The value is the admin PUT's body: no name, no version.
-	raw, _ := st.Client.Get(ctx, "/vamp/gateways/sava/9050")
+	raw, err := st.Client.Get(ctx, "/vamp/gateways/sava/9050")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Kvs) != 1 {
+		t.Fatalf("etcd has %d values at /vamp/gateways/sava/9050, want 1", len(raw.Kvs))
+	}
 	var doc map[string]any
-	json.Unmarshal(raw.Kvs[0].Value, &doc)
+	if err := json.Unmarshal(raw.Kvs[0].Value, &doc); err != nil {
+		t.Fatalf("stored document %s: %v", raw.Kvs[0].Value, err)
+	}
 	if _, has := doc["name"]; has {
 		t.Errorf("stored document carries a name: %s", raw.Kvs[0].Value)
 	}

@@ -59,7 +59,7 @@ func (d *blueprintDataSource) Schema(ctx context.Context, _ datasource.SchemaReq
 			"clusters": schema.MapAttribute{
 				MarkdownDescription: "The clusters, normalized (defaults, weights and strengths filled in), as `vamp_deployment`'s `clusters`.",
 				Computed:            true,
-				ElementType:         clustersType(ctx).ElemType,
+				ElementType:         clustersType().ElemType,
 			},
 		},
 	}

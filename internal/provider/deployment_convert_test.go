@@ -19,9 +19,10 @@ func svc(name string) serviceModel {
 	}}
 }
 
-func weights(bp *blueprint.Blueprint, cluster, port string) map[string]int64 {
+// weights are the route weights of the "webport" gateway of cluster "c".
+func weights(bp *blueprint.Blueprint) map[string]int64 {
 	out := map[string]int64{}
-	for name, r := range bp.Clusters[cluster].Gateways[port].Routes {
+	for name, r := range bp.Clusters["c"].Gateways["webport"].Routes {
 		out[name] = *r.Weight
 	}
 	return out
@@ -29,7 +30,7 @@ func weights(bp *blueprint.Blueprint, cluster, port string) map[string]int64 {
 
 func TestPlannedBlueprintMergeRule(t *testing.T) {
 	fresh := plannedBlueprint("d", nil, map[string]clusterModel{"c": {Services: []serviceModel{svc("a"), svc("b"), svc("c")}}}, nil)
-	if got := weights(fresh, "c", "webport"); got["a"] != 34 || got["b"] != 33 || got["c"] != 33 {
+	if got := weights(fresh); got["a"] != 34 || got["b"] != 33 || got["c"] != 33 {
 		t.Errorf("fresh cluster of three: %v, want 34/33/33", got)
 	}
 
@@ -40,14 +41,14 @@ func TestPlannedBlueprintMergeRule(t *testing.T) {
 
 	// Routing unstated: the running routing stays, a new variant gets 0, a removed one drops out.
 	next := plannedBlueprint("d", nil, map[string]clusterModel{"c": {Services: []serviceModel{svc("a"), svc("b"), svc("n")}}}, prior)
-	if got := weights(next, "c", "webport"); got["a"] != 80 || got["b"] != 20 || got["n"] != 0 || len(got) != 3 {
+	if got := weights(next); got["a"] != 80 || got["b"] != 20 || got["n"] != 0 || len(got) != 3 {
 		t.Errorf("merged variant: %v, want a=80 b=20 n=0", got)
 	}
 	if s := next.Clusters["c"].Gateways["webport"].Sticky; s != "route" {
 		t.Errorf("sticky %q, want the running %q", s, "route")
 	}
 	retired := plannedBlueprint("d", nil, map[string]clusterModel{"c": {Services: []serviceModel{svc("a")}}}, prior)
-	if got := weights(retired, "c", "webport"); len(got) != 1 {
+	if got := weights(retired); len(got) != 1 {
 		t.Errorf("after removing b: %v, want only a's route", got)
 	}
 
@@ -56,7 +57,7 @@ func TestPlannedBlueprintMergeRule(t *testing.T) {
 		Services: []serviceModel{svc("a"), svc("b")},
 		Gateways: map[string]clusterGatewayModel{"webport": {Routes: map[string]routeModel{"b": {Weight: types.Int64Value(100)}}}},
 	}}
-	if got := weights(plannedBlueprint("d", nil, stated, prior), "c", "webport"); got["a"] != 0 || got["b"] != 100 {
+	if got := weights(plannedBlueprint("d", nil, stated, prior)); got["a"] != 0 || got["b"] != 100 {
 		t.Errorf("stated routing: %v, want a=0 b=100", got)
 	}
 }

@@ -79,7 +79,10 @@ func gatewayNameAttribute() schema.MapAttribute {
 	}
 }
 
-func endpointsType() types.MapType { return endpointsAttribute().GetType().(types.MapType) }
+// endpointsType is the type of `endpoints`: what MapNestedAttribute.GetType returns without a CustomType.
+func endpointsType() types.MapType {
+	return types.MapType{ElemType: endpointsAttribute().NestedObject.Type()}
+}
 
 func decodeEndpoints(ctx context.Context, v types.Map, diags *diag.Diagnostics) (eps map[string]endpointModel, ok bool) {
 	if v.IsNull() {

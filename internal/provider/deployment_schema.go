@@ -289,8 +289,9 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 }
 
 // clustersType is the value type of `clusters`, shared with data "vamp_blueprint".
-func clustersType(ctx context.Context) types.MapType {
-	return deploymentClustersAttribute().GetType().(types.MapType)
+// It is what MapNestedAttribute.GetType returns without a CustomType.
+func clustersType() types.MapType {
+	return types.MapType{ElemType: deploymentClustersAttribute().NestedObject.Type()}
 }
 
 // schemaChecked are the attributes whose enum or range the schema validators check.

@@ -39,7 +39,7 @@ type storeEnv struct {
 
 type storeReplica struct {
 	id, host string
-	stop     func()
+	stop     func() error
 }
 
 func newStoreEnv(t *testing.T, etcd *etcdtest.Etcd, prefix string, n int) *storeEnv {
@@ -56,7 +56,7 @@ func newStoreEnv(t *testing.T, etcd *etcdtest.Etcd, prefix string, n int) *store
 	}
 	t.Cleanup(func() {
 		for _, r := range env.replicas {
-			r.halt()
+			r.halt(t)
 		}
 	})
 	return env
@@ -82,9 +82,13 @@ func (env *storeEnv) start(r *storeReplica) {
 	r.stop = stop
 }
 
-func (r *storeReplica) halt() {
+// halt stops replica r if it runs; an error means its admin API had stopped by itself.
+func (r *storeReplica) halt(t testing.TB) {
+	t.Helper()
 	if r.stop != nil {
-		r.stop()
+		if err := r.stop(); err != nil {
+			t.Errorf("stopping replica %s: %v", r.id, err)
+		}
 		r.stop = nil
 	}
 }
@@ -126,8 +130,12 @@ resource "vamp_gateway" %q {
 	return gw("one", "acc/etcd/one", p1, a, b, w[0], w[1]) + gw("two", "acc/etcd/two", p2, c, d, w[2], w[3])
 }
 
-// expectOnEveryReplica counts n requests on port at each running replica's address.
-func (env *storeEnv) expectOnEveryReplica(port, n int, want map[string]int) resource.TestCheckFunc {
+// replicaRequests is how many requests expectOnEveryReplica sends to each replica.
+const replicaRequests = 300
+
+// expectOnEveryReplica counts replicaRequests requests on port at each running replica's address.
+func (env *storeEnv) expectOnEveryReplica(port int, want map[string]int) resource.TestCheckFunc {
+	const n = replicaRequests
 	return func(*terraform.State) error {
 		for _, r := range env.replicas {
 			if r.stop == nil {
@@ -259,8 +267,8 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				Config: config([4]int{100, 0, 100, 0}, ""),
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 300}),
-					env.expectOnEveryReplica(p2, 300, map[string]int{"3.0.0": 300}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 300}),
+					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 300}),
 				),
 			},
 			{
@@ -268,8 +276,8 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				Config: split,
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 60, "2.0.0": 240}),
-					env.expectOnEveryReplica(p2, 300, map[string]int{"3.0.0": 90, "4.0.0": 210}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
+					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
 				),
 			},
 			{
@@ -286,7 +294,7 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 60, "2.0.0": 240}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 				),
 			},
 			{
@@ -308,7 +316,7 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				Config: split,
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 60, "2.0.0": 240}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 				),
 			},
 			{
@@ -338,13 +346,13 @@ resource "vamp_gateway" "three" {
 				Config: split,
 				Check: resource.ComposeTestCheckFunc(
 					checkStoreGone(env, "acc/etcd/three"),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 60, "2.0.0": 240}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 				),
 			},
 			{
 				// r3 is stopped: the apply fails naming it once the resource's timeout ends (r3 is
 				// in the provider's replicas, so it is waited for also after its key's lease ended).
-				PreConfig:   func() { env.replicas[2].halt() },
+				PreConfig:   func() { env.replicas[2].halt(t) },
 				Config:      config([4]int{40, 60, 30, 70}, "3s"),
 				ExpectError: regexp.MustCompile(`(?s)Gateway replica "r3" did not apply the change in\s+time.*in time: r3\s+\((at\s+revision|no\s+acknowledgement)`),
 			},
@@ -354,7 +362,7 @@ resource "vamp_gateway" "three" {
 				Config:    config([4]int{40, 60, 30, 70}, ""),
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 120, "2.0.0": 180}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 120, "2.0.0": 180}),
 				),
 			},
 		},
@@ -387,8 +395,8 @@ func TestAccEtcdBinaryConverges(t *testing.T) {
 				Config: env.providerBlock(twoGateways(p1, p2, a, b, c, d, [4]int{20, 80, 30, 70}, "")),
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked("acc/etcd/one", "acc/etcd/two"),
-					env.expectOnEveryReplica(p1, 300, map[string]int{"1.0.0": 60, "2.0.0": 240}),
-					env.expectOnEveryReplica(p2, 300, map[string]int{"3.0.0": 90, "4.0.0": 210}),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
+					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
 				),
 			},
 		},
@@ -526,7 +534,7 @@ resource "vamp_deployment" "sava" {
 				Check: resource.ComposeTestCheckFunc(
 					env.sameRevision(names...),
 					env.expectAcked(names...),
-					env.expectOnEveryReplica(port, 300, map[string]int{"1.0.0": 300}),
+					env.expectOnEveryReplica(port, map[string]int{"1.0.0": 300}),
 				),
 			},
 			{
@@ -534,7 +542,7 @@ resource "vamp_deployment" "sava" {
 				Check: resource.ComposeTestCheckFunc(
 					env.sameRevision(names...),
 					env.expectAcked(names...),
-					env.expectOnEveryReplica(port, 300, map[string]int{"1.0.0": 60, "1.1.0": 240}),
+					env.expectOnEveryReplica(port, map[string]int{"1.0.0": 60, "1.1.0": 240}),
 				),
 			},
 		},

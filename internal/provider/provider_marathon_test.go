@@ -147,7 +147,11 @@ func startMarathonEnv(t *testing.T) *marathonEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stopping the gateway: %v", err)
+		}
+	})
 	env.gatewayURL = "http://" + srv.AdminAddr().String()
 	env.gatewayClient = gatewayapi.Client{BaseURL: env.gatewayURL, Token: env.token}
 	env.versions = map[string]string{}

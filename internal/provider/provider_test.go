@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func runWithGateway(m *testing.M) (int, error) {
+func runWithGateway(m *testing.M) (code int, err error) {
 	dir, err := os.MkdirTemp("", "vamp-provider-test-")
 	if err != nil {
 		return 0, err
@@ -78,7 +78,12 @@ func runWithGateway(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer stop()
+	defer func() {
+		// Run returns nil after a clean drain; anything else fails the run.
+		if stopErr := stop(); stopErr != nil && err == nil {
+			err = fmt.Errorf("stopping the gateway: %w", stopErr)
+		}
+	}()
 
 	url := "http://" + srv.AdminAddr().String()
 	os.Setenv(EnvGatewayURL, url)
@@ -90,7 +95,7 @@ func runWithGateway(m *testing.M) (int, error) {
 
 // startGateway runs an in-process gateway until stop is called; it returns once the admin API
 // listens, so tests never wait on a timer.
-func startGateway(cfg gateway.Config) (srv *gateway.Server, stop func(), err error) {
+func startGateway(cfg gateway.Config) (srv *gateway.Server, stop func() error, err error) {
 	srv, err = gateway.New(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +108,7 @@ func startGateway(cfg gateway.Config) (srv *gateway.Server, stop func(), err err
 	go func() { done <- srv.Run(ctx) }()
 	select {
 	case <-srv.Ready():
-		return srv, func() { cancel(); <-done }, nil
+		return srv, func() error { cancel(); return <-done }, nil
 	case err := <-done:
 		cancel()
 		return nil, nil, fmt.Errorf("gateway stopped: %v", err)
@@ -124,7 +129,11 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener on 127.0.0.1 has address %T, want *net.TCPAddr", ln.Addr())
+	}
+	return addr.Port
 }
 
 // countVersions sends n requests with the given User-Agent to the gateway port and counts the
@@ -187,7 +196,11 @@ func testBinary(t *testing.T, pkg string) string {
 		}
 		return bin, nil
 	}))
-	bin, err := build.(func() (string, error))()
+	buildOnce, ok := build.(func() (string, error))
+	if !ok {
+		t.Fatalf("testBinaries[%s] is %T, want func() (string, error)", pkg, build)
+	}
+	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}

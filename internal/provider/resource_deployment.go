@@ -216,7 +216,7 @@ func keepKnown(planned, read types.Map, diags *diag.Diagnostics) types.Map {
 }
 
 func clustersValue(ctx context.Context, clusters map[string]clusterModel, diags *diag.Diagnostics) types.Map {
-	v, d := types.MapValueFrom(ctx, clustersType(ctx).ElemType, clusters)
+	v, d := types.MapValueFrom(ctx, clustersType().ElemType, clusters)
 	diags.Append(d...)
 	return v
 }

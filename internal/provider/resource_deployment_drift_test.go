@@ -44,7 +44,7 @@ func TestAccMarathonDrift(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config: config,
-				Check:  env.checkApp(app100, "magneticio/sava:1.0.0", 1),
+				Check:  env.checkApp(app100, "magneticio/sava:1.0.0"),
 			},
 			{
 				// An operator scales the app to 3 in the Marathon UI.
@@ -59,14 +59,22 @@ func TestAccMarathonDrift(t *testing.T) {
 					plancheck.ExpectResourceAction("vamp_deployment.sava", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("vamp_deployment.sava", serviceScale("instances"), knownvalue.Int64Exact(1)),
 				}},
-				Check: env.checkApp(app100, "magneticio/sava:1.0.0", 1),
+				Check: env.checkApp(app100, "magneticio/sava:1.0.0"),
 			},
 			{
 				// An operator changes the image and the CPU with a partial PUT of the app.
 				PreConfig: func() {
 					def := env.app(t, app100).Definition
 					def["cpus"] = 1
-					def["container"].(map[string]any)["docker"].(map[string]any)["image"] = "magneticio/sava:9.9.9"
+					container, ok := def["container"].(map[string]any)
+					if !ok {
+						t.Fatalf("app %s has container %v, want an object", app100, def["container"])
+					}
+					docker, ok := container["docker"].(map[string]any)
+					if !ok {
+						t.Fatalf("app %s has container.docker %v, want an object", app100, container["docker"])
+					}
+					docker["image"] = "magneticio/sava:9.9.9"
 					env.putApp(t, app100, def)
 					settle()
 					if got := image(env.app(t, app100)); got != "magneticio/sava:9.9.9" {
@@ -79,7 +87,7 @@ func TestAccMarathonDrift(t *testing.T) {
 					plancheck.ExpectKnownValue("vamp_deployment.sava", serviceScale("cpu"), knownvalue.Float64Exact(0.5)),
 				}},
 				Check: resource.ComposeTestCheckFunc(
-					env.checkApp(app100, "magneticio/sava:1.0.0", 1),
+					env.checkApp(app100, "magneticio/sava:1.0.0"),
 					func(*terraform.State) error {
 						if cpus := env.app(t, app100).Definition["cpus"]; fmt.Sprint(cpus) != "0.5" {
 							return fmt.Errorf("the app has cpus %v after the apply, want 0.5", cpus)

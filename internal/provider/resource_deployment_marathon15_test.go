@@ -107,7 +107,10 @@ func (env *marathonEnv) checkNetwork(appID, mode string) resource.TestCheckFunc 
 		}
 		def := app.Definition
 		nets, _ := def["networks"].([]any)
-		if len(nets) != 1 || nets[0].(map[string]any)["mode"] != mode {
+		if len(nets) != 1 {
+			return fmt.Errorf("app %s networks %v, want [{mode: %s}]", appID, def["networks"], mode)
+		}
+		if net0, ok := nets[0].(map[string]any); !ok || net0["mode"] != mode {
 			return fmt.Errorf("app %s networks %v, want [{mode: %s}]", appID, def["networks"], mode)
 		}
 		c, _ := def["container"].(map[string]any)
@@ -121,7 +124,10 @@ func (env *marathonEnv) checkNetwork(appID, mode string) resource.TestCheckFunc 
 		} else {
 			ports, _ = c["portMappings"].([]any)
 		}
-		if len(ports) != 1 || ports[0].(map[string]any)["name"] != "webport" {
+		if len(ports) != 1 {
+			return fmt.Errorf("app %s on %s networking has ports %v, want webport", appID, mode, ports)
+		}
+		if port0, ok := ports[0].(map[string]any); !ok || port0["name"] != "webport" {
 			return fmt.Errorf("app %s on %s networking has ports %v, want webport", appID, mode, ports)
 		}
 		return nil

@@ -44,7 +44,7 @@ func TestAccMarathonSeedScenario(t *testing.T) {
 					statecheck.ExpectKnownValue("vamp_deployment.sava", routeWeight("sava:1.0.0"), knownvalue.Int64Exact(100)),
 				},
 				Check: resource.ComposeTestCheckFunc(
-					env.checkApp(app100, "magneticio/sava:1.0.0", 1),
+					env.checkApp(app100, "magneticio/sava:1.0.0"),
 					env.checkRoutesFollowMarathon(),
 					expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 10}),
 				),
@@ -58,7 +58,7 @@ func TestAccMarathonSeedScenario(t *testing.T) {
 					plancheck.ExpectKnownValue("vamp_deployment.sava", routeWeight("sava:1.0.0"), knownvalue.Int64Exact(100)),
 				}},
 				Check: resource.ComposeTestCheckFunc(
-					env.checkApp(app110, "magneticio/sava:1.1.0", 1),
+					env.checkApp(app110, "magneticio/sava:1.1.0"),
 					env.checkVersionUnchanged(app100),
 					expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 10}),
 				),
@@ -200,7 +200,9 @@ func TestAccMarathonHealthCheckFailureRollsBack(t *testing.T) {
 					if app := env.app(t, app100); len(app.Tasks) != 1 || app.Tasks[0].Healthy == nil || !*app.Tasks[0].Healthy {
 						t.Errorf("after the rollback the app has tasks %+v, want its one healthy task", app.Tasks)
 					}
-					if env := env.app(t, app100).Definition["env"].(map[string]any); env["RELEASE"] != nil {
+					if env, ok := env.app(t, app100).Definition["env"].(map[string]any); !ok {
+						t.Errorf("after the rollback the app has env %v, want an object", env)
+					} else if env["RELEASE"] != nil {
 						t.Errorf("the failed definition stayed: env %v", env)
 					}
 					traffic.finish(t, "failed update of sava:1.0.0")
@@ -247,7 +249,11 @@ func TestAccMarathonLockedApp(t *testing.T) {
 	release := func(want string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			app, _ := env.emu.App(app100)
-			if got := app.Definition["env"].(map[string]any)["RELEASE"]; got != want {
+			appEnv, ok := app.Definition["env"].(map[string]any)
+			if !ok {
+				return fmt.Errorf("app %s has env %v in Marathon, want an object", app100, app.Definition["env"])
+			}
+			if got := appEnv["RELEASE"]; got != want {
 				return fmt.Errorf("RELEASE is %v in Marathon, want %s", got, want)
 			}
 			return nil
@@ -363,7 +369,8 @@ resource "vamp_deployment" "bad" {
 	})
 }
 
-func (env *marathonEnv) checkApp(appID, wantImage string, wantTasks int) resource.TestCheckFunc {
+// checkApp: the app runs wantImage as one task, labelled with the deployment and cluster.
+func (env *marathonEnv) checkApp(appID, wantImage string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		app, ok := env.emu.App(appID)
 		if !ok {
@@ -372,11 +379,11 @@ func (env *marathonEnv) checkApp(appID, wantImage string, wantTasks int) resourc
 		if got := image(app); got != wantImage {
 			return fmt.Errorf("app %s runs %q, want %q", appID, got, wantImage)
 		}
-		if len(app.Tasks) != wantTasks {
-			return fmt.Errorf("app %s has %d tasks, want %d", appID, len(app.Tasks), wantTasks)
+		if len(app.Tasks) != 1 {
+			return fmt.Errorf("app %s has %d tasks, want 1", appID, len(app.Tasks))
 		}
-		labels := app.Definition["labels"].(map[string]any)
-		if labels[marathon.LabelDeployment] != "sava" || labels[marathon.LabelCluster] != "sava_cluster" {
+		labels, ok := app.Definition["labels"].(map[string]any)
+		if !ok || labels[marathon.LabelDeployment] != "sava" || labels[marathon.LabelCluster] != "sava_cluster" {
 			return fmt.Errorf("app %s labels %v", appID, labels)
 		}
 		return nil
@@ -425,7 +432,7 @@ provider "vamp" {
 			{
 				Config: gatewayOnly + deployment,
 				Check: resource.ComposeTestCheckFunc(
-					env.checkApp(app100, "magneticio/sava:1.0.0", 1),
+					env.checkApp(app100, "magneticio/sava:1.0.0"),
 					expectCounts(port, 5, chromeUA, map[string]int{"1.0.0": 5}),
 				),
 			},

@@ -81,7 +81,11 @@ func startSLAEnv(t *testing.T) *slaEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stopping the gateway: %v", err)
+		}
+	})
 	env.srv = srv
 	env.url = "http://" + srv.AdminAddr().String()
 	return env
