@@ -8,12 +8,12 @@
 # printing each replica's split and checking it. Everything it starts is stopped by PID on exit,
 # also on failure or Ctrl-C, and the script checks that no process is left.
 #
-# Where the provider plugs in: once the provider's `etcd { endpoints = [...] }` block is on main,
-# the `put_step` calls below become `terraform apply` of examples/quickstart's steps with
-#   provider "vamp" { etcd { endpoints = ["http://127.0.0.1:$ETCD_PORT"] } }
-# (the provider writes the same keys, in one transaction per apply, and waits for the replicas'
-# acknowledgements itself). Until then the documents below are the ones the quickstart's
-# deployment gives the stable endpoint, with the two sava processes as static instances.
+# Why not through the provider: the provider's `etcd { endpoints = [...] }` block
+# (examples/provider-etcd) writes the same keys, in one transaction per apply, and waits for the
+# replicas' acknowledgements itself; but it deploys services on Marathon only (the local dev
+# runtime is reached through one gateway's admin API), so this demo puts the documents the
+# quickstart's deployment gives the stable endpoint, with the two sava processes as static
+# instances (`put_step`).
 #
 # Needs bin/vamp-gateway and bin/sava (make demo-ha builds them), curl, and etcd (Debian's
 # etcd-server; make demo-ha installs it when missing).
@@ -29,21 +29,9 @@ HOSTS=(127.0.0.1 127.0.0.2 127.0.0.3)
 ADMIN_PORT=9900
 PORT=9050
 GATEWAY="sava/9050"
-STEPS=(1-deploy 3-canary 4-fifty-fifty 5-firefox)
-REQUESTS=100
-FIREFOX_UA="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-CHROME_UA="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-
-# Expected split per step and user agent, on every replica: "sava:1.0.0 / sava:1.1.0".
-declare -A EXPECT=(
-  [1-deploy/Firefox]="100/0" [1-deploy/Chrome]="100/0"
-  [3-canary/Firefox]="100/0" [3-canary/Chrome]="100/0"
-  [4-fifty-fifty/Firefox]="50/50" [4-fifty-fifty/Chrome]="50/50"
-  [5-firefox/Firefox]="100/0" [5-firefox/Chrome]="0/100"
-)
-
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-die() { printf '\ndemo-ha: %s\n' "$*" >&2; exit 1; }
+DEMO=demo-ha
+# shellcheck source=scenario.sh
+source "$ROOT/examples/quickstart/scenario.sh"
 
 # --- preconditions -----------------------------------------------------------------------------
 [[ -n "$ETCD" && -x "$ETCD" ]] || die "no etcd binary: apt-get install -y etcd-server (make demo-ha does), or set ETCD=/path/to/etcd"
