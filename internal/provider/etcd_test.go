@@ -17,8 +17,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/etcdtest"
@@ -243,6 +246,55 @@ func checkStoreGone(env *storeEnv, names ...string) resource.TestCheckFunc {
 	}
 }
 
+// expectConvergence checks the convergence that the resource at address records: all of env's
+// replicas acknowledged the revision of the apply's transaction, which is the revision of the
+// named gateways' keys in etcd now.
+func (env *storeEnv) expectConvergence(address string, gateways ...string) []statecheck.StateCheck {
+	ids := make([]knownvalue.Check, len(env.replicas))
+	names := make([]string, len(env.replicas))
+	for i, r := range env.replicas {
+		ids[i], names[i] = knownvalue.StringExact(r.id), r.id
+	}
+	n := int64(len(env.replicas))
+	conv := tfjsonpath.New("convergence")
+	return []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("revision"), knownvalue.Int64Func(func(rev int64) error {
+			return env.keysAt(rev, gateways...)
+		})),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("replicas"), knownvalue.ListExact(ids)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("acknowledged"), knownvalue.Int64Exact(n)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("expected"), knownvalue.Int64Exact(n)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("summary"), knownvalue.StringRegexp(regexp.MustCompile(
+			fmt.Sprintf(`^%d of %d replicas \(%s\) serve etcd revision [1-9][0-9]*, [0-9.]+[µm]?s after the commit$`, n, n, strings.Join(names, ", "))))),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("took"), knownvalue.StringFunc(func(took string) error {
+			if d, err := time.ParseDuration(took); err != nil || d <= 0 {
+				return fmt.Errorf("took %q is not a positive duration (%v)", took, err)
+			}
+			return nil
+		})),
+	}
+}
+
+// keysAt fails unless every named gateway's key in etcd was last written at rev.
+func (env *storeEnv) keysAt(rev int64, names ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	entries, _, err := env.store.Read(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		e, ok := entries[n]
+		if !ok {
+			return fmt.Errorf("gateway %q is not in etcd", n)
+		}
+		if e.ModRevision != rev {
+			return fmt.Errorf("convergence.revision is %d, but gateway %q's key in etcd is at revision %d", rev, n, e.ModRevision)
+		}
+	}
+	return nil
+}
+
 // TestAccEtcdReplicasConverge runs the provider against an embedded etcd and three gateway
 // replicas: every apply returns once all three serve the change; another writer's change is
 // drift; a write between plan and apply fails the apply; a replica that rejects a change or is
@@ -272,13 +324,22 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				),
 			},
 			{
-				// One apply changes the weights of both gateways.
+				// One apply changes the weights of both gateways; the state reports that all
+				// three replicas serve each gateway's revision, and the next plan is empty (the
+				// convergence stays as it is).
 				Config: split,
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
 				),
+				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectUnknownValue("vamp_gateway.one", tfjsonpath.New("convergence")),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
 			},
 			{
 				// Another writer's change in etcd is drift: the plan puts the weights back.
@@ -291,6 +352,7 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.one", plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction("vamp_gateway.two", plancheck.ResourceActionNoop),
+					plancheck.ExpectKnownValue("vamp_gateway.two", tfjsonpath.New("convergence").AtMapKey("acknowledged"), knownvalue.Int64Exact(3)),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one),
@@ -544,6 +606,8 @@ resource "vamp_deployment" "sava" {
 					env.expectAcked(names...),
 					env.expectOnEveryReplica(port, map[string]int{"1.0.0": 60, "1.1.0": 240}),
 				),
+				// The deployment's one transaction: all its gateways' keys are at the revision.
+				ConfigStateChecks: env.expectConvergence("vamp_deployment.sava", names...),
 			},
 		},
 	})
