@@ -431,6 +431,26 @@ resource "vamp_gateway" "three" {
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 120, "2.0.0": 180}),
 				),
 			},
+			{
+				// An import from etcd is the state an apply made, except convergence: null, as no
+				// apply made it.
+				ResourceName:                         "vamp_gateway.one",
+				ImportState:                          true,
+				ImportStateId:                        one,
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				ImportStateVerifyIgnore:              []string{"convergence"},
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					for _, st := range states {
+						for k, v := range st.Attributes {
+							if strings.HasPrefix(k, "convergence.") && v != "0" {
+								return fmt.Errorf("imported %s has %s = %q, want convergence null", st.ID, k, v)
+							}
+						}
+					}
+					return nil
+				},
+			},
 		},
 	})
 }
