@@ -497,6 +497,7 @@ func TestAccEtcdBinaryConverges(t *testing.T) {
 					env.expectAcked(one, two),
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
+					logConvergence(t, "the split", "vamp_gateway.one", "vamp_gateway.two"),
 				),
 				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
 			},
@@ -564,11 +565,26 @@ func TestAccEtcdBinaryConverges(t *testing.T) {
 					env.expectAcked(one, two),
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 120, "2.0.0": 180}),
 					env.expectOnEveryReplica(p2, map[string]int{"4.0.0": 300}),
+					logConvergence(t, "etcd back", "vamp_gateway.one", "vamp_gateway.two"),
 				),
 				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
 			},
 		},
 	})
+}
+
+// logConvergence logs the convergence summary of each resource (expectConvergence checks it).
+func logConvergence(t *testing.T, step string, addresses ...string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, a := range addresses {
+			rs, ok := s.RootModule().Resources[a]
+			if !ok {
+				return fmt.Errorf("%s is not in the state", a)
+			}
+			t.Logf("%s: %s: %s", step, a, rs.Primary.Attributes["convergence.summary"])
+		}
+		return nil
+	}
 }
 
 // replicaLoad is traffic against every replica of a storeEnv: per replica, one client that
