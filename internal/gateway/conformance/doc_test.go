@@ -108,6 +108,19 @@ func renderDoc(cases []Case) string {
 			}
 			n++
 			bytesCol := "`" + summarize(c.Send) + "`"
+			if c.AwaitContinue {
+				bytesCol += ", then the client waits for 100 Continue (at most 1 s)"
+			}
+			if len(c.Pieces) > 0 {
+				writes := "writes"
+				if len(c.Pieces) == 1 {
+					writes = "write"
+				}
+				bytesCol += fmt.Sprintf(", then in %d more %s `%s`", len(c.Pieces), writes, summarize(strings.Join(c.Pieces, "")))
+			}
+			if c.Followups > 0 {
+				bytesCol += fmt.Sprintf("; %d follow-up clients", c.Followups)
+			}
 			if c.HalfClose {
 				bytesCol += ", then the client shuts its write side"
 			}
@@ -186,11 +199,18 @@ func plainRequests(s string) string {
 
 // remark is the doc's last column: why the gateway differs, or a note on why both are right.
 func (c Case) remark() string {
-	if c.Why != "" {
-		return c.Why
+	r := ""
+	switch {
+	case c.Why != "":
+		r = c.Why
+	case c.Note != "":
+		r = "(both) " + c.Note
 	}
-	if c.Note != "" {
-		return "(both) " + c.Note
+	if c.NetHTTPOnly != "" {
+		if r != "" {
+			r += ". "
+		}
+		r += fmt.Sprintf("With `--net-http-only` the outcome is `%s`: %s", c.NetHTTPOnly, c.NetHTTPOnlyWhy)
 	}
-	return ""
+	return r
 }
