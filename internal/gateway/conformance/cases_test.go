@@ -21,7 +21,7 @@ type Case struct {
 	AwaitContinue bool
 	// AtHead answers a request as soon as its head has come, before its body (an early answer,
 	// or a close); nil: every request is answered when it is complete (Script).
-	AtHead Script
+	AtHead    Script
 	Script    Script // the backend's answers; nil: OK to every request
 	Followups int    // clients that each send one GET on a new connection after the backend's Later bytes
 	MayRetry  string // a request id the gateway may send twice: the instance provably did not process it
