@@ -118,6 +118,12 @@ func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
 		return false // refused by the same rules on the caller's CheckRequestHead
 	}
 	rq.Framing = f
+	if f.Chunked {
+		// As net/http reads a chunked request: its coding and trailer names are not headers
+		// (http.Request.TransferEncoding and Trailer); the instance gets them (fields).
+		delete(rq.header, "Transfer-Encoding")
+		delete(rq.header, "Trailer")
+	}
 	path, query, _ := bytes.Cut(target, []byte{'?'})
 	if !plainPath(path) || !plainQuery(query) {
 		return false

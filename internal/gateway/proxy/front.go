@@ -292,6 +292,11 @@ func (p *Proxy) roundTripFrontBody(c *clientConn, u *upstreamConn, reused bool) 
 		headLen, err = p.readAnswerHead(u, reused, c, &x.rs, x.rq.Method, false)
 	}
 	if err != nil {
+		var body *ClientBodyError
+		var un *UnansweredError
+		if !errors.As(err, &body) && !errors.As(err, &un) && u.w == 0 && connectionEnded(err) {
+			err = &UnansweredError{Reused: reused, Err: err} // ended before any byte of an answer
+		}
 		return 0, &PartialBodyError{Err: err}
 	}
 	return headLen, nil
