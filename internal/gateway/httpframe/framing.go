@@ -215,7 +215,8 @@ func asciiEqualFold(b []byte, s string) bool {
 // bytes that come after its head, to find where it ends, without changing a byte of it: by its
 // Content-Length, or chunk by chunk to the end of the trailer section (ChunkScanner, with its
 // bounds on chunk sizes and lines). Every path that passes a request body on uses it: the front
-// end (which streams it to the instance) and the connections net/http serves (framedConn).
+// end (which streams it to the instance) and the connections net/http serves (framedConn). A
+// request's trailer lines are checked as head fields are (strictTrailers).
 type BodyScanner struct {
 	chunked bool
 	left    int64 // Content-Length bytes still to come
@@ -224,7 +225,7 @@ type BodyScanner struct {
 
 // NewBodyScanner follows a body framed as f says.
 func NewBodyScanner(f BodyFraming) BodyScanner {
-	return BodyScanner{chunked: f.Chunked, left: f.Length}
+	return BodyScanner{chunked: f.Chunked, left: f.Length, chunks: ChunkScanner{strictTrailers: true}}
 }
 
 // errBadRequestChunk: a request's chunked body broke its framing (RFC 9112 section 7.1).

@@ -85,6 +85,13 @@ func TestBodyScanner(t *testing.T) {
 		{BodyFraming{Chunked: true}, "0\r\n\r\n", 5},
 		{BodyFraming{Chunked: true}, "10000000000000005\r\nhello\r\n0\r\n\r\n", -1},
 		{BodyFraming{Chunked: true}, "5\nhello\n0\n\n", -1},
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\r\r\nGET / HTTP/1.1\r\n\r\n", -1}, // a bare CR ending a trailer
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\r\n continued\r\n\r\n", -1},       // obs-fold in the trailers
+		{BodyFraming{Chunked: true}, "0\r\nX-T 1\r\n\r\n", -1},                      // no colon
+		{BodyFraming{Chunked: true}, "0\r\n: 1\r\n\r\n", -1},                        // no name
+		{BodyFraming{Chunked: true}, "0\r\nX-T: a\x00b\r\n\r\n", -1},                // NUL in a value
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\nX-U: 2\r\n\r\n", -1},             // a bare LF
+		{BodyFraming{Chunked: true}, "0\r\nX-T:\r\nX-U: \t2 \r\n\r\n", 21},
 	} {
 		for split := range len(tc.in) + 1 {
 			s := NewBodyScanner(tc.framing)
