@@ -93,11 +93,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 		att.status = status
 		route := att.decision.Table.Routes()[att.decision.Route].Name
 		p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
-		keep := c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
-		if !c.x.body.bodyAccountedFor() {
-			c.lingerClose()
-		}
-		return keep
+		return c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
 	}
 	rs := &c.x.rs
 	att.status = rs.Status
@@ -546,7 +542,8 @@ func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, err
 	}
 }
 
-// writeError answers with a plain-text error as http.Error would. false: close the connection.
+// writeError answers with a plain-text error as http.Error would. false: close the connection
+// (after draining a body that is left unread: lingerClose).
 func (c *clientConn) writeError(status int, msg string) bool {
 	closeAfter := c.x.rq.CloseAfter || c.s.shutdown.Load() || !c.x.body.bodyAccountedFor()
 	body := msg + "\n"
@@ -567,6 +564,9 @@ func (c *clientConn) writeError(status int, msg string) bool {
 		b = append(b, body...)
 	}
 	_, err := c.write(b)
+	if err == nil && !c.x.body.bodyAccountedFor() {
+		c.lingerClose()
+	}
 	return err == nil && !closeAfter
 }
 
