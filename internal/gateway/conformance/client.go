@@ -77,7 +77,7 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 	br := bufio.NewReader(c)
 	var toks []string
 	if werr == nil && conv.AwaitContinue {
-		toks = awaitContinue(c, br, conv.Requests[0], deadline, final)
+		toks = awaitContinue(c, br, conv.Requests[0], deadline)
 	}
 	if tc, ok := c.(*net.TCPConn); ok && len(conv.Pieces) > 0 {
 		// Each piece in a segment of its own, as far as the sender decides it.
@@ -142,7 +142,7 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 
 // awaitContinue waits at most continueWait for the start of an answer; an interim one (100
 // Continue) is read and its token returned, a final one is left for the conversation to read.
-func awaitContinue(c net.Conn, br *bufio.Reader, req ClientRequest, deadline time.Time, final map[string]string) []string {
+func awaitContinue(c net.Conn, br *bufio.Reader, req ClientRequest, deadline time.Time) []string {
 	wait := time.Now().Add(continueWait)
 	if wait.After(deadline) {
 		wait = deadline

@@ -18,13 +18,13 @@ func repeatPiece(n, size int, c string) []string {
 }
 
 // answerAtHead answers request "a" as soon as its head has come, before its body, with raw ({id}
-// replaced by the id; none when empty), and closes the connection with close.
-func answerAtHead(raw string, close bool) Script {
+// replaced by the id; none when empty), and closes the connection with closeAfter.
+func answerAtHead(raw string, closeAfter bool) Script {
 	return func(r *Request) Reply {
 		if r.ID != answered {
 			return Reply{}
 		}
-		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID)), Close: close}
+		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID)), Close: closeAfter}
 	}
 }
 
