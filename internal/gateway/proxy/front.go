@@ -304,11 +304,17 @@ func (p *Proxy) roundTripFrontBody(c *clientConn, u *upstreamConn, reused bool) 
 func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 	b := &c.x.body
 	c.n = b.start // the body's bytes in the buffer went out with the head
-	lastByte := time.Now()
+	lastByte, looked := time.Now(), time.Time{}
 	for {
-		if headLen, err := p.answerDuringBody(c, u); headLen > 0 || err != nil {
-			b.early = headLen > 0
-			return headLen, err
+		// The instance is looked at once per bodyWaitSlice, not after every read: a system call
+		// per read would cost a large upload a third more of them. An instance that answers and
+		// stops reading is seen by then, or when a write to it fails.
+		if now := time.Now(); now.Sub(looked) >= bodyWaitSlice {
+			looked = now
+			if headLen, err := p.answerDuringBody(c, u); headLen > 0 || err != nil {
+				b.early = headLen > 0
+				return headLen, err
+			}
 		}
 		n, err := c.readBody()
 		if n > 0 {
@@ -340,6 +346,7 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 			if time.Since(lastByte) >= c.s.opts.IdleTimeout {
 				return 0, &ClientBodyError{Err: err}
 			}
+			looked = time.Time{} // the client stalls: look at the instance now
 		case err == io.EOF:
 			return 0, &ClientBodyError{Err: io.ErrUnexpectedEOF}
 		default:
