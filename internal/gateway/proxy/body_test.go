@@ -329,3 +329,24 @@ func TestMalformedChunkInBufferNeverReachesInstance(t *testing.T) {
 	default:
 	}
 }
+
+// TestBodyBehindLargeHeadGoesToNetHTTP: a body that did not come whole behind a head that leaves
+// less than minBodyWindow of the buffer goes to net/http with the bytes read, and arrives whole.
+func TestBodyBehindLargeHeadGoesToNetHTTP(t *testing.T) {
+	addr, seen := bodyInstance(t, nil)
+	s, _, gw := startServer(t, Options{}, ServerOptions{}, addr)
+	c := dial(t, gw)
+	pad := strings.Repeat("p", frontBufSize-minBodyWindow)
+	body := strings.Repeat("b", 20000)
+	c.send("POST /big-head HTTP/1.1\r\nHost: shop.example\r\nX-Pad: " + pad + "\r\nContent-Length: 20000\r\n\r\n" + body[:100])
+	c.send(body[100:])
+	if resp, got := c.answer(); resp.StatusCode != http.StatusOK || got != "20000" {
+		t.Fatalf("%s %q", resp.Status, got)
+	}
+	if got := <-seen; got != "conn 1: POST /big-head "+bodySum([]byte(body)) {
+		t.Errorf("the instance saw %s", got)
+	}
+	if s.frontConn(c) != nil {
+		t.Errorf("the front end kept a body it has no room to stream")
+	}
+}
