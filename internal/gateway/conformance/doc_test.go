@@ -42,7 +42,8 @@ and the table differ. ` + "`make test`" + ` runs the suite; ` + "`make tools`" +
 Each case sends the same raw client bytes, on a new connection, through the gateway (the
 ` + "`vamp-gateway`" + ` binary, built by the test and programmed through its admin API with one route; run
 twice, with its own HTTP/1.1 front end and with ` + "`--net-http-only`" + `: one set of rules holds on
-every path, so both must give the gateway column's outcome) and through HAProxy 2.6
+every path, so both must give the gateway column's outcome; the two cases where net/http's
+forwarding of a body differs, not a framing rule, say so in the last column) and through HAProxy 2.6
 (` + "`mode http`" + `, keep-alive on both sides), each in front of a raw-socket backend of its own that records exactly the bytes and request boundaries it received and answers with
 the case's scripted bytes, well-behaved or not. Every request names itself (` + "`/rq-<id>`" + `) and the
 backend echoes the id in its answer. For the gateway the suite asserts, per case:
