@@ -228,6 +228,10 @@ type Waiter struct {
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
+	// writeDeadline ends a wait for room to write on an owned socket (zero: none);
+	// writeTimer wakes that wait at it (armed only while a write waits).
+	writeDeadline time.Time
+	writeTimer    *time.Timer
 
 	// The read and the write in progress, for recvFn and sendFn (method values made once, so
 	// that neither allocates).
@@ -468,17 +472,41 @@ func (w *Waiter) Wait() error {
 	return nil
 }
 
-// waitWritable waits for an owned socket to take more bytes (no deadline: as net.Conn's Write
-// without one).
+// waitWritable waits for an owned socket to take more bytes, until the write deadline
+// (SetWriteDeadline; os.ErrDeadlineExceeded once it passed).
 func (w *Waiter) waitWritable() error {
 	if !w.registered {
 		if err := w.set.add(w); err != nil {
 			return err
 		}
 	}
-	<-w.writeWake
-	return nil
+	if w.writeDeadline.IsZero() {
+		<-w.writeWake
+		return nil
+	}
+	d := time.Until(w.writeDeadline)
+	if d <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	// Only a write that found the socket full gets here: the timer costs nothing per write.
+	if w.writeTimer == nil {
+		w.writeTimer = time.NewTimer(d)
+	} else {
+		w.writeTimer.Reset(d)
+	}
+	select {
+	case <-w.writeWake:
+		w.writeTimer.Stop()
+		return nil
+	case <-w.writeTimer.C:
+		return os.ErrDeadlineExceeded
+	}
 }
+
+// SetWriteDeadline sets when a write that waits for room on an owned socket stops waiting (zero:
+// never), like net.Conn's SetWriteDeadline. A socket that net.Conn still polls takes the
+// deadline on its net.Conn instead.
+func (w *Waiter) SetWriteDeadline(t time.Time) { w.writeDeadline = t }
 
 // SetReadDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
 func (w *Waiter) SetReadDeadline(t time.Time) {
@@ -505,7 +533,7 @@ func (w *Waiter) Release() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	w.deadline = time.Time{}
+	w.deadline, w.writeDeadline = time.Time{}, time.Time{}
 	w.mayRead = true
 	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again

@@ -47,6 +47,8 @@ type clientConn struct {
 	// does not reset its timer for every request.
 	deadline     time.Time
 	deadlineKind deadlineKind
+	// wdeadline is the write deadline set last on conn (boundWrite).
+	wdeadline time.Time
 	// idleSince is when the connection last began to wait for a request.
 	idleSince time.Time
 	parkID    uint64 // while parked (Server.parker)
@@ -584,7 +586,7 @@ func (c *clientConn) handOff() {
 			c.s.remove(c)
 			return
 		}
-	} else if err := conn.SetReadDeadline(time.Time{}); err != nil {
+	} else if err := conn.SetDeadline(time.Time{}); err != nil {
 		// The socket is closed: nothing for net/http to serve.
 		conn.Close()
 		c.s.remove(c)
@@ -625,8 +627,39 @@ func (c *clientConn) closeIfIdle() {
 	}
 }
 
-// write writes b to the client.
-func (c *clientConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
+// write writes b to the client; a write that finds the socket full gives up once the client
+// took no byte for the idle timeout (a StalledWriteError), as a client that stops sending its
+// body does (streamBody).
+func (c *clientConn) write(b []byte) (int, error) {
+	stall := c.s.opts.IdleTimeout
+	if err := boundWrite(c.sock, c.aw, c.conn, &c.wdeadline, stall); err != nil {
+		return 0, err
+	}
+	n, err := writeSocket(c.aw, c.conn, b)
+	if err != nil && isTimeout(err) {
+		err = &StalledWriteError{Peer: "client", After: stall, Err: err}
+	}
+	return n, err
+}
+
+// boundWrite makes the next write on a socket stop waiting for room once the peer took no byte
+// for d. An owned socket's deadline is the waiter's, a field that only a write that waits looks
+// at (netpoll.Waiter.SetWriteDeadline): set exactly for every write. A socket that net.Conn polls
+// has a timer behind its deadline, moved only when less than half of d is left (set holds it),
+// so that a busy connection does not reset it for every write: there the peer took no byte for
+// between d/2 and d. An error: the socket is closed.
+func boundWrite(sock *netpoll.OwnedSocket, aw *netpoll.Waiter, conn net.Conn, set *time.Time, d time.Duration) error {
+	now := time.Now()
+	if sock != nil {
+		aw.SetWriteDeadline(now.Add(d))
+		return nil
+	}
+	if set.Sub(now) > d/2 && !set.After(now.Add(d)) {
+		return nil
+	}
+	*set = now.Add(d)
+	return conn.SetWriteDeadline(*set)
+}
 
 // readSocket, writeSocket and setSocketReadDeadline use the arrival-order waiter where there is
 // one (netpoll.Waiter), and conn where there is not.

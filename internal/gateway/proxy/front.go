@@ -220,7 +220,7 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (int
 	}
 	outp := getFrontBuf()
 	head := c.x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
-	_, err := u.write(head)
+	_, err := u.write(head, p.opts.ResponseHeaderTimeout)
 	putFrontBuf(outp, head)
 	if err != nil {
 		return 0, sendFailure(err, reused)
@@ -266,9 +266,9 @@ func (p *Proxy) roundTripFrontBody(c *clientConn, u *upstreamConn, reused bool) 
 	first := (*c.buf)[b.start : b.start+b.buffered]
 	var err error
 	if len(head)+len(first) <= cap(head) {
-		_, err = u.write(append(head, first...))
-	} else if _, err = u.write(head); err == nil {
-		_, err = u.write(first)
+		_, err = u.write(append(head, first...), p.opts.ResponseHeaderTimeout)
+	} else if _, err = u.write(head, p.opts.ResponseHeaderTimeout); err == nil {
+		_, err = u.write(first, p.opts.ResponseHeaderTimeout)
 	}
 	putFrontBuf(outp, head)
 	if err != nil {
@@ -324,7 +324,14 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 			if ferr != nil {
 				return 0, &ClientBodyError{Err: ferr}
 			}
-			if _, werr := u.write(in[:k]); werr != nil {
+			if headLen, werr := p.sendBodyPart(c, u, in[:k]); headLen > 0 {
+				b.early = true
+				return headLen, nil
+			} else if werr != nil {
+				var stalled *StalledWriteError
+				if errors.As(werr, &stalled) {
+					return 0, werr // sendBodyPart looked for an answer
+				}
 				// The instance stopped taking the body: an answer it sent before is the answer
 				// (a 413 to a large upload), else the exchange failed.
 				if headLen, aerr := p.readAnswerHead(u, false, c, &c.x.rs, c.x.rq.Method, false); aerr == nil {
@@ -351,6 +358,34 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 			return 0, &ClientBodyError{Err: io.ErrUnexpectedEOF}
 		default:
 			return 0, &ClientBodyError{Err: err}
+		}
+	}
+}
+
+// sendBodyPart writes part of a request body to the instance. A write that finds the instance's
+// socket full waits in slices of bodyWaitSlice, and between them looks whether the instance
+// answered (answerDuringBody): an answer's head length > 0 then, the answer (a 413 from an
+// instance that stopped reading the upload). It gives up once the instance took no byte for the
+// ResponseHeaderTimeout (a StalledWriteError).
+func (p *Proxy) sendBodyPart(c *clientConn, u *upstreamConn, b []byte) (int, error) {
+	lastByte := time.Now()
+	for {
+		n, err := u.write(b, bodyWaitSlice)
+		b = b[n:]
+		var stalled *StalledWriteError
+		if err == nil || !errors.As(err, &stalled) {
+			return 0, err
+		}
+		now := time.Now()
+		if n > 0 {
+			lastByte = now
+		}
+		if headLen, aerr := p.answerDuringBody(c, u); headLen > 0 || aerr != nil {
+			return headLen, aerr
+		}
+		if stall := p.opts.ResponseHeaderTimeout; now.Sub(lastByte) >= stall {
+			stalled.After = stall
+			return 0, stalled
 		}
 	}
 }

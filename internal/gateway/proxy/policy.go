@@ -77,6 +77,26 @@ func (e *PartialBodyError) Error() string {
 }
 func (e *PartialBodyError) Unwrap() error { return e.Err }
 
+// StalledWriteError: a write to an instance (Peer "instance") or to a client (Peer "client")
+// found the peer's socket full, and the peer took no byte of it for After: the instance's bound
+// is the proxy's ResponseHeaderTimeout (HAProxy's `timeout server`), the client's the server's
+// IdleTimeout (`timeout client`), the same settings that bound reading from each. A timeout
+// (Timeout is true): a request whose instance stalled before any byte of an answer went to the
+// client is answered 504. Made where the front end writes (upstreamConn.write,
+// clientConn.write); the connection it happened on is closed, never pooled.
+type StalledWriteError struct {
+	Peer  string
+	After time.Duration
+	Err   error
+}
+
+func (e *StalledWriteError) Error() string {
+	return "the " + e.Peer + " took no byte for " + e.After.String() + ": " + e.Err.Error()
+}
+func (e *StalledWriteError) Unwrap() error   { return e.Err }
+func (e *StalledWriteError) Timeout() bool   { return true }
+func (e *StalledWriteError) Temporary() bool { return false }
+
 // retryFor is the one retry decision of both paths: a request is sent again only when the
 // instance provably did not process it. A dial failure: on another instance, if the request can
 // be sent again (its body, if any, was not consumed). A reused connection that ended before any

@@ -54,7 +54,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		sent++
 		early = false
-		werr := writeRequest(u, reused, out)
+		werr := writeRequest(u, reused, out, p.opts.ResponseHeaderTimeout)
 		var un *UnansweredError
 		if werr != nil && !errors.As(werr, &un) {
 			return werr
@@ -79,8 +79,9 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // writeRequest writes req (head and body) to the instance over u, as net/http's Transport would
 // write it (Request.Write). A failure is typed where it happened: the client's body could not be
-// read (ClientBodyError), or the instance's connection ended (UnansweredError: no answer came).
-func writeRequest(u *upstreamConn, reused bool, req *http.Request) error {
+// read (ClientBodyError), or the instance's connection ended (UnansweredError: no answer came),
+// or the instance took no byte for stall (StalledWriteError).
+func writeRequest(u *upstreamConn, reused bool, req *http.Request, stall time.Duration) error {
 	var body *clientBody
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &clientBody{ReadCloser: req.Body}
@@ -88,7 +89,7 @@ func writeRequest(u *upstreamConn, reused bool, req *http.Request) error {
 		out.Body = body
 		req = &out
 	}
-	w := upstreamWriter{u: u, reused: reused}
+	w := upstreamWriter{u: u, reused: reused, stall: stall}
 	err := req.Write(&w)
 	switch {
 	case body != nil && body.err != nil:
@@ -118,11 +119,12 @@ func (b *clientBody) Read(p []byte) (int, error) {
 type upstreamWriter struct {
 	u      *upstreamConn
 	reused bool
+	stall  time.Duration // upstreamConn.write's
 	err    error
 }
 
 func (w *upstreamWriter) Write(p []byte) (int, error) {
-	n, err := w.u.write(p)
+	n, err := w.u.write(p, w.stall)
 	if err != nil {
 		w.err = sendFailure(err, w.reused)
 		return n, w.err
@@ -368,7 +370,7 @@ func (u *upstreamConn) detach() (net.Conn, error) {
 	if u.sock != nil {
 		return u.sock.NetConn()
 	}
-	if err := u.conn.SetReadDeadline(time.Time{}); err != nil {
+	if err := u.conn.SetDeadline(time.Time{}); err != nil {
 		u.conn.Close() // closed already: no tunnel on it
 		return nil, err
 	}

@@ -22,16 +22,27 @@ type upstreamConn struct {
 	buf       []byte // answer bytes read and not yet passed on are buf[r:w]
 	r, w      int
 	idleSince time.Time
-	// deadline is the read deadline set last (see readSliced).
-	deadline time.Time
+	// deadline is the read deadline set last (see readSliced); wdeadline the write deadline
+	// set last on conn (boundWrite).
+	deadline, wdeadline time.Time
 	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
 	aw *netpoll.Waiter
 	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed.
 	sock *netpoll.OwnedSocket
 }
 
-// write writes b to the instance.
-func (c *upstreamConn) write(b []byte) (int, error) { return writeSocket(c.aw, c.conn, b) }
+// write writes b to the instance; a write that finds the socket full gives up once the
+// instance took no byte for stall (a StalledWriteError; how much was written is returned).
+func (c *upstreamConn) write(b []byte, stall time.Duration) (int, error) {
+	if err := boundWrite(c.sock, c.aw, c.conn, &c.wdeadline, stall); err != nil {
+		return 0, err
+	}
+	n, err := writeSocket(c.aw, c.conn, b)
+	if err != nil && isTimeout(err) {
+		err = &StalledWriteError{Peer: "instance", After: stall, Err: err}
+	}
+	return n, err
+}
 
 // close closes the connection (its owner, or the pool for an idle one).
 func (c *upstreamConn) close() {

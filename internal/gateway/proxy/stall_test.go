@@ -1,0 +1,205 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A peer that stops taking bytes must not hold the front end's goroutine and two connections:
+// every write that waits for room gives up once the peer took no byte for its bound (the
+// instance's: ResponseHeaderTimeout; the client's: IdleTimeout), and both connections close.
+// The bounds are set short here; each exchange would otherwise hang (the reads of the test's
+// client give up after 10 seconds).
+
+const stallBound = 300 * time.Millisecond
+
+// stallInstance accepts one connection at a time: it reads a request head, calls afterHead,
+// then reads nothing more until the test lets it (drain), and then reports how the connection
+// ended (on closed): "closed" when the gateway closed it, a timeout when it did not.
+func stallInstance(t *testing.T, afterHead func(net.Conn)) (addr string, drain chan<- struct{}, closed <-chan string) {
+	t.Helper()
+	drainC, closedC := make(chan struct{}), make(chan string, 4)
+	addr = rawInstance(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			closedC <- "no request head: " + err.Error()
+			return
+		}
+		afterHead(c)
+		<-drainC
+		if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			closedC <- err.Error()
+			return
+		}
+		_, err := io.Copy(io.Discard, br)
+		switch {
+		case err == nil || errors.Is(err, net.ErrClosed):
+			closedC <- "closed"
+		case isTimeout(err):
+			closedC <- "still open 10s after the exchange ended"
+		default:
+			closedC <- "closed" // reset: closed with bytes unread
+		}
+	})
+	return addr, drainC, closedC
+}
+
+// connectionEnds: the gateway ends c's connection within 10 seconds, sending nothing more
+// (closed, or reset because it left part of the body unread).
+func connectionEnds(c *client) {
+	c.t.Helper()
+	c.readsWithin10s()
+	if b, err := c.br.ReadByte(); err == nil || isTimeout(err) {
+		c.t.Errorf("want the gateway to end the connection, got byte %q, error %v", b, err)
+	}
+}
+
+// frontGoroutines counts the goroutines that serve a front-end connection.
+func frontGoroutines() int {
+	var b bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1) // a bytes.Buffer takes every write
+	return strings.Count(b.String(), "(*clientConn).serve")
+}
+
+// postLarge sends a POST with a body of size bytes on its own goroutine (the gateway may stop
+// reading it); the returned channel gets the write's error.
+func postLarge(c *client, size int) <-chan error {
+	done := make(chan error, 1)
+	head := "POST /upload HTTP/1.1\r\nHost: shop.example\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n"
+	go func() {
+		_, err := c.conn.Write(append([]byte(head), bytes.Repeat([]byte("b"), size)...))
+		done <- err
+	}()
+	return done
+}
+
+// released waits until the front end dropped every connection and goroutine of the exchange,
+// and the instance saw its connection closed (not pooled).
+func released(t *testing.T, s *Server, p *Proxy, addr string, drain chan<- struct{}, closed <-chan string) {
+	t.Helper()
+	close(drain)
+	select {
+	case how := <-closed:
+		if how != "closed" {
+			t.Errorf("the instance's connection: %s, want it closed by the gateway", how)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("the instance's connection did not end")
+	}
+	waitFor(t, "the front end to drop the client's connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 0
+	})
+	waitFor(t, "the front end's goroutines to end", func() bool { return frontGoroutines() == 0 })
+	pool := p.up.pool(addr)
+	pool.mu.Lock()
+	idle := len(pool.idle)
+	pool.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d connections to the instance pooled, want none", idle)
+	}
+}
+
+// TestInstanceThatStopsReadingBodyTimesOut: an instance that reads the head and then nothing of
+// an 8 MB body: the gateway's writes to it wait until the instance took no byte for
+// ResponseHeaderTimeout, the client gets a 504 (no byte of an answer had gone to it), and both
+// connections close.
+func TestInstanceThatStopsReadingBodyTimesOut(t *testing.T) {
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, drain, closed := stallInstance(t, func(net.Conn) {})
+			s, p, gw := startServerIO(t, m.mode, Options{ResponseHeaderTimeout: stallBound}, ServerOptions{}, addr)
+			c := dial(t, gw)
+			sent := postLarge(c, 8<<20)
+			resp, body := c.answer()
+			if resp.StatusCode != http.StatusGatewayTimeout || !resp.Close {
+				t.Errorf("got %s (close %v) %q, want 504 and the connection closed", resp.Status, resp.Close, body)
+			}
+			connectionEnds(c)
+			c.conn.Close()
+			<-sent
+			released(t, s, p, addr, drain, closed)
+		})
+	}
+}
+
+// TestEarlyAnswerFromInstanceThatStopsReading: an instance that answers 413 after the head and
+// reads nothing more: the writes of the body to it stop, the client gets the 413, and neither
+// connection is used again.
+func TestEarlyAnswerFromInstanceThatStopsReading(t *testing.T) {
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, drain, closed := stallInstance(t, func(c net.Conn) {
+				_, _ = io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n") // the test's client sees what arrives
+			})
+			// A bound longer than the test's reads: the answer must not wait for it.
+			s, p, gw := startServerIO(t, m.mode, Options{ResponseHeaderTimeout: time.Minute}, ServerOptions{}, addr)
+			c := dial(t, gw)
+			sent := postLarge(c, 8<<20)
+			resp, body := c.answer()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || body != "too big\n" || !resp.Close {
+				t.Errorf("got %s (close %v) %q, want the instance's 413 and the connection closed", resp.Status, resp.Close, body)
+			}
+			connectionEnds(c)
+			c.conn.Close()
+			<-sent
+			released(t, s, p, addr, drain, closed)
+		})
+	}
+}
+
+// TestClientThatStopsReadingAnswerTimesOut: a client that asks for a 32 MB answer and reads
+// none of it: the gateway's writes to it wait until it took no byte for IdleTimeout, then its
+// connection closes (part of the answer went out: no error answer), and so does the instance's.
+func TestClientThatStopsReadingAnswerTimesOut(t *testing.T) {
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			const size = 32 << 20
+			wrote := make(chan error, 1)
+			closed := make(chan string, 1)
+			addr := rawInstance(t, func(c net.Conn) {
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				if err := c.SetWriteDeadline(time.Now().Add(15 * time.Second)); err != nil {
+					wrote <- err
+					return
+				}
+				_, err := c.Write(append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n"), make([]byte, size)...))
+				wrote <- err
+				if isTimeout(err) {
+					closed <- "still open 15s after the request"
+				} else {
+					closed <- "closed"
+				}
+			})
+			s, p, gw := startServerIO(t, m.mode, Options{}, ServerOptions{IdleTimeout: stallBound}, addr)
+			c := dial(t, gw)
+			c.send("GET /large HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+			if err := <-wrote; err == nil {
+				t.Fatal("the instance wrote the whole answer, want its connection closed by the gateway")
+			}
+			// What reached the client is a head and part of the body, then the connection's end.
+			c.readsWithin10s()
+			resp, err := http.ReadResponse(c.br, nil)
+			if err != nil {
+				t.Fatalf("reading the answer's head: %v", err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err == nil || n >= size {
+				t.Errorf("the client read %d bytes (%v), want part of the answer, then the connection's end", n, err)
+			}
+			released(t, s, p, addr, make(chan struct{}), closed)
+		})
+	}
+}
