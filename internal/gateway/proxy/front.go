@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
@@ -138,6 +139,21 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	return werr == nil && rerr == nil && !ch.CloseAfter
 }
 
+// relayBufSize is the buffer a large answer passes through (relayBody): four times an instance
+// connection's, a quarter of the read and write system calls of a 16 KiB buffer
+// (docs/benchmarks.md, issue 18 item 4); held only while such an answer passes.
+const relayBufSize = 64 << 10
+
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBufSize); return &b }}
+
+func getRelayBuf() *[]byte {
+	if p, ok := relayBufs.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, relayBufSize)
+	return &b
+}
+
 // relayBody passes the answer's body on: first what the buffer holds, in the same write as the
 // head, then every read as soon as it arrives (a stream's parts reach the client as they come).
 // The last part is left in out, unwritten, for the caller to write once it has given the
@@ -146,6 +162,15 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 	rs := &c.x.rs
 	left := rs.Length
 	var chunks httpframe.ChunkScanner
+	var big *[]byte // the large buffer, once taken; small is the connection's own then
+	var small []byte
+	defer func() {
+		if big != nil && u.r == u.w { // else the connection is not reused (release): it keeps big
+			u.buf, u.r, u.w = small, 0, 0
+			relayBufs.Put(big)
+		}
+	}()
+	filled := false // the last read filled the buffer
 	for {
 		avail := u.buf[u.r:u.w]
 		take, done := len(avail), false
@@ -167,8 +192,17 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 			out = append(out, "\r\n"...)
 			out = append(out, avail[:take]...)
 			out = append(out, "\r\n"...)
-		case (len(out) > 0 || done) && take > 0:
+		case (len(out) > 0 || done) && take > 0 && len(out)+take <= cap(out):
 			out = append(out, avail[:take]...)
+		case len(out) > 0 && take > 0:
+			// More than out takes (a large buffer's last read): both go now, in two writes.
+			if _, werr = c.write(out); werr == nil {
+				_, werr = c.write(avail[:take])
+			}
+			out = out[:0]
+			if werr != nil {
+				return out, werr, nil
+			}
 		case take > 0:
 			if _, werr = c.write(avail[:take]); werr != nil {
 				return out, werr, nil
@@ -184,7 +218,14 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 			out = out[:0]
 		}
 		u.r, u.w = 0, 0
-		_, err := u.readSliced(c, time.Time{})
+		if big == nil && (left > int64(len(u.buf)) || filled) {
+			// A large answer passes through a larger buffer, taken for this answer only: an
+			// idle connection keeps its small one.
+			big, small = getRelayBuf(), u.buf
+			u.buf = *big
+		}
+		n, err := u.readSliced(c, time.Time{})
+		filled = n == len(u.buf)
 		if err == io.EOF && rs.UntilClose {
 			if rechunk {
 				_, werr = c.write(append(out, "0\r\n\r\n"...))

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -200,6 +202,67 @@ func TestClientThatStopsReadingAnswerTimesOut(t *testing.T) {
 				t.Errorf("the client read %d bytes (%v), want part of the answer, then the connection's end", n, err)
 			}
 			released(t, s, p, addr, make(chan struct{}), closed)
+		})
+	}
+}
+
+// TestLargeAnswersPassWhole: answers larger than the relay buffer (relayBufSize), framed by
+// Content-Length, chunked, or ended by the instance's close, reach the client byte for byte, and
+// an instance connection that carried one is reused (it got its own buffer back).
+func TestLargeAnswersPassWhole(t *testing.T) {
+	payload := make([]byte, 3*relayBufSize+12345)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>11)
+	}
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			var conns atomic.Int32
+			addr := rawInstance(t, func(c net.Conn) {
+				conns.Add(1)
+				serveRequests(c, func(_ *bufio.Reader, req *http.Request, _ []byte) bool {
+					var b bytes.Buffer
+					switch req.URL.Path {
+					case "/length":
+						fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(payload), payload)
+					case "/chunked":
+						b.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+						for rest := payload; len(rest) > 0; {
+							n := min(len(rest), 100000)
+							fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
+							rest = rest[n:]
+						}
+						b.WriteString("0\r\n\r\n")
+					default:
+						fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n%s", payload)
+					}
+					_, _ = c.Write(b.Bytes()) // the test's client sees what arrives
+					return req.URL.Path != "/close"
+				})
+			})
+			_, p, gw := startServerIO(t, m.mode, Options{}, ServerOptions{}, addr)
+			c := dial(t, gw)
+			for _, path := range []string{"/length", "/chunked", "/length", "/close"} {
+				if path == "/close" { // the connection back in the pool has its own buffer again
+					pool := p.up.pool(addr)
+					pool.mu.Lock()
+					var sizes []int
+					for _, u := range pool.idle {
+						sizes = append(sizes, len(u.buf))
+					}
+					pool.mu.Unlock()
+					if len(sizes) != 1 || sizes[0] != upstreamBufSize {
+						t.Fatalf("pooled instance connections' buffers: %v bytes, want one of %d", sizes, upstreamBufSize)
+					}
+				}
+				c.send("GET " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+				resp, body := c.answer()
+				if resp.StatusCode != http.StatusOK || body != string(payload) {
+					t.Fatalf("GET %s: %s, %d bytes, want the instance's %d bytes unchanged", path, resp.Status, len(body), len(payload))
+				}
+				if path != "/close" && conns.Load() != 1 {
+					t.Fatalf("after GET %s: %d instance connections, want the first one reused", path, conns.Load())
+				}
+			}
 		})
 	}
 }
