@@ -630,16 +630,16 @@ func (c *clientConn) closeIfIdle() {
 // write writes b to the client; a write that finds the socket full gives up once the client
 // took no byte for the idle timeout (a StalledWriteError), as a client that stops sending its
 // body does (streamBody).
-func (c *clientConn) write(b []byte) (int, error) {
+func (c *clientConn) write(b []byte) error {
 	stall := c.s.opts.IdleTimeout
 	if err := boundWrite(c.sock, c.aw, c.conn, &c.wdeadline, stall); err != nil {
-		return 0, err
+		return err
 	}
-	n, err := writeSocket(c.aw, c.conn, b)
+	_, err := writeSocket(c.aw, c.conn, b)
 	if err != nil && isTimeout(err) {
 		err = &StalledWriteError{Peer: "client", After: stall, Err: err}
 	}
-	return n, err
+	return err
 }
 
 // boundWrite makes the next write on a socket stop waiting for room once the peer took no byte

@@ -128,7 +128,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	// wait for the rest: its connection is not used again.
 	p.up.release(u, werr == nil && rerr == nil && rs.Reusable && !c.x.body.early)
 	if werr == nil && rerr == nil && len(out) > 0 {
-		_, werr = c.write(out)
+		werr = c.write(out)
 	}
 	putFrontBuf(outp, out)
 	if werr == nil && !c.x.body.bodyAccountedFor() {
@@ -196,15 +196,15 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 			out = append(out, avail[:take]...)
 		case len(out) > 0 && take > 0:
 			// More than out takes (a large buffer's last read): both go now, in two writes.
-			if _, werr = c.write(out); werr == nil {
-				_, werr = c.write(avail[:take])
+			if werr = c.write(out); werr == nil {
+				werr = c.write(avail[:take])
 			}
 			out = out[:0]
 			if werr != nil {
 				return out, werr, nil
 			}
 		case take > 0:
-			if _, werr = c.write(avail[:take]); werr != nil {
+			if werr = c.write(avail[:take]); werr != nil {
 				return out, werr, nil
 			}
 		}
@@ -212,7 +212,7 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 			return out, nil, nil
 		}
 		if len(out) > 0 {
-			if _, werr = c.write(out); werr != nil {
+			if werr = c.write(out); werr != nil {
 				return out, werr, nil
 			}
 			out = out[:0]
@@ -228,7 +228,7 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 		filled = n == len(u.buf)
 		if err == io.EOF && rs.UntilClose {
 			if rechunk {
-				_, werr = c.write(append(out, "0\r\n\r\n"...))
+				werr = c.write(append(out, "0\r\n\r\n"...))
 			}
 			return out, werr, nil
 		}
@@ -298,7 +298,7 @@ func (p *Proxy) roundTripFrontBody(c *clientConn, u *upstreamConn, reused bool) 
 	b.sent, b.early = false, false
 	if x.rq.Expect100 && !b.continued {
 		b.continued = true
-		if _, err := c.write(continueHead); err != nil {
+		if err := c.write(continueHead); err != nil {
 			return 0, errClientGone
 		}
 	}
@@ -550,7 +550,7 @@ func (p *Proxy) readAnswerHead(u *upstreamConn, reused bool, w waitingClient, rs
 // interim writes an informational answer to the front end's client.
 func (c *clientConn) interim(rs *httpframe.Response) error {
 	hints := getFrontBuf()
-	_, err := c.write(rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
+	err := c.write(rs.AppendClientHead((*hints)[:0], httpframe.ClientHead{Informational: true}))
 	frontBufs.Put(hints)
 	if err != nil {
 		return errClientGone
@@ -646,7 +646,7 @@ func (c *clientConn) writeError(status int, msg string) bool {
 	if c.x.rq.Method != http.MethodHead {
 		b = append(b, body...)
 	}
-	_, err := c.write(b)
+	err := c.write(b)
 	if err == nil && !c.x.body.bodyAccountedFor() {
 		c.lingerClose()
 	}
