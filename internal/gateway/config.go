@@ -85,7 +85,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
 	fs.BoolVar(&c.NetHTTPOnly, "net-http-only", false, "serve every request through net/http and httputil.ReverseProxy, not the gateway's own HTTP/1.1 front end (slower; a fallback)")
 	fs.DurationVar(&c.Proxy.DialTimeout, "dial-timeout", 2*time.Second, "timeout to connect to an instance")
-	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers")
+	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers, and for an instance that takes no byte of a request being sent to it")
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
 	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
 	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance")

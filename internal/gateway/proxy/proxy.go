@@ -35,7 +35,9 @@ type Options struct {
 	// DialTimeout bounds connecting to an instance (default 2s).
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds waiting for an instance's response headers after sending the
-	// request (default 60s; streamed bodies are not limited).
+	// request, and waiting for an instance to take bytes of a request (a write to it that makes no
+	// progress for this long fails: StalledWriteError) (default 60s; streamed bodies that move
+	// are not limited).
 	ResponseHeaderTimeout time.Duration
 	// IdleConnTimeout closes keep-alive connections to instances idle this long (default 90s).
 	IdleConnTimeout time.Duration

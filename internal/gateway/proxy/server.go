@@ -44,8 +44,9 @@ type Server struct {
 type ServerOptions struct {
 	// ReadHeaderTimeout bounds reading a request head once it has begun (default 30s).
 	ReadHeaderTimeout time.Duration
-	// IdleTimeout closes a keep-alive connection that sends no request for this long
-	// (default 120s).
+	// IdleTimeout closes a keep-alive connection that sends no request for this long, and on
+	// the front end one whose client stops sending its request body or stops taking its answer
+	// for this long (default 120s).
 	IdleTimeout time.Duration
 	// ErrorLog receives net/http's connection errors.
 	ErrorLog *log.Logger
@@ -53,8 +54,9 @@ type ServerOptions struct {
 	NetHTTPOnly bool
 }
 
-// NewServer returns the listener of front f. No write timeout: streamed answers and websockets
-// may last.
+// NewServer returns the listener of front f. No write timeout on a whole answer (streamed answers
+// and websockets may last); on the front end a client that takes no byte of an answer for
+// IdleTimeout is dropped (StalledWriteError).
 func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	if opts.ReadHeaderTimeout <= 0 {
 		opts.ReadHeaderTimeout = 30 * time.Second
