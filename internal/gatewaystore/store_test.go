@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +182,276 @@ func TestWaitAckedNamesTheReplicaThatRejectedOrLags(t *testing.T) {
 	var rej *gatewaystore.RejectedError
 	if !errors.As(err, &rej) || rej.Replica != "r1" || rej.Gateway != "sava/9050" || rej.Serving != rev {
 		t.Fatalf("want r1's rejection of sava/9050, got %v", err)
+	}
+}
+
+// hookedWatcher is the client's Watcher with a hook before each Watch opens (n: 1 for the
+// first) and, when taken is set, each response the caller took from a watch sent to taken.
+type hookedWatcher struct {
+	clientv3.Watcher
+	mu     sync.Mutex
+	calls  int
+	before func(n int)
+	taken  chan clientv3.WatchResponse
+}
+
+func (h *hookedWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	h.mu.Lock()
+	h.calls++
+	n := h.calls
+	h.mu.Unlock()
+	if h.before != nil {
+		h.before(n)
+	}
+	in := h.Watcher.Watch(ctx, key, opts...)
+	if h.taken == nil {
+		return in
+	}
+	out := make(chan clientv3.WatchResponse)
+	go func() {
+		defer close(out)
+		for r := range in {
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+			h.taken <- r
+		}
+	}()
+	return out
+}
+
+func (h *hookedWatcher) watches() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls
+}
+
+// hookedStore is a Store on a client of its own (on the same etcd as st) whose watches go
+// through h.
+func hookedStore(t *testing.T, st gatewaystore.Store, h *hookedWatcher) gatewaystore.Store {
+	c, err := clientv3.New(clientv3.Config{Endpoints: st.Client.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h.Watcher = c.Watcher
+	c.Watcher = h
+	return gatewaystore.Store{Client: c, Layout: st.Layout}
+}
+
+// waitAsync runs WaitAcked in a goroutine.
+func waitAsync(ctx context.Context, st gatewaystore.Store, rev int64, want []string) <-chan waitResult {
+	done := make(chan waitResult, 1)
+	go func() {
+		conv, err := st.WaitAcked(ctx, rev, want)
+		done <- waitResult{conv, err}
+	}()
+	return done
+}
+
+type waitResult struct {
+	conv gatewaystore.Convergence
+	err  error
+}
+
+// takenEvent waits for the next response the wait took from its watch.
+func takenEvent(t *testing.T, h *hookedWatcher) clientv3.WatchResponse {
+	t.Helper()
+	select {
+	case r := <-h.taken:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("the wait took no watch response within 20s")
+		return clientv3.WatchResponse{}
+	}
+}
+
+// TestWaitAckedKeepsOneWatch: acknowledgements that arrive after the wait began reach it
+// through the one watch it opened; it does not open another per event.
+func TestWaitAckedKeepsOneWatch(t *testing.T) {
+	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
+	rev, err := base.Write(context.Background(), []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
+	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1})
+	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
+	h.before = func(n int) {
+		if n == 1 { // the wait has read r2 behind: r2 moves, still behind, then r3 appears behind
+			putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1, Reads: 2})
+			putAck(t, base, gatewaystore.Ack{Replica: "r3", Revision: rev - 1, Serving: rev - 1})
+		}
+	}
+	st := hookedStore(t, base, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := waitAsync(ctx, st, rev, nil)
+	for seen := 0; seen < 2; {
+		seen += len(takenEvent(t, h).Events)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the wait ended with r2 and r3 behind: %v (%+v)", r.err, r.conv)
+	default:
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev, Serving: rev})
+	putAck(t, base, gatewaystore.Ack{Replica: "r3", Revision: rev, Serving: rev})
+	r := <-done
+	if r.err != nil || len(r.conv.Acks) != 3 || r.conv.Acks["r3"].Revision != rev {
+		t.Fatalf("want r1, r2 and r3 at revision %d, got %v (%+v)", rev, r.err, r.conv)
+	}
+	if n := h.watches(); n != 1 {
+		t.Errorf("the wait opened %d watches, want 1 for the whole wait", n)
+	}
+}
+
+// TestWaitAckedDropsAReplicaWhoseKeyLeaves: a replica whose key is deleted during the wait (its
+// lease ended) is no longer waited for, unless it is wanted: then the wait names it without an
+// acknowledgement.
+func TestWaitAckedDropsAReplicaWhoseKeyLeaves(t *testing.T) {
+	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
+	ctx := context.Background()
+	rev, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
+	leased := func(id string) clientv3.LeaseID {
+		lease, err := base.Client.Grant(ctx, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(gatewaystore.Ack{Replica: id, Revision: rev - 1, Serving: rev - 1})
+		if _, err := base.Client.Put(ctx, base.Layout.Replica(id), string(data), clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+		return lease.ID
+	}
+
+	// r2 is live and behind; its lease ends during the wait: the wait ends with r1 alone.
+	lease := leased("r2")
+	h := &hookedWatcher{before: func(n int) {
+		if n == 1 {
+			if _, err := base.Client.Revoke(ctx, lease); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conv, err := hookedStore(t, base, h).WaitAcked(wctx, rev, nil)
+	if _, still := conv.Acks["r2"]; err != nil || len(conv.Acks) != 1 || still {
+		t.Fatalf("want r1 alone once r2's key left, got %v (%+v)", err, conv)
+	}
+
+	// Wanted, r2's key leaving makes it "no acknowledgement" (0), not its last revision.
+	lease = leased("r2")
+	h = &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16), before: func(n int) {
+		if n == 1 {
+			if _, err := base.Client.Revoke(ctx, lease); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	wctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	done := waitAsync(wctx, hookedStore(t, base, h), rev, []string{"r2"})
+	for {
+		if ev := takenEvent(t, h).Events; len(ev) == 1 && ev[0].Type == clientv3.EventTypeDelete {
+			break
+		}
+	}
+	cancel()
+	r := <-done
+	var lag *gatewaystore.LaggingError
+	if !errors.As(r.err, &lag) || len(lag.Replicas) != 1 || lag.Replicas["r2"] != 0 || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("want r2 named without an acknowledgement, got %v", r.err)
+	}
+	if !strings.Contains(r.err.Error(), "r2 (no acknowledgement") {
+		t.Errorf("the message does not say r2 has no acknowledgement: %v", r.err)
+	}
+}
+
+// TestWaitAckedReadsAgainAfterCompaction: etcd compacts past the revision the wait's watch
+// starts at before the watch opens; the watch is refused, and the wait reads the
+// acknowledgements again (where r2 has caught up in the compacted history) and converges.
+func TestWaitAckedReadsAgainAfterCompaction(t *testing.T) {
+	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
+	ctx := context.Background()
+	rev, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
+	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1})
+	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
+	h.before = func(n int) {
+		if n != 1 {
+			return
+		}
+		// After the wait's read: r2 acknowledges, something else is written, and the history
+		// up to now is compacted, above the watch's start (the read's revision + 1).
+		putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev, Serving: rev})
+		resp, err := base.Client.Put(ctx, "/vamp/unrelated", "x")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := base.Client.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+			t.Error(err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	r := <-waitAsync(wctx, hookedStore(t, base, h), rev, nil)
+	if r.err != nil || len(r.conv.Acks) != 2 || r.conv.Acks["r2"].Revision != rev {
+		t.Fatalf("want r1 and r2 at revision %d after the compaction, got %v (%+v)", rev, r.err, r.conv)
+	}
+	if n := h.watches(); n != 2 {
+		t.Errorf("the wait opened %d watches, want 2 (the compacted one, then one from a new read)", n)
+	}
+	if first := takenEvent(t, h); first.CompactRevision == 0 {
+		t.Errorf("the first watch response is %+v, want etcd's compaction notice", first)
+	}
+}
+
+// TestWaitAckedNamesTheReplicasBehindWhenCtxEnds: when ctx ends, the error names every replica
+// behind at the revision the watch last brought.
+func TestWaitAckedNamesTheReplicasBehindWhenCtxEnds(t *testing.T) {
+	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
+	ctx := context.Background()
+	first, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 50, 50), Expect: first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
+	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: first - 1, Serving: first - 1})
+	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
+	h.before = func(n int) {
+		if n == 1 { // r2 gets to the first change, not the second
+			putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: first, Serving: first})
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := waitAsync(wctx, hookedStore(t, base, h), rev, []string{"r1", "r3"})
+	takenEvent(t, h)
+	cancel()
+	r := <-done
+	var lag *gatewaystore.LaggingError
+	if !errors.As(r.err, &lag) || !errors.Is(r.err, context.Canceled) || lag.Revision != rev ||
+		fmt.Sprint(lag.Replicas) != fmt.Sprint(map[string]int64{"r2": first, "r3": 0}) {
+		t.Fatalf("want r2 (at %d) and r3 (no key) behind revision %d, got %v", first, rev, r.err)
+	}
+	want := fmt.Sprintf("replicas did not apply revision %d in time: r2 (at revision %d), r3 (no acknowledgement: not running?)", rev, first)
+	if r.err.Error() != want {
+		t.Errorf("message %q, want %q", r.err.Error(), want)
 	}
 }
