@@ -18,6 +18,7 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewaystore"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
 func freePort(t *testing.T) int {
@@ -453,5 +454,96 @@ func TestWaitAckedNamesTheReplicasBehindWhenCtxEnds(t *testing.T) {
 	want := fmt.Sprintf("replicas did not apply revision %d in time: r2 (at revision %d), r3 (no acknowledgement: not running?)", rev, first)
 	if r.err.Error() != want {
 		t.Errorf("message %q, want %q", r.err.Error(), want)
+	}
+}
+
+// TestFollowRolloutSeesOnlyTheRecordOfTheDocumentsRollout: a record of another roll-out (its
+// key) or of an earlier gateway key (deleted and created again) is not the document's; the
+// leader's records of the document's roll-out arrive through the watch until one ends it.
+func TestFollowRolloutSeesOnlyTheRecordOfTheDocumentsRollout(t *testing.T) {
+	st := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const name = "sava/9050"
+	doc := gw(9050, 100, 0)
+	doc.Rollout = &gatewayapi.RolloutPolicy{Canary: "b", Steps: []int{50, 100}, Interval: "1m",
+		Checks: gatewayapi.RolloutChecks{Max5xxRate: 0.01, MinRequests: 5}}
+	created, err := st.Write(ctx, []gatewaystore.Change{{Name: name, Gateway: doc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := gatewaystore.RolloutKey(name, *doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := rollout.Policy{Gateway: name, Canary: "b", Stable: []string{"a"}, Steps: []int{50, 100}, Interval: time.Minute,
+		Checks: rollout.Checks{Max5xxRate: 0.01, MinRequests: 5}}
+	put := func(rec gatewaystore.RolloutRecord) {
+		t.Helper()
+		data, _ := json.Marshal(rec)
+		if _, err := st.Client.Put(ctx, st.Layout.Rollout(name), string(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(phase rollout.Phase, step, canary int, reason string) rollout.State {
+		return rollout.State{Policy: policy, Phase: phase, Step: step, Weights: map[string]int{"a": 100 - canary, "b": canary}, Reason: reason}
+	}
+	put(gatewaystore.RolloutRecord{GatewayCreateRevision: created, Key: "0123456789abcdef", State: state(rollout.PhaseRolledBack, 1, 0, "an older roll-out")})
+
+	views := make(chan gatewaystore.RolloutView, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.FollowRollout(ctx, name, func(v gatewaystore.RolloutView) bool {
+			views <- v
+			return v.Record != nil && v.Record.State.Phase.Terminal()
+		})
+	}()
+	next := func(what string) gatewaystore.RolloutView {
+		t.Helper()
+		select {
+		case v := <-views: // sent before see returns: never lost to done
+			return v
+		case <-ctx.Done():
+			t.Fatalf("%s: no view within 20s", what)
+		}
+		return gatewaystore.RolloutView{}
+	}
+	if v := next("start"); v.Gateway == nil || v.Gateway.Rollout == nil || v.Record != nil {
+		t.Fatalf("start: want the document and no record of its roll-out (the stored one is another's), got %+v", v)
+	}
+	put(gatewaystore.RolloutRecord{GatewayCreateRevision: created - 1, Key: key, State: state(rollout.PhaseRolledBack, 1, 0, "an earlier gateway key")})
+	if v := next("a record of an earlier gateway key"); v.Record != nil {
+		t.Fatalf("a record of an earlier gateway key was taken for the document's: %+v", v.Record)
+	}
+	put(gatewaystore.RolloutRecord{GatewayCreateRevision: created, Key: key, Writer: "r2", State: state(rollout.PhaseProgressing, 1, 50, "step 1")})
+	v := next("step 1")
+	if v.Record == nil || v.Record.Writer != "r2" {
+		t.Fatalf("step 1: want r2's record, got %+v", v)
+	}
+	if s := v.Record.Status(); s.Phase != "progressing" || s.Step != 1 || s.Steps != 2 || s.Weight != 50 || s.Canary != "b" || s.Checksum != key {
+		t.Errorf("step 1: status %+v", s)
+	}
+	put(gatewaystore.RolloutRecord{GatewayCreateRevision: created, Key: key, Writer: "r2", State: state(rollout.PhaseRolledBack, 1, 0, "rolled back: 5xx rate 0.5")})
+	v = next("roll-back")
+	if v.Record == nil || v.Record.Status().Reason != "rolled back: 5xx rate 0.5" || v.Record.Status().Weights["a"] != 100 {
+		t.Fatalf("roll-back: got %+v", v.Record)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("FollowRollout after the terminal record: %v", err)
+	}
+
+	// The document deleted: a view without it. ctx ending ends the follow with ctx's error.
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := st.Write(ctx, []gatewaystore.Change{{Name: name, Expect: created}}); err != nil {
+		t.Fatal(err)
+	}
+	var sawGone bool
+	err = st.FollowRollout(short, name, func(v gatewaystore.RolloutView) bool {
+		sawGone = v.Gateway == nil
+		return false
+	})
+	if !sawGone || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after the delete: saw the gateway gone %v, ended with %v (want the deadline)", sawGone, err)
 	}
 }
