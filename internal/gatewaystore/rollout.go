@@ -101,16 +101,22 @@ type RolloutView struct {
 	Record *RolloutRecord
 	// Revision is the store revision the view is at.
 	Revision int64
+	// GatewayRevision and RecordRevision are the ModRevisions of the gateway key and of the
+	// roll-out state key (0: no key). The leader writes a decision that moves weights to both
+	// in one transaction: equal revisions, or a record written after (a decision that moved
+	// none), say that nobody but the roll-out changed the document since its last decision.
+	GatewayRevision, RecordRevision int64
 }
 
 // rolloutKeys is the state of the two keys a view is made of.
 type rolloutKeys struct {
-	gw, rec []byte // nil: no key
-	created int64  // the gateway key's CreateRevision
+	gw, rec       []byte // nil: no key
+	created       int64  // the gateway key's CreateRevision
+	gwRev, recRev int64  // their ModRevisions
 }
 
 func (s Store) view(name string, k rolloutKeys, rev int64) (RolloutView, error) {
-	v := RolloutView{Revision: rev}
+	v := RolloutView{Revision: rev, GatewayRevision: k.gwRev, RecordRevision: k.recRev}
 	if k.gw == nil {
 		return v, nil
 	}
@@ -148,10 +154,10 @@ func (s Store) FollowRollout(ctx context.Context, name string, see func(RolloutV
 		}
 		var k rolloutKeys
 		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			k.gw, k.created = kvs[0].Value, kvs[0].CreateRevision
+			k.gw, k.created, k.gwRev = kvs[0].Value, kvs[0].CreateRevision, kvs[0].ModRevision
 		}
 		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			k.rec = kvs[0].Value
+			k.rec, k.recRev = kvs[0].Value, kvs[0].ModRevision
 		}
 		rev := resp.Header.Revision
 		v, err := s.view(name, k, rev)
@@ -198,14 +204,14 @@ func (s Store) followFrom(ctx context.Context, name string, k rolloutKeys, rev i
 			put := ev.Type == clientv3.EventTypePut
 			switch string(ev.Kv.Key) {
 			case gwKey:
-				k.gw, k.created = nil, 0
+				k.gw, k.created, k.gwRev = nil, 0, 0
 				if put {
-					k.gw, k.created = ev.Kv.Value, ev.Kv.CreateRevision
+					k.gw, k.created, k.gwRev = ev.Kv.Value, ev.Kv.CreateRevision, ev.Kv.ModRevision
 				}
 			case recKey:
-				k.rec = nil
+				k.rec, k.recRev = nil, 0
 				if put {
-					k.rec = ev.Kv.Value
+					k.rec, k.recRev = ev.Kv.Value, ev.Kv.ModRevision
 				}
 			}
 		}

@@ -29,6 +29,14 @@ func waitForStoredPromotion(ctx context.Context, s *storeGateways, cr clusterRol
 		case v.Record == nil:
 			return false // not started yet: the leader's next tick starts it
 		}
+		if v.GatewayRevision <= v.RecordRevision {
+			// The document is the roll-out's (its weights are its last decision's): the
+			// roll-out owns the weights, so this is no other writer's change, and the next
+			// write of this resource compares this revision (private state), refreshed or not.
+			if revs := revisionsFrom(ctx); revs.get(cr.gateway) < v.GatewayRevision {
+				revs.set(cr.gateway, v.GatewayRevision)
+			}
+		}
 		st := v.Record.Status()
 		last = &st
 		return rolloutSettled(ctx, &outcome, cr, last)
