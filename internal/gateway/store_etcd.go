@@ -114,6 +114,10 @@ type etcdStore struct {
 	outcomes  []storeOutcome           // the last few, oldest first
 	changed   chan struct{}            // closed and replaced whenever processed moves
 	ack       gatewaystore.Ack         // the acknowledgement to write
+	// retry are the changes of the last rejected batch, as last seen: they go in again with
+	// the next batch (a later change of the same key replaces its entry), so that the replica
+	// serves the store as of one revision, never a later one without what it rejected.
+	retry []storeChange
 	ackDirty  chan struct{}            // a new ack is waiting (capacity 1)
 
 	// leader is set while this replica holds the election (it alone ticks roll-outs and SLA
@@ -387,9 +391,13 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 			records[name] = ro.rec
 		}
 	}
+	batch := changes
+	if !full { // a whole read holds every key as it is: nothing to retry besides
+		batch = withRetry(st.retry, changes)
+	}
 	st.mu.Unlock()
 
-	failed, err := s.applyStoreBatch(changes, applied, records)
+	failed, err := s.applyStoreBatch(batch, applied, records)
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -397,8 +405,12 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 		st.reads++
 	}
 	ack := gatewaystore.Ack{Replica: st.cfg.ReplicaID, Revision: rev, Reads: st.reads}
+	st.retry = nil
+	if err != nil {
+		st.retry = batch
+	}
 	if err == nil {
-		for _, c := range changes {
+		for _, c := range batch {
 			switch {
 			case c.rollout:
 			case c.raw == nil:
@@ -426,6 +438,29 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 	case st.ackDirty <- struct{}{}:
 	default:
 	}
+}
+
+// withRetry is changes preceded by the entries of retry (a rejected batch) whose key changes
+// does not change again.
+func withRetry(retry, changes []storeChange) []storeChange {
+	if len(retry) == 0 {
+		return changes
+	}
+	type key struct {
+		name    string
+		rollout bool
+	}
+	now := make(map[key]bool, len(changes))
+	for _, c := range changes {
+		now[key{c.name, c.rollout}] = true
+	}
+	out := make([]storeChange, 0, len(retry)+len(changes))
+	for _, c := range retry {
+		if !now[key{c.name, c.rollout}] {
+			out = append(out, c)
+		}
+	}
+	return append(out, changes...)
 }
 
 // applyStoreBatch applies changes whole: every document through the admin API's PUT path
