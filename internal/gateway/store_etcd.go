@@ -117,8 +117,8 @@ type etcdStore struct {
 	// retry are the changes of the last rejected batch, as last seen: they go in again with
 	// the next batch (a later change of the same key replaces its entry), so that the replica
 	// serves the store as of one revision, never a later one without what it rejected.
-	retry []storeChange
-	ackDirty  chan struct{}            // a new ack is waiting (capacity 1)
+	retry    []storeChange
+	ackDirty chan struct{} // a new ack is waiting (capacity 1)
 
 	// leader is set while this replica holds the election (it alone ticks roll-outs and SLA
 	// scaling); writes counts the roll-out decisions it wrote to the store.
