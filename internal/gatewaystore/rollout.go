@@ -133,11 +133,11 @@ func (s Store) view(name string, k rolloutKeys, rev int64) (RolloutView, error) 
 	if err := json.Unmarshal(k.rec, &rec); err != nil {
 		return v, fmt.Errorf("etcd: key %s holds no roll-out state: %w", s.Layout.Rollout(name), err)
 	}
-	key, err := RolloutKey(name, gw)
-	if err != nil || key != rec.Key || rec.GatewayCreateRevision != k.created {
-		return v, nil
+	// A record of another roll-out, of an earlier key of the gateway, or of a document whose
+	// roll-out no replica runs (no key) is not this document's.
+	if key, err := RolloutKey(name, gw); err == nil && key == rec.Key && rec.GatewayCreateRevision == k.created {
+		v.Record = &rec
 	}
-	v.Record = &rec
 	return v, nil
 }
 

@@ -115,11 +115,11 @@ func etcdRolloutFactories() map[string]func() (tfprotov6.ProviderServer, error) 
 	}
 }
 
-// TestAccEtcdRolloutWaitsForPromotion: with the gateways in etcd and three replicas, a roll-out
+// TestAccEtcdRolloutWaitsForPromotion: with the gateways in etcd and two replicas, a roll-out
 // with wait_for_promotion makes the apply return once the elected replica has promoted the
 // canary, and every replica then serves it alone.
 func TestAccEtcdRolloutWaitsForPromotion(t *testing.T) {
-	env := newStoreEnv(t, etcdtest.Embedded(t), "/acc-rollout-good", 3)
+	env := newStoreEnv(t, etcdtest.Embedded(t), "/acc-rollout-good", 2)
 	port := freePort(t)
 	bin := sava(t)
 	stable, canary := "cmd:"+bin+" --version 1.0.0", "cmd:"+bin+" --version 1.1.0"
