@@ -183,26 +183,32 @@ type Convergence struct {
 // gateway key (Write's result): replicas acknowledge only revisions that touched gateways, so a
 // revision of any other write (their own acknowledgements included) may never be reached.
 //
-// It reads the acknowledgements once and keeps one watch on them, from the revision after that
-// read, for the whole wait: each put of a replica key replaces that replica's acknowledgement,
-// each delete (its lease expired) drops it. Only a watch that etcd ends (compaction past its
-// start, a cancelled watch) makes it read them again and watch on from that read.
+// It keeps one watch on the acknowledgements for the whole wait, opened before it reads them
+// once: each put of a replica key after that read replaces that replica's acknowledgement,
+// each delete (its lease expired) drops it. Only a watch that etcd ends (compaction, a
+// cancelled watch) makes it watch and read again. (The watch starts at etcd's current
+// revision, so etcd streams it events as they commit; a watch from a past revision would be
+// served by etcd's catch-up loop, every 100 ms.)
 func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Convergence, error) {
 	start := time.Now()
 	var acks map[string]Ack
+	var read int64
 	var wch clientv3.WatchChan
 	stopWatch := func() {}
 	defer func() { stopWatch() }()
 	for {
 		if wch == nil {
-			got, read, err := s.Acks(ctx)
+			wctx, cancel := context.WithCancel(ctx)
+			stopWatch = cancel
+			wch = s.Client.Watch(wctx, s.Layout.Replicas(), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+			if err := awaitCreated(ctx, wch); err != nil {
+				return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
+			}
+			got, at, err := s.Acks(ctx)
 			if err != nil {
 				return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
 			}
-			acks = got
-			wctx, cancel := context.WithCancel(ctx)
-			stopWatch = cancel
-			wch = s.Client.Watch(wctx, s.Layout.Replicas(), clientv3.WithPrefix(), clientv3.WithRev(read+1))
+			acks, read = got, at
 		}
 		behind, rejected := judgeAcks(rev, want, acks)
 		if rejected != nil {
@@ -214,7 +220,7 @@ func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Converg
 		select {
 		case wresp, ok := <-wch:
 			if ok && !wresp.Canceled && wresp.Err() == nil {
-				if err := s.applyAckEvents(acks, wresp.Events); err != nil {
+				if err := s.applyAckEvents(acks, wresp.Events, read); err != nil {
 					return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
 				}
 				continue
@@ -223,12 +229,32 @@ func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Converg
 				// The watch ended with ctx: the replicas behind are the ones judged last.
 				return Convergence{Acks: acks, Took: time.Since(start)}, &LaggingError{Revision: rev, Replicas: behind, Cause: ctx.Err()}
 			}
-			// Compacted past the watch's start, or cancelled by etcd: what it missed is gone
-			// from the history, so read the acknowledgements again and watch on from there.
+			// Compacted, or cancelled by etcd: watch and read again.
 			stopWatch()
 			wch = nil
 		case <-ctx.Done():
 			return Convergence{Acks: acks, Took: time.Since(start)}, &LaggingError{Revision: rev, Replicas: behind, Cause: ctx.Err()}
+		}
+	}
+}
+
+// awaitCreated waits for a watch's creation notice (WithCreatedNotify).
+func awaitCreated(ctx context.Context, wch clientv3.WatchChan) error {
+	for {
+		select {
+		case wresp, ok := <-wch:
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !ok:
+				return errors.New("etcd: the watch of the acknowledgements closed before it started")
+			case wresp.Err() != nil:
+				return fmt.Errorf("etcd: watching the acknowledgements: %w", wresp.Err())
+			case wresp.Created:
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -261,12 +287,13 @@ func judgeAcks(rev int64, want []string, acks map[string]Ack) (map[string]int64,
 	return behind, nil
 }
 
-// applyAckEvents applies a watch's events on the replica keys to acks: a put is the replica's
-// acknowledgement now, a delete (its lease ended) takes the replica out.
-func (s Store) applyAckEvents(acks map[string]Ack, events []*clientv3.Event) error {
+// applyAckEvents applies a watch's events on the replica keys after revision read (acks is
+// the read at read) to acks: a put is the replica's acknowledgement now, a delete (its lease
+// ended) takes the replica out.
+func (s Store) applyAckEvents(acks map[string]Ack, events []*clientv3.Event, read int64) error {
 	for _, ev := range events {
 		id, ok := strings.CutPrefix(string(ev.Kv.Key), s.Layout.Replicas())
-		if !ok || id == "" {
+		if !ok || id == "" || ev.Kv.ModRevision <= read {
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete {

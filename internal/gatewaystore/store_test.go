@@ -21,7 +21,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func freePort(t *testing.T) int {
 }
 
 // startEtcd runs a real etcd in the test process on loopback ports and returns a client.
-func startEtcd(t *testing.T) *clientv3.Client {
+func startEtcd(t testing.TB) *clientv3.Client {
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.Name = "store-test"
@@ -186,14 +186,16 @@ func TestWaitAckedNamesTheReplicaThatRejectedOrLags(t *testing.T) {
 	}
 }
 
-// hookedWatcher is the client's Watcher with a hook before each Watch opens (n: 1 for the
-// first) and, when taken is set, each response the caller took from a watch sent to taken.
+// hookedWatcher is the client's Watcher that counts the watches opened and, when taken is
+// set, sends each response the caller took from a watch to taken; inject, when set, is sent
+// to the caller after a watch's creation notice, in place of what etcd sends next (n: 1 for
+// the first watch).
 type hookedWatcher struct {
 	clientv3.Watcher
 	mu     sync.Mutex
 	calls  int
-	before func(n int)
 	taken  chan clientv3.WatchResponse
+	inject func(n int) (clientv3.WatchResponse, bool)
 }
 
 func (h *hookedWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
@@ -201,23 +203,31 @@ func (h *hookedWatcher) Watch(ctx context.Context, key string, opts ...clientv3.
 	h.calls++
 	n := h.calls
 	h.mu.Unlock()
-	if h.before != nil {
-		h.before(n)
-	}
 	in := h.Watcher.Watch(ctx, key, opts...)
-	if h.taken == nil {
-		return in
-	}
 	out := make(chan clientv3.WatchResponse)
 	go func() {
 		defer close(out)
-		for r := range in {
+		send := func(r clientv3.WatchResponse) bool {
 			select {
 			case out <- r:
 			case <-ctx.Done():
+				return false
+			}
+			if h.taken != nil {
+				h.taken <- r
+			}
+			return true
+		}
+		for r := range in {
+			if !send(r) {
 				return
 			}
-			h.taken <- r
+			if r.Created && h.inject != nil {
+				if fake, ok := h.inject(n); ok {
+					send(fake)
+					return
+				}
+			}
 		}
 	}()
 	return out
@@ -229,16 +239,41 @@ func (h *hookedWatcher) watches() int {
 	return h.calls
 }
 
+// hookedKV is the client's KV with a hook after each Get (n: 1 for the first): WaitAcked's
+// read of the acknowledgements.
+type hookedKV struct {
+	clientv3.KV
+	mu       sync.Mutex
+	gets     int
+	afterGet func(n int)
+}
+
+func (h *hookedKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	resp, err := h.KV.Get(ctx, key, opts...)
+	h.mu.Lock()
+	h.gets++
+	n := h.gets
+	h.mu.Unlock()
+	if h.afterGet != nil {
+		h.afterGet(n)
+	}
+	return resp, err
+}
+
 // hookedStore is a Store on a client of its own (on the same etcd as st) whose watches go
-// through h.
-func hookedStore(t *testing.T, st gatewaystore.Store, h *hookedWatcher) gatewaystore.Store {
+// through w and whose reads through kv (nil: the client's own).
+func hookedStore(t *testing.T, st gatewaystore.Store, w *hookedWatcher, kv *hookedKV) gatewaystore.Store {
 	c, err := clientv3.New(clientv3.Config{Endpoints: st.Client.Endpoints(), DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	h.Watcher = c.Watcher
-	c.Watcher = h
+	w.Watcher = c.Watcher
+	c.Watcher = w
+	if kv != nil {
+		kv.KV = c.KV
+		c.KV = kv
+	}
 	return gatewaystore.Store{Client: c, Layout: st.Layout}
 }
 
@@ -257,19 +292,23 @@ type waitResult struct {
 	err  error
 }
 
-// takenEvent waits for the next response the wait took from its watch.
-func takenEvent(t *testing.T, h *hookedWatcher) clientv3.WatchResponse {
+// takenEvents waits for the next response with events that the wait took from its watch.
+func takenEvents(t *testing.T, h *hookedWatcher) []*clientv3.Event {
 	t.Helper()
-	select {
-	case r := <-h.taken:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatal("the wait took no watch response within 20s")
-		return clientv3.WatchResponse{}
+	for {
+		select {
+		case r := <-h.taken:
+			if len(r.Events) > 0 {
+				return r.Events
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the wait took no watch event within 20s")
+			return nil
+		}
 	}
 }
 
-// TestWaitAckedKeepsOneWatch: acknowledgements that arrive after the wait began reach it
+// TestWaitAckedKeepsOneWatch: acknowledgements that arrive after the wait read them reach it
 // through the one watch it opened; it does not open another per event.
 func TestWaitAckedKeepsOneWatch(t *testing.T) {
 	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
@@ -280,18 +319,18 @@ func TestWaitAckedKeepsOneWatch(t *testing.T) {
 	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
 	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1})
 	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
-	h.before = func(n int) {
+	kv := &hookedKV{afterGet: func(n int) {
 		if n == 1 { // the wait has read r2 behind: r2 moves, still behind, then r3 appears behind
 			putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1, Reads: 2})
 			putAck(t, base, gatewaystore.Ack{Replica: "r3", Revision: rev - 1, Serving: rev - 1})
 		}
-	}
-	st := hookedStore(t, base, h)
+	}}
+	st := hookedStore(t, base, h, kv)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	done := waitAsync(ctx, st, rev, nil)
 	for seen := 0; seen < 2; {
-		seen += len(takenEvent(t, h).Events)
+		seen += len(takenEvents(t, h))
 	}
 	select {
 	case r := <-done:
@@ -331,37 +370,32 @@ func TestWaitAckedDropsAReplicaWhoseKeyLeaves(t *testing.T) {
 		}
 		return lease.ID
 	}
+	revokeAfterRead := func(lease clientv3.LeaseID) *hookedKV {
+		return &hookedKV{afterGet: func(n int) {
+			if n == 1 {
+				if _, err := base.Client.Revoke(ctx, lease); err != nil {
+					t.Error(err)
+				}
+			}
+		}}
+	}
 
 	// r2 is live and behind; its lease ends during the wait: the wait ends with r1 alone.
-	lease := leased("r2")
-	h := &hookedWatcher{before: func(n int) {
-		if n == 1 {
-			if _, err := base.Client.Revoke(ctx, lease); err != nil {
-				t.Error(err)
-			}
-		}
-	}}
+	h := &hookedWatcher{}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	conv, err := hookedStore(t, base, h).WaitAcked(wctx, rev, nil)
+	conv, err := hookedStore(t, base, h, revokeAfterRead(leased("r2"))).WaitAcked(wctx, rev, nil)
 	if _, still := conv.Acks["r2"]; err != nil || len(conv.Acks) != 1 || still {
 		t.Fatalf("want r1 alone once r2's key left, got %v (%+v)", err, conv)
 	}
 
 	// Wanted, r2's key leaving makes it "no acknowledgement" (0), not its last revision.
-	lease = leased("r2")
-	h = &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16), before: func(n int) {
-		if n == 1 {
-			if _, err := base.Client.Revoke(ctx, lease); err != nil {
-				t.Error(err)
-			}
-		}
-	}}
+	h = &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
 	wctx, cancel = context.WithCancel(ctx)
 	defer cancel()
-	done := waitAsync(wctx, hookedStore(t, base, h), rev, []string{"r2"})
+	done := waitAsync(wctx, hookedStore(t, base, h, revokeAfterRead(leased("r2"))), rev, []string{"r2"})
 	for {
-		if ev := takenEvent(t, h).Events; len(ev) == 1 && ev[0].Type == clientv3.EventTypeDelete {
+		if ev := takenEvents(t, h); len(ev) == 1 && ev[0].Type == clientv3.EventTypeDelete {
 			break
 		}
 	}
@@ -376,10 +410,12 @@ func TestWaitAckedDropsAReplicaWhoseKeyLeaves(t *testing.T) {
 	}
 }
 
-// TestWaitAckedReadsAgainAfterCompaction: etcd compacts past the revision the wait's watch
-// starts at before the watch opens; the watch is refused, and the wait reads the
-// acknowledgements again (where r2 has caught up in the compacted history) and converges.
-func TestWaitAckedReadsAgainAfterCompaction(t *testing.T) {
+// TestWaitAckedConvergesAcrossCompaction: etcd compacts its history during the wait, above the
+// revision the wait read and its watch started at; r2's acknowledgement, committed before the
+// compaction, still ends the wait. And a watch that etcd ends with its compaction notice (as
+// it does a watch that fell behind the compacted revision) makes the wait watch and read
+// again, and converge.
+func TestWaitAckedConvergesAcrossCompaction(t *testing.T) {
 	base := gatewaystore.Store{Client: startEtcd(t), Layout: gatewaystore.Layout{Prefix: "/vamp"}}
 	ctx := context.Background()
 	rev, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 100, 0)}})
@@ -388,34 +424,75 @@ func TestWaitAckedReadsAgainAfterCompaction(t *testing.T) {
 	}
 	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
 	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev - 1, Serving: rev - 1})
-	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
-	h.before = func(n int) {
+	compactAfter := func(ack gatewaystore.Ack) func(int) {
+		return func(n int) {
+			if n != 1 {
+				return
+			}
+			putAck(t, base, ack)
+			resp, err := base.Client.Put(ctx, "/vamp/unrelated", "x")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := base.Client.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	h := &hookedWatcher{}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	r := <-waitAsync(wctx, hookedStore(t, base, h, &hookedKV{afterGet: compactAfter(gatewaystore.Ack{Replica: "r2", Revision: rev, Serving: rev})}), rev, nil)
+	if r.err != nil || len(r.conv.Acks) != 2 || r.conv.Acks["r2"].Revision != rev {
+		t.Fatalf("want r1 and r2 at revision %d across the compaction, got %v (%+v)", rev, r.err, r.conv)
+	}
+
+	// The next change; etcd ends the first watch with a compaction notice, after r3 (a new
+	// replica) acknowledged and the history was compacted: only a second read sees r3's ack.
+	next, err := base.Write(ctx, []gatewaystore.Change{{Name: "sava/9050", Gateway: gw(9050, 50, 50), Expect: rev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: next, Serving: next})
+	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: next, Serving: next})
+	putAck(t, base, gatewaystore.Ack{Replica: "r3", Revision: rev, Serving: rev})
+	compacted := make(chan int64, 1) // the compacted revision, once the wait's first read is done
+	kv := &hookedKV{afterGet: func(n int) {
 		if n != 1 {
 			return
 		}
-		// After the wait's read: r2 acknowledges, something else is written, and the history
-		// up to now is compacted, above the watch's start (the read's revision + 1).
-		putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: rev, Serving: rev})
-		resp, err := base.Client.Put(ctx, "/vamp/unrelated", "x")
+		data, _ := json.Marshal(gatewaystore.Ack{Replica: "r3", Revision: next, Serving: next})
+		resp, err := base.Client.Put(ctx, base.Layout.Replica("r3"), string(data))
 		if err != nil {
 			t.Error(err)
+			compacted <- 0
 			return
 		}
 		if _, err := base.Client.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
 			t.Error(err)
 		}
-	}
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		compacted <- resp.Header.Revision
+	}}
+	h = &hookedWatcher{inject: func(n int) (clientv3.WatchResponse, bool) {
+		if n != 1 {
+			return clientv3.WatchResponse{}, false
+		}
+		// What etcd sends a watch whose next revision was compacted: the compacted revision,
+		// then the watch is over. It comes once the wait has read and the history is compacted.
+		return clientv3.WatchResponse{CompactRevision: <-compacted, Canceled: true}, true
+	}}
+	wctx, cancel = context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	r := <-waitAsync(wctx, hookedStore(t, base, h), rev, nil)
-	if r.err != nil || len(r.conv.Acks) != 2 || r.conv.Acks["r2"].Revision != rev {
-		t.Fatalf("want r1 and r2 at revision %d after the compaction, got %v (%+v)", rev, r.err, r.conv)
+	r = <-waitAsync(wctx, hookedStore(t, base, h, kv), next, nil)
+	if r.err != nil || len(r.conv.Acks) != 3 || r.conv.Acks["r3"].Revision != next {
+		t.Fatalf("want r1, r2 and r3 at revision %d after the compaction notice, got %v (%+v)", next, r.err, r.conv)
 	}
-	if n := h.watches(); n != 2 {
-		t.Errorf("the wait opened %d watches, want 2 (the compacted one, then one from a new read)", n)
-	}
-	if first := takenEvent(t, h); first.CompactRevision == 0 {
-		t.Errorf("the first watch response is %+v, want etcd's compaction notice", first)
+	kv.mu.Lock()
+	gets := kv.gets
+	kv.mu.Unlock()
+	if n := h.watches(); n != 2 || gets != 2 {
+		t.Errorf("the wait opened %d watches and read %d times; want 2 and 2: the ended watch, then a new watch and read", n, gets)
 	}
 }
 
@@ -435,15 +512,15 @@ func TestWaitAckedNamesTheReplicasBehindWhenCtxEnds(t *testing.T) {
 	putAck(t, base, gatewaystore.Ack{Replica: "r1", Revision: rev, Serving: rev})
 	putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: first - 1, Serving: first - 1})
 	h := &hookedWatcher{taken: make(chan clientv3.WatchResponse, 16)}
-	h.before = func(n int) {
+	kv := &hookedKV{afterGet: func(n int) {
 		if n == 1 { // r2 gets to the first change, not the second
 			putAck(t, base, gatewaystore.Ack{Replica: "r2", Revision: first, Serving: first})
 		}
-	}
+	}}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := waitAsync(wctx, hookedStore(t, base, h), rev, []string{"r1", "r3"})
-	takenEvent(t, h)
+	done := waitAsync(wctx, hookedStore(t, base, h, kv), rev, []string{"r1", "r3"})
+	takenEvents(t, h)
 	cancel()
 	r := <-done
 	var lag *gatewaystore.LaggingError
