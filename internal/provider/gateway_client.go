@@ -102,6 +102,26 @@ type storeGateways struct {
 
 func (s *storeGateways) tracksRevisions() bool { return true }
 
+// etcdRequestTimeout bounds each request to etcd (a read, a transaction), as etcdctl's
+// --command-timeout does: the etcd client waits for a connection rather than failing while etcd
+// is down, so without a bound a refresh would wait forever and an apply until its timeouts.
+// Waiting for the replicas' acknowledgements is bounded by the operation's timeouts instead.
+const etcdRequestTimeout = 5 * time.Second
+
+// request is ctx bounded for one request to etcd.
+func (s *storeGateways) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, etcdRequestTimeout)
+}
+
+// etcdFailed is the error of a request made with request's context: an *etcdError naming the
+// endpoints, and the request's bound when that ended it.
+func (s *storeGateways) etcdFailed(parent, req context.Context, err error) error {
+	if errors.Is(req.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+		err = fmt.Errorf("no answer within %s (is etcd running and reachable?): %w", etcdRequestTimeout, err)
+	}
+	return &etcdError{Endpoints: s.endpoints, Err: err}
+}
+
 // etcdError is etcd that did not answer (or answered with an error) a read or a write.
 type etcdError struct {
 	Endpoints []string
@@ -127,9 +147,11 @@ func decodeStored(name string, raw []byte, modRev int64) (gatewayapi.Gateway, er
 }
 
 func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gateway, error) {
-	resp, err := s.store.Client.Get(ctx, s.store.Layout.Gateway(name))
+	rctx, cancel := s.request(ctx)
+	defer cancel()
+	resp, err := s.store.Client.Get(rctx, s.store.Layout.Gateway(name))
 	if err != nil {
-		return gatewayapi.Gateway{}, &etcdError{Endpoints: s.endpoints, Err: err}
+		return gatewayapi.Gateway{}, s.etcdFailed(ctx, rctx, err)
 	}
 	if len(resp.Kvs) == 0 {
 		return gatewayapi.Gateway{}, s.notFound(name)
@@ -144,9 +166,11 @@ func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gatewa
 }
 
 func (s *storeGateways) List(ctx context.Context) ([]gatewayapi.Gateway, error) {
-	entries, _, err := s.store.Read(ctx)
+	rctx, cancel := s.request(ctx)
+	defer cancel()
+	entries, _, err := s.store.Read(rctx)
 	if err != nil {
-		return nil, &etcdError{Endpoints: s.endpoints, Err: err}
+		return nil, s.etcdFailed(ctx, rctx, err)
 	}
 	revs := revisionsFrom(ctx)
 	out := make([]gatewayapi.Gateway, 0, len(entries))
@@ -195,9 +219,11 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	for i, c := range changes {
 		ops[i] = clientv3.OpGet(s.store.Layout.Gateway(c.Name))
 	}
-	cur, err := s.store.Client.Txn(ctx).Then(ops...).Commit()
+	rctx, cancel := s.request(ctx)
+	cur, err := s.store.Client.Txn(rctx).Then(ops...).Commit()
+	cancel()
 	if err != nil {
-		return &gatewayWriteError{Method: "WRITE", Name: changes[0].Name, Err: &etcdError{Endpoints: s.endpoints, Err: err}}
+		return &gatewayWriteError{Method: "WRITE", Name: changes[0].Name, Err: s.etcdFailed(ctx, rctx, err)}
 	}
 	before := make([]priorValue, len(changes))
 	var txn []gatewaystore.Change
@@ -217,7 +243,9 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	if len(txn) == 0 {
 		return nil
 	}
-	rev, err := s.store.Write(ctx, txn)
+	rctx, cancel = s.request(ctx)
+	rev, err := s.store.Write(rctx, txn)
+	cancel()
 	var conflict *gatewaystore.ConflictError
 	if errors.As(err, &conflict) {
 		names := make([]string, 0, len(conflict.Found))
@@ -229,7 +257,7 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 		return &gatewayWriteError{Method: "WRITE", Name: names[0], Err: &storeConflictError{Conflict: conflict, Read: read}}
 	}
 	if err != nil {
-		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: &etcdError{Endpoints: s.endpoints, Err: err}}
+		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: s.etcdFailed(ctx, rctx, err)}
 	}
 	for _, c := range txn {
 		if c.Gateway == nil {
@@ -249,6 +277,7 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	if err != nil {
 		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: &storeReplicaError{Err: err, Revision: rev}}
 	}
+	convergenceFrom(ctx).record(rev, conv)
 	ids := make([]string, 0, len(conv.Acks))
 	for id := range conv.Acks {
 		ids = append(ids, id)
