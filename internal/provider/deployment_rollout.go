@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/big"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
@@ -758,31 +756,10 @@ func planRolloutStatus(ctx context.Context, req resource.ModifyPlanRequest, resp
 	planned := plan.RolloutStatus
 	plan.RolloutStatus = state.RolloutStatus
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
-	if !sameValue(resp.Plan.Raw, req.State.Raw) {
+	if !equalAsPlanned(resp.Plan.Raw, req.State.Raw) {
 		plan.RolloutStatus = planned
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
 	}
-}
-
-// sameValue compares two values as Terraform shows them: numbers are equal when they are the
-// same float64 (a number read from state has another precision than one computed here).
-func sameValue(a, b tftypes.Value) bool {
-	diffs, err := a.Diff(b)
-	if err != nil {
-		return false
-	}
-	for _, d := range diffs {
-		var x, y big.Float
-		if d.Value1 == nil || d.Value2 == nil || d.Value1.As(&x) != nil || d.Value2.As(&y) != nil {
-			return false
-		}
-		fx, _ := x.Float64()
-		fy, _ := y.Float64()
-		if fx != fy {
-			return false
-		}
-	}
-	return true
 }
 
 // settleRollouts, after an apply, waits for the promotions asked for and records the roll-outs'
