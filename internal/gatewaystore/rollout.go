@@ -143,45 +143,50 @@ func (s Store) view(name string, k rolloutKeys, rev int64) (RolloutView, error) 
 
 // FollowRollout calls see with gateway name's RolloutView now and after every change of its
 // document or its roll-out state, until see returns true (FollowRollout returns nil), ctx
-// ends (ctx's error) or etcd fails. It reads both keys at one revision, then keeps one watch on
-// each from the next revision; it reads again only when etcd ends a watch (compaction, cancel).
+// ends (ctx's error) or etcd fails. It opens one watch on each key at etcd's current revision,
+// then reads both at one revision, and applies the events after that read; it watches and
+// reads again only when etcd ends a watch (compaction, cancel).
 func (s Store) FollowRollout(ctx context.Context, name string, see func(RolloutView) bool) error {
-	gwKey, recKey := s.Layout.Gateway(name), s.Layout.Rollout(name)
 	for {
-		resp, err := s.Client.Txn(ctx).Then(clientv3.OpGet(gwKey), clientv3.OpGet(recKey)).Commit()
-		if err != nil {
-			return fmt.Errorf("etcd: reading %s and %s: %w", gwKey, recKey, err)
-		}
-		var k rolloutKeys
-		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			k.gw, k.created, k.gwRev = kvs[0].Value, kvs[0].CreateRevision, kvs[0].ModRevision
-		}
-		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			k.rec, k.recRev = kvs[0].Value, kvs[0].ModRevision
-		}
-		rev := resp.Header.Revision
-		v, err := s.view(name, k, rev)
-		if err != nil {
-			return err
-		}
-		if see(v) {
-			return nil
-		}
-		restart, err := s.followFrom(ctx, name, k, rev, see)
+		restart, err := s.follow(ctx, name, see)
 		if err != nil || !restart {
 			return err
 		}
 	}
 }
 
-// followFrom watches the two keys of name from rev+1, k being their state at rev. restart
-// says that etcd ended a watch: read again.
-func (s Store) followFrom(ctx context.Context, name string, k rolloutKeys, rev int64, see func(RolloutView) bool) (restart bool, err error) {
+// follow is one watch of each key and one read; restart says that etcd ended a watch.
+func (s Store) follow(ctx context.Context, name string, see func(RolloutView) bool) (restart bool, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	gwKey, recKey := s.Layout.Gateway(name), s.Layout.Rollout(name)
-	gwCh := s.Client.Watch(wctx, gwKey, clientv3.WithRev(rev+1))
-	recCh := s.Client.Watch(wctx, recKey, clientv3.WithRev(rev+1))
+	gwCh := s.Client.Watch(wctx, gwKey, clientv3.WithCreatedNotify())
+	recCh := s.Client.Watch(wctx, recKey, clientv3.WithCreatedNotify())
+	if err := awaitCreated(ctx, gwCh, gwKey); err != nil {
+		return false, err
+	}
+	if err := awaitCreated(ctx, recCh, recKey); err != nil {
+		return false, err
+	}
+	resp, err := s.Client.Txn(ctx).Then(clientv3.OpGet(gwKey), clientv3.OpGet(recKey)).Commit()
+	if err != nil {
+		return false, fmt.Errorf("etcd: reading %s and %s: %w", gwKey, recKey, err)
+	}
+	var k rolloutKeys
+	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		k.gw, k.created, k.gwRev = kvs[0].Value, kvs[0].CreateRevision, kvs[0].ModRevision
+	}
+	if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		k.rec, k.recRev = kvs[0].Value, kvs[0].ModRevision
+	}
+	read := resp.Header.Revision
+	v, err := s.view(name, k, read)
+	if err != nil {
+		return false, err
+	}
+	if see(v) {
+		return false, nil
+	}
 	for {
 		var wresp clientv3.WatchResponse
 		var ok bool
@@ -197,10 +202,12 @@ func (s Store) followFrom(ctx context.Context, name string, k rolloutKeys, rev i
 			}
 			return true, nil
 		}
-		if len(wresp.Events) == 0 {
-			continue // progress notification
-		}
+		changed := false
 		for _, ev := range wresp.Events {
+			if ev.Kv.ModRevision <= read {
+				continue // in the read already
+			}
+			changed = true
 			put := ev.Type == clientv3.EventTypePut
 			switch string(ev.Kv.Key) {
 			case gwKey:
@@ -214,6 +221,9 @@ func (s Store) followFrom(ctx context.Context, name string, k rolloutKeys, rev i
 					k.rec, k.recRev = ev.Kv.Value, ev.Kv.ModRevision
 				}
 			}
+		}
+		if !changed {
+			continue // progress notification, or events the read had
 		}
 		v, err := s.view(name, k, wresp.Header.Revision)
 		if err != nil {

@@ -201,7 +201,7 @@ func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Converg
 			wctx, cancel := context.WithCancel(ctx)
 			stopWatch = cancel
 			wch = s.Client.Watch(wctx, s.Layout.Replicas(), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
-			if err := awaitCreated(ctx, wch); err != nil {
+			if err := awaitCreated(ctx, wch, s.Layout.Replicas()); err != nil {
 				return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
 			}
 			got, at, err := s.Acks(ctx)
@@ -238,8 +238,8 @@ func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Converg
 	}
 }
 
-// awaitCreated waits for a watch's creation notice (WithCreatedNotify).
-func awaitCreated(ctx context.Context, wch clientv3.WatchChan) error {
+// awaitCreated waits for the creation notice (WithCreatedNotify) of a watch of key.
+func awaitCreated(ctx context.Context, wch clientv3.WatchChan, key string) error {
 	for {
 		select {
 		case wresp, ok := <-wch:
@@ -247,9 +247,9 @@ func awaitCreated(ctx context.Context, wch clientv3.WatchChan) error {
 			case ctx.Err() != nil:
 				return ctx.Err()
 			case !ok:
-				return errors.New("etcd: the watch of the acknowledgements closed before it started")
+				return fmt.Errorf("etcd: the watch of %s closed before it started", key)
 			case wresp.Err() != nil:
-				return fmt.Errorf("etcd: watching the acknowledgements: %w", wresp.Err())
+				return fmt.Errorf("etcd: watching %s: %w", key, wresp.Err())
 			case wresp.Created:
 				return nil
 			}
