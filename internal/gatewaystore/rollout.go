@@ -126,19 +126,40 @@ func (s Store) view(name string, k rolloutKeys, rev int64) (RolloutView, error) 
 	}
 	gw.Name = name
 	v.Gateway = &gw
-	if k.rec == nil || gw.Rollout == nil {
-		return v, nil
+	rec, err := recordOf(s.Layout, name, gw, k.created, k.rec)
+	v.Record = rec
+	return v, err
+}
+
+// recordOf is the record raw (the value of gateway name's Rollout key; nil: none) when it is
+// the state of doc's roll-out: written for the gateway key created at created and for doc's
+// roll-out (RolloutKey); nil otherwise.
+func recordOf(l Layout, name string, doc gatewayapi.Gateway, created int64, raw []byte) (*RolloutRecord, error) {
+	if raw == nil || doc.Rollout == nil {
+		return nil, nil
 	}
 	var rec RolloutRecord
-	if err := json.Unmarshal(k.rec, &rec); err != nil {
-		return v, fmt.Errorf("etcd: key %s holds no roll-out state: %w", s.Layout.Rollout(name), err)
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, fmt.Errorf("etcd: key %s holds no roll-out state: %w", l.Rollout(name), err)
 	}
 	// A record of another roll-out, of an earlier key of the gateway, or of a document whose
 	// roll-out no replica runs (no key) is not this document's.
-	if key, err := RolloutKey(name, gw); err == nil && key == rec.Key && rec.GatewayCreateRevision == k.created {
-		v.Record = &rec
+	if key, err := RolloutKey(name, doc); err != nil || key != rec.Key || rec.GatewayCreateRevision != created {
+		return nil, nil //nolint:nilerr // a roll-out no replica runs has no state: not an error of the read
 	}
-	return v, nil
+	return &rec, nil
+}
+
+// StatusOf is the progress of doc's roll-out (doc is gateway name's document, whose key was
+// created at created) as stored in raw, the value of its Rollout key (nil: none): nil until
+// the elected replica has written a state of this roll-out.
+func (l Layout) StatusOf(name string, doc gatewayapi.Gateway, created int64, raw []byte) (*gatewayapi.RolloutStatus, error) {
+	rec, err := recordOf(l, name, doc, created, raw)
+	if rec == nil || err != nil {
+		return nil, err
+	}
+	st := rec.Status()
+	return &st, nil
 }
 
 // FollowRollout calls see with gateway name's RolloutView now and after every change of its

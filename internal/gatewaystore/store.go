@@ -25,6 +25,8 @@ type Entry struct {
 	Gateway gatewayapi.Gateway
 	// ModRevision is the key's last change: compare it when writing the key back.
 	ModRevision int64
+	// CreateRevision is the key's creation (a gateway deleted and created again has another).
+	CreateRevision int64
 }
 
 // Read returns every gateway and the store revision it was read at.
@@ -43,7 +45,7 @@ func (s Store) Read(ctx context.Context) (map[string]Entry, int64, error) {
 		if err := json.Unmarshal(kv.Value, &gw); err != nil {
 			return nil, 0, fmt.Errorf("etcd: key %s holds no gateway document: %w", kv.Key, err)
 		}
-		out[name] = Entry{Gateway: gw, ModRevision: kv.ModRevision}
+		out[name] = Entry{Gateway: gw, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision}
 	}
 	return out, resp.Header.Revision, nil
 }

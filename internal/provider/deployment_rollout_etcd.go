@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewaystore"
@@ -53,4 +54,27 @@ func waitForStoredPromotion(ctx context.Context, s *storeGateways, cr clusterRol
 			fmt.Sprintf("Gateway %q: etcd (%s): %v.\n\nThe roll-out goes on in the gateway replicas. Check that etcd runs and that the provider's "+
 				"etcd.endpoints (or %s) reach it, then apply again to wait for the promotion.", cr.gateway, strings.Join(s.endpoints, ", "), err, EnvEtcdEndpoints))
 	}
+}
+
+// storedRollouts reads, at store revision rev (that of entries), the stored roll-out states of
+// the gateways of entries that have a roll-out, by gateway; nil without any.
+func (s *storeGateways) storedRollouts(ctx context.Context, entries map[string]gatewaystore.Entry, rev int64) (map[string][]byte, error) {
+	some := false
+	for _, e := range entries {
+		some = some || e.Gateway.Rollout != nil
+	}
+	if !some {
+		return nil, nil
+	}
+	resp, err := s.store.Client.Get(ctx, s.store.Layout.Rollouts(), clientv3.WithPrefix(), clientv3.WithRev(rev))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		if name, ok := s.store.Layout.RolloutName(string(kv.Key)); ok {
+			out[name] = kv.Value
+		}
+	}
+	return out, nil
 }

@@ -14,8 +14,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/etcdtest"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewaystore"
@@ -141,6 +144,11 @@ func TestAccEtcdRolloutWaitsForPromotion(t *testing.T) {
 			{
 				PreConfig: func() { startReplicasLoad(t, env, port) },
 				Config:    env.providerBlock(rolloutConfig(deployment, port, stable, canary, policy)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("phase"), knownvalue.StringExact("promoted")),
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("weights"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"sava:1.0.0": knownvalue.Int64Exact(0), "sava:1.1.0": knownvalue.Int64Exact(100)})),
+				},
 				Check: resource.ComposeTestCheckFunc(
 					env.expectStoredPhase(gwName, "promoted", 100),
 					func(*terraform.State) error {
@@ -156,6 +164,14 @@ func TestAccEtcdRolloutWaitsForPromotion(t *testing.T) {
 						return nil
 					},
 				),
+			},
+			{
+				// The roll-out's own weights are no drift, its progress makes no plan.
+				Config:           env.providerBlock(rolloutConfig(deployment, port, stable, canary, policy)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("phase"), knownvalue.StringExact("promoted")),
+				},
 			},
 			{
 				// A new policy is a new roll-out: the promoted record of the previous one does
@@ -215,6 +231,13 @@ func TestAccEtcdRolloutOfAFailingCanaryFailsTheApply(t *testing.T) {
 				},
 				Config:           env.providerBlock(rolloutConfig(deployment, port, stable, canary, policy)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("phase"), knownvalue.StringExact("rolled_back")),
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("reason"),
+						knownvalue.StringRegexp(regexp.MustCompile(`^rolled back: 5xx rate .* at step 1 \(weight 10\)$`))),
+					statecheck.ExpectKnownValue("vamp_deployment.sava", tfjsonpath.New("rollout_status").AtMapKey(gwName).AtMapKey("weights"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"sava:1.0.0": knownvalue.Int64Exact(100), "sava:1.1.0": knownvalue.Int64Exact(0)})),
+				},
 				Check: resource.ComposeTestCheckFunc(
 					env.expectStoredPhase(gwName, "rolled_back", 0),
 					env.expectOnEveryReplica(port, map[string]int{"1.0.0": replicaRequests}),
