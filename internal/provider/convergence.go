@@ -186,8 +186,7 @@ func planConvergence(ctx context.Context, gc gatewayClient, req resource.ModifyP
 
 // equalAsPlanned reports whether a and b are equal as Terraform compares a plan with the state:
 // a number that went through a float64 (a Float64 attribute the plan sets from its model) equals
-// the state's decimal when both are the same float64. (deployment_rollout.go's sameValue does
-// the same for rollout_status.)
+// the state's decimal when both are the same float64. planRolloutStatus uses it too.
 func equalAsPlanned(a, b tftypes.Value) bool {
 	diffs, err := a.Diff(b)
 	if err != nil {

@@ -149,16 +149,25 @@ func decodeStored(name string, raw []byte, modRev int64) (gatewayapi.Gateway, er
 func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gateway, error) {
 	rctx, cancel := s.request(ctx)
 	defer cancel()
-	resp, err := s.store.Client.Get(rctx, s.store.Layout.Gateway(name))
+	// The document and its roll-out's stored state, at one revision.
+	resp, err := s.store.Client.Txn(rctx).Then(clientv3.OpGet(s.store.Layout.Gateway(name)), clientv3.OpGet(s.store.Layout.Rollout(name))).Commit()
 	if err != nil {
 		return gatewayapi.Gateway{}, s.etcdFailed(ctx, rctx, err)
 	}
-	if len(resp.Kvs) == 0 {
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) == 0 {
 		return gatewayapi.Gateway{}, s.notFound(name)
 	}
-	kv := resp.Kvs[0]
+	kv := kvs[0]
 	gw, err := decodeStored(name, kv.Value, kv.ModRevision)
 	if err != nil {
+		return gw, err
+	}
+	var rec []byte
+	if rkvs := resp.Responses[1].GetResponseRange().GetKvs(); len(rkvs) > 0 {
+		rec = rkvs[0].Value
+	}
+	if gw.RolloutStatus, err = s.store.Layout.StatusOf(name, gw, kv.CreateRevision, rec); err != nil {
 		return gw, err
 	}
 	revisionsFrom(ctx).saw(name, kv.ModRevision)
@@ -168,7 +177,11 @@ func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gatewa
 func (s *storeGateways) List(ctx context.Context) ([]gatewayapi.Gateway, error) {
 	rctx, cancel := s.request(ctx)
 	defer cancel()
-	entries, _, err := s.store.Read(rctx)
+	entries, rev, err := s.store.Read(rctx)
+	if err != nil {
+		return nil, s.etcdFailed(ctx, rctx, err)
+	}
+	records, err := s.storedRollouts(rctx, entries, rev) // deployment_rollout_etcd.go
 	if err != nil {
 		return nil, s.etcdFailed(ctx, rctx, err)
 	}
@@ -177,6 +190,9 @@ func (s *storeGateways) List(ctx context.Context) ([]gatewayapi.Gateway, error) 
 	for name, e := range entries {
 		gw := e.Gateway
 		gw.Name, gw.Version = name, e.ModRevision
+		if gw.RolloutStatus, err = s.store.Layout.StatusOf(name, gw, e.CreateRevision, records[name]); err != nil {
+			return nil, err
+		}
 		revs.saw(name, e.ModRevision)
 		out = append(out, gw)
 	}
