@@ -56,7 +56,16 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		early = false
 		werr := writeRequest(u, reused, out, p.opts.ResponseHeaderTimeout)
 		var un *UnansweredError
-		if werr != nil && !errors.As(werr, &un) {
+		var stalled *StalledWriteError
+		switch {
+		case werr == nil || errors.As(werr, &un):
+		case errors.As(werr, &stalled):
+			// The instance stopped taking the request: an answer it sent meanwhile is the answer
+			// (a 413 to a large upload); without one, the stall is the failure (504).
+			if pending, err := u.answerPending(); err != nil || !pending {
+				return werr
+			}
+		default:
 			return werr
 		}
 		var err error

@@ -277,3 +277,39 @@ func TestLargeAnswersPassWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestNetHTTPPathStalledInstance: on the net/http path (hand-offs,
+// --net-http-only) the body goes out whole before the answer is read; an instance that answers
+// 413 and stops reading while the client keeps sending makes the write to it stall, and after
+// ResponseHeaderTimeout its answer is the answer; without an answer the client gets a 504.
+func TestNetHTTPPathStalledInstance(t *testing.T) {
+	for _, answer := range []string{"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n", ""} {
+		t.Run(strconv.Quote(answer[:min(len(answer), 12)]), func(t *testing.T) {
+			addr, drain, closed := stallInstance(t, func(c net.Conn) {
+				_, _ = io.WriteString(c, answer) // the test's client sees what arrives
+			})
+			_, _, gw := startServer(t, Options{ResponseHeaderTimeout: stallBound}, ServerOptions{NetHTTPOnly: true}, addr)
+			c := dial(t, gw)
+			sent := postLarge(c, 8<<20)
+			resp, body := c.answer()
+			want := http.StatusGatewayTimeout
+			if answer != "" {
+				want = http.StatusRequestEntityTooLarge
+			}
+			if resp.StatusCode != want {
+				t.Errorf("got %s %q, want %d", resp.Status, body, want)
+			}
+			c.conn.Close()
+			writeEnds(t, sent)
+			close(drain)
+			select {
+			case how := <-closed:
+				if how != "closed" {
+					t.Errorf("the instance's connection: %s, want it closed by the gateway", how)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("the instance's connection did not end")
+			}
+		})
+	}
+}
