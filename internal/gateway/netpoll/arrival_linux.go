@@ -228,9 +228,10 @@ type Waiter struct {
 	// deadline ends a wait (zero: none); timer wakes the waiter at it.
 	deadline time.Time
 	timer    *time.Timer
-	// writeDeadline ends a wait for room to write on an owned socket (zero: none);
+	// writeDeadline ends a wait for room to write on an owned socket, in Unix nanoseconds (0:
+	// none; not a time.Time, so that an idle connection's waiter stays in its size class);
 	// writeTimer wakes that wait at it (armed only while a write waits).
-	writeDeadline time.Time
+	writeDeadline int64
 	writeTimer    *time.Timer
 
 	// The read and the write in progress, for recvFn and sendFn (method values made once, so
@@ -480,11 +481,11 @@ func (w *Waiter) waitWritable() error {
 			return err
 		}
 	}
-	if w.writeDeadline.IsZero() {
+	if w.writeDeadline == 0 {
 		<-w.writeWake
 		return nil
 	}
-	d := time.Until(w.writeDeadline)
+	d := time.Duration(w.writeDeadline - time.Now().UnixNano())
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}
@@ -506,7 +507,12 @@ func (w *Waiter) waitWritable() error {
 // SetWriteDeadline sets when a write that waits for room on an owned socket stops waiting (zero:
 // never), like net.Conn's SetWriteDeadline. A socket that net.Conn still polls takes the
 // deadline on its net.Conn instead.
-func (w *Waiter) SetWriteDeadline(t time.Time) { w.writeDeadline = t }
+func (w *Waiter) SetWriteDeadline(t time.Time) {
+	w.writeDeadline = 0
+	if !t.IsZero() {
+		w.writeDeadline = t.UnixNano()
+	}
+}
 
 // SetReadDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
 func (w *Waiter) SetReadDeadline(t time.Time) {
@@ -533,7 +539,7 @@ func (w *Waiter) Release() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	w.deadline, w.writeDeadline = time.Time{}, time.Time{}
+	w.deadline, w.writeDeadline = time.Time{}, 0
 	w.mayRead = true
 	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again

@@ -47,8 +47,9 @@ type clientConn struct {
 	// does not reset its timer for every request.
 	deadline     time.Time
 	deadlineKind deadlineKind
-	// wdeadline is the write deadline set last on conn (boundWrite).
-	wdeadline time.Time
+	// wdeadline is the write deadline set last on conn (boundWrite), in Unix nanoseconds: not a
+	// time.Time, so that an idle connection stays in its size class (256 bytes).
+	wdeadline int64
 	// idleSince is when the connection last began to wait for a request.
 	idleSince time.Time
 	parkID    uint64 // while parked (Server.parker)
@@ -648,17 +649,18 @@ func (c *clientConn) write(b []byte) error {
 // has a timer behind its deadline, moved only when less than half of d is left (set holds it),
 // so that a busy connection does not reset it for every write: there the peer took no byte for
 // between d/2 and d. An error: the socket is closed.
-func boundWrite(sock *netpoll.OwnedSocket, aw *netpoll.Waiter, conn net.Conn, set *time.Time, d time.Duration) error {
+func boundWrite(sock *netpoll.OwnedSocket, aw *netpoll.Waiter, conn net.Conn, set *int64, d time.Duration) error {
 	now := time.Now()
 	if sock != nil {
 		aw.SetWriteDeadline(now.Add(d))
 		return nil
 	}
-	if set.Sub(now) > d/2 && !set.After(now.Add(d)) {
+	if left := time.Duration(*set - now.UnixNano()); left > d/2 && left <= d {
 		return nil
 	}
-	*set = now.Add(d)
-	return conn.SetWriteDeadline(*set)
+	t := now.Add(d)
+	*set = t.UnixNano()
+	return conn.SetWriteDeadline(t)
 }
 
 // readSocket, writeSocket and setSocketReadDeadline use the arrival-order waiter where there is

@@ -22,9 +22,10 @@ type upstreamConn struct {
 	buf       []byte // answer bytes read and not yet passed on are buf[r:w]
 	r, w      int
 	idleSince time.Time
-	// deadline is the read deadline set last (see readSliced); wdeadline the write deadline
-	// set last on conn (boundWrite).
-	deadline, wdeadline time.Time
+	// deadline is the read deadline set last (see readSliced).
+	deadline time.Time
+	// wdeadline is the write deadline set last on conn (boundWrite), in Unix nanoseconds.
+	wdeadline int64
 	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
 	aw *netpoll.Waiter
 	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed.
