@@ -155,6 +155,16 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 				}
 			}
 			if ev.Events&^unix.EPOLLOUT != 0 {
+				// Every flag of the batch is set before the first signal (Waiter.DataRound).
+				w.signalRound.Store(round)
+				// A pooled socket that became readable or closed is evicted at once. Checked
+				// after its signalRound was stored: a pool that marks a socket pooled just now
+				// (SetPooled, then IdleHint) either sees that round or is seen here, so no
+				// event falls between the two. Its goroutine starts before the signals below,
+				// so that it does not take the next-to-run slot from the first arrival.
+				if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
+					go w.onIdleEvent()
+				}
 				woken = append(woken, w)
 			}
 		}
@@ -166,22 +176,10 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 	// A goroutine made ready goes into the scheduler's next-to-run slot and pushes the one
 	// there to the back of the run queue: the last woken runs first, the others then in the
 	// order woken. So the first arrival is woken last.
-	// Every flag of the batch is set before the first signal (Waiter.DataRound).
-	for _, w := range woken {
-		w.signalRound.Store(round)
-	}
 	for _, w := range woken[1:] {
 		w.signal()
 	}
 	woken[0].signal()
-	// A pooled socket that became readable or closed is evicted at once. Checked after its
-	// signalRound was stored: a pool that marks a socket pooled just now (SetPooled, then
-	// IdleHint) either sees that round or is seen here, so no event falls between the two.
-	for _, w := range woken {
-		if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
-			go w.onIdleEvent()
-		}
-	}
 	clear(woken)
 	return woken[:0]
 }
@@ -225,9 +223,13 @@ type Waiter struct {
 	drained   bool
 	// dataSeen: see DataRound.
 	dataSeen uint64
-	// deadline ends a wait (zero: none); timer wakes the waiter at it.
+	// deadline ends a wait (zero: none); timer wakes the waiter at it and sets fired. A wait
+	// reads the clock only once fired is set (a wait before the deadline's timer ran need not:
+	// two clock reads per request fewer); SetReadDeadline clears it before it arms the timer. A
+	// timer of an earlier deadline that ran late may set it early: the clock then says.
 	deadline time.Time
 	timer    *time.Timer
+	fired    atomic.Bool
 
 	// The read and the write in progress, for recvFn and sendFn (method values made once, so
 	// that neither allocates).
@@ -311,10 +313,12 @@ func (w *Waiter) IdleQuiet(look bool) bool {
 	// A round that signals from here on leaves a wake-up for the next look, and evicts the
 	// socket if it is pooled by then (Arrivals.wake).
 	w.hintRound = w.signalRound.Load()
-	select {
-	case <-w.wake:
-		w.mayRead = true
-	default:
+	if len(w.wake) > 0 { // a look at the channel costs less than a receive that finds nothing
+		select {
+		case <-w.wake:
+			w.mayRead = true
+		default:
+		}
 	}
 	if !look && !w.mayRead && w.registered {
 		return true
@@ -451,9 +455,9 @@ func (w *Waiter) Read(buf []byte) (int, error) {
 }
 
 // Wait waits for a wake-up: data, the client's close, an interrupt or the deadline. It returns
-// os.ErrDeadlineExceeded once the deadline has passed.
+// os.ErrDeadlineExceeded once the deadline has passed (its timer has run: fired).
 func (w *Waiter) Wait() error {
-	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+	if !w.deadline.IsZero() && w.fired.Load() && !time.Now().Before(w.deadline) {
 		return os.ErrDeadlineExceeded
 	}
 	if !w.registered {
@@ -489,10 +493,17 @@ func (w *Waiter) SetReadDeadline(t time.Time) {
 			w.timer.Stop()
 		}
 	case w.timer == nil:
-		w.timer = time.AfterFunc(time.Until(t), w.signal)
+		w.timer = time.AfterFunc(time.Until(t), w.expire)
 	default:
+		w.fired.Store(false) // before Reset: the timer's next run is for t
 		w.timer.Reset(time.Until(t))
 	}
+}
+
+// expire is the deadline timer's: the deadline may have passed (fired), and the waiter wakes.
+func (w *Waiter) expire() {
+	w.fired.Store(true)
+	w.signal()
 }
 
 // Release takes the socket out of the epoll set and stops the timer: before the socket is

@@ -58,7 +58,7 @@ func (p *Proxy) serveFront(c *clientConn) bool {
 		return c.writeError(http.StatusServiceUnavailable, "vamp gateway "+f.Name+": "+err.Error())
 	}
 	d.Backend.Acquire()
-	att := attempt{in: &rq.HTTP, table: t, decision: d, seenRound: c.seenRound}
+	att := attempt{in: &rq.HTTP, table: t, decision: d, seenRound: c.seenRound, start: start}
 	defer p.finish(&att, start)
 	return p.relay(c, &att)
 }
