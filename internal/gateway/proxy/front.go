@@ -305,6 +305,7 @@ func (u *upstreamConn) readHead(w waitingClient, deadline time.Time) (int, error
 func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, error) {
 	for {
 		now := time.Now()
+		u.readAt = now
 		target := now.Add(headWaitSlice)
 		if !deadline.IsZero() && target.After(deadline) {
 			target = deadline

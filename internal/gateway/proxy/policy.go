@@ -192,10 +192,15 @@ func (p *Proxy) tryInstance(addr string, now time.Time, seenRound uint64, idem, 
 // release gives c back to its pool when its answer ended exactly where its framing says, with no
 // byte beyond that end read (c.r == c.w), and clean (the answer passed whole and the instance
 // keeps the connection open); otherwise it closes c. Both paths end an exchange here; the reuse
-// check when c is taken again (get) sees what arrived later.
+// check when c is taken again (get) sees what arrived later. c is idle from its last read's
+// start (readAt: up to one wait slice early, which only makes it look idle a little longer).
 func (u *upstreams) release(c *upstreamConn, clean bool) {
 	if clean && c.r == c.w {
-		u.put(c, time.Now())
+		idleSince := c.readAt
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+		}
+		u.put(c, idleSince)
 		return
 	}
 	c.close()
