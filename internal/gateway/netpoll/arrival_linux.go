@@ -32,6 +32,9 @@ import (
 // use, so an owner that never reads a socket in arrival order costs nothing.
 type Arrivals struct {
 	once    sync.Once
+	// enabled: the set started and reads wait in it (Enabled), so that the question costs one
+	// load on the data path.
+	enabled atomic.Bool
 	epfd    int
 	file    *os.File        // the epoll descriptor; closing it ends the dispatcher
 	rc      syscall.RawConn // the epoll descriptor, in the runtime's poller
@@ -52,11 +55,23 @@ func NewArrivals() *Arrivals { return &Arrivals{} }
 // Enabled reports whether reads wait in arrival order (false: the epoll set could not be made,
 // Err says why, and reads wait in the runtime's poller). Safe on nil (false).
 func (a *Arrivals) Enabled() bool {
+	if a != nil && a.enabled.Load() {
+		return true
+	}
+	return a.enable()
+}
+
+// enable starts the set (once) and says whether there is one (Enabled). Safe on nil (false).
+func (a *Arrivals) enable() bool {
 	if a == nil {
 		return false
 	}
 	a.once.Do(a.start)
-	return a.rc != nil
+	if a.rc == nil {
+		return false
+	}
+	a.enabled.Store(true)
+	return true
 }
 
 // Err is why the epoll set could not be made (nil when Enabled, or before the first use).
