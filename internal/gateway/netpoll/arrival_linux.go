@@ -31,15 +31,15 @@ import (
 // proxy) makes it with NewArrivals and closes it with Close; the set itself is made at its first
 // use, so an owner that never reads a socket in arrival order costs nothing.
 type Arrivals struct {
-	once    sync.Once
+	once   sync.Once
+	epfd   int
+	file   *os.File        // the epoll descriptor; closing it ends the dispatcher
+	rc     syscall.RawConn // the epoll descriptor, in the runtime's poller
+	err    error           // why there is no epoll set (Enabled false)
+	closed atomic.Bool
 	// enabled: the set started and reads wait in it (Enabled), so that the question costs one
 	// load on the data path.
 	enabled atomic.Bool
-	epfd    int
-	file    *os.File        // the epoll descriptor; closing it ends the dispatcher
-	rc      syscall.RawConn // the epoll descriptor, in the runtime's poller
-	err     error           // why there is no epoll set (Enabled false)
-	closed  atomic.Bool
 	mu      sync.RWMutex
 	waiters map[int32]*Waiter
 	// round counts the dispatcher's rounds: one per readiness of the set, its epoll_pwait calls
