@@ -129,8 +129,9 @@ func (a *Arrivals) dispatch() {
 	batch := func(fd uintptr) bool {
 		round := a.round.Add(1)
 		for {
-			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce).
-			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce,
+			// also for why syscall's and not x/sys/unix's).
+			r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
 				a.done.Store(round)
@@ -403,13 +404,16 @@ func (w *Waiter) Unpool() bool { return w != nil && w.pooled.Swap(false) }
 // loopback write) cost more than the calls themselves. Not read(2) and write(2): those go
 // through the file layer's checks and notifications first, which cost the gateway 2.5% of its
 // requests/s (docs/benchmarks.md). MSG_NOSIGNAL: a client that went away makes the write fail
-// with EPIPE, without a SIGPIPE for the runtime to field.
+// with EPIPE, without a SIGPIPE for the runtime to field. syscall.RawSyscall6, not
+// unix.RawSyscall6: the latter is an assembly jump to the former, and a call through it passes two
+// ABI wrappers (about 20 instructions per call, 79 per request: docs/benchmarks.md); its Errno is
+// the same type (unix.Errno aliases syscall.Errno).
 func (w *Waiter) recvOnce(fd uintptr) bool {
 	if len(w.readBuf) == 0 {
 		return true
 	}
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
+		r, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -439,7 +443,7 @@ func (w *Waiter) Write(b []byte) (int, error) {
 func (w *Waiter) sendOnce(fd uintptr) bool {
 	for w.writeN < len(w.writeBuf) {
 		rest := w.writeBuf[w.writeN:]
-		r, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), unix.MSG_NOSIGNAL, 0, 0)
+		r, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), unix.MSG_NOSIGNAL, 0, 0)
 		switch errno {
 		case 0:
 			w.writeN += int(r)
