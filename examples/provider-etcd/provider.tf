@@ -44,3 +44,8 @@ resource "vamp_gateway" "shop" {
     update = "2m"
   }
 }
+
+# After an apply that changed it, e.g. "3 of 3 replicas (gw-1, gw-2, gw-3) serve etcd revision 42, 48ms after the commit".
+output "shop_convergence" {
+  value = vamp_gateway.shop.convergence.summary
+}

@@ -31,8 +31,10 @@ const readyTimeout = 30 * time.Second
 type Etcd struct {
 	// Endpoint is its client URL, http://127.0.0.1:PORT.
 	Endpoint string
-	// PID is the binary's process id; 0 when embedded.
+	// PID is the binary's process id (the latest one after Start); 0 when embedded.
 	PID int
+
+	proc *binaryProc // nil when embedded
 }
 
 // FreePort is a TCP port on 127.0.0.1 that nothing listens on right now.
@@ -85,21 +87,53 @@ func Embedded(t testing.TB) *Etcd {
 }
 
 // Binary runs the `etcd` binary from PATH until the test ends (stopped by its PID). A missing
-// binary fails the test: install it with `make tools` (Debian's etcd-server).
+// binary fails the test: install it with `make tools` (Debian's etcd-server). Stop and Start
+// stop it and run it again on the same data directory and ports.
 func Binary(t testing.TB) *Etcd {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatalf("the etcd binary is not on PATH (%v): run `make tools`, which installs Debian's etcd-server", err)
 	}
-	client := "http://127.0.0.1:" + strconv.Itoa(FreePort(t))
-	peer := "http://127.0.0.1:" + strconv.Itoa(FreePort(t))
-	cmd := exec.Command(bin,
+	e := &Etcd{
+		Endpoint: "http://127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		proc:     &binaryProc{path: bin, dir: t.TempDir(), peer: "http://127.0.0.1:" + strconv.Itoa(FreePort(t))},
+	}
+	t.Cleanup(func() {
+		if e.proc.exited != nil {
+			// The test has ended: etcd's exit status after our signal ("signal: terminated" or
+			// "signal: killed") is expected and says nothing about the test, so it is dropped.
+			_ = e.halt(t)
+		}
+	})
+	e.Start(t)
+	return e
+}
+
+// binaryProc is the etcd binary's configuration and its running process.
+type binaryProc struct {
+	path, dir, peer string
+	// exited delivers the running process's exit; nil when none runs.
+	exited chan error
+}
+
+// Start runs the binary of Binary again, on its data directory and ports, and returns once
+// it serves; PID is the new process's. It fails the test when e is embedded or runs already.
+func (e *Etcd) Start(t testing.TB) {
+	t.Helper()
+	if e.proc == nil {
+		t.Fatalf("%s: Start needs the etcd binary (etcdtest.Binary)", e)
+	}
+	if e.proc.exited != nil {
+		t.Fatalf("%s runs already", e)
+	}
+	p := e.proc
+	cmd := exec.Command(p.path,
 		"--name", "etcdtest",
-		"--data-dir", t.TempDir(),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "etcdtest="+peer,
+		"--data-dir", p.dir,
+		"--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint,
+		"--listen-peer-urls", p.peer, "--initial-advertise-peer-urls", p.peer,
+		"--initial-cluster", "etcdtest="+p.peer,
 	)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,10 +141,11 @@ func Binary(t testing.TB) *Etcd {
 	}
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		t.Fatalf("starting %s: %v", p.path, err)
 	}
-	pid := cmd.Process.Pid
+	e.PID = cmd.Process.Pid
 	exited := make(chan error, 1)
+	p.exited = exited
 	ready := make(chan struct{})
 	var tail []string
 	go func() {
@@ -133,31 +168,49 @@ func Binary(t testing.TB) *Etcd {
 		}
 		exited <- cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("stopping etcd (pid %d): %v", pid, err)
-		}
-		var exitErr error
-		select {
-		case exitErr = <-exited:
-		case <-time.After(readyTimeout):
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				t.Errorf("killing etcd (pid %d): %v", pid, err)
-			}
-			exitErr = <-exited
-		}
-		// The test has ended: etcd's exit status after our signal ("signal: terminated" or
-		// "signal: killed") is expected and says nothing about the test, so it is dropped.
-		_ = exitErr
-	})
 	select {
 	case <-ready:
 	case err := <-exited:
-		t.Fatalf("etcd (%s) exited before it served: %v\n%s", bin, err, strings.Join(tail, "\n"))
+		p.exited = nil
+		t.Fatalf("etcd (%s) exited before it served: %v\n%s", p.path, err, strings.Join(tail, "\n"))
 	case <-time.After(readyTimeout):
-		t.Fatalf("etcd (%s, pid %d) was not ready within %s", bin, pid, readyTimeout)
+		t.Fatalf("etcd (%s, pid %d) was not ready within %s", p.path, e.PID, readyTimeout)
 	}
-	return &Etcd{Endpoint: client, PID: pid}
+}
+
+// Stop stops the binary by its PID (SIGTERM, then SIGKILL after readyTimeout) and returns once
+// the process has exited. It fails the test when e is embedded or does not run.
+func (e *Etcd) Stop(t testing.TB) {
+	t.Helper()
+	if e.proc == nil || e.proc.exited == nil {
+		t.Fatalf("%s: Stop needs a running etcd binary (etcdtest.Binary)", e)
+	}
+	if err := e.halt(t); err != nil {
+		var exit *exec.ExitError
+		// SIGTERM is etcd's clean shutdown: it exits 0 or with the signal's status.
+		if !errors.As(err, &exit) {
+			t.Fatalf("stopping %s: %v", e, err)
+		}
+	}
+}
+
+// halt signals the running process and waits for its exit, which it returns.
+func (e *Etcd) halt(t testing.TB) error {
+	t.Helper()
+	exited := e.proc.exited
+	e.proc.exited = nil
+	if err := syscall.Kill(e.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("stopping etcd (pid %d): %v", e.PID, err)
+	}
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(readyTimeout):
+		if err := syscall.Kill(e.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("killing etcd (pid %d): %v", e.PID, err)
+		}
+		return <-exited
+	}
 }
 
 // Client is a client of e, closed when the test ends.

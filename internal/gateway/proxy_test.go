@@ -93,9 +93,10 @@ func TestRetryOnAnotherInstanceWhenOneIsDown(t *testing.T) {
 		t.Errorf("retried requests are not upstream errors: %+v", st.Routes[0])
 	}
 
-	// A POST with a body is not replayed: it fails with 502 when it meets the dead instance.
+	// A POST with a body goes elsewhere too when the dial fails: the front end sends no byte of a
+	// request before the instance's connection is made, so the dead instance saw nothing of it
+	// (issue 18; a body that went out in part is never sent again: proxy.PartialBodyError).
 	var statuses []int
-	badGateways := 0
 	for i := 0; i < 2; i++ {
 		resp, err := http.Post(gatewayURL(port), "text/plain", strings.NewReader("payload"))
 		if err != nil {
@@ -103,12 +104,9 @@ func TestRetryOnAnotherInstanceWhenOneIsDown(t *testing.T) {
 		}
 		resp.Body.Close()
 		statuses = append(statuses, resp.StatusCode)
-		if resp.StatusCode == http.StatusBadGateway {
-			badGateways++
-		}
 	}
-	if badGateways != 1 {
-		t.Errorf("two POSTs round-robin over dead and live: want one 502 and one 200, got %v", statuses)
+	if statuses[0] != http.StatusOK || statuses[1] != http.StatusOK {
+		t.Errorf("two POSTs round-robin over dead and live: want both answered by the live instance, got %v", statuses)
 	}
 }
 

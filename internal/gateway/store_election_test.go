@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,6 +173,11 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	if rec.State.Step != 1 || rec.State.Weights[v2.name] != 10 || rec.Writer != old.id {
 		t.Fatalf("start: want step 1 at 10%% written by the leader %s, got step %d %v by %s", old.id, rec.State.Step, rec.State.Weights, rec.Writer)
 	}
+	// The record's key is what a controller computes from the document (gatewaystore.RolloutKey,
+	// the provider's wait_for_promotion in etcd mode): the replicas' own rolloutKey.
+	if key, err := gatewaystore.RolloutKey(sava, gw); err != nil || key != rec.Key {
+		t.Errorf("gatewaystore.RolloutKey of the document is %q (%v); the leader's record has key %q", key, err, rec.Key)
+	}
 	clock.advance(10 * time.Second)
 	rec = tick("second step", reps)
 	if rec.State.Step != 2 || rec.State.Weights[v2.name] != 25 {
@@ -188,17 +197,26 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 		t.Fatalf("the leader %s has no leader token", old.id)
 	}
 
-	// Kill the leader mid-roll-out: cut from etcd (its lease cannot be renewed), then stopped.
-	killed := time.Now()
-	proxies[old.id].cut()
-	if err := old.h.stop(); err != nil {
-		t.Fatalf("stopping the leader %s: %v", old.id, err)
-	}
 	var survivors []*replica
 	for _, r := range reps {
 		if r != old {
 			survivors = append(survivors, r)
 		}
+	}
+	// Load on the survivors from before the kill until the new leader holds the election and
+	// the stored step: not one request may fail.
+	kv, err := cli.Get(context.Background(), layout.Gateway(sava))
+	if err != nil || len(kv.Kvs) != 1 {
+		t.Fatalf("reading %s: %v", layout.Gateway(sava), err)
+	}
+	gwStep2 := kv.Kvs[0].ModRevision
+	load := startSurvivorLoad(survivors, port)
+
+	// Kill the leader mid-roll-out: cut from etcd (its lease cannot be renewed), then stopped.
+	killed := time.Now()
+	proxies[old.id].cut()
+	if err := old.h.stop(); err != nil {
+		t.Fatalf("stopping the leader %s: %v", old.id, err)
 	}
 	lead := leaderOf(t, survivors)
 	t.Logf("leader %s killed; %s leads %v later (lease 2s)", old.id, lead.id, time.Since(killed).Round(10*time.Millisecond))
@@ -208,7 +226,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 
 	// The deposed leader's token no longer writes: the compare on its leader key fails, and the
 	// store keeps what it had.
-	kv, err := cli.Get(context.Background(), layout.Gateway(sava))
+	kv, err = cli.Get(context.Background(), layout.Gateway(sava))
 	if err != nil || len(kv.Kvs) != 1 {
 		t.Fatalf("reading %s: %v", layout.Gateway(sava), err)
 	}
@@ -225,6 +243,21 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	}
 	if _, roNow := storedRollout(t, cli, layout); roNow != roBefore {
 		t.Fatalf("the deposed leader's write changed the roll-out state (revision %d, was %d)", roNow, roBefore)
+	}
+
+	// The load stops: 0 failed requests on the survivors. Their weights did not change under
+	// it (the gateway key is where the second step left it), so each survivor's weighted cycle
+	// (design.md rule 3) is completed with the requests the load left short of a whole one:
+	// tick's exact counts start on a cycle's first request again.
+	load.stopAndCheck(t, "the leader's kill and the take-over")
+	if kv, err := cli.Get(context.Background(), layout.Gateway(sava)); err != nil || len(kv.Kvs) != 1 || kv.Kvs[0].ModRevision != gwStep2 {
+		t.Fatalf("the gateway key changed during the take-over (revision %v, the second step's %d): %v", kv, gwStep2, err)
+	}
+	cycle := 100 / gcd(rec.State.Weights[v1.name], rec.State.Weights[v2.name])
+	for _, r := range survivors {
+		if n := (cycle - int(load.sent[r.id].Load())%cycle) % cycle; n > 0 {
+			newBrowser(chromeUA).count(t, r.url(port), n)
+		}
 	}
 
 	// The new leader goes on from the stored step to promotion. Its first interval may wait for
@@ -271,6 +304,25 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	if len(writers) != 2 || writers[old.id] != 2 || writers[lead.id] == 0 {
 		t.Errorf("writers of the roll-out state: %v; want %s (2 decisions) then %s only", writers, old.id, lead.id)
 	}
+	// The same weight steps as without a take-over: the canary went through the policy's
+	// schedule, each step once and in order, each record's weights those of its step.
+	var canarySteps []int
+	for i, h := range hist {
+		if h.State.Phase != rollout.PhaseProgressing && h.State.Phase != rollout.PhasePromoted {
+			t.Errorf("record %d by %s is %s (%s); want only progress and the promotion", i, h.Writer, h.State.Phase, h.State.Reason)
+			continue
+		}
+		w := h.State.Weights[v2.name]
+		if h.State.Step < 1 || h.State.Step > len(gw.Rollout.Steps) || w != gw.Rollout.Steps[h.State.Step-1] || h.State.Weights[v1.name] != 100-w {
+			t.Errorf("record %d by %s: step %d with weights %v; the policy's steps are %v", i, h.Writer, h.State.Step, h.State.Weights, gw.Rollout.Steps)
+		}
+		if n := len(canarySteps); n == 0 || canarySteps[n-1] != w {
+			canarySteps = append(canarySteps, w)
+		}
+	}
+	if fmt.Sprint(canarySteps) != fmt.Sprint(gw.Rollout.Steps) {
+		t.Errorf("the canary's weights over the roll-out went %v; want the policy's steps %v, each once", canarySteps, gw.Rollout.Steps)
+	}
 	for _, r := range survivors {
 		writes := metricValue(r.h.metricsText(), "vamp_gateway_store_rollout_writes_total")
 		if (r == lead) != (writes > 0) {
@@ -278,4 +330,67 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 		}
 	}
 	t.Logf("roll-out history: %d decisions, by %v", len(hist), writers)
+}
+
+// survivorLoad sends GETs to port on each replica, one client per replica, until stopped, and
+// counts what did not answer 200.
+type survivorLoad struct {
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	sent   map[string]*atomic.Int64
+	failed map[string]*atomic.Int64
+	first  atomic.Value // the first failure, a string
+}
+
+func startSurvivorLoad(rs []*replica, port int) *survivorLoad {
+	l := &survivorLoad{stop: make(chan struct{}), sent: map[string]*atomic.Int64{}, failed: map[string]*atomic.Int64{}}
+	for _, r := range rs {
+		sent, failed := &atomic.Int64{}, &atomic.Int64{}
+		l.sent[r.id], l.failed[r.id] = sent, failed
+		b, url, id := newBrowser(chromeUA), r.url(port), r.id
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			pace := time.NewTicker(2 * time.Millisecond) // pacing, not synchronisation
+			defer pace.Stop()
+			for {
+				select {
+				case <-l.stop:
+					return
+				case <-pace.C:
+				}
+				status, body, err := b.get(url)
+				sent.Add(1)
+				if err != nil || status != http.StatusOK {
+					failed.Add(1)
+					l.first.CompareAndSwap(nil, fmt.Sprintf("replica %s: status %d, body %q, error %v", id, status, body, err))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// stopAndCheck stops the load and fails the test if a request failed or a replica got none.
+func (l *survivorLoad) stopAndCheck(t *testing.T, during string) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	for id, sent := range l.sent {
+		n, failed := sent.Load(), l.failed[id].Load()
+		if failed != 0 {
+			t.Errorf("during %s, %d of %d requests to surviving replica %s failed; first: %v", during, failed, n, id, l.first.Load())
+		}
+		if n == 0 {
+			t.Errorf("during %s, no request reached surviving replica %s", during, id)
+		}
+		t.Logf("during %s: %d requests to %s, %d failed", during, n, id, failed)
+	}
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }

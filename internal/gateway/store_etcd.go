@@ -115,6 +115,10 @@ type etcdStore struct {
 	changed   chan struct{}            // closed and replaced whenever processed moves
 	ack       gatewaystore.Ack         // the acknowledgement to write
 	ackDirty  chan struct{}            // a new ack is waiting (capacity 1)
+	// retry are the changes of the last rejected batch, as last seen: they go in again with
+	// the next batch (a later change of the same key replaces its entry), so that the replica
+	// serves the store as of one revision, never a later one without what it rejected.
+	retry []storeChange
 
 	// leader is set while this replica holds the election (it alone ticks roll-outs and SLA
 	// scaling); writes counts the roll-out decisions it wrote to the store.
@@ -387,9 +391,27 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 			records[name] = ro.rec
 		}
 	}
+	// What an earlier batch was refused goes in again with this one: a gateway that could
+	// not be applied then (its port was held) is served once it can be. If it still cannot,
+	// this revision's changes go in alone, and the acknowledgement names what is still refused.
+	batch, pending := changes, []storeChange(nil)
+	if !full { // a whole read holds every key as it is: nothing to retry besides
+		batch = withRetry(st.retry, changes)
+		pending = batch[:len(batch)-len(changes)]
+	}
 	st.mu.Unlock()
 
-	failed, err := s.applyStoreBatch(changes, applied, records)
+	failed, err := s.applyStoreBatch(batch, applied, records)
+	var stillFailed string
+	var still error
+	if err != nil && len(pending) > 0 {
+		if f, e := s.applyStoreBatch(changes, applied, records); e == nil {
+			stillFailed, still = failed, err
+			failed, err, batch = "", nil, changes
+		} else {
+			failed, err = f, e // this revision's own fault
+		}
+	}
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -397,8 +419,18 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 		st.reads++
 	}
 	ack := gatewaystore.Ack{Replica: st.cfg.ReplicaID, Revision: rev, Reads: st.reads}
+	switch {
+	case err != nil:
+		st.retry = withRetry(pending, changes)
+	case still != nil:
+		st.retry = pending
+		ack.Error, ack.Gateway = still.Error(), stillFailed
+		s.log.Warn("etcd: a gateway of an earlier revision is still refused; this revision's changes are applied", "revision", rev, "gateway", stillFailed, "error", still)
+	default:
+		st.retry = nil
+	}
 	if err == nil {
-		for _, c := range changes {
+		for _, c := range batch {
 			switch {
 			case c.rollout:
 			case c.raw == nil:
@@ -426,6 +458,29 @@ func (s *Server) processStore(rev int64, changes []storeChange, full bool) {
 	case st.ackDirty <- struct{}{}:
 	default:
 	}
+}
+
+// withRetry is changes preceded by the entries of retry (a rejected batch) whose key changes
+// does not change again.
+func withRetry(retry, changes []storeChange) []storeChange {
+	if len(retry) == 0 {
+		return changes
+	}
+	type key struct {
+		name    string
+		rollout bool
+	}
+	now := make(map[key]bool, len(changes))
+	for _, c := range changes {
+		now[key{c.name, c.rollout}] = true
+	}
+	out := make([]storeChange, 0, len(retry)+len(changes))
+	for _, c := range retry {
+		if !now[key{c.name, c.rollout}] {
+			out = append(out, c)
+		}
+	}
+	return append(out, changes...)
 }
 
 // applyStoreBatch applies changes whole: every document through the admin API's PUT path

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -540,5 +541,108 @@ func TestEtcdReplicaRestartsWithoutEtcdFromItsStateFile(t *testing.T) {
 	})
 	if got := newBrowser(chromeUA).count(t, r.url(port), 300); got["sava:1.1.0"] != 300 {
 		t.Errorf("after etcd came back: want 0/300, got %v", got)
+	}
+}
+
+// TestEtcdReplicaThatCannotListenRejectsAndServesTheRest: one replica cannot listen on a new
+// gateway's port (another process holds it on its address only). That replica rejects the
+// revision, naming the gateway and the port, and keeps serving the rest as it was (the
+// transaction's other change not half-applied); the other replica applies it whole. Once the
+// port is free, the next revision brings the rejected transaction too: a replica retries what
+// it refused with every later change, and says so in its acknowledgement until it applies.
+func TestEtcdReplicaThatCannotListenRejectsAndServesTheRest(t *testing.T) {
+	etcd := startTestEtcd(t)
+	cli := etcd.client()
+	layout, _ := gatewaystore.NewLayout("")
+	v1, v2 := newBackend(t, "sava:1.0.0"), newBackend(t, "sava:1.1.0")
+	s1, s2 := newBackend(t, "shop:1"), newBackend(t, "shop:2")
+	savaPort, newPort, otherPort := freePort(t), freePort(t), freePort(t)
+	const sava, shop, other = "sava/9050", "shop/9060", "other/9070"
+	first := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{sava: twoRoutes(savaPort, v1, v2, 100, 0)})
+	dir := t.TempDir()
+	reps := []*replica{
+		startReplica(t, "r1", "127.0.0.1", etcd.endpoint(), filepath.Join(dir, "r1.json")),
+		startReplica(t, "r2", "127.0.0.2", etcd.endpoint(), filepath.Join(dir, "r2.json")),
+	}
+	ids := []string{"r1", "r2"}
+	applied := func(rev int64) func(gatewaystore.Ack) bool {
+		return func(a gatewaystore.Ack) bool { return a.Revision >= rev && a.Error == "" && a.Serving >= rev }
+	}
+	waitAcks(t, cli, layout, ids, "every replica applied the first read", applied(first))
+	serves := func(step string, r *replica, port int, want map[string]int) {
+		t.Helper()
+		if got := newBrowser(chromeUA).count(t, r.url(port), 100); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: replica %s port %d serves %v over 100 requests, want %v", step, r.id, port, got, want)
+		}
+	}
+
+	// Another process holds newPort on r2's address only.
+	held, err := net.Listen("tcp", "127.0.0.2:"+strconv.Itoa(newPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	clash := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{
+		sava: twoRoutes(savaPort, v1, v2, 20, 80),
+		shop: twoRoutes(newPort, s1, s2, 100, 0),
+	})
+	acks := waitAcks(t, cli, layout, ids, "every replica processed the revision with the held port", func(a gatewaystore.Ack) bool { return a.Revision >= clash })
+	if a := acks["r1"]; a.Error != "" || a.Serving != clash {
+		t.Errorf("r1 can listen: want revision %d applied, got %+v", clash, a)
+	}
+	if a := acks["r2"]; a.Gateway != shop || !strings.Contains(a.Error, "cannot listen on port "+strconv.Itoa(newPort)) || a.Serving < first || a.Serving >= clash {
+		t.Errorf("r2: want %s rejected for its port %d, still serving the revision before %d; got %+v", shop, newPort, clash, a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err = gatewaystore.Store{Client: cli, Layout: layout}.WaitAcked(ctx, clash, ids)
+	cancel()
+	var rejected *gatewaystore.RejectedError
+	if !errors.As(err, &rejected) || rejected.Replica != "r2" || rejected.Gateway != shop || rejected.Serving != acks["r2"].Serving {
+		t.Errorf("WaitAcked(%d): want r2's rejection of %s, got %v", clash, shop, err)
+	}
+	serves("r1 applied the whole revision", reps[0], savaPort, map[string]int{"sava:1.0.0": 20, "sava:1.1.0": 80})
+	serves("r1 applied the whole revision", reps[0], newPort, map[string]int{"shop:1": 100})
+	serves("r2 keeps serving the rest as it was", reps[1], savaPort, map[string]int{"sava:1.0.0": 100})
+	if st := metricValue(reps[1].h.metricsText(), "vamp_gateway_store_rejected"); st != 1 {
+		t.Errorf("r2's vamp_gateway_store_rejected is %v, want 1", st)
+	}
+
+	// While the port is held, a later revision of another gateway is applied by r2 too; the
+	// rejected transaction (sava's change with shop) is retried with it and still refused:
+	// r2's acknowledgement serves the later revision and names what it still refuses.
+	later := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{other: twoRoutes(otherPort, s1, s2, 100, 0)})
+	acks = waitAcks(t, cli, layout, ids, "every replica processed the later revision", func(a gatewaystore.Ack) bool { return a.Revision >= later })
+	if a := acks["r1"]; a.Error != "" || a.Serving != later {
+		t.Errorf("r1: want revision %d applied, got %+v", later, a)
+	}
+	if a := acks["r2"]; a.Serving != later || a.Gateway != shop || !strings.Contains(a.Error, "cannot listen on port "+strconv.Itoa(newPort)) {
+		t.Errorf("r2 with the port still held: want revision %d served and %s still refused for its port, got %+v", later, shop, a)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := (gatewaystore.Store{Client: cli, Layout: layout}).WaitAcked(ctx, later, ids); err != nil {
+		t.Errorf("WaitAcked(%d), a revision every replica serves: %v", later, err)
+	}
+	cancel()
+	serves("r2 with the port still held", reps[1], otherPort, map[string]int{"shop:1": 100})
+	serves("r2 with the port still held", reps[1], savaPort, map[string]int{"sava:1.0.0": 100})
+	if st := metricValue(reps[1].h.metricsText(), "vamp_gateway_store_rejected"); st != 1 {
+		t.Errorf("r2's vamp_gateway_store_rejected is %v while it refuses shop, want 1", st)
+	}
+
+	// The port freed, the next revision (another gateway) brings r2 the whole store.
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := putTxn(t, cli, layout, map[string]gatewayapi.Gateway{other: twoRoutes(otherPort, s1, s2, 0, 100)})
+	acks = waitAcks(t, cli, layout, ids, "every replica processed the revision after the port was freed", func(a gatewaystore.Ack) bool { return a.Revision >= next })
+	for id, a := range acks {
+		if a.Error != "" || a.Serving != next {
+			t.Errorf("replica %s after the port was freed: want revision %d applied, got %+v", id, next, a)
+		}
+	}
+	for _, r := range reps {
+		serves("after the port was freed", r, savaPort, map[string]int{"sava:1.0.0": 20, "sava:1.1.0": 80})
+		serves("after the port was freed", r, newPort, map[string]int{"shop:1": 100})
+		serves("after the port was freed", r, otherPort, map[string]int{"shop:2": 100})
 	}
 }

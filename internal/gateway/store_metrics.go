@@ -15,7 +15,7 @@ func newStoreCollector(st *etcdStore) *storeCollector {
 		st:        st,
 		processed: prometheus.NewDesc("vamp_gateway_store_processed_revision", "The etcd revision of gateway changes this replica has processed (applied or rejected).", nil, nil),
 		serving:   prometheus.NewDesc("vamp_gateway_store_serving_revision", "The etcd revision of the configuration this replica serves.", nil, nil),
-		rejected:  prometheus.NewDesc("vamp_gateway_store_rejected", "1 while the last processed change was rejected (the replica serves an older revision).", nil, nil),
+		rejected:  prometheus.NewDesc("vamp_gateway_store_rejected", "1 while this replica refuses a change: the last one (it serves an older revision), or an earlier one it retries with every change.", nil, nil),
 		reads:     prometheus.NewDesc("vamp_gateway_store_reads_total", "Reads of the whole prefix: 1 at start, one more per compacted or cancelled watch.", nil, nil),
 		leader:    prometheus.NewDesc("vamp_gateway_store_leader", "1 while this replica holds the election: it alone ticks roll-outs and SLA scaling.", nil, nil),
 		writes:    prometheus.NewDesc("vamp_gateway_store_rollout_writes_total", "Roll-out decisions this replica wrote to the store as the leader.", nil, nil),

@@ -91,7 +91,10 @@ type Ack struct {
 	// Serving is the store revision of the configuration the replica serves: Revision when it
 	// was applied, the last good one when it was rejected.
 	Serving int64 `json:"serving"`
-	// Error is why the replica rejected Revision; empty when it applied it.
+	// Error is why the replica rejected Revision (Serving is older); empty when it applied it.
+	// With Serving = Revision it applied Revision's changes but still refuses the transaction
+	// of an earlier revision it rejected (Gateway names it), which it retries with every change
+	// until it applies: its key changed again, or what stood in its way (a port) is gone.
 	Error string `json:"error,omitempty"`
 	// Gateway names the gateway whose document was rejected, when one was.
 	Gateway string `json:"gateway,omitempty"`

@@ -25,6 +25,8 @@ type Entry struct {
 	Gateway gatewayapi.Gateway
 	// ModRevision is the key's last change: compare it when writing the key back.
 	ModRevision int64
+	// CreateRevision is the key's creation (a gateway deleted and created again has another).
+	CreateRevision int64
 }
 
 // Read returns every gateway and the store revision it was read at.
@@ -43,7 +45,7 @@ func (s Store) Read(ctx context.Context) (map[string]Entry, int64, error) {
 		if err := json.Unmarshal(kv.Value, &gw); err != nil {
 			return nil, 0, fmt.Errorf("etcd: key %s holds no gateway document: %w", kv.Key, err)
 		}
-		out[name] = Entry{Gateway: gw, ModRevision: kv.ModRevision}
+		out[name] = Entry{Gateway: gw, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision}
 	}
 	return out, resp.Header.Revision, nil
 }
@@ -182,54 +184,146 @@ type Convergence struct {
 // want it returns at once with no acknowledgements. rev must be the revision of a change of a
 // gateway key (Write's result): replicas acknowledge only revisions that touched gateways, so a
 // revision of any other write (their own acknowledgements included) may never be reached.
+//
+// It keeps one watch on the acknowledgements for the whole wait, opened before it reads them
+// once: each put of a replica key after that read replaces that replica's acknowledgement,
+// each delete (its lease expired) drops it. Only a watch that etcd ends (compaction, a
+// cancelled watch) makes it watch and read again. (The watch starts at etcd's current
+// revision, so etcd streams it events as they commit; a watch from a past revision would be
+// served by etcd's catch-up loop, every 100 ms.)
 func (s Store) WaitAcked(ctx context.Context, rev int64, want []string) (Convergence, error) {
 	start := time.Now()
+	var acks map[string]Ack
+	var read int64
+	var wch clientv3.WatchChan
+	stopWatch := func() {}
+	defer func() { stopWatch() }()
 	for {
-		acks, read, err := s.Acks(ctx)
-		if err != nil {
-			return Convergence{}, s.lagging(rev, want, nil, err)
-		}
-		ids := make([]string, 0, len(acks)+len(want))
-		for id := range acks {
-			ids = append(ids, id)
-		}
-		for _, id := range want {
-			if _, ok := acks[id]; !ok {
-				ids = append(ids, id)
+		if wch == nil {
+			wctx, cancel := context.WithCancel(ctx)
+			stopWatch = cancel
+			wch = s.Client.Watch(wctx, s.Layout.Replicas(), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+			if err := awaitCreated(ctx, wch, s.Layout.Replicas()); err != nil {
+				return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
 			}
-		}
-		sort.Strings(ids)
-		behind := map[string]int64{}
-		for _, id := range ids {
-			a, ok := acks[id]
-			switch {
-			case !ok:
-				behind[id] = 0
-			case a.Revision < rev:
-				behind[id] = a.Revision
-			case a.Error != "" && a.Serving < rev:
-				return Convergence{Acks: acks, Took: time.Since(start)}, &RejectedError{Replica: id, Gateway: a.Gateway, Reason: a.Error, Revision: a.Revision, Serving: a.Serving}
+			got, at, err := s.Acks(ctx)
+			if err != nil {
+				return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
 			}
+			acks, read = got, at
+		}
+		behind, rejected := judgeAcks(rev, want, acks)
+		if rejected != nil {
+			return Convergence{Acks: acks, Took: time.Since(start)}, rejected
 		}
 		if len(behind) == 0 {
 			return Convergence{Acks: acks, Took: time.Since(start)}, nil
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		wch := s.Client.Watch(wctx, s.Layout.Replicas(), clientv3.WithPrefix(), clientv3.WithRev(read+1))
 		select {
-		case <-wch:
-			cancel()
+		case wresp, ok := <-wch:
+			if ok && !wresp.Canceled && wresp.Err() == nil {
+				if err := s.applyAckEvents(acks, wresp.Events, read); err != nil {
+					return Convergence{Acks: acks, Took: time.Since(start)}, s.lagging(rev, want, acks, err)
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				// The watch ended with ctx: the replicas behind are the ones judged last.
+				return Convergence{Acks: acks, Took: time.Since(start)}, &LaggingError{Revision: rev, Replicas: behind, Cause: ctx.Err()}
+			}
+			// Compacted, or cancelled by etcd: watch and read again.
+			stopWatch()
+			wch = nil
 		case <-ctx.Done():
-			cancel()
 			return Convergence{Acks: acks, Took: time.Since(start)}, &LaggingError{Revision: rev, Replicas: behind, Cause: ctx.Err()}
 		}
 	}
 }
 
+// awaitCreated waits for the creation notice (WithCreatedNotify) of a watch of key.
+func awaitCreated(ctx context.Context, wch clientv3.WatchChan, key string) error {
+	for {
+		select {
+		case wresp, ok := <-wch:
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !ok:
+				return fmt.Errorf("etcd: the watch of %s closed before it started", key)
+			case wresp.Err() != nil:
+				return fmt.Errorf("etcd: watching %s: %w", key, wresp.Err())
+			case wresp.Created:
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// judgeAcks compares acks with rev: the replicas behind (live ones and those of want; 0 for
+// one without a key), or the first (by id) that rejected rev.
+func judgeAcks(rev int64, want []string, acks map[string]Ack) (map[string]int64, *RejectedError) {
+	ids := make([]string, 0, len(acks)+len(want))
+	for id := range acks {
+		ids = append(ids, id)
+	}
+	for _, id := range want {
+		if _, ok := acks[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	behind := map[string]int64{}
+	for _, id := range ids {
+		a, ok := acks[id]
+		switch {
+		case !ok:
+			behind[id] = 0
+		case a.Revision < rev:
+			behind[id] = a.Revision
+		case a.Error != "" && a.Serving < rev:
+			return nil, &RejectedError{Replica: id, Gateway: a.Gateway, Reason: a.Error, Revision: a.Revision, Serving: a.Serving}
+		}
+	}
+	return behind, nil
+}
+
+// applyAckEvents applies a watch's events on the replica keys after revision read (acks is
+// the read at read) to acks: a put is the replica's acknowledgement now, a delete (its lease
+// ended) takes the replica out.
+func (s Store) applyAckEvents(acks map[string]Ack, events []*clientv3.Event, read int64) error {
+	for _, ev := range events {
+		id, ok := strings.CutPrefix(string(ev.Kv.Key), s.Layout.Replicas())
+		if !ok || id == "" || ev.Kv.ModRevision <= read {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			delete(acks, id)
+			continue
+		}
+		var a Ack
+		if err := json.Unmarshal(ev.Kv.Value, &a); err != nil {
+			return fmt.Errorf("etcd: replica key %s holds no acknowledgement: %w", ev.Kv.Key, err)
+		}
+		acks[id] = a
+	}
+	return nil
+}
+
+// lagging is the *LaggingError of a wait that failed for cause: the replicas of want and, as
+// far as acks (nil: none read yet) tell, the live ones behind rev.
 func (s Store) lagging(rev int64, want []string, acks map[string]Ack, cause error) error {
 	behind := map[string]int64{}
 	for _, id := range want {
-		behind[id] = acks[id].Revision
+		if a := acks[id]; a.Revision < rev {
+			behind[id] = a.Revision
+		}
+	}
+	for id, a := range acks {
+		if a.Revision < rev {
+			behind[id] = a.Revision
+		}
 	}
 	return &LaggingError{Revision: rev, Replicas: behind, Cause: cause}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/big"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/blueprint"
@@ -628,6 +626,10 @@ func (r *deploymentResource) waitForPromotions(ctx context.Context, deployment s
 }
 
 func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRollout, limit string, diags *diag.Diagnostics) {
+	if store, ok := r.data.Gateway.(*storeGateways); ok {
+		waitForStoredPromotion(ctx, store, cr, limit, diags) // deployment_rollout_etcd.go
+		return
+	}
 	tick := time.NewTicker(rolloutPollInterval)
 	defer tick.Stop()
 	var last *gatewayapi.RolloutStatus
@@ -637,51 +639,63 @@ func (r *deploymentResource) waitForPromotion(ctx context.Context, cr clusterRol
 		case err != nil && ctx.Err() == nil:
 			addAPIError(diags, "GET", "gateway "+quote(cr.gateway), err)
 			return
-		case err == nil && gw.RolloutStatus == nil && r.data.Gateway.tracksRevisions():
-			addAttrError(diags, cr.attrPath(), "Roll-out progress is not visible through etcd",
-				fmt.Sprintf("Gateway %q is in etcd (the provider's etcd block), whose documents carry no roll-out progress: each replica "+
-					"reports its own. Remove wait_for_promotion (the roll-out still runs), or follow it on a replica's admin API "+
-					"(GET /v1/gateways/%s).", cr.gateway, cr.gateway))
-			return
 		case err == nil && gw.RolloutStatus == nil:
-			addAttrError(diags, cr.attrPath(), "The gateway runs no roll-out",
-				fmt.Sprintf("Gateway %q has no roll-out although it was just applied with one; another client may have changed it. Apply again.", cr.gateway))
+			addNoRollout(diags, cr)
 			return
 		case err == nil:
 			last = gw.RolloutStatus
 		}
-		if last != nil {
-			tflog.Debug(ctx, "waiting for the roll-out's promotion", map[string]any{
-				"gateway": cr.gateway, "phase": last.Phase, "step": last.Step, "steps": last.Steps, "canary_weight": last.Weight,
-			})
-			switch last.Phase {
-			case string(rollout.PhasePromoted):
-				return
-			case string(rollout.PhaseRolledBack), string(rollout.PhaseFailed):
-				title := "Roll-out of " + quote(cr.model.Canary.ValueString()) + " was rolled back"
-				if last.Phase == string(rollout.PhaseFailed) {
-					title = "Roll-out of " + quote(cr.model.Canary.ValueString()) + " did not start"
-				}
-				addAttrError(diags, cr.attrPath(), title, fmt.Sprintf(
-					"Gateway %q: %s.\n\nThe gateway routes the canary's traffic back to the stable services. The roll-out stays %s while this policy stands: "+
-						"fix the canary (e.g. deploy a new variant) or change the policy to start a new roll-out; rollout_status shows the details.",
-					cr.gateway, last.Reason, last.Phase))
-				return
-			}
+		if last != nil && rolloutSettled(ctx, diags, cr, last) {
+			return
 		}
 		select {
 		case <-ctx.Done():
-			where := "no status was read"
-			if last != nil {
-				where = fmt.Sprintf("it is %s at step %d of %d (canary weight %d): %s", last.Phase, last.Step, last.Steps, last.Weight, last.Reason)
-			}
-			addAttrError(diags, cr.attrPath(), "Roll-out not promoted in time",
-				fmt.Sprintf("Gateway %q: the canary %q was not promoted within %s; %s.\n\nThe roll-out goes on in the gateway; raise wait_timeout or the deployment's timeouts, or apply again later.",
-					cr.gateway, cr.model.Canary.ValueString(), limit, where))
+			addNotPromoted(diags, cr, limit, last, "no status was read")
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// addNoRollout reports a gateway that runs no roll-out right after an apply gave it one.
+func addNoRollout(diags *diag.Diagnostics, cr clusterRollout) {
+	addAttrError(diags, cr.attrPath(), "The gateway runs no roll-out",
+		fmt.Sprintf("Gateway %q has no roll-out although it was just applied with one; another client may have changed it. Apply again.", cr.gateway))
+}
+
+// rolloutSettled reports whether the roll-out has ended: promoted (no error), or rolled back or
+// refused (an error with the roll-out's reason).
+func rolloutSettled(ctx context.Context, diags *diag.Diagnostics, cr clusterRollout, last *gatewayapi.RolloutStatus) bool {
+	tflog.Debug(ctx, "waiting for the roll-out's promotion", map[string]any{
+		"gateway": cr.gateway, "phase": last.Phase, "step": last.Step, "steps": last.Steps, "canary_weight": last.Weight,
+	})
+	switch last.Phase {
+	case string(rollout.PhasePromoted):
+		return true
+	case string(rollout.PhaseRolledBack), string(rollout.PhaseFailed):
+		title := "Roll-out of " + quote(cr.model.Canary.ValueString()) + " was rolled back"
+		if last.Phase == string(rollout.PhaseFailed) {
+			title = "Roll-out of " + quote(cr.model.Canary.ValueString()) + " did not start"
+		}
+		addAttrError(diags, cr.attrPath(), title, fmt.Sprintf(
+			"Gateway %q: %s.\n\nThe gateway routes the canary's traffic back to the stable services. The roll-out stays %s while this policy stands: "+
+				"fix the canary (e.g. deploy a new variant) or change the policy to start a new roll-out; rollout_status shows the details.",
+			cr.gateway, last.Reason, last.Phase))
+		return true
+	}
+	return false
+}
+
+// addNotPromoted reports a wait that ended (limit) before the promotion; last is the status
+// last seen (nil: none, which unseen says).
+func addNotPromoted(diags *diag.Diagnostics, cr clusterRollout, limit string, last *gatewayapi.RolloutStatus, unseen string) {
+	where := unseen
+	if last != nil {
+		where = fmt.Sprintf("it is %s at step %d of %d (canary weight %d): %s", last.Phase, last.Step, last.Steps, last.Weight, last.Reason)
+	}
+	addAttrError(diags, cr.attrPath(), "Roll-out not promoted in time",
+		fmt.Sprintf("Gateway %q: the canary %q was not promoted within %s; %s.\n\nThe roll-out goes on in the gateway; raise wait_timeout or the deployment's timeouts, or apply again later.",
+			cr.gateway, cr.model.Canary.ValueString(), limit, where))
 }
 
 // warnRolloutChanges says in the plan what a changed or removed policy does to a roll-out that
@@ -742,31 +756,10 @@ func planRolloutStatus(ctx context.Context, req resource.ModifyPlanRequest, resp
 	planned := plan.RolloutStatus
 	plan.RolloutStatus = state.RolloutStatus
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
-	if !sameValue(resp.Plan.Raw, req.State.Raw) {
+	if !equalAsPlanned(resp.Plan.Raw, req.State.Raw) {
 		plan.RolloutStatus = planned
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
 	}
-}
-
-// sameValue compares two values as Terraform shows them: numbers are equal when they are the
-// same float64 (a number read from state has another precision than one computed here).
-func sameValue(a, b tftypes.Value) bool {
-	diffs, err := a.Diff(b)
-	if err != nil {
-		return false
-	}
-	for _, d := range diffs {
-		var x, y big.Float
-		if d.Value1 == nil || d.Value2 == nil || d.Value1.As(&x) != nil || d.Value2.As(&y) != nil {
-			return false
-		}
-		fx, _ := x.Float64()
-		fy, _ := y.Float64()
-		if fx != fy {
-			return false
-		}
-	}
-	return true
 }
 
 // settleRollouts, after an apply, waits for the promotions asked for and records the roll-outs'

@@ -32,8 +32,10 @@ type deploymentModel struct {
 	// RolloutStatus is the live progress of the roll-outs (deployment_rollout.go).
 	RolloutStatus types.Map `tfsdk:"rollout_status"`
 	// ResolvedEnvironment is what dependency references resolve to (deployment_refs.go).
-	ResolvedEnvironment types.Map      `tfsdk:"resolved_environment"`
-	Timeouts            timeouts.Value `tfsdk:"timeouts"`
+	ResolvedEnvironment types.Map `tfsdk:"resolved_environment"`
+	// Convergence is what the last apply saw of the gateway replicas (convergence.go).
+	Convergence types.Object   `tfsdk:"convergence"`
+	Timeouts    timeouts.Value `tfsdk:"timeouts"`
 }
 
 // The element models of clusters. Containers are Go maps, slices and pointers (nil = null);
@@ -273,6 +275,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				ElementType:         types.ListType{ElemType: types.StringType},
 			},
 			"rollout_status": rolloutStatusAttribute(),
+			"convergence":    convergenceAttribute(),
 			"resolved_environment": schema.MapAttribute{
 				MarkdownDescription: "The environment variables that hold dependency references (`$backend.host`, `$backend.ports.webport`, " +
 					"or `$${backend.host}` in HCL), by `cluster/service`, as the runtime starts the service: the host is the gateway's " +

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,16 +10,22 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/etcdtest"
@@ -243,6 +250,55 @@ func checkStoreGone(env *storeEnv, names ...string) resource.TestCheckFunc {
 	}
 }
 
+// expectConvergence checks the convergence that the resource at address records: all of env's
+// replicas acknowledged the revision of the apply's transaction, which is the revision of the
+// named gateways' keys in etcd now.
+func (env *storeEnv) expectConvergence(address string, gateways ...string) []statecheck.StateCheck {
+	ids := make([]knownvalue.Check, len(env.replicas))
+	names := make([]string, len(env.replicas))
+	for i, r := range env.replicas {
+		ids[i], names[i] = knownvalue.StringExact(r.id), r.id
+	}
+	n := int64(len(env.replicas))
+	conv := tfjsonpath.New("convergence")
+	return []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("revision"), knownvalue.Int64Func(func(rev int64) error {
+			return env.keysAt(rev, gateways...)
+		})),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("replicas"), knownvalue.ListExact(ids)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("acknowledged"), knownvalue.Int64Exact(n)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("expected"), knownvalue.Int64Exact(n)),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("summary"), knownvalue.StringRegexp(regexp.MustCompile(
+			fmt.Sprintf(`^%d of %d replicas \(%s\) serve etcd revision [1-9][0-9]*, [0-9.]+[µm]?s after the commit$`, n, n, strings.Join(names, ", "))))),
+		statecheck.ExpectKnownValue(address, conv.AtMapKey("took"), knownvalue.StringFunc(func(took string) error {
+			if d, err := time.ParseDuration(took); err != nil || d <= 0 {
+				return fmt.Errorf("took %q is not a positive duration (%v)", took, err)
+			}
+			return nil
+		})),
+	}
+}
+
+// keysAt fails unless every named gateway's key in etcd was last written at rev.
+func (env *storeEnv) keysAt(rev int64, names ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	entries, _, err := env.store.Read(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		e, ok := entries[n]
+		if !ok {
+			return fmt.Errorf("gateway %q is not in etcd", n)
+		}
+		if e.ModRevision != rev {
+			return fmt.Errorf("convergence.revision is %d, but gateway %q's key in etcd is at revision %d", rev, n, e.ModRevision)
+		}
+	}
+	return nil
+}
+
 // TestAccEtcdReplicasConverge runs the provider against an embedded etcd and three gateway
 // replicas: every apply returns once all three serve the change; another writer's change is
 // drift; a write between plan and apply fails the apply; a replica that rejects a change or is
@@ -272,13 +328,22 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				),
 			},
 			{
-				// One apply changes the weights of both gateways.
+				// One apply changes the weights of both gateways; the state reports that all
+				// three replicas serve each gateway's revision, and the next plan is empty (the
+				// convergence stays as it is).
 				Config: split,
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one, two),
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
 				),
+				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectUnknownValue("vamp_gateway.one", tfjsonpath.New("convergence")),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
 			},
 			{
 				// Another writer's change in etcd is drift: the plan puts the weights back.
@@ -291,6 +356,7 @@ func TestAccEtcdReplicasConverge(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.one", plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction("vamp_gateway.two", plancheck.ResourceActionNoop),
+					plancheck.ExpectKnownValue("vamp_gateway.two", tfjsonpath.New("convergence").AtMapKey("acknowledged"), knownvalue.Int64Exact(3)),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					env.expectAcked(one),
@@ -365,6 +431,26 @@ resource "vamp_gateway" "three" {
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 120, "2.0.0": 180}),
 				),
 			},
+			{
+				// An import from etcd is the state an apply made, except convergence: null, as no
+				// apply made it.
+				ResourceName:                         "vamp_gateway.one",
+				ImportState:                          true,
+				ImportStateId:                        one,
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				ImportStateVerifyIgnore:              []string{"convergence"},
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					for _, st := range states {
+						for k, v := range st.Attributes {
+							if strings.HasPrefix(k, "convergence.") && v != "0" {
+								return fmt.Errorf("imported %s has %s = %q, want convergence null", st.ID, k, v)
+							}
+						}
+					}
+					return nil
+				},
+			},
 		},
 	})
 }
@@ -377,30 +463,302 @@ func (w anotherWriter) write() error {
 }
 
 // TestAccEtcdBinaryConverges is the same convergence with the real etcd binary (Debian's
-// etcd-server 3.4, `make tools`), started by the test and stopped by its PID.
+// etcd-server 3.4, `make tools`), started by the test and stopped by its PID, and then etcd
+// stopped under load: every replica keeps serving the last split without a failed request, an
+// apply fails naming etcd and its endpoint and writes nothing, and once etcd is back on the same
+// data and port the next apply converges on all three replicas.
 func TestAccEtcdBinaryConverges(t *testing.T) {
-	env := newStoreEnv(t, etcdtest.Binary(t), "/vamp", 3)
+	etcd := etcdtest.Binary(t)
+	env := newStoreEnv(t, etcd, "/vamp", 3)
 	a, b := versionServer(t, "1.0.0"), versionServer(t, "2.0.0")
 	c, d := versionServer(t, "3.0.0"), versionServer(t, "4.0.0")
 	p1, p2 := freePort(t), freePort(t)
+	const one, two = "acc/etcd/one", "acc/etcd/two"
+	config := func(w [4]int) string { return env.providerBlock(twoGateways(p1, p2, a, b, c, d, w, "")) }
+	var load *replicaLoad
+	t.Cleanup(func() {
+		if load != nil {
+			load.stop()
+		}
+	})
+	var stored map[string]gatewaystore.Entry // the gateways in etcd when it stopped
+	var window map[string]int                // by replica: where the counted answers after the stop begin
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		CheckDestroy:             checkStoreGone(env, "acc/etcd/one", "acc/etcd/two"),
+		CheckDestroy:             checkStoreGone(env, one, two),
 		Steps: []resource.TestStep{
 			{
-				Config: env.providerBlock(twoGateways(p1, p2, a, b, c, d, [4]int{100, 0, 100, 0}, "")),
-				Check:  env.expectAcked("acc/etcd/one", "acc/etcd/two"),
+				Config: config([4]int{100, 0, 100, 0}),
+				Check:  env.expectAcked(one, two),
 			},
 			{
-				Config: env.providerBlock(twoGateways(p1, p2, a, b, c, d, [4]int{20, 80, 30, 70}, "")),
+				Config: config([4]int{20, 80, 30, 70}),
 				Check: resource.ComposeTestCheckFunc(
-					env.expectAcked("acc/etcd/one", "acc/etcd/two"),
+					env.expectAcked(one, two),
 					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 60, "2.0.0": 240}),
 					env.expectOnEveryReplica(p2, map[string]int{"3.0.0": 90, "4.0.0": 210}),
+					logConvergence(t, "the split", "vamp_gateway.one", "vamp_gateway.two"),
 				),
+				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
+			},
+			{
+				// Load on every replica, then etcd stopped by its PID: the replicas serve on,
+				// and an apply fails at its first read, naming etcd and the endpoint.
+				PreConfig: func() {
+					// The counted port's table has served whole weight cycles (expectOnEveryReplica's
+					// 300 requests), so the load's counted answers start at a cycle's start.
+					load = env.startLoad(p1, p2, 2)
+					load.waitCounted(t, func(id string, n int) bool { return n >= replicaRequests }, "the load's first answers")
+					var err error
+					if stored, _, err = env.store.Read(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					etcd.Stop(t)
+					// The window starts at the next whole hundred of answers: a multiple of any
+					// weight cycle (weights sum to 100), so its counts are exact.
+					window = map[string]int{}
+					for id, n := range load.counted() {
+						window[id] = (n + 99) / 100 * 100
+					}
+					load.waitCounted(t, func(id string, n int) bool { return n >= window[id]+replicaRequests }, "300 answers on every replica after etcd stopped")
+				},
+				Config: config([4]int{40, 60, 0, 100}),
+				ExpectError: regexp.MustCompile(`(?s)Cannot reach etcd.*etcd\s+\(` + regexp.QuoteMeta(etcd.Endpoint) +
+					`\):\s+no\s+answer\s+within\s+5s.*Check\s+the\s+provider's\s+etcd.endpoints`),
+			},
+			{
+				// etcd back on the same data and port: the failed apply wrote nothing, and the next
+				// apply converges on all three replicas while the load goes on.
+				PreConfig: func() {
+					load.stopCounting()
+					want := map[string]int{"1.0.0": 60, "2.0.0": 240}
+					for _, r := range env.replicas {
+						got := map[string]int{}
+						for _, v := range load.versions(r.id)[window[r.id] : window[r.id]+replicaRequests] {
+							got[v]++
+						}
+						if fmt.Sprint(got) != fmt.Sprint(want) {
+							t.Errorf("etcd stopped: replica %s port %d: %d requests went %v, want the last split %v", r.id, p1, replicaRequests, got, want)
+						}
+					}
+					etcd.Start(t)
+					now, _, err := env.store.Read(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range []string{one, two} {
+						if now[n].ModRevision != stored[n].ModRevision {
+							t.Errorf("gateway %q: at revision %d in etcd after the failed apply, was %d: the apply wrote while etcd was down", n, now[n].ModRevision, stored[n].ModRevision)
+						}
+					}
+				},
+				Config: config([4]int{40, 60, 0, 100}),
+				Check: resource.ComposeTestCheckFunc(
+					func(*terraform.State) error {
+						done, failed, first := load.stop()
+						t.Logf("load from before etcd stopped until after the apply that followed its return: %d requests to 3 replicas, %d failed", done, failed)
+						if failed != 0 {
+							return fmt.Errorf("%d of %d requests failed under load while etcd stopped and came back; the first: %s", failed, done, first)
+						}
+						return nil
+					},
+					env.expectAcked(one, two),
+					env.expectOnEveryReplica(p1, map[string]int{"1.0.0": 120, "2.0.0": 180}),
+					env.expectOnEveryReplica(p2, map[string]int{"4.0.0": 300}),
+					logConvergence(t, "etcd back", "vamp_gateway.one", "vamp_gateway.two"),
+				),
+				ConfigStateChecks: append(env.expectConvergence("vamp_gateway.one", one), env.expectConvergence("vamp_gateway.two", two)...),
 			},
 		},
 	})
+}
+
+// logConvergence logs the convergence summary of each resource (expectConvergence checks it).
+func logConvergence(t *testing.T, step string, addresses ...string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, a := range addresses {
+			rs, ok := s.RootModule().Resources[a]
+			if !ok {
+				return fmt.Errorf("%s is not in the state", a)
+			}
+			t.Logf("%s: %s: %s", step, a, rs.Primary.Attributes["convergence.summary"])
+		}
+		return nil
+	}
+}
+
+// replicaLoad is traffic against every replica of a storeEnv: per replica, one client that
+// sends requests to one gateway port (counted) one after another and records the version of
+// each answer (the gateway's only client on that replica, so its answers are consecutive in the
+// gateway's weighted cycle), and workers clients that send requests to another port (loaded) as
+// fast as they are answered. An answer other than 200 and a transport error are failures.
+type replicaLoad struct {
+	done, failed atomic.Int64
+	ids          []string // the replicas
+	mu           sync.Mutex
+	first        string              // the first failure
+	seen         map[string][]string // by replica id: the counted port's answers, in order
+	changed      chan struct{}       // gets a value when an answer is recorded
+	quitCount    chan struct{}
+	quitLoad     chan struct{}
+	counting     sync.WaitGroup
+	loading      sync.WaitGroup
+	stopped      bool
+}
+
+func (env *storeEnv) startLoad(counted, loaded, workers int) *replicaLoad {
+	l := &replicaLoad{seen: map[string][]string{}, changed: make(chan struct{}, 1),
+		quitCount: make(chan struct{}), quitLoad: make(chan struct{})}
+	for _, r := range env.replicas {
+		l.ids = append(l.ids, r.id)
+		countURL := "http://" + net.JoinHostPort(r.host, strconv.Itoa(counted)) + "/"
+		loadURL := "http://" + net.JoinHostPort(r.host, strconv.Itoa(loaded)) + "/"
+		l.counting.Add(1)
+		go func() {
+			defer l.counting.Done()
+			l.run(countURL, l.quitCount, func(version string) {
+				l.mu.Lock()
+				l.seen[r.id] = append(l.seen[r.id], version)
+				l.mu.Unlock()
+				select {
+				case l.changed <- struct{}{}:
+				default:
+				}
+			})
+		}()
+		for range workers {
+			l.loading.Add(1)
+			go func() {
+				defer l.loading.Done()
+				l.run(loadURL, l.quitLoad, func(string) {})
+			}()
+		}
+	}
+	return l
+}
+
+// run sends requests to url one after another until quit is closed, handing each good answer's
+// version to answered.
+func (l *replicaLoad) run(url string, quit <-chan struct{}, answered func(version string)) {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for {
+		select {
+		case <-quit:
+			return
+		default:
+		}
+		version, err := getVersion(client, url)
+		l.done.Add(1)
+		if err != nil {
+			if l.failed.Add(1) == 1 {
+				l.mu.Lock()
+				l.first = err.Error()
+				l.mu.Unlock()
+			}
+			continue
+		}
+		answered(version)
+	}
+}
+
+// getVersion is one GET of url as Chrome: the version that answered, or why it failed.
+func getVersion(client *http.Client, url string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("User-Agent", chromeUA)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(body))
+	}
+	return versionIn(string(body)), nil
+}
+
+// counted is how many answers the counted port gave each replica so far.
+func (l *replicaLoad) counted() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.seen))
+	for id, v := range l.seen {
+		out[id] = len(v)
+	}
+	return out
+}
+
+// versions is the counted port's answers of replica id, in order.
+func (l *replicaLoad) versions(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen[id])
+}
+
+// waitCounted waits, on each recorded answer, until ok holds for every replica's number of
+// counted answers; it fails the test after 60s (the bound, not the synchronisation) or when a
+// request failed.
+func (l *replicaLoad) waitCounted(t *testing.T, ok func(id string, n int) bool, what string) {
+	t.Helper()
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	for {
+		n := l.counted()
+		all := true
+		for _, id := range l.ids {
+			all = all && ok(id, n[id])
+		}
+		if all {
+			return
+		}
+		if f := l.failed.Load(); f > 0 {
+			l.mu.Lock()
+			first := l.first
+			l.mu.Unlock()
+			t.Fatalf("waiting for %s: %d requests failed; the first: %s", what, f, first)
+		}
+		select {
+		case <-l.changed:
+		case <-deadline.C:
+			t.Fatalf("waiting for %s: not within 60s; answers so far %v", what, n)
+		}
+	}
+}
+
+// stopCounting stops the counted port's clients.
+func (l *replicaLoad) stopCounting() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.quitCount:
+	default:
+		close(l.quitCount)
+	}
+}
+
+// stop ends all traffic and returns the requests sent, those that failed and the first failure.
+func (l *replicaLoad) stop() (done, failed int64, first string) {
+	l.stopCounting()
+	l.mu.Lock()
+	if !l.stopped {
+		l.stopped = true
+		close(l.quitLoad)
+	}
+	l.mu.Unlock()
+	l.counting.Wait()
+	l.loading.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done.Load(), l.failed.Load(), l.first
 }
 
 // TestAccEtcdProviderConfigErrors: the etcd block's mistakes are plan-time errors that name
@@ -544,6 +902,8 @@ resource "vamp_deployment" "sava" {
 					env.expectAcked(names...),
 					env.expectOnEveryReplica(port, map[string]int{"1.0.0": 60, "1.1.0": 240}),
 				),
+				// The deployment's one transaction: all its gateways' keys are at the revision.
+				ConfigStateChecks: env.expectConvergence("vamp_deployment.sava", names...),
 			},
 		},
 	})

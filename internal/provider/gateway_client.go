@@ -102,6 +102,26 @@ type storeGateways struct {
 
 func (s *storeGateways) tracksRevisions() bool { return true }
 
+// etcdRequestTimeout bounds each request to etcd (a read, a transaction), as etcdctl's
+// --command-timeout does: the etcd client waits for a connection rather than failing while etcd
+// is down, so without a bound a refresh would wait forever and an apply until its timeouts.
+// Waiting for the replicas' acknowledgements is bounded by the operation's timeouts instead.
+const etcdRequestTimeout = 5 * time.Second
+
+// request is ctx bounded for one request to etcd.
+func (s *storeGateways) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, etcdRequestTimeout)
+}
+
+// etcdFailed is the error of a request made with request's context: an *etcdError naming the
+// endpoints, and the request's bound when that ended it.
+func (s *storeGateways) etcdFailed(parent, req context.Context, err error) error {
+	if errors.Is(req.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+		err = fmt.Errorf("no answer within %s (is etcd running and reachable?): %w", etcdRequestTimeout, err)
+	}
+	return &etcdError{Endpoints: s.endpoints, Err: err}
+}
+
 // etcdError is etcd that did not answer (or answered with an error) a read or a write.
 type etcdError struct {
 	Endpoints []string
@@ -127,16 +147,27 @@ func decodeStored(name string, raw []byte, modRev int64) (gatewayapi.Gateway, er
 }
 
 func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gateway, error) {
-	resp, err := s.store.Client.Get(ctx, s.store.Layout.Gateway(name))
+	rctx, cancel := s.request(ctx)
+	defer cancel()
+	// The document and its roll-out's stored state, at one revision.
+	resp, err := s.store.Client.Txn(rctx).Then(clientv3.OpGet(s.store.Layout.Gateway(name)), clientv3.OpGet(s.store.Layout.Rollout(name))).Commit()
 	if err != nil {
-		return gatewayapi.Gateway{}, &etcdError{Endpoints: s.endpoints, Err: err}
+		return gatewayapi.Gateway{}, s.etcdFailed(ctx, rctx, err)
 	}
-	if len(resp.Kvs) == 0 {
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) == 0 {
 		return gatewayapi.Gateway{}, s.notFound(name)
 	}
-	kv := resp.Kvs[0]
+	kv := kvs[0]
 	gw, err := decodeStored(name, kv.Value, kv.ModRevision)
 	if err != nil {
+		return gw, err
+	}
+	var rec []byte
+	if rkvs := resp.Responses[1].GetResponseRange().GetKvs(); len(rkvs) > 0 {
+		rec = rkvs[0].Value
+	}
+	if gw.RolloutStatus, err = s.store.Layout.StatusOf(name, gw, kv.CreateRevision, rec); err != nil {
 		return gw, err
 	}
 	revisionsFrom(ctx).saw(name, kv.ModRevision)
@@ -144,15 +175,24 @@ func (s *storeGateways) Get(ctx context.Context, name string) (gatewayapi.Gatewa
 }
 
 func (s *storeGateways) List(ctx context.Context) ([]gatewayapi.Gateway, error) {
-	entries, _, err := s.store.Read(ctx)
+	rctx, cancel := s.request(ctx)
+	defer cancel()
+	entries, rev, err := s.store.Read(rctx)
 	if err != nil {
-		return nil, &etcdError{Endpoints: s.endpoints, Err: err}
+		return nil, s.etcdFailed(ctx, rctx, err)
+	}
+	records, err := s.storedRollouts(rctx, entries, rev) // deployment_rollout_etcd.go
+	if err != nil {
+		return nil, s.etcdFailed(ctx, rctx, err)
 	}
 	revs := revisionsFrom(ctx)
 	out := make([]gatewayapi.Gateway, 0, len(entries))
 	for name, e := range entries {
 		gw := e.Gateway
 		gw.Name, gw.Version = name, e.ModRevision
+		if gw.RolloutStatus, err = s.store.Layout.StatusOf(name, gw, e.CreateRevision, records[name]); err != nil {
+			return nil, err
+		}
 		revs.saw(name, e.ModRevision)
 		out = append(out, gw)
 	}
@@ -195,9 +235,11 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	for i, c := range changes {
 		ops[i] = clientv3.OpGet(s.store.Layout.Gateway(c.Name))
 	}
-	cur, err := s.store.Client.Txn(ctx).Then(ops...).Commit()
+	rctx, cancel := s.request(ctx)
+	cur, err := s.store.Client.Txn(rctx).Then(ops...).Commit()
+	cancel()
 	if err != nil {
-		return &gatewayWriteError{Method: "WRITE", Name: changes[0].Name, Err: &etcdError{Endpoints: s.endpoints, Err: err}}
+		return &gatewayWriteError{Method: "WRITE", Name: changes[0].Name, Err: s.etcdFailed(ctx, rctx, err)}
 	}
 	before := make([]priorValue, len(changes))
 	var txn []gatewaystore.Change
@@ -217,7 +259,9 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	if len(txn) == 0 {
 		return nil
 	}
-	rev, err := s.store.Write(ctx, txn)
+	rctx, cancel = s.request(ctx)
+	rev, err := s.store.Write(rctx, txn)
+	cancel()
 	var conflict *gatewaystore.ConflictError
 	if errors.As(err, &conflict) {
 		names := make([]string, 0, len(conflict.Found))
@@ -229,7 +273,7 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 		return &gatewayWriteError{Method: "WRITE", Name: names[0], Err: &storeConflictError{Conflict: conflict, Read: read}}
 	}
 	if err != nil {
-		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: &etcdError{Endpoints: s.endpoints, Err: err}}
+		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: s.etcdFailed(ctx, rctx, err)}
 	}
 	for _, c := range txn {
 		if c.Gateway == nil {
@@ -249,6 +293,7 @@ func (s *storeGateways) Write(ctx context.Context, changes []gatewayChange) erro
 	if err != nil {
 		return &gatewayWriteError{Method: "WRITE", Name: txn[0].Name, Err: &storeReplicaError{Err: err, Revision: rev}}
 	}
+	convergenceFrom(ctx).record(rev, conv)
 	ids := make([]string, 0, len(conv.Acks))
 	for id := range conv.Acks {
 		ids = append(ids, id)

@@ -84,6 +84,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if req.Plan.Raw.IsNull() {
 		return
 	}
+	defer planConvergence(ctx, r.gatewayClient(), req, resp) // once the rest of the plan is set
 	var cfg, plan deploymentModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -140,6 +141,11 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.Status = types.StringValue(statusDeployed)
 	plan.Instances = plannedInstances(prior, bp, state.Instances, &resp.Diagnostics)
 	plan.ResolvedEnvironment = r.plannedResolvedEnv(ctx, bp, &resp.Diagnostics)
+	if !req.State.Raw.IsNull() {
+		// As recorded, for rollout_status's comparison of the plan with the state; the deferred
+		// planConvergence decides.
+		plan.Convergence = state.Convergence
+	}
 	planRolloutStatus(ctx, req, resp, &plan, &state, clusters)
 }
 
@@ -231,6 +237,15 @@ func stateBlueprint(ctx context.Context, m *deploymentModel, diags *diag.Diagnos
 	return bp
 }
 
+// gatewayClient is where the resource writes its gateways; nil while the provider is not
+// configured.
+func (r *deploymentResource) gatewayClient() gatewayClient {
+	if r.data == nil {
+		return nil
+	}
+	return r.data.Gateway
+}
+
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan deploymentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -241,6 +256,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	defer cancel()
 	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
 	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
+	ctx, report := withConvergence(ctx)
 
 	bp := r.apply(ctx, op, &plan, nil, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -255,6 +271,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 		return
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
+	plan.Convergence = report.value(ctx, &resp.Diagnostics) // null through the admin API
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -270,6 +287,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	// In etcd, the gateways' writes compare the revisions the plan read (private state).
 	ctx, record := revisionsContext(ctx, r.data.Gateway, req.Private, &resp.Diagnostics)
 	defer record(resp.Private) // also after an error: a change that etcd took is this run's revision
+	ctx, report := withConvergence(ctx)
 
 	prior := stateBlueprint(ctx, &state, &resp.Diagnostics)
 	var priorNames []string
@@ -282,6 +300,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		return // the prior state stays, and apply removed the services it added: the runtime runs what state says
 	}
 	r.settleRollouts(ctx, &plan, &resp.Diagnostics)
+	plan.Convergence = report.value(ctx, &resp.Diagnostics) // null through the admin API
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -658,6 +677,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		RolloutStatus: rolloutStatuses(ctx, liveByName(all), &resp.Diagnostics),
 		// The runtime runs resolved values: an imported configuration has no references.
 		ResolvedEnvironment: types.MapValueMust(resolvedEnvType.ElemType, map[string]attr.Value{}),
+		Convergence:         types.ObjectNull(convergenceAttrTypes), // no apply of this state yet
 		Timeouts:            timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(ctx))},
 	}
 	if len(bp.Gateways) > 0 {

@@ -56,6 +56,7 @@ type gatewayModel struct {
 	VirtualHosts types.List     `tfsdk:"virtual_hosts"`
 	Routes       types.List     `tfsdk:"routes"`
 	Split        types.List     `tfsdk:"split"`
+	Convergence  types.Object   `tfsdk:"convergence"`
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -122,6 +123,7 @@ func (r *gatewayResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Computed:    true,
 				ElementType: types.StringType,
 			},
+			"convergence": convergenceAttribute(),
 			"routes": schema.ListNestedAttribute{
 				MarkdownDescription: "The routes, in the order their conditions are evaluated.",
 				Required:            true,
@@ -259,11 +261,13 @@ func checkServesSomething(ctx context.Context, config attributeGetter, routes []
 		"Attribute "+p.String()+": "+deployplan.ServesNothingDetail(name.ValueString(), planned))
 }
 
-// ModifyPlan shows the real weights and strengths in the plan.
+// ModifyPlan shows the real weights and strengths in the plan, and convergence as the apply
+// will change it.
 func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
 	}
+	defer planConvergence(ctx, r.gatewayClient(), req, resp) // once the rest of the plan is set
 	var routes []gatewayRouteModel
 	if !decodeKnownList(ctx, req.Config, path.Root("routes"), &routes, &resp.Diagnostics) {
 		return
@@ -329,6 +333,14 @@ func (r *gatewayResource) warnUnknownGateways(ctx context.Context, routes []gate
 	}
 }
 
+// gatewayClient is where the resource writes; nil while the provider is not configured.
+func (r *gatewayResource) gatewayClient() gatewayClient {
+	if r.data == nil {
+		return nil
+	}
+	return r.data.Gateway
+}
+
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx, record := revisionsContext(ctx, r.data.Gateway, nil, &resp.Diagnostics)
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics, timeouts.Value.Create)
@@ -360,10 +372,12 @@ func (r *gatewayResource) write(ctx context.Context, getPlan func(context.Contex
 		return
 	}
 	name := plan.Name.ValueString()
+	ctx, report := withConvergence(ctx)
 	if err := r.data.Gateway.Write(ctx, []gatewayChange{{Name: name, Gateway: &gw}}); err != nil {
 		addWriteError(diags, err)
 		return
 	}
+	plan.Convergence = report.value(ctx, diags) // null through the admin API
 	if plan.Split.IsUnknown() {
 		var routes []gatewayRouteModel
 		diags.Append(plan.Routes.ElementsAs(ctx, &routes, false)...)
@@ -393,6 +407,7 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	next := r.fromAPI(ctx, name, live, &resp.Diagnostics)
 	next.Timeouts = state.Timeouts
+	next.Convergence = state.Convergence // what the last apply saw: a refresh does not change it
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -482,6 +497,7 @@ func (r *gatewayResource) fromAPI(ctx context.Context, name string, gw gatewayap
 		Sticky:       nullIfEmpty(gw.Sticky),
 		Balance:      types.StringValue(firstNonEmpty(gw.Balance, defaultBalance)),
 		VirtualHosts: types.ListNull(types.StringType),
+		Convergence:  types.ObjectNull(convergenceAttrTypes),
 	}
 	if len(gw.VirtualHosts) > 0 {
 		m.VirtualHosts = listOfStrings(ctx, gw.VirtualHosts, diags)

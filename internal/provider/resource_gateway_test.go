@@ -83,6 +83,8 @@ func TestAccGateway(t *testing.T) {
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(1).AtMapKey("weight"), knownvalue.Int64Exact(50)),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("balance"), knownvalue.StringExact("round-robin")),
 					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("all -> a 50%, b 50%")})),
+					// Written through the admin API, not etcd: no replicas to report on.
+					statecheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("convergence"), knownvalue.Null()),
 				},
 				Check: expectCounts(port, 10, chromeUA, map[string]int{"1.0.0": 5, "2.0.0": 5}),
 			},
@@ -90,6 +92,7 @@ func TestAccGateway(t *testing.T) {
 				Config: firefoxToA,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("vamp_gateway.test", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("convergence"), knownvalue.Null()),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("routes").AtSliceIndex(0).AtMapKey("condition_strength"), knownvalue.Int64Exact(100)),
 					plancheck.ExpectKnownValue("vamp_gateway.test", tfjsonpath.New("split"), knownvalue.ListExact([]knownvalue.Check{
 						knownvalue.StringExact("user-agent == Firefox -> a 100%"), knownvalue.StringExact("other -> b 100%"),

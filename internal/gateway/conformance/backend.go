@@ -82,6 +82,7 @@ func (e *FramingError) Error() string {
 type Backend struct {
 	ln     net.Listener
 	script Script
+	atHead Script // answers a request whose head came, before its body; nil: none
 
 	mu      sync.Mutex
 	conns   []*backendConn
@@ -101,7 +102,13 @@ type pendingWrite struct {
 }
 
 // NewBackend listens on 127.0.0.1:0 and serves until Close.
-func NewBackend(script Script) (*Backend, error) {
+func NewBackend(script Script) (*Backend, error) { return NewBackendAtHead(script, nil) }
+
+// NewBackendAtHead is NewBackend with atHead, which answers a request as soon as its head has
+// come, before its body: an early answer (a 413 to an upload) or a close. Such a request is
+// recorded as it was when answered (its body as far as it came); an empty Reply waits for the
+// whole request as usual.
+func NewBackendAtHead(script, atHead Script) (*Backend, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("backend: listen: %w", err)
@@ -109,7 +116,7 @@ func NewBackend(script Script) (*Backend, error) {
 	if script == nil {
 		script = OK
 	}
-	b := &Backend{ln: ln, script: script}
+	b := &Backend{ln: ln, script: script, atHead: atHead}
 	b.wg.Add(1)
 	go b.accept()
 	return b, nil
@@ -149,6 +156,7 @@ func (b *Backend) serve(n int, bc *backendConn) {
 	var buf []byte
 	tmp := make([]byte, 64<<10)
 	index := 0
+	headAnswered := -1 // the index of the request answered at its head
 	for {
 		for {
 			req, used, err := parseRequest(buf)
@@ -160,11 +168,30 @@ func (b *Backend) serve(n int, bc *backendConn) {
 				return
 			}
 			if req == nil {
+				if early, used := b.answerAtHead(buf, index, headAnswered); early != nil {
+					headAnswered = index
+					early.req.Conn, early.req.Index = n, index
+					b.mu.Lock()
+					bc.rec.Requests = append(bc.rec.Requests, early.req)
+					b.mu.Unlock()
+					if len(early.reply.Data) > 0 {
+						if _, err := bc.c.Write(early.reply.Data); err != nil {
+							return
+						}
+					}
+					if early.reply.Close {
+						b.keepRest(bc, buf[used:])
+						return
+					}
+				}
 				break
 			}
 			req.Conn, req.Index = n, index
 			index++
 			buf = buf[used:]
+			if req.Index == headAnswered {
+				continue // answered at its head, and recorded then
+			}
 			b.mu.Lock()
 			bc.rec.Requests = append(bc.rec.Requests, req)
 			b.mu.Unlock()
@@ -201,6 +228,39 @@ func (b *Backend) serve(n int, bc *backendConn) {
 			return
 		}
 	}
+}
+
+// earlyAnswer is a request answered at its head, and the answer.
+type earlyAnswer struct {
+	req   *Request
+	reply Reply
+}
+
+// answerAtHead gives the request at the start of buf, whose head has come but not all of its
+// body, to atHead (once: skip is the index answered already). used: its head and body so far.
+func (b *Backend) answerAtHead(buf []byte, index, skip int) (*earlyAnswer, int) {
+	if b.atHead == nil || index == skip {
+		return nil, 0
+	}
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, 0
+	}
+	line, _, _ := strings.Cut(string(buf[:end]), "\r\n")
+	parts := strings.Split(line, " ")
+	if len(parts) != 3 {
+		return nil, 0 // parseRequest refuses it once more bytes come
+	}
+	r := &Request{Method: parts[0], Target: parts[1], Proto: parts[2], Head: append([]byte(nil), buf[:end+4]...),
+		Body: append([]byte(nil), buf[end+4:]...)}
+	if m := idPattern.FindStringSubmatch(r.Target); m != nil {
+		r.ID = m[1]
+	}
+	reply := b.atHead(r)
+	if len(reply.Data) == 0 && !reply.Close {
+		return nil, 0
+	}
+	return &earlyAnswer{req: r, reply: reply}, len(buf)
 }
 
 func (b *Backend) keepRest(bc *backendConn, buf []byte) {

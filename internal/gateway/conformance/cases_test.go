@@ -14,7 +14,14 @@ type Case struct {
 
 	Send      string // the client's raw bytes, written at once
 	Answers   string // the requests the client waits answers for, by id ("a b"; "HEAD:a"); default "a"
-	HalfClose bool   // shut the client's write side after Send
+	HalfClose bool   // shut the client's write side after Send (and Pieces)
+	// Pieces are written after Send, each in a write of its own (a body in pieces).
+	Pieces []string
+	// AwaitContinue: the client waits for 100 Continue (at most a second, as curl) before Pieces.
+	AwaitContinue bool
+	// AtHead answers a request as soon as its head has come, before its body (an early answer,
+	// or a close); nil: every request is answered when it is complete (Script).
+	AtHead    Script
 	Script    Script // the backend's answers; nil: OK to every request
 	Followups int    // clients that each send one GET on a new connection after the backend's Later bytes
 	MayRetry  string // a request id the gateway may send twice: the instance provably did not process it
@@ -27,10 +34,26 @@ type Case struct {
 	Why       string // why the gateway deliberately differs from HAProxy; set exactly when they differ
 	Note      string // where they agree, what makes the outcome the right one (for the docs)
 	Ambiguous bool   // ambiguous framing: the gateway must answer 400 and close the connection
+
+	// NetHTTPOnly is the outcome of gateway --net-http-only where it differs from the gateway's
+	// own front end (Gateway), and NetHTTPOnlyWhy says why; "" where they agree, as they must on
+	// every framing rule.
+	NetHTTPOnly, NetHTTPOnlyWhy string
+}
+
+// gatewayOutcome is the outcome the case expects of the gateway in the mode named.
+func (c Case) gatewayOutcome(netHTTPOnly bool) string {
+	if netHTTPOnly && c.NetHTTPOnly != "" {
+		return c.NetHTTPOnly
+	}
+	return c.Gateway
 }
 
 func (c Case) conversation() Conversation {
-	conv := Conversation{Send: []byte(c.Send), HalfClose: c.HalfClose}
+	conv := Conversation{Send: []byte(c.Send), HalfClose: c.HalfClose, AwaitContinue: c.AwaitContinue}
+	for _, p := range c.Pieces {
+		conv.Pieces = append(conv.Pieces, []byte(p))
+	}
 	answers := c.Answers
 	if answers == "" {
 		answers = "a"

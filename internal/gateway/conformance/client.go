@@ -25,7 +25,16 @@ type Conversation struct {
 	Requests  []ClientRequest
 	HalfClose bool   // shut the write side after Send: no probe (a proxy waiting for more sees EOF)
 	ProbeID   string // the id of the probe request sent after the answers (default "probe")
+	// Pieces are written after Send, each in a write of its own (before HalfClose).
+	Pieces [][]byte
+	// AwaitContinue: before the Pieces, wait for an interim answer (100 Continue) as a client
+	// that sent Expect: 100-continue does, at most continueWait (as curl), then send them anyway.
+	AwaitContinue bool
 }
+
+// continueWait is how long a client that sent Expect: 100-continue waits for the 100 before it
+// sends its body anyway (curl's default --expect100-timeout).
+const continueWait = time.Second
 
 // Tokens of an outcome. An outcome is the sequence of what the client got, one token per answer,
 // then how the connection ended:
@@ -65,12 +74,25 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 	}
 	// A proxy may refuse and close before all bytes went out: its answer is read all the same.
 	_, werr := c.Write(conv.Send)
+	br := bufio.NewReader(c)
+	var toks []string
+	if werr == nil && conv.AwaitContinue {
+		toks = awaitContinue(c, br, conv.Requests[0], deadline)
+	}
+	if tc, ok := c.(*net.TCPConn); ok && len(conv.Pieces) > 0 {
+		// Each piece in a segment of its own, as far as the sender decides it.
+		_ = tc.SetNoDelay(true)
+	}
+	for _, piece := range conv.Pieces {
+		if werr != nil {
+			break
+		}
+		_, werr = c.Write(piece)
+	}
 	if tc, ok := c.(*net.TCPConn); ok && conv.HalfClose && werr == nil {
 		// Fails only when the proxy has closed already; its answer is read all the same.
 		_ = tc.CloseWrite()
 	}
-	br := bufio.NewReader(c)
-	var toks []string
 	for answered := 0; answered < len(conv.Requests); {
 		req := conv.Requests[answered]
 		tok, status, end := readAnswer(br, req)
@@ -116,6 +138,27 @@ func Converse(addr string, conv Conversation, deadline time.Time, final map[stri
 	default:
 		return append(toks, "probe:"+tok), nil
 	}
+}
+
+// awaitContinue waits at most continueWait for the start of an answer; an interim one (100
+// Continue) is read and its token returned, a final one is left for the conversation to read.
+func awaitContinue(c net.Conn, br *bufio.Reader, req ClientRequest, deadline time.Time) []string {
+	wait := time.Now().Add(continueWait)
+	if wait.After(deadline) {
+		wait = deadline
+	}
+	if c.SetReadDeadline(wait) != nil {
+		return nil
+	}
+	defer func() { _ = c.SetReadDeadline(deadline) }() // fails only on a closed connection, which the reads then see
+	head, err := br.Peek(len("HTTP/1.1 1"))
+	if err != nil || string(head) != "HTTP/1.1 1" {
+		return nil // no answer yet (the body goes anyway), or a final one
+	}
+	if tok, _, end := readAnswer(br, req); tok != "" && end == "" {
+		return []string{tok}
+	}
+	return nil
 }
 
 // endNone ends a conversation without a token of its own (after garbage).

@@ -42,7 +42,8 @@ and the table differ. ` + "`make test`" + ` runs the suite; ` + "`make tools`" +
 Each case sends the same raw client bytes, on a new connection, through the gateway (the
 ` + "`vamp-gateway`" + ` binary, built by the test and programmed through its admin API with one route; run
 twice, with its own HTTP/1.1 front end and with ` + "`--net-http-only`" + `: one set of rules holds on
-every path, so both must give the gateway column's outcome) and through HAProxy 2.6
+every path, so both must give the gateway column's outcome; the two cases where net/http's
+forwarding of a body differs, not a framing rule, say so in the last column) and through HAProxy 2.6
 (` + "`mode http`" + `, keep-alive on both sides), each in front of a raw-socket backend of its own that records exactly the bytes and request boundaries it received and answers with
 the case's scripted bytes, well-behaved or not. Every request names itself (` + "`/rq-<id>`" + `) and the
 backend echoes the id in its answer. For the gateway the suite asserts, per case:
@@ -108,6 +109,19 @@ func renderDoc(cases []Case) string {
 			}
 			n++
 			bytesCol := "`" + summarize(c.Send) + "`"
+			if c.AwaitContinue {
+				bytesCol += ", then the client waits for 100 Continue (at most 1 s)"
+			}
+			if len(c.Pieces) > 0 {
+				writes := "writes"
+				if len(c.Pieces) == 1 {
+					writes = "write"
+				}
+				bytesCol += fmt.Sprintf(", then in %d more %s `%s`", len(c.Pieces), writes, summarize(strings.Join(c.Pieces, "")))
+			}
+			if c.Followups > 0 {
+				bytesCol += fmt.Sprintf("; %d follow-up clients", c.Followups)
+			}
 			if c.HalfClose {
 				bytesCol += ", then the client shuts its write side"
 			}
@@ -186,11 +200,18 @@ func plainRequests(s string) string {
 
 // remark is the doc's last column: why the gateway differs, or a note on why both are right.
 func (c Case) remark() string {
-	if c.Why != "" {
-		return c.Why
+	r := ""
+	switch {
+	case c.Why != "":
+		r = c.Why
+	case c.Note != "":
+		r = "(both) " + c.Note
 	}
-	if c.Note != "" {
-		return "(both) " + c.Note
+	if c.NetHTTPOnly != "" {
+		if r != "" {
+			r += ". "
+		}
+		r += fmt.Sprintf("With `--net-http-only` the outcome is `%s`: %s", c.NetHTTPOnly, c.NetHTTPOnlyWhy)
 	}
-	return ""
+	return r
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // FuzzInterleavings drives the gateway binary (both of its modes) with random interleavings of
-// client requests on three client connections, pipelined or not, and instance answers of every
+// client requests on three client connections, pipelined or not, with or without a body
+// (Content-Length or chunked, which the front end streams), and instance answers of every
 // kind the conformance table has (well framed, stray bytes in the same or a later segment, HEAD
 // and 204 with a body, early close, truncated, interim 100). Property: answers map one to one to
 // requests, in order: every answer a client gets is the answer to its own request or an error of
@@ -30,6 +31,8 @@ func FuzzInterleavings(f *testing.F) {
 	f.Add([]byte{step(0, kindOK, true), step(0, kindChunked, true), step(1, kindCloseDelimited, false), step(1, kindOK, false)})
 	f.Add([]byte{step(0, kindOK, false), step(0, kindEarlyClose, false), step(0, kindOK, false), step(2, kindTruncated, false), step(1, kindOK, false)})
 	f.Add([]byte{step(2, kindInterim100, true), step(2, kindStrayGarbageLater, false), step(0, kindOK, false), step(1, kindHeadBody, false), step(1, kindOK, false)})
+	// Requests with bodies (step's kind + numKinds: Content-Length, + 2*numKinds: chunked).
+	f.Add([]byte{step(0, kindStrayLater+numKinds, false), step(1, kindOK+2*numKinds, true), step(2, kindEarlyClose+numKinds, false), step(0, kindTruncated+2*numKinds, false), step(1, kindOK+numKinds, false)})
 
 	type target struct {
 		name, admin, token string
@@ -80,10 +83,11 @@ const (
 	numKinds
 )
 
-// step encodes one step of a program: the client connection, the answer kind, and whether a
-// second, well-behaved request is pipelined behind it.
+// step encodes one step of a program: the client connection, the answer kind (plus numKinds: the
+// request has a Content-Length body; plus 2*numKinds: a chunked one), and whether a second,
+// well-behaved request is pipelined behind it.
 func step(conn, kind int, pipelined bool) byte {
-	b := byte(conn%3) | byte(kind%numKinds)<<2
+	b := byte(conn%3) | byte(kind&0x1f)<<2
 	if pipelined {
 		b |= 0x80
 	}
@@ -150,6 +154,7 @@ func interleave(addr string, be *Backend, program []byte) []string {
 	mayRetry := map[string]bool{}
 	for i, b := range program {
 		n, kind, pipelined := int(b&3)%3, int(b>>2&0x1f)%numKinds, b&0x80 != 0
+		body := int(b>>2&0x1f) / numKinds // 0: none, 1: Content-Length, 2: chunked
 		if clients[n] == nil {
 			c, err := net.DialTimeout("tcp", addr, time.Until(deadline))
 			if err != nil {
@@ -173,8 +178,15 @@ func interleave(addr string, be *Backend, program []byte) []string {
 			reqs = append(reqs, ClientRequest{ID: fmt.Sprintf("s%dp", i), Method: "GET"})
 		}
 		var send strings.Builder
-		for _, r := range reqs {
-			fmt.Fprintf(&send, "%s /rq-%s HTTP/1.1\r\n%s\r\n", r.Method, r.ID, H)
+		for k, r := range reqs {
+			switch {
+			case k == 0 && body == 1:
+				fmt.Fprintf(&send, "%s /rq-%s HTTP/1.1\r\n%sContent-Length: 5\r\n\r\nhello", r.Method, r.ID, H)
+			case k == 0 && body == 2:
+				fmt.Fprintf(&send, "%s /rq-%s HTTP/1.1\r\n%sTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", r.Method, r.ID, H)
+			default:
+				fmt.Fprintf(&send, "%s /rq-%s HTTP/1.1\r\n%s\r\n", r.Method, r.ID, H)
+			}
 		}
 		closed := false
 		if _, err := cl.c.Write([]byte(send.String())); err != nil {

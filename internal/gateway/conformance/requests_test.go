@@ -8,6 +8,26 @@ import (
 // post is a request line and Host for a request with a body; the caller adds framing and body.
 func post(id string) string { return "POST /rq-" + id + " HTTP/1.1\r\n" + H }
 
+// repeatPiece is n pieces of size bytes of c: a large body written in parts.
+func repeatPiece(n, size int, c string) []string {
+	pieces := make([]string, n)
+	for i := range pieces {
+		pieces[i] = strings.Repeat(c, size)
+	}
+	return pieces
+}
+
+// answerAtHead answers request "a" as soon as its head has come, before its body, with raw ({id}
+// replaced by the id; none when empty), and closes the connection with closeAfter.
+func answerAtHead(raw string, closeAfter bool) Script {
+	return func(r *Request) Reply {
+		if r.ID != answered {
+			return Reply{}
+		}
+		return Reply{Data: []byte(strings.ReplaceAll(raw, "{id}", r.ID)), Close: closeAfter}
+	}
+}
+
 // websocket is the rest of a websocket handshake's head (RFC 6455 4.1).
 const websocket = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
@@ -166,6 +186,29 @@ func requestCases() []Case {
 			Script:  tunnelOn("a", "HTTP/1.1 200 Connection established\r\nX-Id: {id}\r\n\r\n"),
 			Backend: "200, then echoes", Gateway: "405 open", HAProxy: "fwd tunnel",
 			Why: "the gateway is the origin of its instances, not a forward proxy (RFC 9110 9.3.6): CONNECT is refused with 405 instead of being relayed to an instance, as HAProxy 2.6 does"},
+
+		// ---- bodies streamed by the front end (issue 18): in pieces, answered early, cut short
+		{Name: "cl-body-in-pieces", Send: post("a") + "Content-Length: 15\r\n\r\n", Pieces: []string{"hello", "-world", "-1234"}, Gateway: "fwd open", HAProxy: "fwd open"},
+		{Name: "cl-large-body-in-pieces", Send: post("a") + "Content-Length: 262144\r\n\r\n", Pieces: repeatPiece(16, 16<<10, "p"), Gateway: "fwd open", HAProxy: "fwd open"},
+		{Name: "chunked-in-pieces", Send: post("a") + "Transfer-Encoding: chunked\r\n\r\n5", Pieces: []string{"\r\nhel", "lo\r\n", "6;x=y\r\n worl", "d\r\n0\r\nX-T: 1\r\n", "\r\n"}, Gateway: "fwd open", HAProxy: "fwd open"},
+		{Name: "chunked-extensions-and-trailers", Send: post("a") + "Transfer-Encoding: chunked\r\nTrailer: X-T, X-U\r\n\r\n5;a=b\r\nhello\r\n6;c;d=\"e f\"\r\n world\r\n0;last=1\r\nX-T: 1\r\nX-U: 2\r\n\r\n", Gateway: "fwd open", HAProxy: "fwd open"},
+		{Name: "chunked-trailer-bare-cr", Send: post("a") + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\r\n" + smuggled + "\r\n", Gateway: refused, HAProxy: refused, Ambiguous: true,
+			Note: "a bare CR in a trailer line could end the trailer section early for a lenient instance and pass what follows as a request: refused as in a head"},
+		{Name: "chunked-trailer-obs-fold", Send: post("a") + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n folded\r\n\r\n", Gateway: refused, HAProxy: "fwd open", Ambiguous: true,
+			Why: "RFC 9112 5.2 and 7.1.2: trailer fields follow the rules of head fields, and obs-fold in a request is refused there (the gateway passes a chunked body through as it came, so a folded line would reach the instance); HAProxy 2.6 takes it"},
+		{Name: "pipelined-body-in-pieces-then-get", Send: post("a") + "Content-Length: 10\r\n\r\nhello", Pieces: []string{"world" + get("b")}, Answers: "a b", Gateway: "fwd fwd open", HAProxy: "fwd fwd open"},
+		{Name: "early-answer-413",
+			Send: post("a") + "Content-Length: 1000000\r\n\r\n" + strings.Repeat("u", 1000), AtHead: answerAtHead("HTTP/1.1 413 Content Too Large\r\nX-Id: {id}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true),
+			Backend: "413 at the head, then closes", Gateway: "fwd close", HAProxy: "fwd hang",
+			Why: "RFC 9112 9.6: the instance answered before the body was sent whole, so the rest of it is not read and the gateway closes the client's connection after the answer (draining what the client still sends for a bounded while first); HAProxy 2.6 keeps the connection and reads the client's next bytes as the rest of the body", NetHTTPOnly: "hang", NetHTTPOnlyWhy: "the net/http path (hand-offs, and every request in this mode) sends the body before it reads the answer, so it waits for the rest of a body the client does not send; the front end looks at the instance while it waits for the client (issue 18)"},
+		{Name: "instance-closes-mid-body", Note: "the instance closed in the middle of the body, before any answer: 502, never sent again (it may have begun to process the request), and the client's connection closes since the rest of its body is not read",
+			Send: post("a") + "Content-Length: 100000\r\n\r\n" + strings.Repeat("u", 100), AtHead: answerAtHead("", true),
+			Backend: "closes at the head, without an answer", Gateway: "502 close", HAProxy: "502 close", NetHTTPOnly: "hang", NetHTTPOnlyWhy: "the net/http path (hand-offs, and every request in this mode) sends the body before it reads the answer, so it waits for the rest of a body the client does not send; the front end looks at the instance while it waits for the client (issue 18)"},
+		{Name: "cl-body-abort-then-followups", Note: "a client that goes away in the middle of its body: the instance connection that carried part of it is closed, never used for the follow-up clients", Send: post("a") + "Content-Length: 100\r\n\r\nhello", HalfClose: true, Followups: 2, Gateway: "close", HAProxy: "close"},
+		{Name: "chunked-abort-then-followups", Note: "a client that goes away in the middle of its chunked body: the instance connection that carried part of it is closed, never used for the follow-up clients", Send: post("a") + "Transfer-Encoding: chunked\r\n\r\n64\r\nhello", HalfClose: true, Followups: 2, Gateway: "close", HAProxy: "close"},
+		{Name: "expect-100-instance-never-continues", Send: post("a") + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", AwaitContinue: true, Pieces: []string{"hello"},
+			Gateway: "100 fwd open", HAProxy: "fwd open",
+			Why: "the client waits for 100 Continue (at most a second, as curl) before its body: the gateway answers 100 itself at once and sends the body to the instance without Expect, so nothing waits on an instance that never sends 100 (net/http's server and nginx do the same); HAProxy 2.6 passes the expectation on, and the client sends its body after its own wait"},
 
 		// ---- pipelining
 		{Name: "pipelined-gets", Send: get("a") + get("b") + get("c"), Answers: "a b c", Gateway: "fwd fwd fwd open", HAProxy: "fwd fwd fwd open"},

@@ -210,3 +210,48 @@ func asciiEqualFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// BodyScanner follows a request body framed as CheckRequestHead said (BodyFraming) through the
+// bytes that come after its head, to find where it ends, without changing a byte of it: by its
+// Content-Length, or chunk by chunk to the end of the trailer section (ChunkScanner, with its
+// bounds on chunk sizes and lines). Every path that passes a request body on uses it: the front
+// end (which streams it to the instance) and the connections net/http serves (framedConn). A
+// request's trailer lines are checked as head fields are (strictTrailers).
+type BodyScanner struct {
+	chunked bool
+	left    int64 // Content-Length bytes still to come
+	chunks  ChunkScanner
+}
+
+// NewBodyScanner follows a body framed as f says.
+func NewBodyScanner(f BodyFraming) BodyScanner {
+	return BodyScanner{chunked: f.Chunked, left: f.Length, chunks: ChunkScanner{strictTrailers: true}}
+}
+
+// errBadRequestChunk: a request's chunked body broke its framing (RFC 9112 section 7.1).
+var errBadRequestChunk = &FramingError{Reason: "a malformed chunked body (RFC 9112 section 7.1: a chunk size of at most 15 hex digits, CRLF after each chunk, a last chunk of size 0)"}
+
+// Scan consumes p and returns how many of its bytes belong to the body; done: the body ended
+// with the last of them (a body without bytes is done at once, p empty or not). A chunked body
+// that breaks its framing is a FramingError: the client's fault (400, the connection closed).
+func (s *BodyScanner) Scan(p []byte) (n int, done bool, err *FramingError) {
+	if s.chunked {
+		n, done, cerr := s.chunks.Scan(p)
+		if cerr != nil {
+			return 0, false, errBadRequestChunk
+		}
+		return n, done, nil
+	}
+	k := min(int64(len(p)), s.left)
+	s.left -= k
+	return int(k), s.left == 0, nil
+}
+
+// LengthLeft is how many bytes a body framed by Content-Length still has to come; -1 for a
+// chunked body, whose end only its bytes tell.
+func (s *BodyScanner) LengthLeft() int64 {
+	if s.chunked {
+		return -1
+	}
+	return s.left
+}

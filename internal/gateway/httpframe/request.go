@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
@@ -12,11 +13,13 @@ import (
 // The request side of the gateway's own HTTP/1.1 front end (server.go): it recognises the
 // requests it forwards itself and leaves every other one to net/http.
 //
-// A request the front end takes is an HTTP/1.1 GET or HEAD in origin form without a body,
-// upgrade or expectation, whose head fits in the connection's buffer and is plainly well
-// formed: token header names with the colon right after them, no obsolete line folding, no
-// control characters, one Host. Anything else, valid or not, goes to net/http with the bytes
-// read so far, so the rules for odd requests (and their 400s and 431s) stay net/http's.
+// A request the front end takes is an HTTP/1.1 request in origin form (any method but CONNECT)
+// without an upgrade or an expectation other than 100-continue, whose head fits in the
+// connection's buffer and is plainly well formed: token header names with the colon right after
+// them, no obsolete line folding, no control characters, one Host, and a body framed as
+// CheckRequestHead frames it (none, Content-Length, or chunked; the same rules, requestFraming).
+// Anything else, valid or not, goes to net/http with the bytes read so far, so the rules for odd
+// requests (and their 400s, 417s and 431s) stay net/http's.
 
 // Request is a parsed request head. Its strings point into the connection's read buffer and
 // are valid until the buffer is read into again; the routing table reads it through HTTP, a
@@ -37,7 +40,14 @@ type Request struct {
 	connection []string
 	// teTrailers: the client takes trailers (TE: trailers).
 	teTrailers bool
+	// Framing is how the body is framed (CheckRequestHead's rules).
+	Framing BodyFraming
+	// Expect100: the client sent Expect: 100-continue (the front end answers it itself).
+	Expect100 bool
 }
+
+// HasBody: a body follows the head (chunked, or a Content-Length above 0).
+func (rq *Request) HasBody() bool { return rq.Framing.Chunked || rq.Framing.Length > 0 }
 
 type field struct{ name, value string }
 
@@ -57,8 +67,9 @@ func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
 	}
 	rq.Method = str(method)
 	rq.target = str(target)
-	take := (rq.Method == http.MethodGet || rq.Method == http.MethodHead) && target[0] == '/'
+	take := rq.Method != http.MethodConnect && target[0] == '/'
 	hosts := 0
+	var framing requestFraming // HTTP/1.1: parseRequestLine takes no other version
 	for len(rest) > 0 {
 		if line, rest, ok = cutLine(rest); !ok {
 			return false
@@ -76,10 +87,16 @@ func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
 			rq.Host = v
 			continue // net/http moves Host out of the header map; so does the front end
 		case "Content-Length":
-			take = take && v == "0"
+			framing.contentLength(bytesOf(v))
 		case "Transfer-Encoding":
-			take = false
-		case "Upgrade", "Expect", "Http2-Settings":
+			framing.transferEncoding(bytesOf(v))
+		case "Expect":
+			if asciiEqualFold(bytesOf(v), "100-continue") {
+				rq.Expect100 = true
+			} else {
+				take = false // net/http answers 417
+			}
+		case "Upgrade", "Http2-Settings":
 			take = false
 		case "Connection":
 			rq.connection = append(rq.connection, v)
@@ -95,6 +112,17 @@ func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
 	}
 	if !take || hosts != 1 || rq.Host == "" {
 		return false // net/http answers these (400), or sends the instance's address as Host
+	}
+	f, ferr := framing.result()
+	if ferr != nil {
+		return false // refused by the same rules on the caller's CheckRequestHead
+	}
+	rq.Framing = f
+	if f.Chunked {
+		// As net/http reads a chunked request: its coding and trailer names are not headers
+		// (http.Request.TransferEncoding and Trailer); the instance gets them (fields).
+		delete(rq.header, "Transfer-Encoding")
+		delete(rq.header, "Trailer")
 	}
 	path, query, _ := bytes.Cut(target, []byte{'?'})
 	if !plainPath(path) || !plainQuery(query) {
@@ -118,7 +146,13 @@ func (rq *Request) Parse(buf []byte, headLen int, remoteAddr string) bool {
 	r.Host = rq.Host
 	r.RequestURI = rq.target
 	r.RemoteAddr = remoteAddr
-	r.Body = http.NoBody
+	r.Body = http.NoBody // the body passes through the front end, never through this request
+	switch {
+	case f.Chunked:
+		r.ContentLength = -1
+	default:
+		r.ContentLength = f.Length
+	}
 	return true
 }
 
@@ -136,6 +170,7 @@ func (rq *Request) Reset() {
 	rq.HTTP = http.Request{}
 	rq.Method, rq.target, rq.Host = "", "", ""
 	rq.CloseAfter, rq.teTrailers = false, false
+	rq.Framing, rq.Expect100 = BodyFraming{}, false
 }
 
 // add records a header in arrival order and in the header map, without allocating for the
@@ -159,6 +194,9 @@ func str(b []byte) string {
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+// bytesOf views s as bytes without copying, for reading only.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // cutLine splits off the first CRLF-terminated line; a bare LF is not the front end's.
 func cutLine(b []byte) (line, rest []byte, ok bool) {
@@ -297,8 +335,11 @@ func isHex(c byte) bool {
 }
 
 // AppendUpstreamHead appends the head the instance gets: what ReverseProxy with SetXForwarded
-// sends for a request without a body (the inbound head minus hop-by-hop headers and
-// client-supplied forwarding headers, plus the gateway's X-Forwarded-*), the inbound Host kept.
+// sends (the inbound head minus hop-by-hop headers and client-supplied forwarding headers, plus
+// the gateway's X-Forwarded-*), the inbound Host kept. A body's framing is stated once: one
+// Content-Length (also 0 for POST, PUT and PATCH, as net/http writes it), or
+// Transfer-Encoding: chunked with the Trailer field, since the chunked body passes as it came.
+// Expect is not passed on: the front end answers 100-continue itself and sends the body at once.
 func (rq *Request) AppendUpstreamHead(b []byte, clientIP string) []byte {
 	b = append(b, rq.Method...)
 	b = append(b, ' ')
@@ -308,15 +349,25 @@ func (rq *Request) AppendUpstreamHead(b []byte, clientIP string) []byte {
 	b = append(b, "\r\n"...)
 	for _, f := range rq.fields {
 		switch f.name {
-		case "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		case "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Expect":
+			continue
+		case "Trailer":
+			if rq.Framing.Chunked {
+				b = appendField(b, f)
+			}
 			continue
 		}
 		if HopByHop(f.name) || (len(rq.connection) > 0 && HeaderHasToken(rq.connection, f.name)) {
 			continue
 		}
-		b = append(b, f.name...)
-		b = append(b, ": "...)
-		b = append(b, f.value...)
+		b = appendField(b, f)
+	}
+	switch {
+	case rq.Framing.Chunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case rq.Framing.Length > 0 || rq.Method == http.MethodPost || rq.Method == http.MethodPut || rq.Method == http.MethodPatch:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, rq.Framing.Length, 10)
 		b = append(b, "\r\n"...)
 	}
 	if rq.teTrailers {
@@ -331,4 +382,11 @@ func (rq *Request) AppendUpstreamHead(b []byte, clientIP string) []byte {
 	b = append(b, "X-Forwarded-Host: "...)
 	b = append(b, rq.Host...)
 	return append(b, "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
+}
+
+func appendField(b []byte, f field) []byte {
+	b = append(b, f.name...)
+	b = append(b, ": "...)
+	b = append(b, f.value...)
+	return append(b, "\r\n"...)
 }

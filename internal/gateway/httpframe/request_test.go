@@ -38,56 +38,128 @@ func TestRequestParseTakesPlainGetAndHead(t *testing.T) {
 	}
 }
 
-// TestRequestParseHandsOffTheRest: everything that is not a plain bodiless GET or HEAD, valid or
-// not, goes to net/http (and is not refused as ambiguous).
+// TestRequestParseTakesBodies: requests with a body framed as CheckRequestHead frames it, and the
+// head the instance gets for them: one framing header, no Expect.
+func TestRequestParseTakesBodies(t *testing.T) {
+	for _, tc := range []struct {
+		head    string
+		framing BodyFraming
+		expect  bool
+		up      string // in the upstream head
+	}{
+		{"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", BodyFraming{Length: 5}, false, "Content-Length: 5\r\n"},
+		{"PUT /x HTTP/1.1\r\nHost: a\r\ncontent-length: 005\r\nContent-Length: 005\r\n\r\n", BodyFraming{Length: 5}, false, "Content-Length: 5\r\n"},
+		{"POST /x HTTP/1.1\r\nHost: a\r\n\r\n", BodyFraming{}, false, "Content-Length: 0\r\n"},
+		{"get /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", BodyFraming{Length: 3}, false, "Content-Length: 3\r\n"},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nTrailer: X-T\r\n\r\n", BodyFraming{Chunked: true}, false, "Trailer: X-T\r\nTransfer-Encoding: chunked\r\n"},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n", BodyFraming{Length: 2}, true, "Content-Length: 2\r\n"},
+	} {
+		rq, ok := parseHead(tc.head)
+		if !ok {
+			t.Errorf("%q: not taken", tc.head)
+			continue
+		}
+		if rq.Framing != tc.framing || rq.Expect100 != tc.expect || rq.HasBody() != (tc.framing.Chunked || tc.framing.Length > 0) {
+			t.Errorf("%q: framing %+v expect %v, want %+v %v", tc.head, rq.Framing, rq.Expect100, tc.framing, tc.expect)
+		}
+		up := string(rq.AppendUpstreamHead(nil, "192.0.2.7"))
+		if !strings.Contains(up, tc.up) || strings.Count(up, "Content-Length") > 1 || strings.Contains(up, "Expect") ||
+			strings.Contains(up, "Content-Length") && strings.Contains(up, "Transfer-Encoding") {
+			t.Errorf("%q: the instance gets %q, want one framing header %q and no Expect", tc.head, up, tc.up)
+		}
+		if _, err := CheckRequestHead([]byte(tc.head)); err != nil {
+			t.Errorf("%q: taken by the front end but refused by CheckRequestHead: %v", tc.head, err)
+		}
+	}
+}
+
+// TestBodyScanner: where a body ends, fed in every split, and a malformed chunked body refused.
+func TestBodyScanner(t *testing.T) {
+	for _, tc := range []struct {
+		framing BodyFraming
+		in      string
+		body    int // -1: refused
+	}{
+		{BodyFraming{Length: 5}, "helloGET", 5},
+		{BodyFraming{Chunked: true}, "5;x=\"y\"\r\nhello\r\n0\r\nT: 1\r\n\r\nGET", 27},
+		{BodyFraming{Chunked: true}, "0\r\n\r\n", 5},
+		{BodyFraming{Chunked: true}, "10000000000000005\r\nhello\r\n0\r\n\r\n", -1},
+		{BodyFraming{Chunked: true}, "5\nhello\n0\n\n", -1},
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\r\r\nGET / HTTP/1.1\r\n\r\n", -1}, // a bare CR ending a trailer
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\r\n continued\r\n\r\n", -1},       // obs-fold in the trailers
+		{BodyFraming{Chunked: true}, "0\r\nX-T 1\r\n\r\n", -1},                      // no colon
+		{BodyFraming{Chunked: true}, "0\r\n: 1\r\n\r\n", -1},                        // no name
+		{BodyFraming{Chunked: true}, "0\r\nX-T: a\x00b\r\n\r\n", -1},                // NUL in a value
+		{BodyFraming{Chunked: true}, "0\r\nX-T: 1\nX-U: 2\r\n\r\n", -1},             // a bare LF
+		{BodyFraming{Chunked: true}, "0\r\nX-T:\r\nX-U: \t2 \r\n\r\n", 21},
+	} {
+		for split := range len(tc.in) + 1 {
+			s := NewBodyScanner(tc.framing)
+			n1, done, err := s.Scan([]byte(tc.in[:split]))
+			n := n1
+			if err == nil && !done {
+				var n2 int
+				n2, done, err = s.Scan([]byte(tc.in[split:]))
+				n += n2
+			}
+			switch {
+			case tc.body < 0 && err == nil:
+				t.Errorf("%q split at %d: not refused", tc.in, split)
+			case tc.body >= 0 && (err != nil || !done || n != tc.body):
+				t.Errorf("%q split at %d: %d bytes done=%v err=%v, want a body of %d", tc.in, split, n, done, err, tc.body)
+			}
+		}
+	}
+}
+
+// TestRequestParseHandsOffTheRest: everything that is not a plainly well-formed request the front
+// end forwards, valid or not, goes to net/http (and is not refused as ambiguous).
 func TestRequestParseHandsOffTheRest(t *testing.T) {
 	const host = "Host: a\r\n"
 	for name, head := range map[string]string{
-		"POST":                   "POST / HTTP/1.1\r\n" + host + "\r\n",
-		"PUT":                    "PUT / HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n",
-		"lower-case get":         "get / HTTP/1.1\r\n" + host + "\r\n",
-		"HTTP/1.0":               "GET / HTTP/1.0\r\n" + host + "\r\n",
-		"HTTP/2 preface":         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-		"absolute-form":          "GET http://a/ HTTP/1.1\r\n" + host + "\r\n",
-		"asterisk":               "OPTIONS * HTTP/1.1\r\n" + host + "\r\n",
-		"GET asterisk":           "GET * HTTP/1.1\r\n" + host + "\r\n",
-		"Upgrade":                "GET /ws HTTP/1.1\r\n" + host + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-		"h2c upgrade":            "GET / HTTP/1.1\r\n" + host + "Http2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
-		"Expect":                 "GET / HTTP/1.1\r\n" + host + "Expect: 100-continue\r\n\r\n",
-		"Transfer-Encoding":      "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n",
-		"Content-Length 5":       "GET / HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\n",
-		"Content-Length 00":      "GET / HTTP/1.1\r\n" + host + "Content-Length: 00\r\n\r\n",
-		"two Hosts":              "GET / HTTP/1.1\r\n" + host + "Host: b\r\n\r\n",
-		"no Host":                "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
-		"empty Host":             "GET / HTTP/1.1\r\nHost: \r\n\r\n",
-		"obs-fold":               "GET / HTTP/1.1\r\n" + host + "X-A: one\r\n two\r\n\r\n",
-		"bare LF in a header":    "GET / HTTP/1.1\r\n" + host + "X-A: 1\nX-B: 2\r\n\r\n",
-		"bare LF after line":     "GET / HTTP/1.1\n" + host + "\r\n",
-		"space before colon":     "GET / HTTP/1.1\r\n" + host + "X-A : 1\r\n\r\n",
-		"space in name":          "GET / HTTP/1.1\r\n" + host + "X A: 1\r\n\r\n",
-		"non-token name":         "GET / HTTP/1.1\r\n" + host + "X(A): 1\r\n\r\n",
-		"non-ASCII name":         "GET / HTTP/1.1\r\n" + host + "X-\xc3\x84: 1\r\n\r\n",
-		"empty name":             "GET / HTTP/1.1\r\n" + host + ": 1\r\n\r\n",
-		"no colon":               "GET / HTTP/1.1\r\n" + host + "X-A 1\r\n\r\n",
-		"control char in value":  "GET / HTTP/1.1\r\n" + host + "X-A: a\x01b\r\n\r\n",
-		"DEL in value":           "GET / HTTP/1.1\r\n" + host + "X-A: a\x7fb\r\n\r\n",
-		"NUL in value":           "GET / HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n",
-		"CR in value":            "GET / HTTP/1.1\r\n" + host + "X-A: a\rb\r\n\r\n",
-		"quote in path":          "GET /a\"b HTTP/1.1\r\n" + host + "\r\n",
-		"non-ASCII path":         "GET /caf\xc3\xa9 HTTP/1.1\r\n" + host + "\r\n",
-		"bad escape in path":     "GET /a%zz HTTP/1.1\r\n" + host + "\r\n",
-		"short escape in path":   "GET /a%2 HTTP/1.1\r\n" + host + "\r\n",
-		"fragment in path":       "GET /a#b HTTP/1.1\r\n" + host + "\r\n",
-		"fragment in query":      "GET /a?b#c HTTP/1.1\r\n" + host + "\r\n",
-		"non-ASCII query":        "GET /a?b=\xc3\xa9 HTTP/1.1\r\n" + host + "\r\n",
-		"two spaces":             "GET  / HTTP/1.1\r\n" + host + "\r\n",
-		"space in target":        "GET /a b HTTP/1.1\r\n" + host + "\r\n",
-		"no version":             "GET /\r\n" + host + "\r\n",
-		"lower-case version":     "GET / http/1.1\r\n" + host + "\r\n",
-		"leading blank line":     "\r\nGET / HTTP/1.1\r\n" + host + "\r\n",
-		"non-token method":       "G(T / HTTP/1.1\r\n" + host + "\r\n",
-		"empty":                  "\r\n\r\n",
-		"Transfer-Encoding POST": "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.0":              "GET / HTTP/1.0\r\n" + host + "\r\n",
+		"HTTP/2 preface":        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"absolute-form":         "GET http://a/ HTTP/1.1\r\n" + host + "\r\n",
+		"asterisk":              "OPTIONS * HTTP/1.1\r\n" + host + "\r\n",
+		"GET asterisk":          "GET * HTTP/1.1\r\n" + host + "\r\n",
+		"Upgrade":               "GET /ws HTTP/1.1\r\n" + host + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+		"h2c upgrade":           "GET / HTTP/1.1\r\n" + host + "Http2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+		"two Hosts":             "GET / HTTP/1.1\r\n" + host + "Host: b\r\n\r\n",
+		"no Host":               "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+		"empty Host":            "GET / HTTP/1.1\r\nHost: \r\n\r\n",
+		"obs-fold":              "GET / HTTP/1.1\r\n" + host + "X-A: one\r\n two\r\n\r\n",
+		"bare LF in a header":   "GET / HTTP/1.1\r\n" + host + "X-A: 1\nX-B: 2\r\n\r\n",
+		"bare LF after line":    "GET / HTTP/1.1\n" + host + "\r\n",
+		"space before colon":    "GET / HTTP/1.1\r\n" + host + "X-A : 1\r\n\r\n",
+		"space in name":         "GET / HTTP/1.1\r\n" + host + "X A: 1\r\n\r\n",
+		"non-token name":        "GET / HTTP/1.1\r\n" + host + "X(A): 1\r\n\r\n",
+		"non-ASCII name":        "GET / HTTP/1.1\r\n" + host + "X-\xc3\x84: 1\r\n\r\n",
+		"empty name":            "GET / HTTP/1.1\r\n" + host + ": 1\r\n\r\n",
+		"no colon":              "GET / HTTP/1.1\r\n" + host + "X-A 1\r\n\r\n",
+		"control char in value": "GET / HTTP/1.1\r\n" + host + "X-A: a\x01b\r\n\r\n",
+		"DEL in value":          "GET / HTTP/1.1\r\n" + host + "X-A: a\x7fb\r\n\r\n",
+		"NUL in value":          "GET / HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n",
+		"CR in value":           "GET / HTTP/1.1\r\n" + host + "X-A: a\rb\r\n\r\n",
+		"quote in path":         "GET /a\"b HTTP/1.1\r\n" + host + "\r\n",
+		"non-ASCII path":        "GET /caf\xc3\xa9 HTTP/1.1\r\n" + host + "\r\n",
+		"bad escape in path":    "GET /a%zz HTTP/1.1\r\n" + host + "\r\n",
+		"short escape in path":  "GET /a%2 HTTP/1.1\r\n" + host + "\r\n",
+		"fragment in path":      "GET /a#b HTTP/1.1\r\n" + host + "\r\n",
+		"fragment in query":     "GET /a?b#c HTTP/1.1\r\n" + host + "\r\n",
+		"non-ASCII query":       "GET /a?b=\xc3\xa9 HTTP/1.1\r\n" + host + "\r\n",
+		"two spaces":            "GET  / HTTP/1.1\r\n" + host + "\r\n",
+		"space in target":       "GET /a b HTTP/1.1\r\n" + host + "\r\n",
+		"no version":            "GET /\r\n" + host + "\r\n",
+		"lower-case version":    "GET / http/1.1\r\n" + host + "\r\n",
+		"leading blank line":    "\r\nGET / HTTP/1.1\r\n" + host + "\r\n",
+		"non-token method":      "G(T / HTTP/1.1\r\n" + host + "\r\n",
+		"empty":                 "\r\n\r\n",
+		"Expect other":          "POST / HTTP/1.1\r\n" + host + "Expect: something\r\nContent-Length: 1\r\n\r\n",
+		"CONNECT":               "CONNECT /x HTTP/1.1\r\n" + host + "\r\n",
+		"gzip, chunked":         "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n",
+		"conflicting lengths":   "POST / HTTP/1.1\r\n" + host + "Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"length list":           "POST / HTTP/1.1\r\n" + host + "Content-Length: 1, 1\r\n\r\n",
+		"signed length":         "POST / HTTP/1.1\r\n" + host + "Content-Length: +1\r\n\r\n",
 	} {
 		if _, ok := parseHead(head); ok {
 			t.Errorf("%s: the front end takes %q, want it handed to net/http", name, head)

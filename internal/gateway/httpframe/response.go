@@ -260,6 +260,11 @@ type ChunkScanner struct {
 	digits  int
 	left    int64 // data bytes left in the current chunk
 	lineLen int   // bytes of the current extension or trailer line, bounded
+	// strictTrailers: each trailer line must be a field (token name, colon, value without
+	// control characters) ended by CRLF: a request's trailers (BodyScanner), where a bare CR
+	// or a folded line could end the trailer section early for a lenient instance and smuggle
+	// what follows as a request.
+	strictTrailers bool
 }
 
 type chunkState uint8
@@ -275,6 +280,9 @@ const (
 	trailerStart
 	trailerLine
 	trailerEndLF
+	trailerName  // strictTrailers: a trailer field's name
+	trailerValue // strictTrailers: its value
+	trailerLF    // strictTrailers: the LF after its CR
 )
 
 // ErrBadChunk: a chunked body is malformed, or a chunk size is longer than maxChunkSizeDigits.
@@ -362,7 +370,7 @@ func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) {
 			}
 			i++
 			if s.state == trailerEndLF {
-				*s = ChunkScanner{}
+				*s = ChunkScanner{strictTrailers: s.strictTrailers}
 				return i, true, nil
 			}
 			s.state = next
@@ -372,11 +380,37 @@ func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) {
 				// end the body elsewhere.
 				return 0, false, ErrBadChunk
 			}
-			if c == '\r' {
+			switch {
+			case c == '\r':
 				s.state = trailerEndLF
-			} else {
+			case !s.strictTrailers:
 				s.state, s.lineLen = trailerLine, 0
+			case isTokenChar(c):
+				s.state, s.lineLen = trailerName, 1
+			default: // obs-fold, an empty name, a control character
+				return 0, false, ErrBadChunk
 			}
+			i++
+		case trailerName, trailerValue:
+			if s.lineLen++; s.lineLen > maxChunkLine {
+				return 0, false, ErrBadChunk
+			}
+			switch {
+			case s.state == trailerName && c == ':':
+				s.state = trailerValue
+			case s.state == trailerName && !isTokenChar(c):
+				return 0, false, ErrBadChunk
+			case s.state == trailerValue && c == '\r':
+				s.state = trailerLF
+			case s.state == trailerValue && (c < ' ' && c != '\t' || c == 0x7f):
+				return 0, false, ErrBadChunk
+			}
+			i++
+		case trailerLF:
+			if c != '\n' {
+				return 0, false, ErrBadChunk
+			}
+			s.state = trailerStart
 			i++
 		case trailerLine:
 			if s.lineLen++; s.lineLen > maxChunkLine {

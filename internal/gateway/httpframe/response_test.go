@@ -397,6 +397,14 @@ func FuzzChunkScanner(f *testing.F) {
 				t.Fatalf("%q: the scanner ends the body at %d; net/http's chunked reader fails on it: %v", data, n, rerr)
 			}
 		}
+		// A request's scanner (strict trailer lines) ends a body where the lenient one does, or
+		// refuses it: never elsewhere.
+		var lenient ChunkScanner
+		ln, ldone, lerr := lenient.Scan(data)
+		strict := ChunkScanner{strictTrailers: true}
+		if sn, sdone, serr := strict.Scan(data); serr == nil && sdone && (lerr != nil || !ldone || sn != ln) {
+			t.Fatalf("%q: the strict scanner ends the body at %d, the lenient one %s", data, sn, scannerEnd(ln, ldone))
+		}
 		if want := netHTTPChunkedEnd(t, data); want >= 0 && err == nil && (!done || n != want) {
 			t.Fatalf("%q: net/http's client ends the body at %d; the scanner %s", data, want, scannerEnd(n, done))
 		}

@@ -42,3 +42,6 @@ func ConnQuiet(conn net.Conn) bool {
 	}
 	return quiet
 }
+
+// ShutdownWrite ends the socket's sending side (a FIN to the peer), keeping its receiving side.
+func ShutdownWrite(fd uintptr) error { return unix.Shutdown(int(fd), unix.SHUT_WR) }

@@ -38,3 +38,6 @@ func ConnQuiet(conn net.Conn) bool {
 	}
 	return quiet
 }
+
+// ShutdownWrite is not called on Windows (RawSockets is false: the front end has no descriptor).
+func ShutdownWrite(uintptr) error { return syscall.EWINDOWS }

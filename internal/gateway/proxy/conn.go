@@ -53,6 +53,9 @@ type clientConn struct {
 
 	// x is the state of the request being served, nil between requests (exchanges).
 	x *exchangeState
+	// reqEnd is where the request being served ends in the buffer: its head's length, and its
+	// body's when the body passed through the buffer (frontBody); serve drops the buffer up to it.
+	reqEnd int
 	// seenRound is the arrival-order dispatcher's round that reported the first bytes of the
 	// request being served (netpoll.Waiter.DataRound), 0 when none is known (upstreams.take).
 	seenRound uint64
@@ -61,9 +64,30 @@ type clientConn struct {
 // exchangeState is one request's parsed head and its answer's; pooled, so that an idle
 // connection does not keep them.
 type exchangeState struct {
-	rq httpframe.Request
-	rs httpframe.Response
+	rq   httpframe.Request
+	rs   httpframe.Response
+	body frontBody
 }
+
+// frontBody is the state of the body of the request being served (front.go streams it). The
+// head stays at the start of the connection's buffer (the parsed request points into it); the
+// body's bytes pass through the buffer after it, one read at a time.
+type frontBody struct {
+	scan  httpframe.BodyScanner
+	start int // where the body begins in the buffer: the head's length
+	// buffered: the body's bytes that came with the head (they go out in the head's write);
+	// whole: they are the whole body, which the buffer then holds until the exchange ends, so
+	// the request can be sent again and the connection read on even if nobody sends it.
+	buffered int
+	whole    bool
+	// sent: the whole body went to the instance; early: the instance answered before that, and
+	// both connections close after the answer.
+	sent, early bool
+	continued   bool // the client got 100 Continue
+}
+
+// bodyAccountedFor: the client's connection can go on to the next request after the answer.
+func (b *frontBody) bodyAccountedFor() bool { return b.whole || b.sent }
 
 var exchanges = sync.Pool{New: func() any { return new(exchangeState) }}
 
@@ -91,11 +115,17 @@ const (
 	noDeadline deadlineKind = iota
 	idleDeadline
 	headDeadline
+	bodyDeadline
 )
 
 // The front end's buffers: a connection takes one while it holds request bytes, and an answer
-// takes one while it passes. A head that does not fit goes to net/http.
-const frontBufSize = 16 << 10
+// takes one while it passes. A head that does not fit goes to net/http, and so does a request
+// whose body did not come whole with its head when the head leaves less than minBodyWindow of
+// the buffer for the body to pass through.
+const (
+	frontBufSize  = 16 << 10
+	minBodyWindow = 4 << 10
+)
 
 var frontBufs = sync.Pool{New: func() any { b := make([]byte, frontBufSize); return &b }}
 
@@ -202,6 +232,7 @@ func (c *clientConn) serve() {
 			return
 		}
 		c.x = getExchange()
+		c.x.body = frontBody{whole: true}
 		if !c.x.rq.Parse(*c.buf, headLen, c.remoteAddr) {
 			// Not the front end's to forward: net/http's, unless its framing is refused (the
 			// same check framedConn makes on every later head of the connection).
@@ -213,12 +244,97 @@ func (c *clientConn) serve() {
 			c.handOff()
 			return
 		}
+		if ferr, ours := c.startBody(headLen); ferr != nil {
+			c.x.rq.CloseAfter = true
+			c.writeError(ferr.HTTPStatus(), ferr.Error())
+			return
+		} else if !ours {
+			c.handOff()
+			return
+		}
 		keep := c.s.p.serveFront(c)
+		end := c.reqEnd
 		c.forgetRequest()
 		if !keep || c.s.shutdown.Load() {
 			return
 		}
-		c.consume(headLen)
+		c.consume(end)
+	}
+}
+
+// startBody looks at the body bytes that came with the head (headLen bytes): a body that breaks
+// its framing there is refused before any instance sees the request (a FramingError), and a
+// body that did not come whole, behind a head that leaves too little of the buffer for it to
+// pass through, is not the front end's (ours false: net/http's).
+func (c *clientConn) startBody(headLen int) (_ *httpframe.FramingError, ours bool) {
+	b := &c.x.body
+	*b = frontBody{start: headLen, whole: true}
+	c.reqEnd = headLen
+	if !c.x.rq.HasBody() {
+		return nil, true
+	}
+	b.scan = httpframe.NewBodyScanner(c.x.rq.Framing)
+	n, done, err := b.scan.Scan((*c.buf)[headLen:c.n])
+	if err != nil {
+		return err, true
+	}
+	b.buffered, b.whole = n, done
+	if done {
+		c.reqEnd = headLen + n
+		return nil, true
+	}
+	return nil, headLen <= len(*c.buf)-minBodyWindow
+}
+
+// readBody reads more of a request body into the buffer, waiting at most bodyWaitSlice (the
+// deadline moves only when it is less than half a slice away, so a busy upload does not reset
+// the timer for every read).
+func (c *clientConn) readBody() (int, error) {
+	now := time.Now()
+	if c.deadlineKind != bodyDeadline || c.deadline.Sub(now) < bodyWaitSlice/2 {
+		c.deadline, c.deadlineKind = now.Add(bodyWaitSlice), bodyDeadline
+		if err := c.setSocketDeadline(c.deadline); err != nil {
+			return 0, err
+		}
+	}
+	return c.read()
+}
+
+// The bounds of lingerClose: how long and how much of an unread body is read and dropped.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// lingerClose prepares the close of a connection whose client may still be sending a body that
+// nobody reads any more (the instance answered early, or failed): closing with its bytes unread
+// would reset the connection, and the reset can destroy the answer in the client's receive
+// buffer before the client reads it. So the sending side ends first (FIN), and what the client
+// still sends is read and dropped for a bounded while, as net/http's server does
+// (closeWriteAndWait). The caller then closes the connection.
+func (c *clientConn) lingerClose() {
+	ended := false
+	if c.raw == nil {
+		if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+			ended = cw.CloseWrite() == nil
+		}
+	} else {
+		_ = c.raw.Control(func(fd uintptr) { ended = netpoll.ShutdownWrite(fd) == nil })
+	}
+	if !ended {
+		return
+	}
+	c.deadline, c.deadlineKind = time.Now().Add(lingerTime), bodyDeadline
+	if err := c.setSocketDeadline(c.deadline); err != nil {
+		return
+	}
+	for dropped := 0; dropped < lingerBytes; {
+		c.n = c.x.body.start // the head stays: the request still points into it
+		n, err := c.read()
+		dropped += n
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -32,8 +32,7 @@ type framedConn struct {
 	hold    []byte // read from the socket, not yet given to net/http
 	cleared int    // hold[:cleared] may be given: a checked head, body bytes
 	state   framedState
-	left    int64 // body bytes still to come (framedLength)
-	chunks  httpframe.ChunkScanner
+	body    httpframe.BodyScanner // the current body (framedBody)
 	// upgradeNext: after the current body, wait for the upgrade's outcome (switch).
 	upgradeNext bool
 	started     bool  // a head was seen
@@ -49,8 +48,7 @@ type framedState uint8
 
 const (
 	framedHead framedState = iota
-	framedLength
-	framedChunked
+	framedBody
 	framedAwaitSwitch
 	framedPass
 )
@@ -148,8 +146,8 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				return c.Conn.Read(p)
 			}
 			// A body: read into p, and keep what follows the body's end for the next head.
-			if c.state == framedLength && int64(len(p)) > c.left {
-				p = p[:c.left]
+			if left := c.body.LengthLeft(); left >= 0 && int64(len(p)) > left {
+				p = p[:left]
 			}
 			n, err := c.Conn.Read(p)
 			if n == 0 {
@@ -206,12 +204,9 @@ func (c *framedConn) startRequest(end int) {
 	if f.Upgrade {
 		c.upgrade.Store(switchUndecided)
 	}
-	switch {
-	case f.Chunked:
-		c.state, c.chunks = framedChunked, httpframe.ChunkScanner{}
-	case f.Length > 0:
-		c.state, c.left = framedLength, f.Length
-	default:
+	if f.Chunked || f.Length > 0 {
+		c.state, c.body = framedBody, httpframe.NewBodyScanner(f)
+	} else {
 		c.endBody()
 	}
 }
@@ -244,25 +239,18 @@ const refusalPrefix = 4
 // bodyBytes follows the current body through b and returns how many of b's bytes belong to it
 // (all of them while they pass unchecked).
 func (c *framedConn) bodyBytes(b []byte) int {
-	switch c.state {
-	case framedLength:
-		k := min(int64(len(b)), c.left)
-		if c.left -= k; c.left == 0 {
-			c.endBody()
-		}
-		return int(k)
-	case framedChunked:
-		k, done, err := c.chunks.Scan(b)
-		if err != nil {
-			c.fail(&httpframe.FramingError{Reason: "a malformed chunked body"})
-			return 0
-		}
-		if done {
-			c.endBody()
-		}
-		return k
+	if c.state != framedBody {
+		return len(b)
 	}
-	return len(b)
+	k, done, err := c.body.Scan(b)
+	if err != nil {
+		c.fail(err)
+		return 0
+	}
+	if done {
+		c.endBody()
+	}
+	return k
 }
 
 func (c *framedConn) endBody() {

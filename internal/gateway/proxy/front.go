@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // The front end's forwarding: route the parsed request, send its head to the chosen instance
@@ -67,6 +68,19 @@ func (p *Proxy) serveFront(c *clientConn) bool {
 func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	u, headLen, err := p.exchangeFront(c, att)
 	if err != nil {
+		var body *ClientBodyError
+		if errors.As(err, &body) {
+			// The client's body broke its framing (400, closed), or the client went away or
+			// stalled in the middle of it: nothing to answer.
+			var fe *httpframe.FramingError
+			if errors.As(body.Err, &fe) {
+				att.status = fe.HTTPStatus()
+				c.x.rq.CloseAfter = true
+				return c.writeError(fe.HTTPStatus(), fe.Error())
+			}
+			att.status = 499
+			return false
+		}
 		if errors.Is(err, errClientGone) {
 			att.status = 499 // nginx's "client closed request", for the counters only
 			return false
@@ -86,7 +100,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	bodyless := rs.Bodyless(c.x.rq.Method)
 	ch := httpframe.ClientHead{
 		Rechunk:    rs.UntilClose && !bodyless,
-		CloseAfter: c.x.rq.CloseAfter || c.s.shutdown.Load(),
+		CloseAfter: c.x.rq.CloseAfter || c.s.shutdown.Load() || !c.x.body.bodyAccountedFor(),
 	}
 	if d := att.decision; d.SetCookie {
 		ch.Cookie = stickyCookie(d.CookieName, d.CookieValue)
@@ -95,9 +109,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 	out := rs.AppendClientHead((*outp)[:0], ch)
 	u.r += headLen
 	var werr, rerr error
-	if bodyless {
-		_, werr = c.write(out)
-	} else {
+	if !bodyless {
 		out, werr, rerr = relayBody(c, u, out, ch.Rechunk)
 		if rerr != nil && len(out) > 0 {
 			// The body was malformed before anything went to the client (the head is still in
@@ -109,8 +121,18 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 			return c.writeError(http.StatusBadGateway, fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, rerr))
 		}
 	}
+	// The answer was read to its end (out holds what is left to write of it): the instance's
+	// connection goes back before the client's last write, so that the client's next request
+	// finds it in the pool. An instance that answered before it had the whole body may still
+	// wait for the rest: its connection is not used again.
+	p.up.release(u, werr == nil && rerr == nil && rs.Reusable && !c.x.body.early)
+	if werr == nil && rerr == nil && len(out) > 0 {
+		_, werr = c.write(out)
+	}
 	putFrontBuf(outp, out)
-	p.up.release(u, werr == nil && rerr == nil && rs.Reusable)
+	if werr == nil && !c.x.body.bodyAccountedFor() {
+		c.lingerClose() // the rest of the body is not read: the connection ends after the answer
+	}
 	// An answer cut short by the instance is cut short for the client too (its connection
 	// closes), rather than ended as if it were complete.
 	return werr == nil && rerr == nil && !ch.CloseAfter
@@ -118,6 +140,8 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 
 // relayBody passes the answer's body on: first what the buffer holds, in the same write as the
 // head, then every read as soon as it arrives (a stream's parts reach the client as they come).
+// The last part is left in out, unwritten, for the caller to write once it has given the
+// instance's connection back (relay).
 func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []byte, werr, rerr error) {
 	rs := &c.x.rs
 	left := rs.Length
@@ -143,21 +167,21 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 			out = append(out, "\r\n"...)
 			out = append(out, avail[:take]...)
 			out = append(out, "\r\n"...)
-		case len(out) > 0 && take > 0:
+		case (len(out) > 0 || done) && take > 0:
 			out = append(out, avail[:take]...)
 		case take > 0:
 			if _, werr = c.write(avail[:take]); werr != nil {
 				return out, werr, nil
 			}
 		}
+		if done {
+			return out, nil, nil
+		}
 		if len(out) > 0 {
 			if _, werr = c.write(out); werr != nil {
 				return out, werr, nil
 			}
 			out = out[:0]
-		}
-		if done {
-			return out, nil, nil
 		}
 		u.r, u.w = 0, 0
 		_, err := u.readSliced(c, time.Time{})
@@ -177,9 +201,11 @@ func relayBody(c *clientConn, u *upstreamConn, out []byte, rechunk bool) (_ []by
 }
 
 // exchangeFront sends the request to the chosen instance and reads the answer's head, by the one
-// forwarding policy (forward): GET and HEAD without a body, idempotent and resendable.
+// forwarding policy (forward). Every request is resendable until its exchange says otherwise: a
+// body the gateway does not hold whole fails as a PartialBodyError once any of it went out, and
+// nothing of it goes out before the connection to the instance is made.
 func (p *Proxy) exchangeFront(c *clientConn, att *attempt) (u *upstreamConn, headLen int, err error) {
-	u, err = p.forward(att, true, true, func(u *upstreamConn, reused bool) (err error) {
+	u, err = p.forward(att, idempotent(c.x.rq.Method), true, func(u *upstreamConn, reused bool) (err error) {
 		headLen, err = p.roundTripFront(c, u, reused)
 		return err
 	})
@@ -189,6 +215,9 @@ func (p *Proxy) exchangeFront(c *clientConn, att *attempt) (u *upstreamConn, hea
 // roundTripFront writes the request head on u and reads the final answer's head (parsed into
 // c.x.rs; its length is returned), passing 1xx answers on to the client.
 func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (int, error) {
+	if c.x.rq.HasBody() {
+		return p.roundTripFrontBody(c, u, reused)
+	}
 	outp := getFrontBuf()
 	head := c.x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
 	_, err := u.write(head)
@@ -198,6 +227,197 @@ func (p *Proxy) roundTripFront(c *clientConn, u *upstreamConn, reused bool) (int
 	}
 	p.yieldBeforeRead()
 	return p.readAnswerHead(u, reused, c, &c.x.rs, c.x.rq.Method, false)
+}
+
+// continueHead is the front end's own answer to Expect: 100-continue.
+var continueHead = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// bodyWaitSlice: while a body streams, the client is waited for in slices this long, and between
+// them the instance is looked at, so that an answer it sends before the body ends (a 413) does
+// not wait for a client that stopped sending.
+const bodyWaitSlice = 100 * time.Millisecond
+
+// roundTripFrontBody is roundTripFront for a request with a body. The body streams: the bytes
+// that came with the head go out in the head's write (in one write when they fit the buffer),
+// then each read from the client goes to the instance as it comes, through the connection's
+// buffer behind the head, never the whole body at once. Its end is where the BodyScanner says.
+//
+// Expect: 100-continue is answered by the gateway itself, once, before the body is forwarded,
+// and not passed on (as net/http's server and nginx do): the instance gets the body at once, so
+// nothing waits for an instance that never sends 100.
+//
+// An answer that arrives before the body is sent whole is the answer (early): the rest of the
+// body is not sent, neither connection is used again. A client that goes away or stalls in the
+// middle of its body is a ClientBodyError; a failure after part of a body the gateway does not
+// hold whole went out is a PartialBodyError (never retried). A body that came whole with the head
+// stays in the buffer until the exchange ends, so its request can be sent again (forward).
+func (p *Proxy) roundTripFrontBody(c *clientConn, u *upstreamConn, reused bool) (int, error) {
+	x := c.x
+	b := &x.body
+	b.sent, b.early = false, false
+	if x.rq.Expect100 && !b.continued {
+		b.continued = true
+		if _, err := c.write(continueHead); err != nil {
+			return 0, errClientGone
+		}
+	}
+	outp := getFrontBuf()
+	head := x.rq.AppendUpstreamHead((*outp)[:0], c.clientIP)
+	first := (*c.buf)[b.start : b.start+b.buffered]
+	var err error
+	if len(head)+len(first) <= cap(head) {
+		_, err = u.write(append(head, first...))
+	} else if _, err = u.write(head); err == nil {
+		_, err = u.write(first)
+	}
+	putFrontBuf(outp, head)
+	if err != nil {
+		err = sendFailure(err, reused)
+		if !b.whole {
+			return 0, &PartialBodyError{Err: err}
+		}
+		return 0, err
+	}
+	if b.whole {
+		b.sent = true
+		p.yieldBeforeRead()
+		return p.readAnswerHead(u, reused, c, &x.rs, x.rq.Method, false)
+	}
+	headLen, err := p.streamBody(c, u)
+	if err == nil && headLen == 0 {
+		headLen, err = p.readAnswerHead(u, reused, c, &x.rs, x.rq.Method, false)
+	}
+	if err != nil {
+		var body *ClientBodyError
+		var un *UnansweredError
+		if !errors.As(err, &body) && !errors.As(err, &un) && u.w == 0 && connectionEnded(err) {
+			err = &UnansweredError{Reused: reused, Err: err} // ended before any byte of an answer
+		}
+		return 0, &PartialBodyError{Err: err}
+	}
+	return headLen, nil
+}
+
+// streamBody passes the rest of the body from the client to the instance (the buffer held the
+// first bytes, sent with the head). It returns the length of a final answer's head when the
+// instance answered before the body's end (early), 0 once the body went whole.
+func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
+	b := &c.x.body
+	c.n = b.start // the body's bytes in the buffer went out with the head
+	lastByte, looked := time.Now(), time.Time{}
+	for {
+		// The instance is looked at once per bodyWaitSlice, not after every read: a system call
+		// per read would cost a large upload a third more of them. An instance that answers and
+		// stops reading is seen by then, or when a write to it fails.
+		if now := time.Now(); now.Sub(looked) >= bodyWaitSlice {
+			looked = now
+			if headLen, err := p.answerDuringBody(c, u); headLen > 0 || err != nil {
+				b.early = headLen > 0
+				return headLen, err
+			}
+		}
+		n, err := c.readBody()
+		if n > 0 {
+			lastByte = time.Now()
+			in := (*c.buf)[b.start:c.n]
+			k, done, ferr := b.scan.Scan(in)
+			if ferr != nil {
+				return 0, &ClientBodyError{Err: ferr}
+			}
+			if _, werr := u.write(in[:k]); werr != nil {
+				// The instance stopped taking the body: an answer it sent before is the answer
+				// (a 413 to a large upload), else the exchange failed.
+				if headLen, aerr := p.readAnswerHead(u, false, c, &c.x.rs, c.x.rq.Method, false); aerr == nil {
+					b.early = true
+					return headLen, nil
+				}
+				return 0, werr
+			}
+			if done {
+				b.sent = true
+				c.reqEnd = b.start + k // what follows is the next request's
+				return 0, nil
+			}
+			c.n = b.start
+		}
+		switch {
+		case err == nil:
+		case isTimeout(err):
+			if time.Since(lastByte) >= c.s.opts.IdleTimeout {
+				return 0, &ClientBodyError{Err: err}
+			}
+			looked = time.Time{} // the client stalls: look at the instance now
+		case err == io.EOF:
+			return 0, &ClientBodyError{Err: io.ErrUnexpectedEOF}
+		default:
+			return 0, &ClientBodyError{Err: err}
+		}
+	}
+}
+
+// answerDuringBody looks, without waiting, whether the instance sent something while the body is
+// still on its way to it. Interim answers (1xx) go to the client and the body goes on; a final
+// answer's head is read (into c.x.rs) and its length returned; the instance's close is an error.
+func (p *Proxy) answerDuringBody(c *clientConn, u *upstreamConn) (int, error) {
+	if u.r == u.w {
+		u.r, u.w = 0, 0
+		if pending, err := u.answerPending(); err != nil || !pending {
+			return 0, err
+		}
+	}
+	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
+	rs := &c.x.rs
+	for u.r < u.w {
+		headLen, err := u.readHead(c, deadline)
+		if err != nil {
+			return 0, err
+		}
+		if err := rs.Parse(u.buf[u.r:], headLen, c.x.rq.Method); err != nil {
+			return 0, err
+		}
+		switch {
+		case rs.Status >= 200:
+			return headLen, nil
+		case rs.Status == http.StatusSwitchingProtocols:
+			return 0, errSwitchedProtocols
+		}
+		if err := c.interim(rs); err != nil {
+			return 0, err
+		}
+		u.r += headLen
+	}
+	return 0, nil
+}
+
+// answerPending reads, without waiting, what the instance has sent on u: true when bytes came (in
+// u's buffer); an error when the instance closed the connection.
+func (u *upstreamConn) answerPending() (bool, error) {
+	if u.aw == nil {
+		if netpoll.ConnQuiet(u.conn) {
+			return false, nil
+		}
+		if err := setSocketReadDeadline(nil, u.conn, time.Now().Add(headWaitSlice)); err != nil {
+			return false, err
+		}
+		u.deadline = time.Time{} // readSliced sets its own
+		n, err := u.conn.Read(u.buf[u.w:])
+		u.w += n
+		if n == 0 && err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return n > 0, err
+	}
+	n, err := u.aw.TryRead(u.buf[u.w:])
+	u.w += n
+	switch {
+	case n > 0:
+		return true, nil
+	case err == netpoll.ErrWouldBlock:
+		return false, nil
+	case err == nil:
+		return false, io.ErrUnexpectedEOF
+	}
+	return false, err
 }
 
 // sendFailure is the error of a failed write of a request to an instance: an UnansweredError when
@@ -330,9 +550,10 @@ func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, err
 	}
 }
 
-// writeError answers with a plain-text error as http.Error would. false: close the connection.
+// writeError answers with a plain-text error as http.Error would. false: close the connection
+// (after draining a body that is left unread: lingerClose).
 func (c *clientConn) writeError(status int, msg string) bool {
-	closeAfter := c.x.rq.CloseAfter || c.s.shutdown.Load()
+	closeAfter := c.x.rq.CloseAfter || c.s.shutdown.Load() || !c.x.body.bodyAccountedFor()
 	body := msg + "\n"
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
@@ -351,6 +572,9 @@ func (c *clientConn) writeError(status int, msg string) bool {
 		b = append(b, body...)
 	}
 	_, err := c.write(b)
+	if err == nil && !c.x.body.bodyAccountedFor() {
+		c.lingerClose()
+	}
 	return err == nil && !closeAfter
 }
 

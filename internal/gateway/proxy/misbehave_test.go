@@ -85,8 +85,8 @@ var strayCases = []struct {
 
 // TestStrayBytesNeverAnswerAnotherRequest: the reproduction of issue 13 and its variants, 1,000
 // rounds each on every path: the front end, net/http (--net-http-only), and in the default mode a
-// POST with a body (handed off to net/http) as the trigger, with two of the four clients sending
-// POSTs too, so that the front end and the net/http path take connections from the one pool.
+// POST with a body (which the front end streams) as the trigger, with two of the four clients
+// sending POSTs too; and the same POSTs through net/http (--net-http-only).
 // After the trigger's answer the instance sends a whole answer nobody asked for; then four
 // clients, each on a new connection, ask for their own paths. Each must get its own path back,
 // and the instance's connection that carried the stray bytes must be closed, never reused.
@@ -100,7 +100,7 @@ func TestStrayBytesNeverAnswerAnotherRequest(t *testing.T) {
 		netHTTPOnly bool
 		post        bool // the trigger and half of the clients send a POST with a body
 	}
-	strayPaths := []strayPath{{name: "POST hand-off", post: true}}
+	strayPaths := []strayPath{{name: "POST", post: true}, {name: "reverseproxy POST", netHTTPOnly: true, post: true}}
 	for _, path := range paths {
 		strayPaths = append(strayPaths, strayPath{name: path.name, netHTTPOnly: path.netHTTPOnly})
 	}

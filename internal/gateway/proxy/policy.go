@@ -66,13 +66,31 @@ func (e *ClientBodyError) Error() string {
 }
 func (e *ClientBodyError) Unwrap() error { return e.Err }
 
+// PartialBodyError: the exchange failed after part of a request body that the gateway does not
+// hold whole had gone to the instance (the front end streams bodies: what it sent is gone from
+// its buffer, and the instance may have begun to process the request). Never retried, whatever
+// the failure inside. Made where the front end sends a body (roundTripFrontBody).
+type PartialBodyError struct{ Err error }
+
+func (e *PartialBodyError) Error() string {
+	return "the instance's connection failed while the request's body was being sent: " + e.Err.Error()
+}
+func (e *PartialBodyError) Unwrap() error { return e.Err }
+
 // retryFor is the one retry decision of both paths: a request is sent again only when the
 // instance provably did not process it. A dial failure: on another instance, if the request can
 // be sent again (its body, if any, was not consumed). A reused connection that ended before any
 // byte of the answer: on a new connection to the same instance, for idempotent requests only (as
-// net/http's transport does). Never once a byte of an answer has arrived. countsAsFailure says
+// net/http's transport does), and only when the whole body is still the gateway's to send again.
+// Never once a byte of an answer has arrived, nor after part of a body the gateway does not hold
+// whole went out (PartialBodyError). countsAsFailure says
 // whether the failure counts towards ejecting the instance.
 func retryFor(err error, idempotent, resendable bool) (r retry, countsAsFailure bool) {
+	var partial *PartialBodyError
+	if errors.As(err, &partial) {
+		_, countsAsFailure = retryFor(partial.Err, idempotent, false)
+		return noRetry, countsAsFailure
+	}
 	var dial *DialError
 	if errors.As(err, &dial) {
 		if resendable {

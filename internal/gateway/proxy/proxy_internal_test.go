@@ -36,6 +36,9 @@ func TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess(t *testing.T) {
 		{"text that looks like a dial", errors.New("dial tcp: connection refused"), true, true, noRetry, false},
 		{"malformed answer", httpframe.ErrBadAnswer, true, true, noRetry, false},
 		{"unrequested 101", errSwitchedProtocols, true, true, noRetry, false},
+		{"part of a body sent, then the reused connection closed", &PartialBodyError{Err: &UnansweredError{Reused: true, Err: io.EOF}}, true, true, noRetry, false},
+		{"part of a body sent, then a reset", &PartialBodyError{Err: reset}, true, true, noRetry, true},
+		{"part of a body sent, the client went away", &PartialBodyError{Err: &ClientBodyError{Err: io.ErrUnexpectedEOF}}, true, true, noRetry, false},
 	} {
 		got, failure := retryFor(tc.err, tc.idempotent, tc.resendable)
 		if got != tc.want || failure != tc.failure {

@@ -253,13 +253,14 @@ func TestServerShutdownFinishesActiveRequests(t *testing.T) {
 	}
 }
 
-// TestServerHandedOffConnectionKeepsWorking: after a POST the connection belongs to net/http,
-// which serves its GETs too, and Shutdown closes it.
+// TestServerHandedOffConnectionKeepsWorking: after a POST whose head is larger than the front
+// end's buffer the connection belongs to net/http, which serves its GETs too, and Shutdown
+// closes it.
 func TestServerHandedOffConnectionKeepsWorking(t *testing.T) {
 	t.Parallel()
 	s, addr := serverFor(t, ServerOptions{}, echoInstance(t))
 	c := dial(t, addr)
-	c.send("POST /orders HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello")
+	c.send("POST /orders HTTP/1.1\r\nHost: shop.example\r\nX-Pad: " + strings.Repeat("p", frontBufSize) + "\r\nContent-Length: 5\r\n\r\nhello")
 	if resp, body := c.answer(); resp.StatusCode != http.StatusOK || body != "POST /orders hello" {
 		t.Fatalf("POST: %s %q", resp.Status, body)
 	}
