@@ -20,6 +20,14 @@ cleanup() {
 }
 trap cleanup EXIT
 (cd "$ROOT" && go build -o "$WORK/backend" ./gatewayimage/bench/backend && go build -o "$WORK/fixedload" ./gatewayimage/bench/perrequest/fixedload)
+# Another program on these ports would be measured instead (an nginx answers with more header
+# lines, which costs the gateway more framing work per answer): refuse to run.
+for port in $B1 $B2 29050 29051 29900 29901; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "perrequest: something already listens on 127.0.0.1:$port (ss -ltnp says what); stop it first" >&2
+    exit 1
+  fi
+done
 taskset -c 1 "$WORK/backend" -listen 127.0.0.1:$B1 -name b1 >"$WORK/b1.log" 2>&1 &
 PIDS+=($!)
 taskset -c 1 "$WORK/backend" -listen 127.0.0.1:$B2 -name b2 >"$WORK/b2.log" 2>&1 &
