@@ -31,12 +31,15 @@ import (
 // proxy) makes it with NewArrivals and closes it with Close; the set itself is made at its first
 // use, so an owner that never reads a socket in arrival order costs nothing.
 type Arrivals struct {
-	once    sync.Once
-	epfd    int
-	file    *os.File        // the epoll descriptor; closing it ends the dispatcher
-	rc      syscall.RawConn // the epoll descriptor, in the runtime's poller
-	err     error           // why there is no epoll set (Enabled false)
-	closed  atomic.Bool
+	once   sync.Once
+	epfd   int
+	file   *os.File        // the epoll descriptor; closing it ends the dispatcher
+	rc     syscall.RawConn // the epoll descriptor, in the runtime's poller
+	err    error           // why there is no epoll set (Enabled false)
+	closed atomic.Bool
+	// enabled: the set started and reads wait in it (Enabled), so that the question costs one
+	// load on the data path.
+	enabled atomic.Bool
 	mu      sync.RWMutex
 	waiters map[int32]*Waiter
 	// round counts the dispatcher's rounds: one per readiness of the set, its epoll_pwait calls
@@ -52,11 +55,23 @@ func NewArrivals() *Arrivals { return &Arrivals{} }
 // Enabled reports whether reads wait in arrival order (false: the epoll set could not be made,
 // Err says why, and reads wait in the runtime's poller). Safe on nil (false).
 func (a *Arrivals) Enabled() bool {
+	if a != nil && a.enabled.Load() {
+		return true
+	}
+	return a.enable()
+}
+
+// enable starts the set (once) and says whether there is one (Enabled). Safe on nil (false).
+func (a *Arrivals) enable() bool {
 	if a == nil {
 		return false
 	}
 	a.once.Do(a.start)
-	return a.rc != nil
+	if a.rc == nil {
+		return false
+	}
+	a.enabled.Store(true)
+	return true
 }
 
 // Err is why the epoll set could not be made (nil when Enabled, or before the first use).
@@ -114,8 +129,9 @@ func (a *Arrivals) dispatch() {
 	batch := func(fd uintptr) bool {
 		round := a.round.Add(1)
 		for {
-			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce).
-			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce,
+			// also for why syscall's and not x/sys/unix's).
+			r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			n := int(r)
 			if errno != 0 || n <= 0 {
 				a.done.Store(round)
@@ -155,6 +171,16 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 				}
 			}
 			if ev.Events&^unix.EPOLLOUT != 0 {
+				// Every flag of the batch is set before the first signal (Waiter.DataRound).
+				w.signalRound.Store(round)
+				// A pooled socket that became readable or closed is evicted at once. Checked
+				// after its signalRound was stored: a pool that marks a socket pooled just now
+				// (SetPooled, then IdleHint) either sees that round or is seen here, so no
+				// event falls between the two. Its goroutine starts before the signals below,
+				// so that it does not take the next-to-run slot from the first arrival.
+				if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
+					go w.onIdleEvent()
+				}
 				woken = append(woken, w)
 			}
 		}
@@ -166,22 +192,10 @@ func (a *Arrivals) wake(events []unix.EpollEvent, woken []*Waiter, round uint64)
 	// A goroutine made ready goes into the scheduler's next-to-run slot and pushes the one
 	// there to the back of the run queue: the last woken runs first, the others then in the
 	// order woken. So the first arrival is woken last.
-	// Every flag of the batch is set before the first signal (Waiter.DataRound).
-	for _, w := range woken {
-		w.signalRound.Store(round)
-	}
 	for _, w := range woken[1:] {
 		w.signal()
 	}
 	woken[0].signal()
-	// A pooled socket that became readable or closed is evicted at once. Checked after its
-	// signalRound was stored: a pool that marks a socket pooled just now (SetPooled, then
-	// IdleHint) either sees that round or is seen here, so no event falls between the two.
-	for _, w := range woken {
-		if w.pooled.Load() && w.pooled.CompareAndSwap(true, false) {
-			go w.onIdleEvent()
-		}
-	}
 	clear(woken)
 	return woken[:0]
 }
@@ -225,14 +239,18 @@ type Waiter struct {
 	drained   bool
 	// dataSeen: see DataRound.
 	dataSeen uint64
-	// deadline ends a wait (zero: none); timer wakes the waiter at it.
+	// deadline ends a wait (zero: none); timer wakes the waiter at it and sets fired. A wait
+	// reads the clock only once fired is set (a wait before the deadline's timer ran need not:
+	// two clock reads per request fewer); SetReadDeadline clears it before it arms the timer. A
+	// timer of an earlier deadline that ran late may set it early: the clock then says.
 	deadline time.Time
 	timer    *time.Timer
-	// writeDeadline ends a wait for room to write on an owned socket, in Unix nanoseconds (0:
-	// none; not a time.Time, so that an idle connection's waiter stays in its size class);
-	// writeTimer wakes that wait at it (armed only while a write waits).
-	writeDeadline int64
-	writeTimer    *time.Timer
+	fired    atomic.Bool
+	// writeTimeout ends a wait for room to write on an owned socket that lasts this long (0:
+	// none): the peer took no byte for it. writeTimer wakes that wait (armed only while a write
+	// waits, so that a write that finds room costs no clock read).
+	writeTimeout time.Duration
+	writeTimer   *time.Timer
 
 	// The read and the write in progress, for recvFn and sendFn (method values made once, so
 	// that neither allocates).
@@ -316,10 +334,12 @@ func (w *Waiter) IdleQuiet(look bool) bool {
 	// A round that signals from here on leaves a wake-up for the next look, and evicts the
 	// socket if it is pooled by then (Arrivals.wake).
 	w.hintRound = w.signalRound.Load()
-	select {
-	case <-w.wake:
-		w.mayRead = true
-	default:
+	if len(w.wake) > 0 { // a look at the channel costs less than a receive that finds nothing
+		select {
+		case <-w.wake:
+			w.mayRead = true
+		default:
+		}
 	}
 	if !look && !w.mayRead && w.registered {
 		return true
@@ -389,13 +409,16 @@ func (w *Waiter) Unpool() bool { return w != nil && w.pooled.Swap(false) }
 // loopback write) cost more than the calls themselves. Not read(2) and write(2): those go
 // through the file layer's checks and notifications first, which cost the gateway 2.5% of its
 // requests/s (docs/benchmarks.md). MSG_NOSIGNAL: a client that went away makes the write fail
-// with EPIPE, without a SIGPIPE for the runtime to field.
+// with EPIPE, without a SIGPIPE for the runtime to field. syscall.RawSyscall6, not
+// unix.RawSyscall6: the latter is an assembly jump to the former, and a call through it passes two
+// ABI wrappers (about 20 instructions per call, 79 per request: docs/benchmarks.md); its Errno is
+// the same type (unix.Errno aliases syscall.Errno).
 func (w *Waiter) recvOnce(fd uintptr) bool {
 	if len(w.readBuf) == 0 {
 		return true
 	}
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
+		r, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.readBuf[0])), uintptr(len(w.readBuf)), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -425,7 +448,7 @@ func (w *Waiter) Write(b []byte) (int, error) {
 func (w *Waiter) sendOnce(fd uintptr) bool {
 	for w.writeN < len(w.writeBuf) {
 		rest := w.writeBuf[w.writeN:]
-		r, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), unix.MSG_NOSIGNAL, 0, 0)
+		r, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), unix.MSG_NOSIGNAL, 0, 0)
 		switch errno {
 		case 0:
 			w.writeN += int(r)
@@ -456,9 +479,9 @@ func (w *Waiter) Read(buf []byte) (int, error) {
 }
 
 // Wait waits for a wake-up: data, the client's close, an interrupt or the deadline. It returns
-// os.ErrDeadlineExceeded once the deadline has passed.
+// os.ErrDeadlineExceeded once the deadline has passed (its timer has run: fired).
 func (w *Waiter) Wait() error {
-	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+	if !w.deadline.IsZero() && w.fired.Load() && !time.Now().Before(w.deadline) {
 		return os.ErrDeadlineExceeded
 	}
 	if !w.registered {
@@ -473,21 +496,18 @@ func (w *Waiter) Wait() error {
 	return nil
 }
 
-// waitWritable waits for an owned socket to take more bytes, until the write deadline
-// (SetWriteDeadline; os.ErrDeadlineExceeded once it passed).
+// waitWritable waits for an owned socket to take more bytes, for at most the write timeout
+// (SetWriteTimeout: os.ErrDeadlineExceeded after a wait that long).
 func (w *Waiter) waitWritable() error {
 	if !w.registered {
 		if err := w.set.add(w); err != nil {
 			return err
 		}
 	}
-	if w.writeDeadline == 0 {
+	d := w.writeTimeout
+	if d <= 0 {
 		<-w.writeWake
 		return nil
-	}
-	d := time.Duration(w.writeDeadline - time.Now().UnixNano())
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
 	}
 	// Only a write that found the socket full gets here: the timer costs nothing per write.
 	if w.writeTimer == nil {
@@ -504,15 +524,10 @@ func (w *Waiter) waitWritable() error {
 	}
 }
 
-// SetWriteDeadline sets when a write that waits for room on an owned socket stops waiting (zero:
-// never), like net.Conn's SetWriteDeadline. A socket that net.Conn still polls takes the
-// deadline on its net.Conn instead.
-func (w *Waiter) SetWriteDeadline(t time.Time) {
-	w.writeDeadline = 0
-	if !t.IsZero() {
-		w.writeDeadline = t.UnixNano()
-	}
-}
+// SetWriteTimeout makes a write that waits for room on an owned socket stop waiting (with
+// os.ErrDeadlineExceeded) once it waited d without the socket taking a byte (0: never). A
+// socket that net.Conn still polls takes a deadline on its net.Conn instead.
+func (w *Waiter) SetWriteTimeout(d time.Duration) { w.writeTimeout = d }
 
 // SetReadDeadline sets when waits end (zero: never), like net.Conn's SetReadDeadline.
 func (w *Waiter) SetReadDeadline(t time.Time) {
@@ -523,10 +538,17 @@ func (w *Waiter) SetReadDeadline(t time.Time) {
 			w.timer.Stop()
 		}
 	case w.timer == nil:
-		w.timer = time.AfterFunc(time.Until(t), w.signal)
+		w.timer = time.AfterFunc(time.Until(t), w.expire)
 	default:
+		w.fired.Store(false) // before Reset: the timer's next run is for t
 		w.timer.Reset(time.Until(t))
 	}
+}
+
+// expire is the deadline timer's: the deadline may have passed (fired), and the waiter wakes.
+func (w *Waiter) expire() {
+	w.fired.Store(true)
+	w.signal()
 }
 
 // Release takes the socket out of the epoll set and stops the timer: before the socket is
@@ -539,7 +561,7 @@ func (w *Waiter) Release() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	w.deadline, w.writeDeadline = time.Time{}, 0
+	w.deadline, w.writeTimeout = time.Time{}, 0
 	w.mayRead = true
 	w.drained, w.dataSeen = false, 0
 	w.peerClosed.Store(false) // the next wait's registration reports it again

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -174,6 +175,43 @@ func TestWaiterDeadlineEndsTheWait(t *testing.T) {
 	w.SetReadDeadline(time.Now().Add(-time.Second))
 	if _, err := w.Read(make([]byte, 8)); !isTimeout(err) {
 		t.Fatalf("read with a deadline in the past: %v, want a timeout", err)
+	}
+}
+
+// A deadline that passes while its reader does not wait, the timer's wake-up taken by another
+// look at the socket (the pool's IdleQuiet), still ends the reader's next wait: the waiter keeps
+// that its timer ran (Wait reads the clock only then).
+func TestWaiterDeadlinePassedBetweenWaitsEndsTheNextWait(t *testing.T) {
+	w, _, peer := socketPair(t, true)
+	w.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := peer.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, err := w.Read(buf); n != 1 || err != nil {
+		t.Fatalf("read of the peer's byte before the deadline: %d bytes, %v", n, err)
+	}
+	for len(w.wake) == 0 { // until the deadline's timer has run and left its wake-up
+		runtime.Gosched()
+	}
+	if !w.IdleQuiet(false) {
+		t.Fatal("IdleQuiet: the socket has nothing to read, want quiet")
+	}
+	if len(w.wake) != 0 {
+		t.Fatal("IdleQuiet left the timer's wake-up")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Read(buf)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("read after the deadline passed: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read still waits 10 s after its deadline passed")
 	}
 }
 

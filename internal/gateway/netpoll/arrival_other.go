@@ -57,7 +57,7 @@ func (w *Waiter) Wait() error { panic("unreachable: no waiter without epoll") }
 
 func (w *Waiter) SetReadDeadline(time.Time) { panic("unreachable: no waiter without epoll") }
 
-func (w *Waiter) SetWriteDeadline(time.Time) { panic("unreachable: no waiter without epoll") }
+func (w *Waiter) SetWriteTimeout(time.Duration) { panic("unreachable: no waiter without epoll") }
 
 func (w *Waiter) Write([]byte) (int, error) { panic("unreachable: no waiter without epoll") }
 

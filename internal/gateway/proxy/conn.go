@@ -644,17 +644,17 @@ func (c *clientConn) write(b []byte) error {
 }
 
 // boundWrite makes the next write on a socket stop waiting for room once the peer took no byte
-// for d. An owned socket's deadline is the waiter's, a field that only a write that waits looks
-// at (netpoll.Waiter.SetWriteDeadline): set exactly for every write. A socket that net.Conn polls
-// has a timer behind its deadline, moved only when less than half of d is left (set holds it),
-// so that a busy connection does not reset it for every write: there the peer took no byte for
-// between d/2 and d. An error: the socket is closed.
+// for d. An owned socket's bound is the waiter's, a field that only a write that waits looks at
+// (netpoll.Waiter.SetWriteTimeout): no clock read per write. A socket that net.Conn polls has a
+// timer behind its deadline, moved only when less than half of d is left (set holds it), so that
+// a busy connection does not reset it for every write: there the peer took no byte for between
+// d/2 and d. An error: the socket is closed.
 func boundWrite(sock *netpoll.OwnedSocket, aw *netpoll.Waiter, conn net.Conn, set *int64, d time.Duration) error {
-	now := time.Now()
 	if sock != nil {
-		aw.SetWriteDeadline(now.Add(d))
+		aw.SetWriteTimeout(d)
 		return nil
 	}
+	now := time.Now()
 	if left := time.Duration(*set - now.UnixNano()); left > d/2 && left <= d {
 		return nil
 	}

@@ -60,7 +60,7 @@ func (p *Proxy) serveFront(c *clientConn) bool {
 		return c.writeError(http.StatusServiceUnavailable, "vamp gateway "+f.Name+": "+err.Error())
 	}
 	d.Backend.Acquire()
-	att := attempt{in: &rq.HTTP, table: t, decision: d, seenRound: c.seenRound}
+	att := attempt{in: &rq.HTTP, table: t, decision: d, seenRound: c.seenRound, start: start}
 	defer p.finish(&att, start)
 	return p.relay(c, &att)
 }
@@ -601,6 +601,7 @@ func (u *upstreamConn) readHead(w waitingClient, deadline time.Time) (int, error
 func (u *upstreamConn) readSliced(w waitingClient, deadline time.Time) (int, error) {
 	for {
 		now := time.Now()
+		u.readAt = now
 		target := now.Add(headWaitSlice)
 		if !deadline.IsZero() && target.After(deadline) {
 			target = deadline

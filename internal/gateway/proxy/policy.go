@@ -168,9 +168,13 @@ type exchangeFunc func(u *upstreamConn, reused bool) error
 // exactly where its framing says.
 func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
 	retried := false
+	now := att.start
+	if now.IsZero() {
+		now = time.Now()
+	}
 	for {
 		b := att.decision.Backend
-		u, err := p.tryInstance(b.Addr, att.seenRound, idem, resend, exchange)
+		u, err := p.tryInstance(b.Addr, now, att.seenRound, idem, resend, exchange)
 		if err == nil {
 			p.succeeded(b)
 			return u, nil
@@ -185,7 +189,8 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 		if r != retryElsewhere || retried {
 			return nil, err
 		}
-		d, cerr := att.table.Choose(att.in, time.Now(), b)
+		now = time.Now()
+		d, cerr := att.table.Choose(att.in, now, b)
 		if cerr != nil || d.Backend == b {
 			return nil, err
 		}
@@ -196,11 +201,12 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 	}
 }
 
-// tryInstance does one exchange with addr, on a pooled connection if there is one. An instance
-// may close an idle connection just as it is taken; when it ended before any byte of an answer,
-// the request goes once more on a new connection (retryFor).
-func (p *Proxy) tryInstance(addr string, seenRound uint64, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
-	u, reused, err := p.up.take(context.Background(), addr, time.Now(), seenRound)
+// tryInstance does one exchange with addr, on a pooled connection if there is one (now: when the
+// request was routed, for the pool's idle check). An instance may close an idle connection just
+// as it is taken; when it ended before any byte of an answer, the request goes once more on a
+// new connection (retryFor).
+func (p *Proxy) tryInstance(addr string, now time.Time, seenRound uint64, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
+	u, reused, err := p.up.take(context.Background(), addr, now, seenRound)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +230,15 @@ func (p *Proxy) tryInstance(addr string, seenRound uint64, idem, resend bool, ex
 // release gives c back to its pool when its answer ended exactly where its framing says, with no
 // byte beyond that end read (c.r == c.w), and clean (the answer passed whole and the instance
 // keeps the connection open); otherwise it closes c. Both paths end an exchange here; the reuse
-// check when c is taken again (get) sees what arrived later.
+// check when c is taken again (get) sees what arrived later. c is idle from its last read's
+// start (readAt: up to one wait slice early, which only makes it look idle a little longer).
 func (u *upstreams) release(c *upstreamConn, clean bool) {
 	if clean && c.r == c.w {
-		u.put(c, time.Now())
+		idleSince := c.readAt
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+		}
+		u.put(c, idleSince)
 		return
 	}
 	c.close()

@@ -208,6 +208,9 @@ type attempt struct {
 	// (clientConn.seenRound; 0 on the net/http path: not known). A pooled connection taken for
 	// the request may trust that round's report instead of a look of its own (upstreams.take).
 	seenRound uint64
+	// start is when the request was routed: the pool's idle check (upstreams.take) compares
+	// with it instead of reading the clock once more.
+	start time.Time
 }
 
 func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
@@ -234,7 +237,7 @@ func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	d.Backend.Acquire()
 	// finish is deferred: ReverseProxy panics with http.ErrAbortHandler when a body copy fails
 	// midway, and the instance must still be released and the request counted.
-	att := &attempt{in: r, table: t, decision: d}
+	att := &attempt{in: r, table: t, decision: d, start: start}
 	defer p.finish(att, start)
 	// An answer without a Content-Type passes without one: net/http would otherwise sniff one
 	// whenever the body's first bytes come with the head (a nil value suppresses that, and

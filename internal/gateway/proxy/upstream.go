@@ -24,6 +24,10 @@ type upstreamConn struct {
 	idleSince time.Time
 	// deadline is the read deadline set last (see readSliced).
 	deadline time.Time
+	// readAt is when the last read began (readSliced): at most one wait slice before the
+	// answer's last bytes came, and the time the connection goes idle from (release), without a
+	// clock read of its own.
+	readAt time.Time
 	// wdeadline is the write deadline set last on conn (boundWrite), in Unix nanoseconds.
 	wdeadline int64
 	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
