@@ -299,12 +299,12 @@ func (env *storeEnv) keysAt(rev int64, names ...string) error {
 	return nil
 }
 
-// TestAccEtcdReplicasConverge runs the provider against an embedded etcd and three gateway
-// replicas: every apply returns once all three serve the change; another writer's change is
+// TestAccEtcdReplicasConverge runs the provider against a real etcd process (Debian's
+// etcd-server, `make tools`; started on loopback, stopped by its PID) and three gateway replicas: every apply returns once all three serve the change; another writer's change is
 // drift; a write between plan and apply fails the apply; a replica that rejects a change or is
 // stopped fails it, naming the replica; a restarted replica catches up.
 func TestAccEtcdReplicasConverge(t *testing.T) {
-	env := newStoreEnv(t, etcdtest.Embedded(t), "/acc-converge", 3)
+	env := newStoreEnv(t, etcdtest.Binary(t), "/acc-converge", 3)
 	a, b := versionServer(t, "1.0.0"), versionServer(t, "2.0.0")
 	c, d := versionServer(t, "3.0.0"), versionServer(t, "4.0.0")
 	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
