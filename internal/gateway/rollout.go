@@ -2,12 +2,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/metricsource"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
@@ -162,40 +158,11 @@ func takeWeights(doc *gatewayapi.Gateway, st rollout.State) {
 	doc.Routes = routes
 }
 
-// policyOf reads the roll-out of doc (the gateway name) into the engine's Policy.
+// policyOf reads the roll-out of doc (the gateway name) into the engine's Policy and validates it.
 func policyOf(name string, doc gatewayapi.Gateway) (rollout.Policy, error) {
-	in := doc.Rollout
-	p := rollout.Policy{
-		Gateway:          name,
-		Canary:           in.Canary,
-		Stable:           slices.Clone(in.Stable),
-		Steps:            slices.Clone(in.Steps),
-		StepWeight:       in.StepWeight,
-		MaxWeight:        in.MaxWeight,
-		MaxWaitIntervals: in.MaxWaitIntervals,
-		Checks: rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests,
-			Judge: in.Checks.Judge, Confidence: in.Checks.Confidence, MinEffect: in.Checks.MinEffect},
-	}
-	if len(p.Stable) == 0 {
-		for _, r := range doc.Routes {
-			if r.Name != in.Canary {
-				p.Stable = append(p.Stable, r.Name)
-			}
-		}
-	}
-	var err error
-	if p.Interval, err = duration("rollout.interval", in.Interval, true); err != nil {
-		return p, err
-	}
-	if p.Checks.MaxP99, err = duration("rollout.checks.max_p99", in.Checks.MaxP99, false); err != nil {
-		return p, err
-	}
-	for i, h := range in.Webhooks {
-		t, err := duration(fmt.Sprintf("rollout.webhooks[%d].timeout", i), h.Timeout, false)
-		if err != nil {
-			return p, err
-		}
-		p.Webhooks = append(p.Webhooks, rollout.Webhook{Name: h.Name, Type: rollout.HookType(h.Type), URL: h.URL, Timeout: t, Metadata: maps.Clone(h.Metadata)})
+	p, err := spec.RolloutPolicy(name, doc)
+	if err != nil {
+		return p, refuseCompile(err)
 	}
 	if err := p.Validate(); err != nil {
 		return p, rolloutFault(err)
@@ -203,16 +170,11 @@ func policyOf(name string, doc gatewayapi.Gateway) (rollout.Policy, error) {
 	return p, nil
 }
 
+// duration reads a duration field of a document (spec.Duration), refused with a 400 at its path.
 func duration(path, s string, required bool) (time.Duration, error) {
-	if s == "" {
-		if required {
-			return 0, refuse(http.StatusBadRequest, path, "a duration is required, e.g. \"1m\"")
-		}
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
+	d, err := spec.Duration(path, s, required)
 	if err != nil {
-		return 0, refuse(http.StatusBadRequest, path, "%q is not a duration; write it like \"30s\", \"1m\" or \"1h30m\"", s)
+		return 0, refuseCompile(err)
 	}
 	return d, nil
 }
@@ -239,12 +201,11 @@ func rolloutFault(err error) error {
 // rolloutKey is the policy's fingerprint combined with the metric source: a change of either
 // is a new roll-out.
 func rolloutKey(p rollout.Policy, m *gatewayapi.RolloutMetrics) (string, error) {
-	b, err := json.Marshal(m)
+	k, err := spec.RolloutKey(p, m)
 	if err != nil {
-		return "", refuse(http.StatusBadRequest, "rollout.metrics", "%v", err)
+		return "", refuseCompile(err)
 	}
-	sum := sha256.Sum256(append([]byte(p.Fingerprint()+"\n"), b...))
-	return hex.EncodeToString(sum[:8]), nil
+	return k, nil
 }
 
 // rolloutSource builds the run's metric source: the gateway's own counters by default, or a

@@ -2,18 +2,13 @@ package gatewaystore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gatewayapi"
-	"github.com/vamp-canary/terraform-provider-vamp/internal/rollout"
 )
 
 // RolloutKey is the identity of doc's roll-out (doc is the document of gateway name): the
@@ -21,62 +16,19 @@ import (
 // the Key of the RolloutRecords written for that roll-out; a document whose roll-out has another
 // key starts a new one. It fails when doc has no roll-out or one that no replica would run.
 //
-// It computes what internal/gateway's rolloutKey(policyOf(name, doc), metrics) does (the
-// gateway's TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver compares the two), so that
-// a controller (the provider) can tell the record of the roll-out it wrote from an older one.
+// It reads the policy as the replicas do (spec.RolloutPolicy and spec.RolloutKey, which the
+// gateway uses too; its TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver compares the
+// two), so that a controller (the provider) can tell the record of the roll-out it wrote from an
+// older one.
 func RolloutKey(name string, doc gatewayapi.Gateway) (string, error) {
-	in := doc.Rollout
-	if in == nil {
+	if doc.Rollout == nil {
 		return "", fmt.Errorf("gateway %q has no roll-out", name)
 	}
-	p := rollout.Policy{
-		Gateway:          name,
-		Canary:           in.Canary,
-		Stable:           slices.Clone(in.Stable),
-		Steps:            slices.Clone(in.Steps),
-		StepWeight:       in.StepWeight,
-		MaxWeight:        in.MaxWeight,
-		MaxWaitIntervals: in.MaxWaitIntervals,
-		Checks: rollout.Checks{Max5xxRate: in.Checks.Max5xxRate, MinRequests: in.Checks.MinRequests,
-			Judge: in.Checks.Judge, Confidence: in.Checks.Confidence, MinEffect: in.Checks.MinEffect},
-	}
-	if len(p.Stable) == 0 {
-		for _, r := range doc.Routes {
-			if r.Name != in.Canary {
-				p.Stable = append(p.Stable, r.Name)
-			}
-		}
-	}
-	dur := func(at, s string) (time.Duration, error) {
-		if s == "" {
-			return 0, nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("gateway %q: rollout.%s %q is not a duration", name, at, s)
-		}
-		return d, nil
-	}
-	var err error
-	if p.Interval, err = dur("interval", in.Interval); err != nil {
-		return "", err
-	}
-	if p.Checks.MaxP99, err = dur("checks.max_p99", in.Checks.MaxP99); err != nil {
-		return "", err
-	}
-	for i, h := range in.Webhooks {
-		t, err := dur(fmt.Sprintf("webhooks[%d].timeout", i), h.Timeout)
-		if err != nil {
-			return "", err
-		}
-		p.Webhooks = append(p.Webhooks, rollout.Webhook{Name: h.Name, Type: rollout.HookType(h.Type), URL: h.URL, Timeout: t, Metadata: maps.Clone(h.Metadata)})
-	}
-	metrics, err := json.Marshal(in.Metrics)
+	p, err := spec.RolloutPolicy(name, doc)
 	if err != nil {
-		return "", fmt.Errorf("gateway %q: rollout.metrics: %w", name, err)
+		return "", fmt.Errorf("gateway %q: %w", name, err)
 	}
-	sum := sha256.Sum256(append([]byte(p.Fingerprint()+"\n"), metrics...))
-	return hex.EncodeToString(sum[:8]), nil
+	return spec.RolloutKey(p, doc.Rollout.Metrics)
 }
 
 // Status is the record's progress as a replica's admin API shows it (GET /v1/gateways/{name}).
