@@ -962,8 +962,10 @@ matrix_report() {
       report "| $w | $(col "$f" "$w" 2) | $(col "$f" "$w" 9) | $(col "$f" "$w" 16) | $(per_round "$f" "$w" '$2 / $9' '$9 > 0') | $(per_round "$f" "$w" '($2 / $8) / ($9 / $15)' '$8 > 0 && $9 > 0 && $15 > 0') | $(per_round "$f" "$w" '$2 / $16' '$16 > 0') | $(per_round "$f" "$w" '($2 / $8) / ($16 / $22)' '$8 > 0 && $16 > 0 && $22 > 0') | $(col "$f" "$w" 4) | $(col "$f" "$w" 11) | $(col "$f" "$w" 18) | $(per_round "$f" "$w" '$4 / $11' '$11 > 0') | $(awk -v w="$w" '$1 == w {g += $5 + $6; h += $12 + $13; n += $19 + $20} END {print g "/" h "/" n}' "$f") | $(col "$f" "$w" 23)% |"
     done
   done
-  report ""
-  report "Per-round ratios gw/HAProxy in requests/s: $(awk '{r[$1] = r[$1] sprintf(" %.3f", ($9 > 0 ? $2 / $9 : 0))} END {for (w in r) printf "%s:%s; ", w, r[w]}' "$WORK/matrix-shared.txt")"
+  for mode in $1; do
+    report ""
+    report "Per-round ratios gw/HAProxy in requests/s ($mode): $(awk '{r[$1] = r[$1] sprintf(" %.3f", ($9 > 0 ? $2 / $9 : 0))} END {for (w in r) printf "%s:%s; ", w, r[w]}' "$WORK/matrix-$mode.txt")"
+  done
 }
 
 # col FILE W N: the median of column N over workload W's rounds.
