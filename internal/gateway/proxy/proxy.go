@@ -215,23 +215,12 @@ type attempt struct {
 
 func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
-		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
-		return
-	}
-	if r.Method == http.MethodConnect {
-		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
-		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
-		http.Error(w, "vamp gateway "+f.Name+": CONNECT is not served here: the gateway is not a forward proxy", http.StatusMethodNotAllowed)
-		return
-	}
-	t := f.Table.Load()
-	d, err := t.Choose(r, start, nil)
-	if err != nil {
-		if f.NoRoute != nil {
-			f.NoRoute.Inc()
+	t, d, status, msg := p.routeFor(f, r, start)
+	if status != 0 {
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", allowedMethods)
 		}
-		http.Error(w, "vamp gateway "+f.Name+": "+err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, msg, status)
 		return
 	}
 	d.Backend.Acquire()
@@ -244,6 +233,54 @@ func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	// ReverseProxy's copy of the instance's own value appends to it). The front end adds none.
 	w.Header()["Content-Type"] = nil
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
+}
+
+// allowedMethods is the Allow header of the 405 to CONNECT.
+const allowedMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+// routeFor routes request r of gateway f, on every path (net/http's, the HTTP/1.1 front end's,
+// HTTP/2's): the routing table and its decision, or the status and text of the refusal: 404 for a
+// Host the gateway does not serve, 405 for CONNECT (with Allow: allowedMethods), 503 when no route
+// can serve (counted in f.NoRoute).
+func (p *Proxy) routeFor(f *Routing, r *http.Request, start time.Time) (t *routing.Table, d routing.Decision, status int, msg string) {
+	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
+		return nil, d, http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", "))
+	}
+	if r.Method == http.MethodConnect {
+		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
+		return nil, d, http.StatusMethodNotAllowed, "vamp gateway " + f.Name + ": CONNECT is not served here: the gateway is not a forward proxy"
+	}
+	t = f.Table.Load()
+	d, err := t.Choose(r, start, nil)
+	if err != nil {
+		if f.NoRoute != nil {
+			f.NoRoute.Inc()
+		}
+		return nil, d, http.StatusServiceUnavailable, "vamp gateway " + f.Name + ": " + err.Error()
+	}
+	return t, d, 0, ""
+}
+
+// instanceFailed records that no instance answered the request of att (err says why; logged) and
+// returns the answer's status, 502, or 504 after a timeout, and its text: on every path.
+func (p *Proxy) instanceFailed(att *attempt, err error) (status int, msg string) {
+	att.upstream = true
+	status = http.StatusBadGateway
+	if isTimeout(err) {
+		status = http.StatusGatewayTimeout
+	}
+	att.status = status
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
+	return status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status))
+}
+
+// malformedAnswer records that the instance's answer to att's request broke its framing before
+// anything of it went to the client (err: how) and returns the text of the 502.
+func malformedAnswer(att *attempt, err error) string {
+	att.upstream, att.status = true, http.StatusBadGateway
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	return fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, err)
 }
 
 func (p *Proxy) finish(att *attempt, start time.Time) {
@@ -322,21 +359,13 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 		att.status = 499
 		panic(http.ErrAbortHandler)
 	}
-	att.upstream = true
 	if upgradeAsked(r) {
 		// The switch may have failed after modifyResponse saw the 101: the connection closes.
 		switched(r.Context(), false)
 		w.Header().Set("Connection", "close")
 	}
-	status := http.StatusBadGateway
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		status = http.StatusGatewayTimeout
-	}
-	att.status = status
-	route := att.decision.Table.Routes()[att.decision.Route].Name
-	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
-	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
+	status, msg := p.instanceFailed(att, err)
+	http.Error(w, msg, status)
 }
 
 // Forget drops the failure count and the idle connections of an instance that no table names

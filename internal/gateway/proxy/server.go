@@ -135,6 +135,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	conns, done := s.stop()
 	// Outside the lock: closing a parked connection removes it (s.remove locks s.mu).
 	for _, c := range conns {
+		if h := c.h2.Load(); h != nil {
+			h.goAway() // GOAWAY: the streams begun finish, then it closes
+			continue
+		}
 		c.closeIfIdle()
 	}
 	netHTTPErr := make(chan error, 1)
@@ -152,6 +156,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	conns, _ := s.stop()
 	for _, c := range conns {
+		if h := c.h2.Load(); h != nil {
+			h.closeNow()
+			continue
+		}
 		if c.state.Load() == stateParked && s.parker.Unpark(c.parkID) {
 			c.close() // out of the parker's epoll set while its descriptor is still its own
 		} else {
