@@ -366,7 +366,8 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	if h.running >= h2MaxRunning {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm) // rapid reset (CVE-2023-44487)
 	}
-	st := &h2Stream{h: h, id: id, sendWindow: h.peerInitWindow, recvWindow: h2StreamWindow, declared: -1}
+	st := &h2Stream{h: h, id: id, sendWindow: h.peerInitWindow, recvWindow: h2StreamWindow, declared: -1,
+		seenRound: h.s.p.arrivals.NextRound()}
 	if f.Truncated {
 		st.refuse = errHeaderListTooLarge
 	} else if err := st.request(f); err != nil {

@@ -653,3 +653,37 @@ func TestH2BodyFlowControlAndContentLength(t *testing.T) {
 		t.Errorf("a body within the windows as given back: %s %q", status, body)
 	}
 }
+
+// TestH2NeverGetsAnotherRequestsAnswer: an instance that sends bytes after an answer (here after a
+// HEAD answered with a Content-Length) never has them read as a later stream's answer, whichever
+// way the front end reads its sockets (the pool's reuse check with the HTTP/2 front end's round,
+// netpoll.Arrivals.NextRound).
+func TestH2NeverGetsAnotherRequestsAnswer(t *testing.T) {
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			inst := startStrayInstance(t, "HTTP/1.1 200 OK\r\nContent-Length: 49\r\n\r\n", poisoned, false)
+			_, _, gw := startServerIO(t, m.mode, Options{}, ServerOptions{}, inst.addr)
+			c := dialRawH2(t, gw, nil)
+			id := uint32(1)
+			for round := range 100 {
+				c.request(id, true, ":method", "HEAD", ":scheme", "http", ":path", "/trigger", ":authority", "a")
+				if status, _, _ := c.answer(id); status != "200" {
+					t.Fatalf("round %d: trigger: %s", round, status)
+				}
+				inst.stray <- struct{}{}
+				<-inst.wrote
+				want := fmt.Sprintf("/private/%d", round)
+				c.request(id+2, true, getFields(want)...)
+				if status, _, body := c.answer(id + 2); status != "200" || body != want {
+					t.Fatalf("round %d: got %s %q, want %q", round, status, body, want)
+				}
+				id += 4
+				for len(inst.events) > 0 {
+					if ev := <-inst.events; ev != "closed" {
+						t.Fatalf("round %d: a connection with stray bytes was reused", round)
+					}
+				}
+			}
+		})
+	}
+}

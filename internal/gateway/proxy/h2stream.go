@@ -42,6 +42,10 @@ type h2Stream struct {
 	method, scheme, path, authority string
 	fields                          []hpack.HeaderField
 	refuse                          error // answered without forwarding (errHeaderListTooLarge)
+	// seenRound is the arrival-order dispatcher's first round after the request was read
+	// (netpoll.Arrivals.NextRound): a pooled connection taken for it may trust that round's report
+	// instead of a look of its own once the round is harvested (upstreams.take).
+	seenRound uint64
 
 	// The stream's goroutine's:
 	x       *exchangeState
@@ -186,7 +190,7 @@ func (st *h2Stream) run() {
 		return
 	}
 	d.Backend.Acquire()
-	att := attempt{in: r, table: t, decision: d, start: start}
+	att := attempt{in: r, table: t, decision: d, seenRound: st.seenRound, start: start}
 	defer p.finish(&att, start)
 	resend := !x.rq.HasBody() || whole
 	var headLen int
@@ -667,8 +671,7 @@ func (st *h2Stream) finished() {
 	h.mu.Unlock()
 	h.signal()
 	if st.x != nil {
-		st.x.rq.Reset()
-		exchanges.Put(st.x)
+		exchanges.Put(st.x) // Parse resets it when it is taken again
 		st.x = nil
 	}
 	if st.headBuf != nil {
