@@ -384,7 +384,7 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		h.idle = false
 		_ = h.conn.SetReadDeadline(time.Time{})
 	}
-	go st.run()
+	h.s.p.startStream(st)
 	return nil
 }
 
@@ -460,6 +460,9 @@ func (h *h2Conn) processData(f *http2.DataFrame) error {
 // resetStream resets stream id (a stream error, RFC 9113 5.4.2).
 func (h *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 	h.mu.Lock()
+	if id > h.maxID && id%2 == 1 {
+		h.maxID = id // an idle stream that a stream error closed (a malformed HEADERS)
+	}
 	_ = h.wfr.WriteRSTStream(id, code)
 	err := h.queuedControl()
 	if st := h.streams[id]; st != nil {

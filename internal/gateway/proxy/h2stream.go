@@ -153,6 +153,38 @@ func (st *h2Stream) interim(rs *httpframe.Response) error {
 
 var errStreamReset = errors.New("the client reset the stream")
 
+// maxIdleStreamWorkers bounds the stream workers that wait for a stream (startStream).
+const maxIdleStreamWorkers = 256
+
+// startStream forwards st on a goroutine of its own: an idle stream worker's when there is one,
+// else a new one's. A worker goes on with the next stream when it is done, so that a busy
+// connection's streams do not each pay for a goroutine and the growth of its stack; at most
+// maxIdleStreamWorkers wait, until the proxy closes.
+func (p *Proxy) startStream(st *h2Stream) {
+	select {
+	case p.streams <- st:
+	default:
+		go p.streamWorker(st)
+	}
+}
+
+func (p *Proxy) streamWorker(st *h2Stream) {
+	for {
+		st.run()
+		if p.idleWorkers.Add(1) > maxIdleStreamWorkers {
+			p.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case st = <-p.streams:
+			p.idleWorkers.Add(-1)
+		case <-p.closed:
+			p.idleWorkers.Add(-1)
+			return
+		}
+	}
+}
+
 // run forwards the stream's request and passes the answer back.
 func (st *h2Stream) run() {
 	h := st.h

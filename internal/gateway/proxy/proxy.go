@@ -92,6 +92,12 @@ type Proxy struct {
 	// arrivals is the epoll set in which the front end's sockets wait in arrival order (its
 	// clients' and its instance connections'); closed by Close.
 	arrivals *netpoll.Arrivals
+	// streams hands HTTP/2 streams to idle stream workers (startStream); closed is closed by
+	// Close, which ends them.
+	streams     chan *h2Stream
+	idleWorkers atomic.Int32
+	closed      chan struct{}
+	closeOnce   sync.Once
 }
 
 // setIOMode makes the front end read its sockets the given way (before any Server is made).
@@ -104,7 +110,8 @@ type tableInfo struct{ routes []*metrics.Route }
 // New returns a proxy with its own transport.
 func New(opts Options) *Proxy {
 	opts.defaults()
-	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals()}
+	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals(),
+		streams: make(chan *h2Stream), closed: make(chan struct{})}
 	p.up = &upstreams{
 		dialer:      net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		maxIdle:     opts.MaxIdleConnsPerHost,
@@ -140,6 +147,7 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 // exchange later are closed too (Close is for shutdown, after the proxy's servers are shut down:
 // it also closes the arrival-order epoll set).
 func (p *Proxy) Close() {
+	p.closeOnce.Do(func() { close(p.closed) })
 	p.up.close()
 	p.arrivals.Close()
 }
