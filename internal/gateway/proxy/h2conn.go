@@ -572,7 +572,12 @@ func (h *h2Conn) stopLocked() {
 	h.cond.Broadcast()
 }
 
+// signal wakes the writer; a wake-up that is pending already does (the writer takes out after
+// it takes the wake-up).
 func (h *h2Conn) signal() {
+	if len(h.kick) > 0 {
+		return
+	}
 	select {
 	case h.kick <- struct{}{}:
 	default:
