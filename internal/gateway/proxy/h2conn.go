@@ -629,17 +629,17 @@ func (h *h2Conn) writeLoop() {
 // than the peer's frame size) for stream id with the block in h.hbuf (mu held).
 func (h *h2Conn) writeHeaders(id uint32, end bool) {
 	block := h.hbuf.Bytes()
-	max := int(h.peerMaxFrame)
+	maxFrame := int(h.peerMaxFrame)
 	first := block
-	if len(first) > max {
-		first = first[:max]
+	if len(first) > maxFrame {
+		first = first[:maxFrame]
 	}
 	block = block[len(first):]
 	_ = h.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndStream: end, EndHeaders: len(block) == 0})
 	for len(block) > 0 {
 		part := block
-		if len(part) > max {
-			part = part[:max]
+		if len(part) > maxFrame {
+			part = part[:maxFrame]
 		}
 		block = block[len(part):]
 		_ = h.wfr.WriteContinuation(id, len(block) == 0, part)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,16 +28,13 @@ import (
 // client, h2load, and a raw client that sends what no well-behaved client sends (the attacks
 // net/http's server defends against).
 
-// h2Client is golang.org/x/net/http2's client speaking h2c with prior knowledge to addr.
+// h2Client is net/http's HTTP/2 client speaking h2c with prior knowledge (the transport's
+// unencrypted HTTP/2, golang.org/x/net/http2's client inside).
 func h2Client(t testing.TB) *http.Client {
 	t.Helper()
-	tr := &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: protocols}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -71,7 +67,7 @@ func startH2Instance(t *testing.T) *h2Instance {
 			w.Header().Set("Trailer", "X-Sum")
 			for i := range 3 {
 				fmt.Fprintf(w, "part %d;", i)
-				w.(http.Flusher).Flush()
+				_ = http.NewResponseController(w).Flush() // the test's client sees a failure
 			}
 			w.Header().Set("X-Sum", "3 parts")
 			return
