@@ -238,7 +238,7 @@ func (c *clientConn) serve() {
 		if err != nil {
 			return
 		}
-		if bytes.HasPrefix((*c.buf)[:c.n], h2PrefaceHead) {
+		if bytes.HasPrefix((*c.buf)[:c.n], h2Preface) {
 			c.serveH2() // HTTP/2 with prior knowledge (h2conn.go)
 			return
 		}

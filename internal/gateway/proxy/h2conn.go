@@ -33,10 +33,6 @@ import (
 // control frames (SETTINGS and PING acknowledgements, resets, window updates) waiting to be
 // written: a client that floods them and does not read is dropped.
 
-// h2PrefaceHead is the HTTP/2 client preface's first line and blank line, which the HTTP/1.1
-// front end reads as a request head (readHead); the preface's rest follows.
-var h2PrefaceHead = []byte("PRI * HTTP/2.0\r\n\r\n")
-
 const (
 	// h2MaxStreams is the SETTINGS_MAX_CONCURRENT_STREAMS the gateway advertises.
 	h2MaxStreams = 100

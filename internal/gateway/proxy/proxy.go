@@ -1,6 +1,7 @@
 // Package proxy serves a gateway's port and forwards its requests to the instances its routing
-// table chooses: GET and HEAD without a body through the gateway's own HTTP/1.1 front end with
-// pooled instance connections (server.go, conn.go, front.go), every other connection through
+// table chooses: HTTP/1.1 requests through the gateway's own HTTP/1.1 front end with pooled
+// instance connections (server.go, conn.go, front.go), HTTP/2 (h2c) streams through its own
+// HTTP/2 front end by the same forwarding (h2conn.go, h2stream.go), every other connection through
 // net/http and httputil.ReverseProxy with Rewrite, whose transport (pooltransport.go) forwards
 // over the same pool. Both paths forward by one policy (policy.go: forward, retryFor): one retry
 // when the instance provably did not process the request; passive ejection of instances that
