@@ -166,11 +166,13 @@ type ClientHead struct {
 	Rechunk       bool   // the body is re-framed as chunked
 	CloseAfter    bool   // the client's connection closes after this answer
 	Informational bool   // a 1xx answer before the final one
+	// Decoded: the body reaches the client without its transfer coding, in HTTP/2 DATA frames:
+	// no Transfer-Encoding or Trailer field, and no Content-Length beside a chunked body.
+	Decoded bool
 }
 
-// AppendClientHead appends the head the client gets: the instance's status and end-to-end
-// headers (hop-by-hop ones and those its Connection names removed, as ReverseProxy does), with
-// the framing headers of a chunked body kept since the body passes as it is.
+// AppendClientHead appends the HTTP/1.1 head the client gets: the instance's status and the
+// fields ClientFields yields.
 func (rs *Response) AppendClientHead(b []byte, ch ClientHead) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(rs.Status), 10)
@@ -182,55 +184,66 @@ func (rs *Response) AppendClientHead(b []byte, ch ClientHead) []byte {
 		b = strconv.AppendInt(b, int64(rs.Status), 10)
 	}
 	b = append(b, "\r\n"...)
-	for _, f := range rs.fields {
-		// framing: the body passes as framed, so its framing header goes to the client even
-		// when the instance's Connection names it.
-		framing := false
-		switch f.name {
-		case "Transfer-Encoding", "Trailer":
-			if !rs.Chunked {
-				continue
-			}
-			framing = f.name == "Transfer-Encoding"
-		case "Content-Length":
-			if rs.Chunked && !ch.Informational {
-				continue
-			}
-			framing = true
-		default:
-			if HopByHop(f.name) {
-				continue
-			}
-		}
-		if !framing && len(rs.connection) > 0 && HeaderHasToken(rs.connection, f.name) {
-			continue
-		}
-		b = append(b, f.name...)
+	for name, value := range rs.ClientFields(ch) {
+		b = append(b, name...)
 		b = append(b, ": "...)
-		b = append(b, f.value...)
+		b = append(b, value...)
 		b = append(b, "\r\n"...)
-	}
-	if ch.Informational {
-		return append(b, "\r\n"...)
-	}
-	if ch.Cookie != "" {
-		b = append(b, "Set-Cookie: "...)
-		b = append(b, ch.Cookie...)
-		b = append(b, "\r\n"...)
-	}
-	if !rs.hasDate {
-		// RFC 9110 6.6.1: a recipient with a clock adds the Date an answer lacks (net/http does).
-		b = append(b, "Date: "...)
-		b = append(b, HTTPDate()...)
-		b = append(b, "\r\n"...)
-	}
-	if ch.Rechunk {
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if ch.CloseAfter {
-		b = append(b, "Connection: close\r\n"...)
 	}
 	return append(b, "\r\n"...)
+}
+
+// ClientFields yields the fields of the head the client gets, on both protocols: the instance's
+// end-to-end headers (hop-by-hop ones and those its Connection names removed, as ReverseProxy
+// does), with the framing headers of a chunked body kept since the body passes as it is (unless
+// ch.Decoded), then the sticky cookie, a Date the instance did not send, and the framing and
+// connection fields ch asks for.
+func (rs *Response) ClientFields(ch ClientHead) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for _, f := range rs.fields {
+			// framing: the body passes as framed, so its framing header goes to the client even
+			// when the instance's Connection names it.
+			framing := false
+			switch f.name {
+			case "Transfer-Encoding", "Trailer":
+				if !rs.Chunked || ch.Decoded {
+					continue
+				}
+				framing = f.name == "Transfer-Encoding"
+			case "Content-Length":
+				if rs.Chunked && !ch.Informational {
+					continue
+				}
+				framing = true
+			default:
+				if HopByHop(f.name) {
+					continue
+				}
+			}
+			if !framing && len(rs.connection) > 0 && HeaderHasToken(rs.connection, f.name) {
+				continue
+			}
+			if !yield(f.name, f.value) {
+				return
+			}
+		}
+		if ch.Informational {
+			return
+		}
+		if ch.Cookie != "" && !yield("Set-Cookie", ch.Cookie) {
+			return
+		}
+		// RFC 9110 6.6.1: a recipient with a clock adds the Date an answer lacks (net/http does).
+		if !rs.hasDate && !yield("Date", HTTPDate()) {
+			return
+		}
+		if ch.Rechunk && !yield("Transfer-Encoding", "chunked") {
+			return
+		}
+		if ch.CloseAfter {
+			yield("Connection", "close")
+		}
+	}
 }
 
 // HTTPDate is the current time in the format of the Date header, formatted once a second.

@@ -46,6 +46,11 @@ type Arrivals struct {
 	// until one returns less than a full batch (the set's ready list was empty then). done is
 	// the last round whose every event was handled: flags set, waiters signalled (Harvested).
 	round, done atomic.Uint64
+	// harvestMu makes the rounds one at a time, the dispatcher's and those run by PollNow; it
+	// guards events and woken, the rounds' scratch space.
+	harvestMu sync.Mutex
+	events    []unix.EpollEvent
+	woken     []*Waiter
 }
 
 // NewArrivals returns an arrival-order set. Its epoll set and dispatcher goroutine start at its
@@ -124,26 +129,9 @@ func (a *Arrivals) start() {
 //
 // It returns when the set is closed (Close).
 func (a *Arrivals) dispatch() {
-	events := make([]unix.EpollEvent, 256)
-	woken := make([]*Waiter, 0, len(events))
-	batch := func(fd uintptr) bool {
-		round := a.round.Add(1)
-		for {
-			// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce,
-			// also for why syscall's and not x/sys/unix's).
-			r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-			n := int(r)
-			if errno != 0 || n <= 0 {
-				a.done.Store(round)
-				return false
-			}
-			woken = a.wake(events[:n], woken, round)
-			// A full batch may have left events behind, and those wake the runtime no more.
-			if n < len(events) {
-				a.done.Store(round)
-				return false
-			}
-		}
+	batch := func(uintptr) bool {
+		a.harvest()
+		return false
 	}
 	for {
 		if err := a.rc.Read(batch); err != nil {
@@ -152,6 +140,44 @@ func (a *Arrivals) dispatch() {
 			}
 			panic("vamp gateway: the arrival-order epoll set failed: " + err.Error())
 		}
+	}
+}
+
+// harvest is one round: it takes the set's events and signals their waiters, until a batch is
+// not full (the set's ready list was empty then).
+func (a *Arrivals) harvest() {
+	a.harvestMu.Lock()
+	defer a.harvestMu.Unlock()
+	if a.events == nil {
+		a.events = make([]unix.EpollEvent, 256)
+		a.woken = make([]*Waiter, 0, len(a.events))
+	}
+	round := a.round.Add(1)
+	for {
+		// Raw: a zero timeout never blocks, so the scheduler need not know (see recvOnce,
+		// also for why syscall's and not x/sys/unix's).
+		r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(a.epfd), uintptr(unsafe.Pointer(&a.events[0])), uintptr(len(a.events)), 0, 0, 0)
+		n := int(r)
+		if errno != 0 || n <= 0 {
+			a.done.Store(round)
+			return
+		}
+		a.woken = a.wake(a.events[:n], a.woken, round)
+		// A full batch may have left events behind, and those wake the runtime no more.
+		if n < len(a.events) {
+			a.done.Store(round)
+			return
+		}
+	}
+}
+
+// PollNow runs a round of the dispatcher on the calling goroutine: once it returns, every event
+// of the set that was there when it was called has been handled (its round is Harvested). For a
+// pool that would otherwise look at a taken socket itself (one system call per socket): one
+// round covers the sockets of every request read before it.
+func (a *Arrivals) PollNow() {
+	if a != nil && a.enabled.Load() && !a.closed.Load() {
+		a.harvest()
 	}
 }
 
@@ -390,6 +416,17 @@ func (w *Waiter) DataRound() uint64 {
 		return 0
 	}
 	return w.dataSeen
+}
+
+// NextRound is the first round of the dispatcher that looks at the set after this call: once it
+// is Harvested, every event of a socket of the set that was ready before the call has been
+// handled. For requests read outside the set (the HTTP/2 front end), in place of DataRound. Safe
+// on nil (0: not known).
+func (a *Arrivals) NextRound() uint64 {
+	if a == nil || !a.enabled.Load() {
+		return 0
+	}
+	return a.round.Load() + 1
 }
 
 // Harvested reports whether the dispatcher has handled every event of round (see DataRound).

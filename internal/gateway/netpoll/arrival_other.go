@@ -45,6 +45,10 @@ func (w *Waiter) DataRound() uint64 { return 0 }
 
 func (a *Arrivals) Harvested(uint64) bool { return false }
 
+func (a *Arrivals) NextRound() uint64 { return 0 }
+
+func (a *Arrivals) PollNow() {}
+
 func (w *Waiter) MayRead() bool { panic("unreachable: no waiter without epoll") }
 
 func (w *Waiter) IdleQuiet(bool) bool { panic("unreachable: no waiter without epoll") }

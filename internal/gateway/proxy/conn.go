@@ -59,6 +59,9 @@ type clientConn struct {
 	// reqEnd is where the request being served ends in the buffer: its head's length, and its
 	// body's when the body passed through the buffer (frontBody); serve drops the buffer up to it.
 	reqEnd int
+	// h2 is the connection's HTTP/2 side once it is served as HTTP/2 (h2conn.go): Shutdown and
+	// Close reach it there.
+	h2 atomic.Pointer[h2Conn]
 	// seenRound is the arrival-order dispatcher's round that reported the first bytes of the
 	// request being served (netpoll.Waiter.DataRound), 0 when none is known (upstreams.take).
 	seenRound uint64
@@ -110,6 +113,7 @@ const (
 	stateClosed
 	stateHandedOff
 	stateParked // waiting for a request without a goroutine (Server.parker)
+	stateH2     // served as HTTP/2 (h2conn.go) until it ends
 )
 
 type deadlineKind uint8
@@ -218,7 +222,7 @@ var errHeadTooLarge = errors.New("request head larger than the front end's buffe
 
 func (c *clientConn) serve() {
 	defer func() {
-		if s := c.state.Load(); s != stateHandedOff && s != stateParked {
+		if s := c.state.Load(); s != stateHandedOff && s != stateParked && s != stateH2 {
 			c.close()
 		}
 	}()
@@ -232,6 +236,10 @@ func (c *clientConn) serve() {
 			return
 		}
 		if err != nil {
+			return
+		}
+		if bytes.HasPrefix((*c.buf)[:c.n], h2Preface) {
+			c.serveH2() // HTTP/2 with prior knowledge (h2conn.go)
 			return
 		}
 		c.x = getExchange()
@@ -573,28 +581,35 @@ func (c *clientConn) handOff() {
 	if !c.state.CompareAndSwap(stateActive, stateHandedOff) {
 		return
 	}
-	var prefix []byte
+	conn, prefix, ok := c.detach()
+	c.s.remove(c)
+	if ok {
+		c.s.handoff.deliver(newFramedConn(conn, prefix))
+	}
+}
+
+// detach takes the connection out of the front end's reading (buffer, waiter, owned socket) and
+// returns it as a net.Conn without a deadline, with the bytes read so far. false: the socket is
+// closed, nothing is left to serve on it.
+func (c *clientConn) detach() (conn net.Conn, prefix []byte, ok bool) {
 	if c.n > 0 {
 		prefix = bytes.Clone((*c.buf)[:c.n])
 	}
 	c.forgetRequest()
 	c.releaseBuf()
 	c.aw.Release()
-	conn := c.conn
+	c.setWaiter(nil)
+	conn = c.conn
 	if c.sock != nil {
 		var err error
 		if conn, err = c.sock.NetConn(); err != nil {
-			c.s.remove(c)
-			return
+			return nil, nil, false
 		}
 	} else if err := conn.SetDeadline(time.Time{}); err != nil {
-		// The socket is closed: nothing for net/http to serve.
 		conn.Close()
-		c.s.remove(c)
-		return
+		return nil, nil, false
 	}
-	c.s.remove(c)
-	c.s.handoff.deliver(newFramedConn(conn, prefix))
+	return conn, prefix, true
 }
 
 // clientGone reports whether the client closed its connection, without waiting: while its

@@ -64,6 +64,9 @@ const (
 // 4 KiB it allows beyond); it also bounds what is held while an upgrade is undecided.
 const maxHandedOffHead = 1<<20 + 4096
 
+// h2Preface is the first line of the HTTP/2 client preface: the HTTP/1.1 front end reads the
+// preface's first line and blank line as a request head (readHead) and serves the connection as
+// HTTP/2 (serveH2); with NetHTTPOnly net/http does.
 var h2Preface = []byte("PRI * HTTP/2.0\r\n")
 
 // newFramedConn wraps conn, whose first bytes prefix were read already.

@@ -3,13 +3,11 @@ package proxy
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -48,16 +46,9 @@ const headWaitSlice = time.Second
 func (p *Proxy) serveFront(c *clientConn) bool {
 	f, rq := c.s.f, &c.x.rq
 	start := time.Now()
-	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(rq.Host, *hosts) {
-		return c.writeError(http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, rq.Host, strings.Join(*hosts, ", ")))
-	}
-	t := f.Table.Load()
-	d, err := t.Choose(&rq.HTTP, start, nil)
-	if err != nil {
-		if f.NoRoute != nil {
-			f.NoRoute.Inc()
-		}
-		return c.writeError(http.StatusServiceUnavailable, "vamp gateway "+f.Name+": "+err.Error())
+	t, d, status, msg := p.routeFor(f, &rq.HTTP, start)
+	if status != 0 {
+		return c.writeError(status, msg)
 	}
 	d.Backend.Acquire()
 	att := attempt{in: &rq.HTTP, table: t, decision: d, seenRound: c.seenRound, start: start}
@@ -86,15 +77,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 			att.status = 499 // nginx's "client closed request", for the counters only
 			return false
 		}
-		att.upstream = true
-		status := http.StatusBadGateway
-		if isTimeout(err) {
-			status = http.StatusGatewayTimeout
-		}
-		att.status = status
-		route := att.decision.Table.Routes()[att.decision.Route].Name
-		p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
-		return c.writeError(status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)))
+		return c.writeError(p.instanceFailed(att, err))
 	}
 	rs := &c.x.rs
 	att.status = rs.Status
@@ -117,9 +100,7 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 			// out): a 502, as for a malformed head, and the client's connection carries on.
 			putFrontBuf(outp, out)
 			u.close()
-			att.upstream, att.status = true, http.StatusBadGateway
-			route := att.decision.Table.Routes()[att.decision.Route].Name
-			return c.writeError(http.StatusBadGateway, fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, rerr))
+			return c.writeError(http.StatusBadGateway, malformedAnswer(att, rerr))
 		}
 	}
 	// The answer was read to its end (out holds what is left to write of it): the instance's

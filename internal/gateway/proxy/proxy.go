@@ -1,6 +1,7 @@
 // Package proxy serves a gateway's port and forwards its requests to the instances its routing
-// table chooses: GET and HEAD without a body through the gateway's own HTTP/1.1 front end with
-// pooled instance connections (server.go, conn.go, front.go), every other connection through
+// table chooses: HTTP/1.1 requests through the gateway's own HTTP/1.1 front end with pooled
+// instance connections (server.go, conn.go, front.go), HTTP/2 (h2c) streams through its own
+// HTTP/2 front end by the same forwarding (h2conn.go, h2stream.go), every other connection through
 // net/http and httputil.ReverseProxy with Rewrite, whose transport (pooltransport.go) forwards
 // over the same pool. Both paths forward by one policy (policy.go: forward, retryFor): one retry
 // when the instance provably did not process the request; passive ejection of instances that
@@ -92,6 +93,12 @@ type Proxy struct {
 	// arrivals is the epoll set in which the front end's sockets wait in arrival order (its
 	// clients' and its instance connections'); closed by Close.
 	arrivals *netpoll.Arrivals
+	// streams hands HTTP/2 streams to idle stream workers (startStream); closed is closed by
+	// Close, which ends them.
+	streams     chan *h2Stream
+	idleWorkers atomic.Int32
+	closed      chan struct{}
+	closeOnce   sync.Once
 }
 
 // setIOMode makes the front end read its sockets the given way (before any Server is made).
@@ -104,7 +111,8 @@ type tableInfo struct{ routes []*metrics.Route }
 // New returns a proxy with its own transport.
 func New(opts Options) *Proxy {
 	opts.defaults()
-	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals()}
+	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals(),
+		streams: make(chan *h2Stream), closed: make(chan struct{})}
 	p.up = &upstreams{
 		dialer:      net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		maxIdle:     opts.MaxIdleConnsPerHost,
@@ -140,6 +148,7 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 // exchange later are closed too (Close is for shutdown, after the proxy's servers are shut down:
 // it also closes the arrival-order epoll set).
 func (p *Proxy) Close() {
+	p.closeOnce.Do(func() { close(p.closed) })
 	p.up.close()
 	p.arrivals.Close()
 }
@@ -215,23 +224,12 @@ type attempt struct {
 
 func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
-		http.Error(w, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", ")), http.StatusNotFound)
-		return
-	}
-	if r.Method == http.MethodConnect {
-		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
-		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
-		http.Error(w, "vamp gateway "+f.Name+": CONNECT is not served here: the gateway is not a forward proxy", http.StatusMethodNotAllowed)
-		return
-	}
-	t := f.Table.Load()
-	d, err := t.Choose(r, start, nil)
-	if err != nil {
-		if f.NoRoute != nil {
-			f.NoRoute.Inc()
+	t, d, status, msg := p.routeFor(f, r, start)
+	if status != 0 {
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", allowedMethods)
 		}
-		http.Error(w, "vamp gateway "+f.Name+": "+err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, msg, status)
 		return
 	}
 	d.Backend.Acquire()
@@ -244,6 +242,54 @@ func (p *Proxy) serve(f *Routing, w http.ResponseWriter, r *http.Request) {
 	// ReverseProxy's copy of the instance's own value appends to it). The front end adds none.
 	w.Header()["Content-Type"] = nil
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, att)))
+}
+
+// allowedMethods is the Allow header of the 405 to CONNECT.
+const allowedMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+// routeFor routes request r of gateway f, on every path (net/http's, the HTTP/1.1 front end's,
+// HTTP/2's): the routing table and its decision, or the status and text of the refusal: 404 for a
+// Host the gateway does not serve, 405 for CONNECT (with Allow: allowedMethods), 503 when no route
+// can serve (counted in f.NoRoute).
+func (p *Proxy) routeFor(f *Routing, r *http.Request, start time.Time) (t *routing.Table, d routing.Decision, status int, msg string) {
+	if hosts := f.VirtualHosts.Load(); hosts != nil && len(*hosts) > 0 && !hostIn(r.Host, *hosts) {
+		return nil, d, http.StatusNotFound, fmt.Sprintf("vamp gateway %s: no virtual host %q here; it serves %s", f.Name, r.Host, strings.Join(*hosts, ", "))
+	}
+	if r.Method == http.MethodConnect {
+		// The gateway is its instances' origin, not a forward proxy (RFC 9110 9.3.6).
+		return nil, d, http.StatusMethodNotAllowed, "vamp gateway " + f.Name + ": CONNECT is not served here: the gateway is not a forward proxy"
+	}
+	t = f.Table.Load()
+	d, err := t.Choose(r, start, nil)
+	if err != nil {
+		if f.NoRoute != nil {
+			f.NoRoute.Inc()
+		}
+		return nil, d, http.StatusServiceUnavailable, "vamp gateway " + f.Name + ": " + err.Error()
+	}
+	return t, d, 0, ""
+}
+
+// instanceFailed records that no instance answered the request of att (err says why; logged) and
+// returns the answer's status, 502, or 504 after a timeout, and its text: on every path.
+func (p *Proxy) instanceFailed(att *attempt, err error) (status int, msg string) {
+	att.upstream = true
+	status = http.StatusBadGateway
+	if isTimeout(err) {
+		status = http.StatusGatewayTimeout
+	}
+	att.status = status
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
+	return status, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status))
+}
+
+// malformedAnswer records that the instance's answer to att's request broke its framing before
+// anything of it went to the client (err: how) and returns the text of the 502.
+func malformedAnswer(att *attempt, err error) string {
+	att.upstream, att.status = true, http.StatusBadGateway
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	return fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, err)
 }
 
 func (p *Proxy) finish(att *attempt, start time.Time) {
@@ -322,21 +368,13 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 		att.status = 499
 		panic(http.ErrAbortHandler)
 	}
-	att.upstream = true
 	if upgradeAsked(r) {
 		// The switch may have failed after modifyResponse saw the 101: the connection closes.
 		switched(r.Context(), false)
 		w.Header().Set("Connection", "close")
 	}
-	status := http.StatusBadGateway
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		status = http.StatusGatewayTimeout
-	}
-	att.status = status
-	route := att.decision.Table.Routes()[att.decision.Route].Name
-	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
-	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
+	status, msg := p.instanceFailed(att, err)
+	http.Error(w, msg, status)
 }
 
 // Forget drops the failure count and the idle connections of an instance that no table names

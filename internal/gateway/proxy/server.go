@@ -13,10 +13,12 @@ import (
 )
 
 // Server is a gateway's listener: the gateway's own HTTP/1.1 front end (conn.go, front.go),
-// which reads request heads into pooled buffers and forwards the common request (GET or HEAD
-// without a body) itself, and an http.Server behind it that gets every connection the front end
-// does not take (request bodies, upgrades, HTTP/2, HTTP/1.0, odd or invalid requests), with the
-// bytes already read, and serves it through httputil.ReverseProxy for the rest of its life.
+// which reads request heads into pooled buffers and forwards requests with and without bodies
+// itself, its own HTTP/2 front end for connections that begin with the HTTP/2 preface (h2c with
+// prior knowledge: h2conn.go, h2stream.go), and an http.Server behind them that gets every
+// connection the front ends do not take (upgrades, HTTP/1.0, odd or invalid requests; HTTP/2 too
+// with NetHTTPOnly), with the bytes already read, and serves it through httputil.ReverseProxy for
+// the rest of its life.
 //
 // Why not net/http for everything: per request it starts a goroutine for a background read,
 // fills a header map, and keeps a 4 KiB reader and a 4 KiB writer per connection whether idle
@@ -135,6 +137,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	conns, done := s.stop()
 	// Outside the lock: closing a parked connection removes it (s.remove locks s.mu).
 	for _, c := range conns {
+		if h := c.h2.Load(); h != nil {
+			h.goAway() // GOAWAY: the streams begun finish, then it closes
+			continue
+		}
 		c.closeIfIdle()
 	}
 	netHTTPErr := make(chan error, 1)
@@ -152,6 +158,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	conns, _ := s.stop()
 	for _, c := range conns {
+		if h := c.h2.Load(); h != nil {
+			h.closeNow()
+			continue
+		}
 		if c.state.Load() == stateParked && s.parker.Unpark(c.parkID) {
 			c.close() // out of the parker's epoll set while its descriptor is still its own
 		} else {

@@ -209,6 +209,12 @@ func (u *upstreams) quietTaken(c *upstreamConn, wasPooled bool, seen uint64) boo
 	if c.aw == nil {
 		return netpoll.ConnQuiet(c.conn)
 	}
+	if wasPooled && seen != 0 && !u.arrivals.Harvested(seen) {
+		// The round is not handled yet (the HTTP/2 front end's requests are read outside the
+		// set: netpoll.Arrivals.NextRound): one round now covers this request and every other
+		// read before it, where a look would cost each its own system call.
+		u.arrivals.PollNow()
+	}
 	return c.aw.IdleQuiet(!wasPooled || !u.arrivals.Harvested(seen))
 }
 
