@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 )
 
 // Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
@@ -75,6 +77,35 @@ func New() *Registry {
 // Handler serves the Prometheus text format.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// RegisterConnLimit exports the process's connection limit l (--max-conns): the client
+// connections open, the limit, how often it was reached, and the dials and accepts that failed
+// because the gateway was out of a local resource.
+func (r *Registry) RegisterConnLimit(l *connlimit.Limiter) {
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vamp_gateway_client_connections",
+			Help: "Client connections open now, of HTTP and TCP gateways (each holds one of --max-conns).",
+		}, func() float64 { return float64(l.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vamp_gateway_max_client_connections",
+			Help: "The limit on open client connections (--max-conns).",
+		}, func() float64 { return float64(l.Max()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_conn_limit_reached_total",
+			Help: "Times a listener found --max-conns client connections open and stopped accepting until one closed (new clients wait in the kernel's listen backlog meanwhile).",
+		}, func() float64 { return float64(l.Hits()) }),
+	)
+	for _, op := range connlimit.Ops {
+		for i, errno := range connlimit.ErrnoNames {
+			r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "vamp_gateway_resource_exhausted_total",
+				Help:        "Dials to instances (op dial: answered 503, or a TCP connection closed) and accepts of clients (op accept: retried) that failed because the gateway itself was out of a local resource (errno); not counted against any instance.",
+				ConstLabels: prometheus.Labels{"op": op.String(), "errno": errno},
+			}, func() float64 { return float64(l.Exhausted(op, i)) }))
+		}
+	}
 }
 
 // Reload counts one configuration change attempt.

@@ -593,8 +593,11 @@ func (c *clientConn) handOff() {
 		c.s.remove(c)
 		return
 	}
-	c.s.remove(c)
-	c.s.handoff.deliver(newFramedConn(conn, prefix))
+	if c.s.forget(c) { // net/http holds the slot from here on
+		c.s.handoff.deliver(newFramedConn(conn, prefix, c.s.p.opts.Conns))
+	} else {
+		conn.Close()
+	}
 }
 
 // clientGone reports whether the client closed its connection, without waiting: while its

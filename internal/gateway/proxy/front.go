@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
@@ -85,6 +86,10 @@ func (p *Proxy) relay(c *clientConn, att *attempt) bool {
 		if errors.Is(err, errClientGone) {
 			att.status = 499 // nginx's "client closed request", for the counters only
 			return false
+		}
+		var res *connlimit.ResourceError
+		if errors.As(err, &res) {
+			return c.writeError(p.outOfResource(att, res))
 		}
 		att.upstream = true
 		status := http.StatusBadGateway

@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 
@@ -48,6 +49,10 @@ type Options struct {
 	EjectAfter int
 	EjectFor   time.Duration
 	Logger     *slog.Logger
+	// Conns is the process's limit on client connections (--max-conns), shared with the TCP
+	// gateways: every listener of the proxy stops accepting while it is reached. nil: no limit.
+	// Dials that fail because the gateway is out of a local resource are counted in it too.
+	Conns *connlimit.Limiter
 }
 
 func (o *Options) defaults() {
@@ -322,12 +327,18 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 		att.status = 499
 		panic(http.ErrAbortHandler)
 	}
-	att.upstream = true
 	if upgradeAsked(r) {
 		// The switch may have failed after modifyResponse saw the 101: the connection closes.
 		switched(r.Context(), false)
 		w.Header().Set("Connection", "close")
 	}
+	var res *connlimit.ResourceError
+	if errors.As(err, &res) {
+		status, text := p.outOfResource(att, res)
+		http.Error(w, text, status)
+		return
+	}
+	att.upstream = true
 	status := http.StatusBadGateway
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -337,6 +348,20 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	route := att.decision.Table.Routes()[att.decision.Route].Name
 	p.opts.Logger.Warn("instance did not answer", "route", route, "instance", att.decision.Backend.Addr, "error", err)
 	http.Error(w, fmt.Sprintf("vamp gateway: route %q: its instance did not answer (%s)", route, http.StatusText(status)), status)
+}
+
+// outOfResource is the answer to a request whose instance could not be dialled because the
+// gateway itself is out of a local resource (a connlimit.ResourceError): a 503 that says so,
+// counted (vamp_gateway_resource_exhausted_total) and logged, not as the instance's failure (it
+// was not counted towards ejection, retryFor). Both paths answer with it.
+func (p *Proxy) outOfResource(att *attempt, res *connlimit.ResourceError) (status int, text string) {
+	p.opts.Conns.CountExhausted(res)
+	att.status = http.StatusServiceUnavailable
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	p.opts.Logger.Warn("the gateway is out of a local resource; request answered 503", "route", route,
+		"instance", att.decision.Backend.Addr, "error", res)
+	return http.StatusServiceUnavailable, fmt.Sprintf("vamp gateway: route %q: the gateway is out of %s and could not connect to an instance (not the instance's failure); raise the gateway's open-files limit (ulimit -n) or lower --max-conns",
+		route, res.Resource())
 }
 
 // Forget drops the failure count and the idle connections of an instance that no table names

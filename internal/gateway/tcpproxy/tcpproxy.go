@@ -26,6 +26,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
@@ -54,6 +55,10 @@ type Options struct {
 	// `retries`).
 	Attempts int
 	Logger   *slog.Logger
+	// Conns is the process's limit on client connections (--max-conns), shared with the HTTP
+	// gateways: each forwarded connection holds a slot, and every listener stops accepting while
+	// none is free. nil: no limit.
+	Conns *connlimit.Limiter
 }
 
 func (o Options) withDefaults() Options {
@@ -140,7 +145,9 @@ func (p *Proxy) route(d routing.Decision) *Route {
 // connect chooses a route and an instance of t and connects to it, trying another instance
 // (re-chosen by weight, the failed one excluded; ejected after EjectAfter failures in a row)
 // after a failed connect. The error
-// is a *routing.NoRouteError, *DialErrors joined, or both.
+// is a *routing.NoRouteError, *DialErrors joined, or both; or a *connlimit.ResourceError when the
+// gateway itself is out of a local resource (EMFILE and the like): that is not the instance's
+// failure, so it is neither counted towards ejection nor tried on another instance.
 func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *routing.Backend, *Route, error) {
 	var failed []error
 	var exclude *routing.Backend
@@ -163,6 +170,10 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 			}
 			c.Close()
 			err = fmt.Errorf("not a TCP connection (%T)", c)
+		}
+		if res := connlimit.Classify(connlimit.OpDial, d.Backend.Addr, err); res != nil {
+			p.opts.Conns.CountExhausted(res)
+			return nil, nil, nil, errors.Join(append(failed, res)...)
 		}
 		failed = append(failed, &DialError{Addr: d.Backend.Addr, Err: err})
 		if rt != nil {
@@ -191,6 +202,7 @@ type Server struct {
 	conns     map[*pair]struct{}
 	closing   bool
 	idle      chan struct{} // closed when closing and no connection is left
+	stopping  chan struct{} // closed when closing: a listener waiting for a connection slot gives up
 }
 
 // NewServer returns the server of gateway name, which forwards by the table table points to
@@ -201,13 +213,16 @@ func (p *Proxy) NewServer(name string, table *atomic.Pointer[routing.Table]) *Se
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*pair]struct{}),
 		idle:      make(chan struct{}),
+		stopping:  make(chan struct{}),
 	}
 }
 
 // ErrServerClosed is what Serve returns after Shutdown or Close.
 var ErrServerClosed = errors.New("tcpproxy: server closed")
 
-// Serve accepts on ln until Shutdown or Close, forwarding each connection.
+// Serve accepts on ln until Shutdown or Close, forwarding each connection. While the process's
+// connection limit (Options.Conns) is reached it accepts nothing: new clients wait in the
+// kernel's listen backlog until a connection closes.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -222,8 +237,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
+	lim := s.p.opts.Conns
 	var backoff time.Duration
 	for {
+		if !lim.WaitFree(s.stopping) {
+			return ErrServerClosed
+		}
 		c, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
@@ -235,6 +254,8 @@ func (s *Server) Serve(ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
 				// Out of file descriptors and the like: wait, as net/http does, then accept again.
+				// Counted when it is the gateway's own resource.
+				lim.CountExhausted(connlimit.Classify(connlimit.OpAccept, ln.Addr().String(), err))
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.p.opts.Logger.Warn("accept failed; retrying", "gateway", s.name, "error", err, "in", backoff)
 				time.Sleep(backoff)
@@ -248,9 +269,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.Close()
 			continue
 		}
+		// The slot is the connection's until handle ends (untrack).
+		if !lim.Acquire(s.stopping) {
+			client.Close()
+			return ErrServerClosed
+		}
 		pr := &pair{client: client}
 		if !s.track(pr) {
 			client.Close()
+			lim.Release()
 			return ErrServerClosed
 		}
 		go s.handle(pr)
@@ -275,6 +302,7 @@ func (s *Server) track(pr *pair) bool {
 }
 
 func (s *Server) untrack(pr *pair) {
+	s.p.opts.Conns.Release()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, pr)
@@ -291,6 +319,9 @@ func (s *Server) untrack(pr *pair) {
 func (s *Server) stop() []*pair {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closing {
+		close(s.stopping)
+	}
 	s.closing = true
 	for ln := range s.listeners {
 		ln.Close()
