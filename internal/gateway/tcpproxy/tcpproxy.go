@@ -414,6 +414,11 @@ func (s *Server) handle(pr *pair) {
 		if errors.As(err, &nr) {
 			s.noRoute()
 		}
+		var res *connlimit.ResourceError
+		if errors.As(err, &res) {
+			s.p.opts.Logger.Warn("the gateway is out of a local resource; connection closed", "gateway", s.name, "error", res)
+			return
+		}
 		s.p.opts.Logger.Debug("connection not forwarded", "gateway", s.name, "client", pr.client.RemoteAddr().String(), "error", err)
 		return
 	}
