@@ -3,38 +3,23 @@
 package proxy
 
 import (
-	"bytes"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit/fdtest"
 )
-
-// emfileChild marks the child process of TestOutOfDescriptorsIsNotTheInstancesFailure.
-const emfileChild = "VAMP_PROXY_TEST_EMFILE_CHILD"
 
 // TestOutOfDescriptorsIsNotTheInstancesFailure: a dial that fails because the gateway has no
 // descriptor left (a real EMFILE) is answered 503 with a text that says so, counted as the
 // gateway's own, and does not eject the instance, on both paths: with EjectAfter 1 one counted
-// failure would. It runs in a child process (the test binary again, with emfileChild set), which
-// lowers its RLIMIT_NOFILE and takes every descriptor left, so that no other test starves.
+// failure would. It runs in a child process (fdtest), which lowers its RLIMIT_NOFILE and takes
+// every descriptor left, so that no other test starves.
 func TestOutOfDescriptorsIsNotTheInstancesFailure(t *testing.T) {
-	if os.Getenv(emfileChild) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestOutOfDescriptorsIsNotTheInstancesFailure$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), emfileChild+"=1")
-		out, err := cmd.CombinedOutput()
-		for _, want := range []string{"--- PASS: TestOutOfDescriptorsIsNotTheInstancesFailure/direct", "--- PASS: TestOutOfDescriptorsIsNotTheInstancesFailure/reverseproxy"} {
-			if err != nil || !bytes.Contains(out, []byte(want)) {
-				t.Fatalf("the child process (%s): %v, want %q in its output:\n%s", emfileChild, err, want, out)
-			}
-		}
+	if !fdtest.InChild(t) {
 		return
 	}
 	for _, path := range paths {
@@ -57,7 +42,7 @@ func outOfDescriptors(t *testing.T, netHTTPOnly bool) {
 		t.Fatalf("before: %q", body)
 	}
 
-	release := takeEveryDescriptor(t)
+	release := fdtest.TakeAll(t)
 	c.send("GET /starved HTTP/1.1\r\nHost: shop.example\r\n\r\n")
 	resp, body := c.answer()
 	release()
@@ -72,46 +57,5 @@ func outOfDescriptors(t *testing.T, netHTTPOnly bool) {
 	}
 	if body := c.get("/after"); body != "ok /after" {
 		t.Fatalf("after: %q", body)
-	}
-}
-
-// takeEveryDescriptor lowers the soft RLIMIT_NOFILE (to at most 1024) and opens /dev/null until
-// the process has no descriptor left (EMFILE); release closes them and restores the limit.
-func takeEveryDescriptor(t *testing.T) (release func()) {
-	t.Helper()
-	var saved syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
-		t.Fatal(err)
-	}
-	lowered := saved
-	lowered.Cur = min(saved.Cur, 1024)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Fatal(err)
-	}
-	var fds []int
-	done := false
-	release = func() {
-		if done {
-			return
-		}
-		done = true
-		for _, fd := range fds {
-			syscall.Close(fd)
-		}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(release)
-	for {
-		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				release()
-				t.Fatalf("opening /dev/null: %v, want EMFILE once every descriptor is taken", err)
-			}
-			return release
-		}
-		fds = append(fds, fd)
 	}
 }
