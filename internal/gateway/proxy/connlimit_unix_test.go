@@ -25,6 +25,22 @@ func TestOutOfDescriptorsIsNotTheInstancesFailure(t *testing.T) {
 	for _, path := range paths {
 		t.Run(path.name, func(t *testing.T) { outOfDescriptors(t, path.netHTTPOnly) })
 	}
+	t.Run("accept", acceptOutOfDescriptors)
+}
+
+// acceptOutOfDescriptors: a client the gateway cannot accept for want of a descriptor waits
+// (the listener retries after a back-off, counted as the gateway's own accept failure) and is
+// served once descriptors are back.
+func acceptOutOfDescriptors(t *testing.T) {
+	lim := connlimit.New(100)
+	_, _, addr := startServer(t, Options{Conns: lim}, ServerOptions{}, echoInstance(t))
+	release := fdtest.TakeAllBut(t, 1) // the client's socket takes the last one
+	c := dial(t, addr)
+	waitFor(t, "the gateway's accept to fail with EMFILE", func() bool { return lim.Exhausted(connlimit.OpAccept, 0) > 0 })
+	release()
+	if body := c.get("/accepted"); body != "GET /accepted " {
+		t.Fatalf("the client after the failed accept: %q", body)
+	}
 }
 
 func outOfDescriptors(t *testing.T, netHTTPOnly bool) {

@@ -40,6 +40,13 @@ func InChild(t *testing.T) bool {
 // the test). Only in InChild's child.
 func TakeAll(t testing.TB) (release func()) {
 	t.Helper()
+	return TakeAllBut(t, 0)
+}
+
+// TakeAllBut is TakeAll, then leaves free descriptors free again (the next free sockets succeed,
+// the one after fails with EMFILE).
+func TakeAllBut(t testing.TB, free int) (release func()) {
+	t.Helper()
 	if os.Getenv(childEnv) == "" {
 		t.Fatal("fdtest.TakeAll outside a child process of fdtest.InChild: it would starve the other tests")
 	}
@@ -74,6 +81,14 @@ func TakeAll(t testing.TB) (release func()) {
 				release()
 				t.Fatalf("opening /dev/null: %v, want EMFILE once every descriptor is taken", err)
 			}
+			if free > len(fds) {
+				release()
+				t.Fatalf("only %d descriptors were free, want more than %d", len(fds), free)
+			}
+			for _, fd := range fds[len(fds)-free:] {
+				syscall.Close(fd)
+			}
+			fds = fds[:len(fds)-free]
 			return release
 		}
 		fds = append(fds, fd)
