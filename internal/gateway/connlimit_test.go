@@ -22,6 +22,11 @@ func TestMaxConnsIsOneLimitForHTTPAndTCPGateways(t *testing.T) {
 	if metric(t, h, "vamp_gateway_max_client_connections") != "1" {
 		t.Fatalf("vamp_gateway_max_client_connections is not 1:\n%s", scrape(t, h))
 	}
+	for _, series := range []string{`vamp_gateway_resource_exhausted_total{errno="EMFILE",op="dial"} 0`, `vamp_gateway_resource_exhausted_total{errno="EADDRNOTAVAIL",op="accept"} 0`} {
+		if !strings.Contains(scrape(t, h), series+"\n") {
+			t.Fatalf("/metrics has no %s:\n%s", series, scrape(t, h))
+		}
+	}
 	web := newBackend(t, "web")
 	httpPort, tcpPort := freePort(t), freePort(t)
 	h.put("web/1", gatewayapi.Gateway{Port: httpPort, Routes: []gatewayapi.Route{{Name: "web", Weight: 100, Instances: []gatewayapi.Instance{web.instance()}}}})
