@@ -20,6 +20,7 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
@@ -103,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 	conns := connlimit.New(maxConns)
 	cfg.Proxy.Conns = conns
 	cfg.TCP.Conns = conns
+	ejections := &eject.Ejections{}
+	cfg.Proxy.Ejections = ejections
+	cfg.TCP.Ejections = ejections
 	cfg.Proxy.Logger = cfg.Logger
 	s := &Server{
 		cfg:      cfg,
@@ -136,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics.MustRegister(newRolloutCollector(s))
 	s.metrics.RegisterConnLimit(conns)
+	s.metrics.RegisterEjections(ejections)
 	s.tcpMetrics = tcpproxy.NewMetrics()
 	s.metrics.MustRegister(s.tcpMetrics.Collectors()...)
 	tcpOpts := cfg.TCP

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 )
 
 // Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
@@ -106,6 +107,22 @@ func (r *Registry) RegisterConnLimit(l *connlimit.Limiter) {
 			}, func() float64 { return float64(l.Exhausted(op, i)) }))
 		}
 	}
+}
+
+// RegisterEjections exports the process's passive ejections (HTTP and TCP gateways): the
+// instances ejected, and the ejections withheld because the instance was the last available one
+// of its gateway's routes.
+func (r *Registry) RegisterEjections(e *eject.Ejections) {
+	r.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_ejections_total",
+			Help: "Instances taken out of rotation for --eject-for after --eject-after connection failures in a row.",
+		}, func() float64 { return float64(e.Ejected()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_ejections_withheld_total",
+			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of the routes its request was routed by: passive ejection never leaves a gateway without an instance.",
+		}, func() float64 { return float64(e.Withheld()) }),
+	)
 }
 
 // Reload counts one configuration change attempt.

@@ -192,7 +192,7 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 		}
 		r, failure := retryFor(err, idem, resend)
 		if failure {
-			p.failed(b)
+			p.failed(att.table, b)
 		}
 		if r != retryElsewhere || retried {
 			return nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 
@@ -45,10 +46,14 @@ type Options struct {
 	// MaxIdleConnsPerHost is the keep-alive pool per instance (default 256).
 	MaxIdleConnsPerHost int
 	// EjectAfter consecutive connection failures take an instance out of rotation for EjectFor
-	// (defaults 3 and 10s).
+	// (defaults 3 and 10s), unless it is the last available instance of the table the request
+	// was routed by (routing.Table.Eject).
 	EjectAfter int
 	EjectFor   time.Duration
-	Logger     *slog.Logger
+	// Ejections counts ejections and withheld ones, shared with the TCP gateways (nil: the
+	// proxy's own).
+	Ejections *eject.Ejections
+	Logger    *slog.Logger
 	// Conns is the process's limit on client connections (--max-conns), shared with the TCP
 	// gateways: every listener of the proxy stops accepting while it is reached. nil: no limit.
 	// Dials that fail because the gateway is out of a local resource are counted in it too.
@@ -76,6 +81,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Ejections == nil {
+		o.Ejections = &eject.Ejections{}
 	}
 }
 
@@ -379,13 +387,13 @@ func (p *Proxy) succeeded(b *routing.Backend) {
 	}
 }
 
-func (p *Proxy) failed(b *routing.Backend) {
+// failed counts a connection failure of b, an instance of a request routed by t; EjectAfter of
+// them in a row eject b, unless it is t's last available instance (eject.Ejections.Eject).
+func (p *Proxy) failed(t *routing.Table, b *routing.Backend) {
 	v, _ := p.failures.LoadOrStore(b, new(atomic.Int32))
 	n := v.(*atomic.Int32) //nolint:forcetypeassert // p.failures holds only *atomic.Int32 (stored here only)
 	if n.Add(1) >= int32(p.opts.EjectAfter) {
 		n.Store(0)
-		b.Eject(time.Now(), p.opts.EjectFor)
-		p.opts.Logger.Warn("instance ejected after connection failures", "instance", b.Addr,
-			"failures", p.opts.EjectAfter, "for", p.opts.EjectFor)
+		p.opts.Ejections.Eject(p.opts.Logger, t, b, time.Now(), p.opts.EjectFor, p.opts.EjectAfter)
 	}
 }

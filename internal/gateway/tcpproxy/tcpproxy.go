@@ -27,6 +27,7 @@ import (
 	"unsafe"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// EjectAfter failed connects in a row take an instance out of rotation for EjectFor.
 	EjectAfter int
 	EjectFor   time.Duration
+	// Ejections counts ejections and withheld ones (routing.Table.Eject: never the last
+	// available instance of a table), shared with the HTTP proxy (nil: the proxy's own).
+	Ejections *eject.Ejections
 	// Attempts is how many instances a connection tries before it is given up (HAProxy's
 	// `retries`).
 	Attempts int
@@ -79,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Ejections == nil {
+		o.Ejections = &eject.Ejections{}
 	}
 	return o
 }
@@ -182,7 +189,7 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 		v, _ := p.failures.LoadOrStore(d.Backend, new(atomic.Int32))
 		if n := failureCount(v).Add(1); int(n) >= p.opts.EjectAfter {
 			failureCount(v).Store(0)
-			d.Backend.Eject(now, p.opts.EjectFor)
+			p.opts.Ejections.Eject(p.opts.Logger, t, d.Backend, now, p.opts.EjectFor, p.opts.EjectAfter)
 		}
 		exclude = d.Backend
 	}
