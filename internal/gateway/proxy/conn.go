@@ -217,7 +217,14 @@ func (c *clientConn) newWaiter() *netpoll.Waiter {
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
 
 func (c *clientConn) serve() {
+	parked := false
 	defer func() {
+		// A parked connection is the parker's from the moment Park returns: it may be resumed
+		// on another goroutine (its state active again) before this one gets here, so its state
+		// is not this goroutine's to look at (reading it closed connections being served).
+		if parked {
+			return
+		}
 		if s := c.state.Load(); s != stateHandedOff && s != stateParked {
 			c.close()
 		}
@@ -225,6 +232,7 @@ func (c *clientConn) serve() {
 	for {
 		headLen, err := c.readHead()
 		if err == errParked {
+			parked = true
 			return // the parker has it now
 		}
 		if errors.Is(err, errHeadTooLarge) {
