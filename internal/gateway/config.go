@@ -42,6 +42,13 @@ type Config struct {
 	// TCP tunes TCP gateways (protocol "tcp"); its dial timeout and ejection default to Proxy's
 	// (--dial-timeout, --eject-after, --eject-for).
 	TCP tcpproxy.Options
+	// MaxConns is the limit on open client connections of the whole process, HTTP and TCP
+	// gateways together (HAProxy's global maxconn): at the limit the listeners stop accepting
+	// and new clients wait in the kernel's listen backlog until a connection closes. 0 (the
+	// default): derived from the open-files limit as HAProxy does, (RLIMIT_NOFILE - reserve) / 2,
+	// since every proxied connection holds two descriptors (connlimit.DefaultFor). Negative: an
+	// error.
+	MaxConns int
 	// NetHTTPOnly serves every connection through net/http and ReverseProxy instead of the
 	// gateway's own HTTP/1.1 front end: slower, and a way back should a client trip on it.
 	NetHTTPOnly bool
@@ -88,7 +95,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers, and for an instance that takes no byte of a request being sent to it")
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
 	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
-	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance")
+	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance (never a gateway's last available one)")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "limit on open client connections of the process, HTTP and TCP gateways together; at the limit new clients wait in the listen backlog (0: derived from the open-files limit, (ulimit -n - reserve) / 2, as each proxied connection needs two descriptors)")
 	c.Etcd.registerFlags(fs)
 	registerAdminTLSFlags(fs, c)
 	fs.DurationVar(&c.Proxy.EjectFor, "eject-for", 10*time.Second, "how long an ejected instance gets no traffic")

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
@@ -91,6 +93,20 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	maxConns, nofile, warn, err := connlimit.Resolve(cfg.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if warn != "" {
+		cfg.Logger.Warn(warn)
+	}
+	cfg.Logger.Info("client connection limit", "max_conns", maxConns, "open_files_limit", nofile, "derived", cfg.MaxConns == 0)
+	conns := connlimit.New(maxConns)
+	cfg.Proxy.Conns = conns
+	cfg.TCP.Conns = conns
+	ejections := &eject.Ejections{}
+	cfg.Proxy.Ejections = ejections
+	cfg.TCP.Ejections = ejections
 	cfg.Proxy.Logger = cfg.Logger
 	s := &Server{
 		cfg:      cfg,
@@ -123,6 +139,8 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("the admin API runs WITHOUT authentication (--admin-insecure-no-token); anyone who reaches it can reprogram every gateway", "admin", cfg.AdminListen)
 	}
 	s.metrics.MustRegister(newRolloutCollector(s))
+	s.metrics.RegisterConnLimit(conns)
+	s.metrics.RegisterEjections(ejections)
 	s.tcpMetrics = tcpproxy.NewMetrics()
 	s.metrics.MustRegister(s.tcpMetrics.Collectors()...)
 	tcpOpts := cfg.TCP

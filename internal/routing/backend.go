@@ -53,14 +53,15 @@ func (b *Backend) SetHealthy(ok bool) { b.unhealthy.Store(!ok) }
 func (b *Backend) Healthy() bool { return !b.unhealthy.Load() }
 
 // Eject takes the backend out of rotation until now+d (passive ejection after failures). An
-// ejection never shortens a longer one already in force.
+// ejection never shortens a longer one already in force. It ejects unconditionally: the
+// gateway's passive ejection goes through Table.Eject, which never ejects a table's last
+// available instance.
 func (b *Backend) Eject(now time.Time, d time.Duration) {
 	until := now.Add(d).UnixNano()
-	for {
-		cur := b.ejectedUntil.Load()
-		if cur >= until || b.ejectedUntil.CompareAndSwap(cur, until) {
-			return
-		}
+	ejectMu.Lock()
+	defer ejectMu.Unlock()
+	if b.ejectedUntil.Load() < until {
+		b.ejectedUntil.Store(until)
 	}
 }
 

@@ -12,12 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
 // Start runs checks until the returned stop is called; stop waits for the goroutines to end.
-// A 2xx or 3xx answer within the timeout is a success; anything else is a failure.
+// A 2xx or 3xx answer within the timeout is a success; anything else is a failure, except a
+// check the gateway could not make because it is out of a local resource (EMFILE and the like:
+// connlimit.Classify), which says nothing about the instance and is not counted either way.
 func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logger *slog.Logger) (stop func()) {
 	if len(checks) == 0 {
 		return func() {}
@@ -41,9 +44,11 @@ func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *h
 	defer ticker.Stop()
 	var okInRow, failInRow int
 	for {
-		if ok := probe(ctx, hc, b.Addr, client); ctx.Err() != nil {
+		if v := probe(ctx, hc, b.Addr, client); ctx.Err() != nil {
 			return
-		} else if ok {
+		} else if v == notJudged {
+			logger.Warn("health check not made: the gateway is out of a local resource; the instance keeps its state")
+		} else if v == passed {
 			okInRow, failInRow = okInRow+1, 0
 			if !b.Healthy() && okInRow >= hc.HealthyThreshold {
 				b.SetHealthy(true)
@@ -64,30 +69,51 @@ func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *h
 	}
 }
 
-func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) bool {
+// verdict is one check's outcome.
+type verdict uint8
+
+const (
+	failed    verdict = iota
+	passed            // 2xx or 3xx (HTTP), or a connect (TCP)
+	notJudged         // the gateway could not make the check: out of a local resource
+)
+
+// failure is the verdict of a check that failed with err: not the instance's failure when the
+// gateway itself is out of a local resource (the rule of the forwarding path: connlimit.Classify).
+func failure(addr string, err error) verdict {
+	if connlimit.Classify(connlimit.OpDial, addr, err) != nil {
+		return notJudged
+	}
+	return failed
+}
+
+func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) verdict {
 	ctx, cancel := context.WithTimeout(ctx, hc.Timeout)
 	defer cancel()
 	if hc.TCP { // a TCP gateway's check: the instance accepts a connection
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return false
+			return failure(addr, err)
 		}
 		c.Close()
-		return true
+		return passed
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+hc.Path, nil)
 	if err != nil {
-		return false
+		return failed
 	}
 	req.Header.Set("User-Agent", "vamp-gateway-health-check")
 	resp, err := client.Do(req)
 	if err != nil {
-		return false
+		return failure(addr, err)
 	}
 	// The body is drained so the connection can be reused; the status alone is the verdict, so
 	// a body that fails to read (the instance closed after its headers) does not change it.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode < 400
+	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		return passed
+	}
+	return failed
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 )
 
 // Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
@@ -75,6 +78,51 @@ func New() *Registry {
 // Handler serves the Prometheus text format.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// RegisterConnLimit exports the process's connection limit l (--max-conns): the client
+// connections open, the limit, how often it was reached, and the dials and accepts that failed
+// because the gateway was out of a local resource.
+func (r *Registry) RegisterConnLimit(l *connlimit.Limiter) {
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vamp_gateway_client_connections",
+			Help: "Client connections open now, of HTTP and TCP gateways (each holds one of --max-conns).",
+		}, func() float64 { return float64(l.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vamp_gateway_max_client_connections",
+			Help: "The limit on open client connections (--max-conns).",
+		}, func() float64 { return float64(l.Max()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_conn_limit_reached_total",
+			Help: "Times a listener found --max-conns client connections open and stopped accepting until one closed (new clients wait in the kernel's listen backlog meanwhile).",
+		}, func() float64 { return float64(l.Hits()) }),
+	)
+	for _, op := range connlimit.Ops {
+		for i, errno := range connlimit.ErrnoNames {
+			r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "vamp_gateway_resource_exhausted_total",
+				Help:        "Dials to instances (op dial: answered 503, or a TCP connection closed) and accepts of clients (op accept: retried) that failed because the gateway itself was out of a local resource (errno); not counted against any instance.",
+				ConstLabels: prometheus.Labels{"op": op.String(), "errno": errno},
+			}, func() float64 { return float64(l.Exhausted(op, i)) }))
+		}
+	}
+}
+
+// RegisterEjections exports the process's passive ejections (HTTP and TCP gateways): the
+// instances ejected, and the ejections withheld because the instance was the last available one
+// of its gateway's routes.
+func (r *Registry) RegisterEjections(e *eject.Ejections) {
+	r.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_ejections_total",
+			Help: "Instances taken out of rotation for --eject-for after --eject-after connection failures in a row.",
+		}, func() float64 { return float64(e.Ejected()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_ejections_withheld_total",
+			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of the routes its request was routed by: passive ejection never leaves a gateway without an instance.",
+		}, func() float64 { return float64(e.Withheld()) }),
+	)
 }
 
 // Reload counts one configuration change attempt.

@@ -221,7 +221,14 @@ func (c *clientConn) newWaiter() *netpoll.Waiter {
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
 
 func (c *clientConn) serve() {
+	parked := false
 	defer func() {
+		// A parked connection is the parker's from the moment Park returns: it may be resumed
+		// on another goroutine (its state active again) before this one gets here, so its state
+		// is not this goroutine's to look at (reading it closed connections being served).
+		if parked {
+			return
+		}
 		if s := c.state.Load(); s != stateHandedOff && s != stateParked && s != stateH2 {
 			c.close()
 		}
@@ -229,6 +236,7 @@ func (c *clientConn) serve() {
 	for {
 		headLen, err := c.readHead()
 		if err == errParked {
+			parked = true
 			return // the parker has it now
 		}
 		if errors.Is(err, errHeadTooLarge) {
@@ -582,9 +590,14 @@ func (c *clientConn) handOff() {
 		return
 	}
 	conn, prefix, ok := c.detach()
-	c.s.remove(c)
-	if ok {
-		c.s.handoff.deliver(newFramedConn(conn, prefix))
+	if !ok {
+		c.s.remove(c)
+		return
+	}
+	if c.s.forget(c) { // net/http holds the connection's slot from here on (framedConn gives it back)
+		c.s.handoff.deliver(newFramedConn(conn, prefix, c.s.p.opts.Conns))
+	} else {
+		conn.Close()
 	}
 }
 

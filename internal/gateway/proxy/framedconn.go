@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
@@ -42,6 +43,10 @@ type framedConn struct {
 	// context too, and the handler must still answer 400.
 	refused atomic.Pointer[httpframe.FramingError]
 	upgrade atomic.Int32 // the upgrade's outcome (switched)
+	// slot is the limiter whose connection slot this connection holds (nil: none), given back
+	// by the first Close (released).
+	slot     *connlimit.Limiter
+	released atomic.Bool
 }
 
 type framedState uint8
@@ -70,8 +75,17 @@ const maxHandedOffHead = 1<<20 + 4096
 var h2Preface = []byte("PRI * HTTP/2.0\r\n")
 
 // newFramedConn wraps conn, whose first bytes prefix were read already.
-func newFramedConn(conn net.Conn, prefix []byte) *framedConn {
-	return &framedConn{Conn: conn, hold: prefix}
+func newFramedConn(conn net.Conn, prefix []byte, slot *connlimit.Limiter) *framedConn {
+	return &framedConn{Conn: conn, hold: prefix, slot: slot}
+}
+
+// Close closes the connection and gives its connection slot back (once).
+func (c *framedConn) Close() error {
+	err := c.Conn.Close()
+	if c.released.CompareAndSwap(false, true) {
+		c.slot.Release()
+	}
+	return err
 }
 
 type framedConnKey struct{}

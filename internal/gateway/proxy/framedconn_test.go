@@ -38,7 +38,7 @@ func FuzzFramedConn(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fc := newFramedConn(&readerConn{r: bytes.NewReader(data)}, nil)
+		fc := newFramedConn(&readerConn{r: bytes.NewReader(data)}, nil, nil)
 		br := bufio.NewReader(fc)
 		read := 0
 		for fc.state != framedPass && fc.state != framedAwaitSwitch {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 )
 
 // The forwarding policy's errors are typed where the failure happens (as Caddy's reverseproxy
@@ -104,8 +106,14 @@ func (e *StalledWriteError) Temporary() bool { return false }
 // net/http's transport does), and only when the whole body is still the gateway's to send again.
 // Never once a byte of an answer has arrived, nor after part of a body the gateway does not hold
 // whole went out (PartialBodyError). countsAsFailure says
-// whether the failure counts towards ejecting the instance.
+// whether the failure counts towards ejecting the instance. A dial that failed because the
+// gateway itself is out of a local resource (connlimit.ResourceError: EMFILE and the like) is
+// neither retried (another instance would fail the same way) nor counted.
 func retryFor(err error, idempotent, resendable bool) (r retry, countsAsFailure bool) {
+	var res *connlimit.ResourceError
+	if errors.As(err, &res) {
+		return noRetry, false
+	}
 	var partial *PartialBodyError
 	if errors.As(err, &partial) {
 		_, countsAsFailure = retryFor(partial.Err, idempotent, false)
@@ -184,7 +192,7 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 		}
 		r, failure := retryFor(err, idem, resend)
 		if failure {
-			p.failed(b)
+			p.failed(att.table, b)
 		}
 		if r != retryElsewhere || retried {
 			return nil, err

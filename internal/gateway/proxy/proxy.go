@@ -25,6 +25,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 
@@ -45,10 +47,18 @@ type Options struct {
 	// MaxIdleConnsPerHost is the keep-alive pool per instance (default 256).
 	MaxIdleConnsPerHost int
 	// EjectAfter consecutive connection failures take an instance out of rotation for EjectFor
-	// (defaults 3 and 10s).
+	// (defaults 3 and 10s), unless it is the last available instance of the table the request
+	// was routed by (routing.Table.Eject).
 	EjectAfter int
 	EjectFor   time.Duration
-	Logger     *slog.Logger
+	// Ejections counts ejections and withheld ones, shared with the TCP gateways (nil: the
+	// proxy's own).
+	Ejections *eject.Ejections
+	Logger    *slog.Logger
+	// Conns is the process's limit on client connections (--max-conns), shared with the TCP
+	// gateways: every listener of the proxy stops accepting while it is reached. nil: no limit.
+	// Dials that fail because the gateway is out of a local resource are counted in it too.
+	Conns *connlimit.Limiter
 }
 
 func (o *Options) defaults() {
@@ -72,6 +82,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Ejections == nil {
+		o.Ejections = &eject.Ejections{}
 	}
 }
 
@@ -273,6 +286,10 @@ func (p *Proxy) routeFor(f *Routing, r *http.Request, start time.Time) (t *routi
 // instanceFailed records that no instance answered the request of att (err says why; logged) and
 // returns the answer's status, 502, or 504 after a timeout, and its text: on every path.
 func (p *Proxy) instanceFailed(att *attempt, err error) (status int, msg string) {
+	var res *connlimit.ResourceError
+	if errors.As(err, &res) {
+		return p.outOfResource(att, res) // the gateway's own failure, not the instance's
+	}
 	att.upstream = true
 	status = http.StatusBadGateway
 	if isTimeout(err) {
@@ -377,6 +394,20 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, att *attempt
 	http.Error(w, msg, status)
 }
 
+// outOfResource is the answer to a request whose instance could not be dialled because the
+// gateway itself is out of a local resource (a connlimit.ResourceError): a 503 that says so,
+// counted (vamp_gateway_resource_exhausted_total) and logged, not as the instance's failure (it
+// was not counted towards ejection, retryFor). Both paths answer with it.
+func (p *Proxy) outOfResource(att *attempt, res *connlimit.ResourceError) (status int, text string) {
+	p.opts.Conns.CountExhausted(res)
+	att.status = http.StatusServiceUnavailable
+	route := att.decision.Table.Routes()[att.decision.Route].Name
+	p.opts.Logger.Warn("the gateway is out of a local resource; request answered 503", "route", route,
+		"instance", att.decision.Backend.Addr, "error", res)
+	return http.StatusServiceUnavailable, fmt.Sprintf("vamp gateway: route %q: the gateway is out of %s and could not connect to an instance (not the instance's failure); raise the gateway's open-files limit (ulimit -n) or lower --max-conns",
+		route, res.Resource())
+}
+
 // Forget drops the failure count and the idle connections of an instance that no table names
 // any more.
 func (p *Proxy) Forget(b *routing.Backend) {
@@ -392,13 +423,13 @@ func (p *Proxy) succeeded(b *routing.Backend) {
 	}
 }
 
-func (p *Proxy) failed(b *routing.Backend) {
+// failed counts a connection failure of b, an instance of a request routed by t; EjectAfter of
+// them in a row eject b, unless it is t's last available instance (eject.Ejections.Eject).
+func (p *Proxy) failed(t *routing.Table, b *routing.Backend) {
 	v, _ := p.failures.LoadOrStore(b, new(atomic.Int32))
 	n := v.(*atomic.Int32) //nolint:forcetypeassert // p.failures holds only *atomic.Int32 (stored here only)
 	if n.Add(1) >= int32(p.opts.EjectAfter) {
 		n.Store(0)
-		b.Eject(time.Now(), p.opts.EjectFor)
-		p.opts.Logger.Warn("instance ejected after connection failures", "instance", b.Addr,
-			"failures", p.opts.EjectAfter, "for", p.opts.EjectFor)
+		p.opts.Ejections.Eject(p.opts.Logger, t, b, time.Now(), p.opts.EjectFor, p.opts.EjectAfter)
 	}
 }

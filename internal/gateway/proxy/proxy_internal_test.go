@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/httpframe"
 )
 
@@ -38,6 +40,9 @@ func TestRetryForRetriesOnlyWhatTheInstanceDidNotProcess(t *testing.T) {
 		{"unrequested 101", errSwitchedProtocols, true, true, noRetry, false},
 		{"part of a body sent, then the reused connection closed", &PartialBodyError{Err: &UnansweredError{Reused: true, Err: io.EOF}}, true, true, noRetry, false},
 		{"part of a body sent, then a reset", &PartialBodyError{Err: reset}, true, true, noRetry, true},
+		{"dial out of descriptors (the gateway's own)", connlimit.Classify(connlimit.OpDial, "a", &net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}), true, true, noRetry, false},
+		{"dial out of local ports (the gateway's own)", fmt.Errorf("x: %w", connlimit.Classify(connlimit.OpDial, "a", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)})), false, true, noRetry, false},
+		{"part of a body sent, then the gateway out of descriptors", &PartialBodyError{Err: connlimit.Classify(connlimit.OpDial, "a", syscall.ENFILE)}, true, true, noRetry, false},
 		{"part of a body sent, the client went away", &PartialBodyError{Err: &ClientBodyError{Err: io.ErrUnexpectedEOF}}, true, true, noRetry, false},
 	} {
 		got, failure := retryFor(tc.err, tc.idempotent, tc.resendable)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
@@ -35,7 +36,11 @@ type Server struct {
 	// server (Close, or Shutdown once every connection is gone).
 	parker *netpoll.Parker
 
-	shutdown  atomic.Bool
+	shutdown atomic.Bool
+	// stopping is closed when the server stops accepting (stop): listeners waiting for a free
+	// connection slot (Options.Conns) give up.
+	stopping  chan struct{}
+	stopOnce  sync.Once
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}
 	listeners map[net.Listener]struct{}
@@ -75,6 +80,7 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 		opts:      opts,
 		handoff:   newHandoffListener(),
 		parker:    netpoll.NewParker(),
+		stopping:  make(chan struct{}),
 		conns:     map[*clientConn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 	}
@@ -89,7 +95,9 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until it is closed or the server shuts down.
+// Serve accepts connections on ln until it is closed or the server shuts down. While the
+// process's connection limit (Options.Conns) is reached it accepts nothing: new clients wait in
+// the kernel's listen backlog until a connection closes.
 func (s *Server) Serve(ln net.Listener) error {
 	s.once.Do(func() {
 		// net/http serves the handed-off connections until Shutdown closes s.handoff; what
@@ -101,8 +109,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return http.ErrServerClosed
 	}
 	defer s.untrack(ln)
+	lim := s.p.opts.Conns
 	var backoff time.Duration
 	for {
+		if !lim.WaitFree(s.stopping) {
+			return http.ErrServerClosed
+		}
 		conn, err := ln.Accept()
 		if err != nil {
 			if s.shutdown.Load() {
@@ -110,7 +122,8 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				// Out of descriptors and the like: wait a little rather than spin (net/http's
-				// rule, with its back-off).
+				// rule, with its back-off). Counted when it is the gateway's own resource.
+				lim.CountExhausted(connlimit.Classify(connlimit.OpAccept, ln.Addr().String(), err))
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				time.Sleep(backoff)
 				continue
@@ -118,13 +131,20 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		// The slot is the connection's until it closes (remove, or framedConn.Close once net/http
+		// has it).
+		if !lim.Acquire(s.stopping) {
+			conn.Close()
+			return http.ErrServerClosed
+		}
 		if s.opts.NetHTTPOnly {
-			s.handoff.deliver(newFramedConn(conn, nil))
+			s.handoff.deliver(newFramedConn(conn, nil, lim))
 			continue
 		}
 		c := newClientConn(s, conn)
 		if !s.add(c) {
 			c.close()
+			lim.Release()
 			continue
 		}
 		go c.serve()
@@ -176,6 +196,7 @@ func (s *Server) Close() error {
 // moment, and a channel closed once none is left.
 func (s *Server) stop() (conns []*clientConn, done chan struct{}) {
 	s.shutdown.Store(true)
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ln := range s.listeners {
@@ -221,15 +242,28 @@ func (s *Server) add(c *clientConn) bool {
 	return true
 }
 
-// remove forgets a connection that closed or went to net/http.
+// remove forgets a connection that closed, and gives its connection slot back (once, however
+// often it is called).
 func (s *Server) remove(c *clientConn) {
+	if s.forget(c) {
+		s.p.opts.Conns.Release()
+	}
+}
+
+// forget forgets a connection that closed or went to net/http (which then holds its slot);
+// false if it was forgotten already.
+func (s *Server) forget(c *clientConn) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return false
+	}
 	delete(s.conns, c)
 	if len(s.conns) == 0 && s.done != nil && s.done != closedChan {
 		close(s.done)
 		s.done = closedChan
 	}
-	s.mu.Unlock()
+	return true
 }
 
 // handoffListener is the listener of the net/http server: its connections come from the front

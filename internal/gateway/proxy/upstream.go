@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
@@ -126,6 +127,9 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
 	conn, err := u.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
+			return nil, false, res // the gateway's own failure, not the instance's
+		}
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}

@@ -26,6 +26,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
@@ -50,10 +52,17 @@ type Options struct {
 	// EjectAfter failed connects in a row take an instance out of rotation for EjectFor.
 	EjectAfter int
 	EjectFor   time.Duration
+	// Ejections counts ejections and withheld ones (routing.Table.Eject: never the last
+	// available instance of a table), shared with the HTTP proxy (nil: the proxy's own).
+	Ejections *eject.Ejections
 	// Attempts is how many instances a connection tries before it is given up (HAProxy's
 	// `retries`).
 	Attempts int
 	Logger   *slog.Logger
+	// Conns is the process's limit on client connections (--max-conns), shared with the HTTP
+	// gateways: each forwarded connection holds a slot, and every listener stops accepting while
+	// none is free. nil: no limit.
+	Conns *connlimit.Limiter
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Ejections == nil {
+		o.Ejections = &eject.Ejections{}
 	}
 	return o
 }
@@ -140,7 +152,9 @@ func (p *Proxy) route(d routing.Decision) *Route {
 // connect chooses a route and an instance of t and connects to it, trying another instance
 // (re-chosen by weight, the failed one excluded; ejected after EjectAfter failures in a row)
 // after a failed connect. The error
-// is a *routing.NoRouteError, *DialErrors joined, or both.
+// is a *routing.NoRouteError, *DialErrors joined, or both; or a *connlimit.ResourceError when the
+// gateway itself is out of a local resource (EMFILE and the like): that is not the instance's
+// failure, so it is neither counted towards ejection nor tried on another instance.
 func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *routing.Backend, *Route, error) {
 	var failed []error
 	var exclude *routing.Backend
@@ -164,6 +178,10 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 			c.Close()
 			err = fmt.Errorf("not a TCP connection (%T)", c)
 		}
+		if res := connlimit.Classify(connlimit.OpDial, d.Backend.Addr, err); res != nil {
+			p.opts.Conns.CountExhausted(res)
+			return nil, nil, nil, errors.Join(append(failed, res)...)
+		}
 		failed = append(failed, &DialError{Addr: d.Backend.Addr, Err: err})
 		if rt != nil {
 			rt.connectError()
@@ -171,7 +189,7 @@ func (p *Proxy) connect(ctx context.Context, t *routing.Table) (*net.TCPConn, *r
 		v, _ := p.failures.LoadOrStore(d.Backend, new(atomic.Int32))
 		if n := failureCount(v).Add(1); int(n) >= p.opts.EjectAfter {
 			failureCount(v).Store(0)
-			d.Backend.Eject(now, p.opts.EjectFor)
+			p.opts.Ejections.Eject(p.opts.Logger, t, d.Backend, now, p.opts.EjectFor, p.opts.EjectAfter)
 		}
 		exclude = d.Backend
 	}
@@ -191,6 +209,7 @@ type Server struct {
 	conns     map[*pair]struct{}
 	closing   bool
 	idle      chan struct{} // closed when closing and no connection is left
+	stopping  chan struct{} // closed when closing: a listener waiting for a connection slot gives up
 }
 
 // NewServer returns the server of gateway name, which forwards by the table table points to
@@ -201,13 +220,16 @@ func (p *Proxy) NewServer(name string, table *atomic.Pointer[routing.Table]) *Se
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*pair]struct{}),
 		idle:      make(chan struct{}),
+		stopping:  make(chan struct{}),
 	}
 }
 
 // ErrServerClosed is what Serve returns after Shutdown or Close.
 var ErrServerClosed = errors.New("tcpproxy: server closed")
 
-// Serve accepts on ln until Shutdown or Close, forwarding each connection.
+// Serve accepts on ln until Shutdown or Close, forwarding each connection. While the process's
+// connection limit (Options.Conns) is reached it accepts nothing: new clients wait in the
+// kernel's listen backlog until a connection closes.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -222,8 +244,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
+	lim := s.p.opts.Conns
 	var backoff time.Duration
 	for {
+		if !lim.WaitFree(s.stopping) {
+			return ErrServerClosed
+		}
 		c, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
@@ -235,6 +261,8 @@ func (s *Server) Serve(ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
 				// Out of file descriptors and the like: wait, as net/http does, then accept again.
+				// Counted when it is the gateway's own resource.
+				lim.CountExhausted(connlimit.Classify(connlimit.OpAccept, ln.Addr().String(), err))
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.p.opts.Logger.Warn("accept failed; retrying", "gateway", s.name, "error", err, "in", backoff)
 				time.Sleep(backoff)
@@ -248,9 +276,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.Close()
 			continue
 		}
+		// The slot is the connection's until handle ends (untrack).
+		if !lim.Acquire(s.stopping) {
+			client.Close()
+			return ErrServerClosed
+		}
 		pr := &pair{client: client}
 		if !s.track(pr) {
 			client.Close()
+			lim.Release()
 			return ErrServerClosed
 		}
 		go s.handle(pr)
@@ -275,6 +309,7 @@ func (s *Server) track(pr *pair) bool {
 }
 
 func (s *Server) untrack(pr *pair) {
+	s.p.opts.Conns.Release()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, pr)
@@ -291,6 +326,9 @@ func (s *Server) untrack(pr *pair) {
 func (s *Server) stop() []*pair {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closing {
+		close(s.stopping)
+	}
 	s.closing = true
 	for ln := range s.listeners {
 		ln.Close()
@@ -382,6 +420,11 @@ func (s *Server) handle(pr *pair) {
 		var nr *routing.NoRouteError
 		if errors.As(err, &nr) {
 			s.noRoute()
+		}
+		var res *connlimit.ResourceError
+		if errors.As(err, &res) {
+			s.p.opts.Logger.Warn("the gateway is out of a local resource; connection closed", "gateway", s.name, "error", res)
+			return
 		}
 		s.p.opts.Logger.Debug("connection not forwarded", "gateway", s.name, "client", pr.client.RemoteAddr().String(), "error", err)
 		return

@@ -40,12 +40,15 @@ func refusingAddr(t *testing.T) string {
 
 // TestConnectErrorsAreTyped: when every instance refuses, the error holds a *DialError per
 // failed connect (with the address) and the routing core's *routing.NoRouteError for the
-// re-choice that found nothing left; each failed instance is ejected (EjectAfter 1).
+// re-choice that found nothing left. Of the two failed instances the first is ejected
+// (EjectAfter 1), the second is not: it is the last available one (routing.Table.Eject). Later
+// connections keep trying it, and once it listens again they reach it at once.
 func TestConnectErrorsAreTyped(t *testing.T) {
 	pool := routing.NewPool()
 	a, b := refusingAddr(t), refusingAddr(t)
 	p := New(Options{EjectAfter: 1}, NewMetrics())
-	_, _, _, err := p.connect(context.Background(), table(t, pool, a, b).Load())
+	tb := table(t, pool, a, b).Load()
+	_, _, _, err := p.connect(context.Background(), tb)
 	var de *DialError
 	var nr *routing.NoRouteError
 	if !errors.As(err, &de) || !errors.As(err, &nr) {
@@ -56,11 +59,27 @@ func TestConnectErrorsAreTyped(t *testing.T) {
 		t.Fatalf("want 2 dial errors and the routing core's answer, got %v", err)
 	}
 	now := time.Now()
-	for _, addr := range []string{a, b} {
-		if pool.Get(addr).Available(now) {
-			t.Errorf("instance %s refused a connect but is not ejected", addr)
-		}
+	first, last := pool.Get(a), pool.Get(b)
+	if first.Available(now) || !last.Available(now) {
+		t.Fatalf("after both refused: %s available %v, %s available %v; want the first ejected, the last not", a, first.Available(now), b, last.Available(now))
 	}
+	if ej := p.opts.Ejections; ej.Ejected() != 1 || ej.Withheld() != 1 {
+		t.Fatalf("ejections %d, withheld %d; want 1 and 1", ej.Ejected(), ej.Withheld())
+	}
+	var de2 *DialError
+	if _, _, _, err = p.connect(context.Background(), tb); !errors.As(err, &de2) || de2.Addr != b {
+		t.Fatalf("connect with %s ejected and %s refusing: %v; want a *DialError for %s (tried, not skipped)", a, b, err, b)
+	}
+	ln, err := net.Listen("tcp", b)
+	if err != nil {
+		t.Fatalf("the last instance cannot listen again on %s: %v", b, err)
+	}
+	defer ln.Close()
+	c, backend, _, err := p.connect(context.Background(), tb)
+	if err != nil || backend != last {
+		t.Fatalf("connect once %s listens again: %v (to %v); want a connection to it at once", b, err, backend)
+	}
+	c.Close()
 }
 
 // TestShutdownWaitsCloseAborts: Shutdown stops accepting and waits for the connection in

@@ -1,0 +1,70 @@
+// Package eject applies passive ejection for the HTTP proxy and the TCP gateways of one process
+// (routing.Table.Eject is the rule: never the last available instance of a table), and counts
+// and logs what it did. The process has one Ejections, shared by both.
+package eject
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
+)
+
+// LogEvery is the shortest interval between two log lines about withheld ejections: under an
+// outage of every instance they come with every few failed requests.
+const LogEvery = 10 * time.Second
+
+// Ejections counts the passive ejections of a process and the ones withheld. The zero value is
+// ready; a nil *Ejections ejects without counting.
+type Ejections struct {
+	ejected, withheld atomic.Uint64
+	// lastLog is when the last line about a withheld ejection was written (Unix nanoseconds);
+	// unlogged counts the withheld ejections since then that had no line of their own.
+	lastLog  atomic.Int64
+	unlogged atomic.Uint64
+}
+
+// Ejected is how many instances were ejected (vamp_gateway_ejections_total).
+func (e *Ejections) Ejected() uint64 {
+	if e == nil {
+		return 0
+	}
+	return e.ejected.Load()
+}
+
+// Withheld is how many ejections were withheld because they would have left a table without an
+// available instance (vamp_gateway_ejections_withheld_total).
+func (e *Ejections) Withheld() uint64 {
+	if e == nil {
+		return 0
+	}
+	return e.withheld.Load()
+}
+
+// Eject is called after failures connection failures in a row of b, an instance of a request
+// (or TCP connection) routed by t: it ejects b for d by routing's rule, then counts and logs the
+// outcome (a withheld ejection at most once per LogEvery).
+func (e *Ejections) Eject(log *slog.Logger, t *routing.Table, b *routing.Backend, now time.Time, d time.Duration, failures int) routing.EjectOutcome {
+	out := t.Eject(b, now, d)
+	switch out {
+	case routing.Ejected:
+		if e != nil {
+			e.ejected.Add(1)
+		}
+		log.Warn("instance ejected after connection failures", "instance", b.Addr, "failures", failures, "for", d)
+	case routing.Withheld:
+		if e == nil {
+			break
+		}
+		e.withheld.Add(1)
+		last := e.lastLog.Load()
+		if now.UnixNano()-last < int64(LogEvery) || !e.lastLog.CompareAndSwap(last, now.UnixNano()) {
+			e.unlogged.Add(1)
+			break
+		}
+		log.Warn("instance not ejected after connection failures: it is the last available instance of its gateway's routes (passive ejection never takes out the last one; active health checks still do)",
+			"instance", b.Addr, "failures", failures, "withheld_since_last_line", e.unlogged.Swap(0))
+	}
+	return out
+}
