@@ -254,13 +254,19 @@ func TestLargeAnswersPassWhole(t *testing.T) {
 			c := dial(t, gw)
 			for _, path := range []string{"/length", "/chunked", "/length", "/close"} {
 				if path == "/close" { // the connection back in the pool has its own buffer again
+					// The gateway puts the connection back after the answer's last byte went to the
+					// client, so the client may see that byte first: wait for the pool to hold it.
 					pool := p.up.pool(addr)
-					pool.mu.Lock()
 					var sizes []int
-					for _, u := range pool.idle {
-						sizes = append(sizes, len(u.buf))
-					}
-					pool.mu.Unlock()
+					waitFor(t, "the instance connection back in the pool", func() bool {
+						pool.mu.Lock()
+						defer pool.mu.Unlock()
+						sizes = sizes[:0]
+						for _, u := range pool.idle {
+							sizes = append(sizes, len(u.buf))
+						}
+						return len(sizes) > 0
+					})
 					if len(sizes) != 1 || sizes[0] != upstreamBufSize {
 						t.Fatalf("pooled instance connections' buffers: %v bytes, want one of %d", sizes, upstreamBufSize)
 					}
