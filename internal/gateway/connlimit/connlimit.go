@@ -38,12 +38,12 @@ type Limiter struct {
 	exhausted [numOps][len(localErrnos)]atomic.Uint64
 }
 
-// New returns a limiter of max open client connections; max must be positive.
-func New(max int) *Limiter {
-	if max <= 0 {
-		panic("connlimit.New: max must be positive")
+// New returns a limiter of limit open client connections; limit must be positive.
+func New(limit int) *Limiter {
+	if limit <= 0 {
+		panic("connlimit.New: the limit must be positive")
 	}
-	return &Limiter{max: int64(max)}
+	return &Limiter{max: int64(limit)}
 }
 
 // Max is the limit; 0 for a nil Limiter (no limit).

@@ -72,7 +72,8 @@ func TestResolveRefusesANegativeLimit(t *testing.T) {
 func TestLimiterWaitsUntilASlotIsReleased(t *testing.T) {
 	l := New(2)
 	stop := make(chan struct{})
-	if !l.Acquire(stop) || !l.Acquire(stop) || l.Open() != 2 || l.Hits() != 0 {
+	first, second := l.Acquire(stop), l.Acquire(stop)
+	if !first || !second || l.Open() != 2 || l.Hits() != 0 {
 		t.Fatalf("two slots of two: open %d, hits %d", l.Open(), l.Hits())
 	}
 	acquired := make(chan bool)

@@ -32,7 +32,7 @@ func DefaultFor(nofile uint64) int {
 // Default is the limit of this process: DefaultFor its open-files limit (RLIMIT_NOFILE, which
 // the Go runtime raised to the hard limit at start), or FallbackMax where there is none.
 // nofile is the limit read (0: none).
-func Default() (max int, nofile uint64) {
+func Default() (limit int, nofile uint64) {
 	nofile, ok := openFilesLimit()
 	if !ok {
 		return FallbackMax, 0
@@ -43,7 +43,7 @@ func Default() (max int, nofile uint64) {
 // Resolve is the limit for the --max-conns setting: 0 takes Default; a positive number is used as
 // it is; a negative one is an error. warn, when not empty, says why the setting is risky (it
 // asks for more connections than the descriptors allow).
-func Resolve(setting int) (max int, nofile uint64, warn string, err error) {
+func Resolve(setting int) (limit int, nofile uint64, warn string, err error) {
 	if setting < 0 {
 		return 0, 0, "", fmt.Errorf("--max-conns %d: use a positive number of client connections, or 0 for the default derived from the open-files limit (ulimit -n)", setting)
 	}
