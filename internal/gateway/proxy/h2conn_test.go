@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -591,13 +592,20 @@ func TestH2ControlFloodsEndConnection(t *testing.T) {
 		t.Run(flood, func(t *testing.T) {
 			c := dialRawH2(t, gw, &net.Dialer{Control: smallReceiveBuffer})
 			const most = 2_000_000 // 34 MB of PINGs: far beyond socket buffers and the queue
+			// The frames go out in batches of 64 KiB (a write per frame would make this test a
+			// matter of system calls: minutes on a loaded machine).
+			bw := bufio.NewWriterSize(c.conn, 64<<10)
+			fr := http2.NewFramer(bw, nil)
 			sent := 0
 			for ; sent < most; sent++ {
 				var err error
 				if flood == "PING" {
-					err = c.fr.WritePing(false, [8]byte{1})
+					err = fr.WritePing(false, [8]byte{1})
 				} else {
-					err = c.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
+					err = fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
+				}
+				if err == nil && bw.Available() < 64 {
+					err = bw.Flush()
 				}
 				if err != nil {
 					break
