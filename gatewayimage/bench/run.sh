@@ -790,7 +790,7 @@ matrix_workload() {
       W_WHAT="slow clients: 1,000 connections, each waiting 100 ms before every request (at most 10,000 requests/s)" ;;
     h2)
       W_TOOL=h2load W_CONNS=$CONNS
-      W_WHAT="HTTP/2 with prior knowledge (h2c), $CONNS connections, 10 streams each (h2load; p99 n/a: h2load gives mean and max)" ;;
+      W_WHAT="HTTP/2 with prior knowledge (h2c), $CONNS connections, 10 streams each (h2load; percentiles from its per-request log)" ;;
     *) log "matrix: no workload $1 (known: $MATRIX_ALL)"; return 1 ;;
   esac
 }
@@ -800,7 +800,7 @@ load_run() {
   set -- "$1" "$2" "$(w_duration "$3")"
   if [ "$W_TOOL" = h2load ]; then
     taskset -c "$LOAD_CPU" h2load -c"$W_CONNS" -m10 -D"${3%s}" -H "user-agent: $W_UA" \
-      "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
+      --log-file="$1.requests" "http://127.0.0.1:$2$W_PATH" >"$1" 2>&1
     return 0
   fi
   local args=(-t"$THREADS" -c"$W_CONNS" -d"$3" --latency --timeout 10s -H "User-Agent: $W_UA")
@@ -815,17 +815,22 @@ w_duration() {
   if [ "$d" -lt "$W_MIN_SECONDS" ]; then echo "${W_MIN_SECONDS}s"; else echo "$1"; fi
 }
 
-# load_fields FILE: wrk_fields for either tool ("rps p50_ms p99_ms errors non_2xx requests";
-# h2load gives no percentiles: its mean and max stand in for p50 and p99, marked by the table).
+# load_fields FILE: wrk_fields for either tool ("rps p50_ms p99_ms errors non_2xx requests").
+# h2load prints no percentiles: they come from its per-request log (FILE.requests, written by
+# load_run: one line per request, its time in microseconds in the third column).
 load_fields() {
   if [ "$W_TOOL" != h2load ]; then wrk_fields "$1"; return; fi
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v + 0 }
+  local pct
+  pct=$(awk -F'\t' '$2 != -1 { print $3 }' "$1.requests" | sort -n | awk '
+    { v[NR] = $1 }
+    END { if (NR == 0) { print "0 0"; exit }
+          i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+          printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+  awk -v pct="$pct" '
     /^finished in/ { rps = $4 }
     /^requests:/ { reqs = $8; errs = $10 + $12 + $14 }
     /^status codes:/ { bad = $7 + $9 }
-    /^time for request:/ { mean = ms($6); max = ms($5) }
-    END { printf "%.0f %.3f %.3f %d %d %d\n", rps, mean, max, errs, bad, reqs }' "$1"
+    END { split(pct, p, " "); printf "%.0f %.3f %.3f %d %d %d\n", rps, p[1], p[2], errs, bad, reqs }' "$1"
 }
 
 # matrix_port PROXY: the port PROXY serves the current workload on.
