@@ -59,6 +59,25 @@ type ServerOptions struct {
 	ErrorLog *log.Logger
 	// NetHTTPOnly hands every connection to net/http: for comparing the two.
 	NetHTTPOnly bool
+
+	// parkAfter is how long a front-end connection waits for its next request with its
+	// goroutine before it parks (default netpoll.ParkAfter; 0 where connections do not park).
+	// Tests shorten it.
+	parkAfter time.Duration
+	// hooks are the tests' way into the connection life cycle; nil outside tests.
+	hooks *serverHooks
+}
+
+// serverHooks let a test hold or observe a front-end connection's goroutine at points where
+// the order of two goroutines matters (a connection that parks and is resumed on another).
+// Every hook is optional.
+type serverHooks struct {
+	// parked is called on the goroutine that parked a connection, after Park returned true and
+	// before that goroutine leaves serve: the connection is the parker's (it may be resumed
+	// on another goroutine meanwhile).
+	parked func()
+	// served is called as serve returns, after everything serve does on its way out.
+	served func()
 }
 
 // NewServer returns the listener of front f. No write timeout on a whole answer (streamed answers
@@ -70,6 +89,9 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 120 * time.Second
+	}
+	if opts.parkAfter <= 0 || netpoll.ParkAfter == 0 {
+		opts.parkAfter = netpoll.ParkAfter
 	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
