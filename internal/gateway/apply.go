@@ -269,7 +269,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	}
 	uncheck(e.checked, checked)
 	e.checked = checked
-	e.stopHealth = health.Start(name, compiled.HealthChecks, s.healthClient, s.log)
+	e.stopHealth = health.Start(name, compiled.HealthChecks, s.healthClient, s.log, s.healthSkips)
 	if previous != nil {
 		s.forgetUnused(previous)
 	}

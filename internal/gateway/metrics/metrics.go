@@ -16,6 +16,7 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/health"
 )
 
 // Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
@@ -123,6 +124,15 @@ func (r *Registry) RegisterEjections(e *eject.Ejections) {
 			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of the routes its request was routed by: passive ejection never leaves a gateway without an instance.",
 		}, func() float64 { return float64(e.Withheld()) }),
 	)
+}
+
+// RegisterHealthSkips exports the active health checks of the process (every gateway's) that
+// were not made because the gateway itself was out of a local resource.
+func (r *Registry) RegisterHealthSkips(h *health.Skips) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "vamp_gateway_health_checks_skipped_total",
+		Help: "Active health checks not made because the gateway itself was out of a local resource (file descriptors and the like): the instance kept its state. Logged at most once per 10s.",
+	}, func() float64 { return float64(h.Skipped()) }))
 }
 
 // Reload counts one configuration change attempt.
