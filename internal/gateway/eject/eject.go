@@ -1,5 +1,6 @@
 // Package eject applies passive ejection for the HTTP proxy and the TCP gateways of one process
-// (routing.Table.Eject is the rule: never the last available instance of a table), and counts
+// (routing.Table.Eject is the rule: never the last available instance of any gateway that routes
+// to it), and counts
 // and logs what it did. The process has one Ejections, shared by both.
 package eject
 
@@ -61,7 +62,7 @@ func (e *Ejections) Eject(log *slog.Logger, t *routing.Table, b *routing.Backend
 		if !due {
 			break
 		}
-		log.Warn("instance not ejected after connection failures: it is the last available instance of its gateway's routes (passive ejection never takes out the last one; active health checks still do)",
+		log.Warn("instance not ejected after connection failures: it is the last available instance of a gateway that routes to it (passive ejection never takes out a gateway's last one; active health checks still do)",
 			"instance", b.Addr, "failures", failures, "withheld_since_last_line", unlogged)
 	}
 	return out

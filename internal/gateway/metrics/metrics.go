@@ -112,7 +112,7 @@ func (r *Registry) RegisterConnLimit(l *connlimit.Limiter) {
 
 // RegisterEjections exports the process's passive ejections (HTTP and TCP gateways): the
 // instances ejected, and the ejections withheld because the instance was the last available one
-// of its gateway's routes.
+// of a gateway that routes to it.
 func (r *Registry) RegisterEjections(e *eject.Ejections) {
 	r.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -121,7 +121,7 @@ func (r *Registry) RegisterEjections(e *eject.Ejections) {
 		}, func() float64 { return float64(e.Ejected()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "vamp_gateway_ejections_withheld_total",
-			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of the routes its request was routed by: passive ejection never leaves a gateway without an instance.",
+			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of a gateway that routes to it (the one its request was routed by, or another that shares it): passive ejection never leaves a gateway without an instance.",
 		}, func() float64 { return float64(e.Withheld()) }),
 	)
 }

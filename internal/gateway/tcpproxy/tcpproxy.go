@@ -53,7 +53,7 @@ type Options struct {
 	EjectAfter int
 	EjectFor   time.Duration
 	// Ejections counts ejections and withheld ones (routing.Table.Eject: never the last
-	// available instance of a table), shared with the HTTP proxy (nil: the proxy's own).
+	// available instance of a gateway), shared with the HTTP proxy (nil: the proxy's own).
 	Ejections *eject.Ejections
 	// Attempts is how many instances a connection tries before it is given up (HAProxy's
 	// `retries`).
