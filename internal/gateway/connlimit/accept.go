@@ -22,8 +22,9 @@ const (
 // or at once if it does not serve it. An accept that fails for a reason that passes (out of
 // descriptors, a connection aborted before it was accepted, a deadline) is retried after a
 // back-off (AcceptBackoffMin doubling to AcceptBackoffMax, reset by an accept that succeeds),
-// logged to log (nil: not logged) with the error and the wait, and counted in CountExhausted when it is the
-// gateway's own resource (Classify).
+// logged to log (nil: not logged) with the error and the wait, at most once per
+// logevery.Interval for every listener of the Limiter, and counted in CountExhausted when it is
+// the gateway's own resource (Classify).
 //
 // Accept returns nil when stop is closed (while it waits for a slot or backs off, or an accept
 // fails after it) or ln is closed (net.ErrClosed); otherwise the error of an accept that failed
@@ -43,10 +44,8 @@ func (l *Limiter) Accept(ln net.Listener, stop <-chan struct{}, log *slog.Logger
 				return err
 			}
 			l.CountExhausted(Classify(OpAccept, ln.Addr().String(), err))
-			backoff = min(max(2*backoff, AcceptBackoffMin), AcceptBackoffMax)
-			if log != nil {
-				log.Warn("accept failed; retrying", "listener", ln.Addr().String(), "error", err, "in", backoff)
-			}
+			backoff = nextBackoff(backoff)
+			l.logRetry(log, ln, err, backoff)
 			if !wait(stop, backoff) {
 				return nil
 			}
@@ -59,6 +58,29 @@ func (l *Limiter) Accept(ln net.Listener, stop <-chan struct{}, log *slog.Logger
 		}
 		handle(conn)
 	}
+}
+
+// nextBackoff is the wait after an accept that failed, the last wait having been last (0: none).
+func nextBackoff(last time.Duration) time.Duration {
+	return min(max(2*last, AcceptBackoffMin), AcceptBackoffMax)
+}
+
+// logRetry logs a retried accept, at most once per logevery.Interval for the whole process (the
+// Limiter's: out of descriptors, every listener retries every second), with how many retries the
+// line stands for. Without a Limiter each one is logged.
+func (l *Limiter) logRetry(log *slog.Logger, ln net.Listener, err error, in time.Duration) {
+	if log == nil {
+		return
+	}
+	var unlogged uint64
+	if l != nil {
+		due, n := l.retryLine.Due(time.Now())
+		if !due {
+			return
+		}
+		unlogged = n
+	}
+	log.Warn("accept failed; retrying", "listener", ln.Addr().String(), "error", err, "in", in, "retries_since_last_line", unlogged)
 }
 
 // passes reports accept errors that pass: a deadline, or what net reports through the

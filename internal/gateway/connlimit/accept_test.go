@@ -120,10 +120,12 @@ func TestAcceptWaitsAtTheLimitAndResumesWhenASlotFrees(t *testing.T) {
 	}
 }
 
-// TestAcceptBacksOffAndRetriesAnErrorThatPasses: accepts that fail with errors that pass are
-// (EMFILE, a deadline) are retried, each after a back-off twice the last (logged with it), the
-// gateway's own resource errors counted; the client waiting meanwhile is then accepted. An error that does not pass
-// ends the loop with it.
+// TestAcceptBacksOffAndRetriesAnErrorThatPasses: accepts that fail with errors that pass
+// (EMFILE, a deadline) are retried after a back-off, the gateway's own resource errors counted,
+// and logged once for both (the Limiter's line, at most once per logevery.Interval, counts the
+// retries it stands for); the client waiting meanwhile is then accepted. Without a Limiter each
+// retry is logged with its back-off, twice the last. An error that does not pass ends the loop
+// with it.
 func TestAcceptBacksOffAndRetriesAnErrorThatPasses(t *testing.T) {
 	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
 	deadline := &net.OpError{Op: "accept", Net: "tcp", Err: os.ErrDeadlineExceeded}
@@ -144,13 +146,24 @@ func TestAcceptBacksOffAndRetriesAnErrorThatPasses(t *testing.T) {
 		t.Errorf("EMFILE accepts counted: %d, want 1 (a deadline is not the gateway's resource)", n)
 	}
 	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "accept failed; retrying") ||
-		!strings.Contains(lines[0], "too many open files") || !strings.Contains(lines[0], "in=5ms") ||
-		!strings.Contains(lines[1], "in=10ms") {
-		t.Errorf("log of the failed accepts:\n%s\nwant two lines, the first with the EMFILE error and in=5ms, the second in=10ms", logged.String())
+	if len(lines) != 1 || !strings.Contains(lines[0], "accept failed; retrying") ||
+		!strings.Contains(lines[0], "too many open files") || !strings.Contains(lines[0], "in=5ms") {
+		t.Errorf("log of the failed accepts:\n%s\nwant one line, with the EMFILE error and in=5ms", logged.String())
 	}
 	if l.Open() != 1 {
 		t.Errorf("slots held: %d, want 1 (the accepted client's)", l.Open())
+	}
+
+	// Without a Limiter: no shared line, every retry logged with its back-off.
+	logged.Reset()
+	var none *Limiter
+	ln3 := listen(t, emfile, deadline, emfile)
+	handled3, done3 := serving(t, none, ln3, stop, log)
+	dialTo(t, ln3)
+	defer within10s(t, handled3, "the client to be accepted after three failed accepts (no limit)").Close()
+	lines = strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "in=5ms") || !strings.Contains(lines[1], "in=10ms") || !strings.Contains(lines[2], "in=20ms") {
+		t.Errorf("log of three failed accepts without a Limiter:\n%s\nwant three lines, in=5ms, 10ms, 20ms", logged.String())
 	}
 
 	fatal := errors.New("listener broken for good")
@@ -161,8 +174,11 @@ func TestAcceptBacksOffAndRetriesAnErrorThatPasses(t *testing.T) {
 	}
 	close(stop)
 	ln.Close() // as a server's stop does: stop ends the waits, the close a pending Accept
-	if err := within10s(t, done, "the first loop to end after stop"); err != nil {
-		t.Errorf("Accept after stop: %v, want nil", err)
+	ln3.Close()
+	for _, d := range []chan error{done, done3} {
+		if err := within10s(t, d, "a loop to end after stop"); err != nil {
+			t.Errorf("Accept after stop: %v, want nil", err)
+		}
 	}
 }
 
