@@ -28,14 +28,24 @@ type Skips struct {
 	line    logevery.Line
 }
 
-// Skipped is how many checks were not made.
-func (s *Skips) Skipped() uint64 { return s.skipped.Load() }
+// Skipped is how many checks were not made (0 for a nil *Skips).
+func (s *Skips) Skipped() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.skipped.Load()
+}
 
 // skip counts a check not made at now for err (a *connlimit.ResourceError) and logs it, with
-// the instance's attributes (logger's), if the line is due.
+// the instance's attributes (logger's), if the line is due. A nil *Skips counts nothing and
+// logs every one.
 func (s *Skips) skip(logger *slog.Logger, now time.Time, err error) {
-	s.skipped.Add(1)
-	if due, unlogged := s.line.Due(now); due {
+	due, unlogged := true, uint64(0)
+	if s != nil {
+		s.skipped.Add(1)
+		due, unlogged = s.line.Due(now)
+	}
+	if due {
 		logger.Warn("health check not made: the gateway is out of a local resource; the instance keeps its state",
 			"error", err, "not_made_since_last_line", unlogged)
 	}
@@ -45,7 +55,7 @@ func (s *Skips) skip(logger *slog.Logger, now time.Time, err error) {
 // A 2xx or 3xx answer within the timeout is a success; anything else is a failure, except a
 // check the gateway could not make because it is out of a local resource (EMFILE and the like:
 // connlimit.Classify), which says nothing about the instance and is not counted either way:
-// it is counted and logged in skips, the process's (not nil).
+// it is counted and logged in skips, the process's (nil: not counted, each logged).
 func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logger *slog.Logger, skips *Skips) (stop func()) {
 	if len(checks) == 0 {
 		return func() {}
