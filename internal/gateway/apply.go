@@ -261,6 +261,9 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	hosts := doc.VirtualHosts
 	e.routing.VirtualHosts.Store(&hosts)
 	previous := e.routing.Table.Load()
+	// Passive ejection of an instance this gateway shares with others keeps this table an
+	// instance from here on, before the first request routed by it.
+	s.pool.InService(name, compiled.Table)
 	e.routing.Table.Store(compiled.Table) // from here on new requests use the new table
 	e.stopHealth()
 	var checked []*routing.Backend
@@ -269,7 +272,7 @@ func (s *Server) applyLocked(name string, doc gatewayapi.Gateway, mode applyMode
 	}
 	uncheck(e.checked, checked)
 	e.checked = checked
-	e.stopHealth = health.Start(name, compiled.HealthChecks, s.healthClient, s.log)
+	e.stopHealth = health.Start(name, compiled.HealthChecks, s.healthClient, s.log, s.healthSkips)
 	if previous != nil {
 		s.forgetUnused(previous)
 	}
@@ -354,6 +357,7 @@ func (s *Server) remove(name string) error {
 	s.tcpMetrics.ForgetGateway(name)
 	s.metrics.ForgetGateway(name)
 	delete(s.gateways, name)
+	s.pool.InService(name, nil)
 	s.forgetUnused(e.routing.Table.Load())
 	s.metrics.Reload(metrics.ReloadOK)
 	s.log.Info("gateway deleted", "gateway", name)

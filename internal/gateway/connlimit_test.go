@@ -99,3 +99,12 @@ func TestMaxConnsRefusesANegativeValue(t *testing.T) {
 		t.Fatalf("gateway.New with MaxConns -5: %v, want an error naming --max-conns and the default", err)
 	}
 }
+
+// TestHealthChecksSkippedIsExported: the count of health checks not made for want of a local
+// resource (health.Skips; counted and logged in the health package's tests) is on /metrics.
+func TestHealthChecksSkippedIsExported(t *testing.T) {
+	h := startGateway(t, nil)
+	if got := metric(t, h, "vamp_gateway_health_checks_skipped_total"); got != "0" {
+		t.Fatalf("vamp_gateway_health_checks_skipped_total: %q, want 0:\n%s", got, scrape(t, h))
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/vamp-canary/terraform-provider-vamp/internal/discovery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/health"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/proxy"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/state"
@@ -40,8 +41,11 @@ type Server struct {
 	tcpMetrics   *tcpproxy.Metrics
 	pool         *routing.Pool
 	healthClient *http.Client
-	sources      map[string]discovery.Source
-	store        *etcdStore // store mode (etcd); nil without
+	// healthSkips counts and logs the health checks of every gateway not made for want of a
+	// local resource.
+	healthSkips *health.Skips
+	sources     map[string]discovery.Source
+	store       *etcdStore // store mode (etcd); nil without
 	// tableBuilds counts routing tables built, for Config.RoutingSeed. Atomic: no lock.
 	tableBuilds atomic.Uint64
 
@@ -120,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		ports:    make(map[int]string),
 		ready:    make(chan struct{}),
 	}
+	s.healthSkips = &health.Skips{}
 	s.healthClient = &http.Client{
 		Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
@@ -141,6 +146,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.MustRegister(newRolloutCollector(s))
 	s.metrics.RegisterConnLimit(conns)
 	s.metrics.RegisterEjections(ejections)
+	s.metrics.RegisterHealthSkips(s.healthSkips)
 	s.tcpMetrics = tcpproxy.NewMetrics()
 	s.metrics.MustRegister(s.tcpMetrics.Collectors()...)
 	tcpOpts := cfg.TCP

@@ -10,6 +10,8 @@ import (
 // versions: get it from a Pool, never build one per table.
 type Backend struct {
 	Addr string // "host:port"
+	// pool made it (Pool.Get): its passive ejections are ordered and bounded there.
+	pool *Pool
 
 	// unhealthy is stored negated so that a Backend's zero value is healthy, as the Pool promises.
 	unhealthy atomic.Bool
@@ -18,20 +20,85 @@ type Backend struct {
 	active       atomic.Int64
 }
 
-// Pool keeps one Backend per address for a gateway process.
+// Pool keeps one Backend per address for a gateway process, and knows which tables in service
+// route to each: a Backend may be shared by the tables of several gateways, and passive ejection
+// (Table.Eject) must leave every one of them an available instance.
 type Pool struct {
 	backends sync.Map // string -> *Backend
+
+	// ejectMu orders the passive ejections of the pool's backends (Table.Eject, Backend.Eject),
+	// so that each one's check of what stays available sees all those before it; it guards
+	// serving and referrers.
+	ejectMu sync.Mutex
+	// serving is the table in service of each gateway (InService), by name.
+	serving map[string]*Table
+	// referrers are the tables in serving whose routes list a backend (Route.Backends; a table
+	// that reaches it only through Route.Next is not listed: the table it reaches is).
+	referrers map[*Backend][]*Table
 }
 
 // NewPool returns an empty pool.
-func NewPool() *Pool { return &Pool{} }
+func NewPool() *Pool {
+	return &Pool{serving: map[string]*Table{}, referrers: map[*Backend][]*Table{}}
+}
+
+// InService records t as the table that gateway name serves by from now on, in place of the one
+// before (nil: the gateway is gone). Passive ejection of a backend is withheld while any table in
+// service that lists it would be left without an available instance (Table.Eject). t's backends
+// must come from p. Call it before the gateway starts routing by t.
+func (p *Pool) InService(name string, t *Table) {
+	p.ejectMu.Lock()
+	defer p.ejectMu.Unlock()
+	if p.serving == nil {
+		p.serving, p.referrers = map[string]*Table{}, map[*Backend][]*Table{}
+	}
+	old := p.serving[name]
+	if old == t {
+		return
+	}
+	if old != nil {
+		for b := range old.listed() {
+			refs := p.referrers[b]
+			for i, r := range refs {
+				if r == old {
+					refs = append(refs[:i:i], refs[i+1:]...)
+					break
+				}
+			}
+			if len(refs) == 0 {
+				delete(p.referrers, b)
+			} else {
+				p.referrers[b] = refs
+			}
+		}
+	}
+	if t == nil {
+		delete(p.serving, name)
+		return
+	}
+	p.serving[name] = t
+	for b := range t.listed() {
+		p.referrers[b] = append(p.referrers[b], t)
+	}
+}
+
+// listed are the backends t's routes list, each once.
+func (t *Table) listed() map[*Backend]struct{} {
+	set := map[*Backend]struct{}{}
+	for i := range t.routes {
+		for _, b := range t.routes[i].Backends {
+			set[b] = struct{}{}
+		}
+	}
+	return set
+}
 
 // Get returns the Backend for addr, creating it healthy on first use.
 func (p *Pool) Get(addr string) *Backend {
 	if b, ok := p.backends.Load(addr); ok {
 		return b.(*Backend) //nolint:forcetypeassert // backends holds only *Backend: this is its only store
 	}
-	b, _ := p.backends.LoadOrStore(addr, &Backend{Addr: addr})
+	b, _ := p.backends.LoadOrStore(addr, &Backend{Addr: addr, pool: p})
 	return b.(*Backend) //nolint:forcetypeassert // backends holds only *Backend: this is its only store
 }
 
@@ -58,11 +125,22 @@ func (b *Backend) Healthy() bool { return !b.unhealthy.Load() }
 // available instance.
 func (b *Backend) Eject(now time.Time, d time.Duration) {
 	until := now.Add(d).UnixNano()
-	ejectMu.Lock()
-	defer ejectMu.Unlock()
+	if mu := b.ejectMu(); mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	if b.ejectedUntil.Load() < until {
 		b.ejectedUntil.Store(until)
 	}
+}
+
+// ejectMu is the mutex that orders b's ejections: its pool's; nil for a Backend not made by a
+// Pool (which the package's rules do not cover: get Backends from a Pool).
+func (b *Backend) ejectMu() *sync.Mutex {
+	if b.pool == nil {
+		return nil
+	}
+	return &b.pool.ejectMu
 }
 
 // EjectedUntil returns when the current ejection ends; the zero Time if it was never ejected.

@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"sync"
 	"time"
 )
 
@@ -14,8 +13,9 @@ const (
 	// AlreadyEjected: the backend was ejected already (a request chosen before its ejection
 	// failed after it); the ejection in force is left as it is.
 	AlreadyEjected
-	// Withheld: ejecting the backend would have left the table without an available instance,
-	// so it stays in rotation.
+	// Withheld: ejecting the backend would have left the table, or another table in service
+	// that routes to it (Pool.InService), without an available instance, so it stays in
+	// rotation.
 	Withheld
 )
 
@@ -31,29 +31,35 @@ func (o EjectOutcome) String() string {
 	return "unknown"
 }
 
-// ejectMu orders every passive ejection of the process (Table.Eject, Backend.Eject), so that
-// each one's check of what stays available sees all those before it. Ejections are rare (after
-// several failures of one instance) and the section is short: a scan of one table's instances.
-var ejectMu sync.Mutex
-
 // Eject is passive ejection's one rule: it takes b out of rotation until now+d, if b is not
-// ejected already, unless no other instance of t, the table the failed request was routed by, is
-// available (healthy and not ejected) in any of its routes or in the tables its routes lead to
-// (Route.Next). Passive ejection is a guess from failures; it never empties a table. Active
-// health checks are not bounded: an unhealthy instance is skipped even when it is the last.
+// ejected already, unless that would leave a table without an available (healthy and not
+// ejected) instance in any of its routes or in the tables its routes lead to (Route.Next): t,
+// the table the failed request was routed by, or any table in service that lists b
+// (Pool.InService: a backend shared by several gateways is ejected only if every one of them
+// keeps an instance). Passive ejection is a guess from failures; it never empties a gateway.
+// Active health checks are not bounded: an unhealthy instance is skipped even when it is the last.
 //
-// Ejections are made one at a time (ejectMu): of several instances failing at once, the
-// check of the last one sees the others ejected, so they cannot all be ejected. A withheld
-// ejection writes nothing: an earlier ejection of b, in force or past, stays as it is.
+// Ejections are made one at a time (the mutex of b's Pool): of several instances failing at
+// once, the check of the last one sees the others ejected, so they cannot all be ejected. A
+// withheld ejection writes nothing: an earlier ejection of b, in force or past, stays as it is.
 func (t *Table) Eject(b *Backend, now time.Time, d time.Duration) EjectOutcome {
 	nowNano, until := now.UnixNano(), now.Add(d).UnixNano()
-	ejectMu.Lock()
-	defer ejectMu.Unlock()
+	var referrers []*Table
+	if mu := b.ejectMu(); mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		referrers = b.pool.referrers[b]
+	}
 	if b.ejectedUntil.Load() > nowNano {
 		return AlreadyEjected
 	}
 	if !t.anyAvailableBut(b, nowNano, 0) {
 		return Withheld
+	}
+	for _, o := range referrers {
+		if o != t && !o.anyAvailableBut(b, nowNano, 0) {
+			return Withheld
+		}
 	}
 	b.ejectedUntil.Store(until)
 	return Ejected

@@ -155,3 +155,80 @@ func TestEjectConcurrentLeavesOneAvailable(t *testing.T) {
 		}
 	}
 }
+
+// TestEjectKeepsEveryTableInServiceAnInstance: a backend shared by two gateways' tables in
+// service (Pool.InService) is not ejected through one while it is the other's last available
+// instance, whichever table the failed request was routed by; it is once the other has another
+// instance, or is no longer in service. A table out of service (replaced) no longer counts.
+func TestEjectKeepsEveryTableInServiceAnInstance(t *testing.T) {
+	p := NewPool()
+	shared, own, other := p.Get("shared:1"), p.Get("own:1"), p.Get("other:1")
+	a := mustNew(t, Spec{Routes: []Route{{Name: "a", Weight: 100, Backends: []*Backend{shared, own}}}})
+	b := mustNew(t, Spec{Routes: []Route{{Name: "b", Weight: 100, Backends: []*Backend{shared}}}})
+	p.InService("A", a)
+	p.InService("B", b)
+	if got := a.Eject(shared, t0, time.Minute); got != Withheld || !shared.Available(t0) {
+		t.Fatalf("eject the shared instance through A while it is B's last: %v (available %v), want withheld", got, shared.Available(t0))
+	}
+	// B in service by a table that has another instance: the shared one may go.
+	b2 := mustNew(t, Spec{Routes: []Route{{Name: "b", Weight: 50, Backends: []*Backend{shared}}, {Name: "b2", Weight: 50, Backends: []*Backend{other}}}})
+	p.InService("B", b2)
+	if got := a.Eject(shared, t0, time.Minute); got != Ejected {
+		t.Fatalf("eject the shared instance once B has another: %v, want ejected", got)
+	}
+	// The old table b is out of service: a request still routed by it is bounded by it alone.
+	if got := b.Eject(shared, t0, time.Minute); got != AlreadyEjected {
+		t.Fatalf("b: %v, want already ejected", got)
+	}
+
+	// Once that ejection ended, B in service by b again: the shared one is B's last, through B's
+	// table as through A's.
+	later := t0.Add(time.Minute)
+	p.InService("B", b)
+	if got := b.Eject(shared, later, time.Minute); got != Withheld {
+		t.Fatalf("eject through B, its last: %v, want withheld", got)
+	}
+	if got := a.Eject(shared, later, time.Minute); got != Withheld {
+		t.Fatalf("eject through A, B's last: %v, want withheld", got)
+	}
+	// B deleted: nothing but A refers to the shared instance.
+	p.InService("B", nil)
+	if got := a.Eject(shared, later, time.Minute); got != Ejected {
+		t.Fatalf("eject the shared instance once B is gone: %v, want ejected", got)
+	}
+}
+
+// TestEjectConcurrentLeavesEveryTableOne: two tables in service sharing an instance (A: a and s,
+// B: s and b), every instance failing at once through each table that lists it: however the
+// ejections interleave, each table keeps an available instance.
+func TestEjectConcurrentLeavesEveryTableOne(t *testing.T) {
+	const rounds, perFailure = 300, 4
+	for round := range rounds {
+		p := NewPool()
+		a, s, b := p.Get("a:1"), p.Get("s:1"), p.Get("b:1")
+		ta := mustNew(t, Spec{Routes: []Route{{Name: "a", Weight: 100, Backends: []*Backend{a, s}}}})
+		tb := mustNew(t, Spec{Routes: []Route{{Name: "b", Weight: 100, Backends: []*Backend{s, b}}}})
+		p.InService("A", ta)
+		p.InService("B", tb)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, f := range []struct {
+			t *Table
+			b *Backend
+		}{{ta, a}, {ta, s}, {tb, s}, {tb, b}} {
+			for range perFailure {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					f.t.Eject(f.b, t0, time.Hour)
+				}()
+			}
+		}
+		close(start)
+		wg.Wait()
+		if !a.Available(t0) && !s.Available(t0) || !s.Available(t0) && !b.Available(t0) {
+			t.Fatalf("round %d: a %v, s %v, b %v available; want one of a and s and one of s and b", round, a.Available(t0), s.Available(t0), b.Available(t0))
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/logevery"
 )
 
 // Limiter is the process's limit on open client connections, shared by every gateway listener
@@ -36,6 +38,8 @@ type Limiter struct {
 
 	hits      atomic.Uint64
 	exhausted [numOps][len(localErrnos)]atomic.Uint64
+	// retryLine is the log line of a retried accept (Accept), shared by every listener.
+	retryLine logevery.Line
 }
 
 // New returns a limiter of limit open client connections; limit must be positive.

@@ -1,5 +1,6 @@
 // Package eject applies passive ejection for the HTTP proxy and the TCP gateways of one process
-// (routing.Table.Eject is the rule: never the last available instance of a table), and counts
+// (routing.Table.Eject is the rule: never the last available instance of any gateway that routes
+// to it), and counts
 // and logs what it did. The process has one Ejections, shared by both.
 package eject
 
@@ -8,21 +9,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/logevery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
 // LogEvery is the shortest interval between two log lines about withheld ejections: under an
-// outage of every instance they come with every few failed requests.
-const LogEvery = 10 * time.Second
+// outage of every instance they come with every few failed requests (logevery's rule).
+const LogEvery = logevery.Interval
 
 // Ejections counts the passive ejections of a process and the ones withheld. The zero value is
 // ready; a nil *Ejections ejects without counting.
 type Ejections struct {
 	ejected, withheld atomic.Uint64
-	// lastLog is when the last line about a withheld ejection was written (Unix nanoseconds);
-	// unlogged counts the withheld ejections since then that had no line of their own.
-	lastLog  atomic.Int64
-	unlogged atomic.Uint64
+	// withheldLine is the line about a withheld ejection, written at most once per LogEvery.
+	withheldLine logevery.Line
 }
 
 // Ejected is how many instances were ejected (vamp_gateway_ejections_total).
@@ -58,13 +58,12 @@ func (e *Ejections) Eject(log *slog.Logger, t *routing.Table, b *routing.Backend
 			break
 		}
 		e.withheld.Add(1)
-		last := e.lastLog.Load()
-		if now.UnixNano()-last < int64(LogEvery) || !e.lastLog.CompareAndSwap(last, now.UnixNano()) {
-			e.unlogged.Add(1)
+		due, unlogged := e.withheldLine.Due(now)
+		if !due {
 			break
 		}
-		log.Warn("instance not ejected after connection failures: it is the last available instance of its gateway's routes (passive ejection never takes out the last one; active health checks still do)",
-			"instance", b.Addr, "failures", failures, "withheld_since_last_line", e.unlogged.Swap(0))
+		log.Warn("instance not ejected after connection failures: it is the last available instance of a gateway that routes to it (passive ejection never takes out a gateway's last one; active health checks still do)",
+			"instance", b.Addr, "failures", failures, "withheld_since_last_line", unlogged)
 	}
 	return out
 }

@@ -10,18 +10,53 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/logevery"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/spec"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/routing"
 )
 
+// Skips counts the health checks of a process (every gateway's) that the gateway could not make
+// because it was out of a local resource (vamp_gateway_health_checks_skipped_total), and logs
+// them at most once per logevery.Interval: while the gateway is out of descriptors every check
+// of every instance is skipped at each tick. The zero value is ready.
+type Skips struct {
+	skipped atomic.Uint64
+	line    logevery.Line
+}
+
+// Skipped is how many checks were not made (0 for a nil *Skips).
+func (s *Skips) Skipped() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.skipped.Load()
+}
+
+// skip counts a check not made at now for err (a *connlimit.ResourceError) and logs it, with
+// the instance's attributes (logger's), if the line is due. A nil *Skips counts nothing and
+// logs every one.
+func (s *Skips) skip(logger *slog.Logger, now time.Time, err error) {
+	due, unlogged := true, uint64(0)
+	if s != nil {
+		s.skipped.Add(1)
+		due, unlogged = s.line.Due(now)
+	}
+	if due {
+		logger.Warn("health check not made: the gateway is out of a local resource; the instance keeps its state",
+			"error", err, "not_made_since_last_line", unlogged)
+	}
+}
+
 // Start runs checks until the returned stop is called; stop waits for the goroutines to end.
 // A 2xx or 3xx answer within the timeout is a success; anything else is a failure, except a
 // check the gateway could not make because it is out of a local resource (EMFILE and the like:
-// connlimit.Classify), which says nothing about the instance and is not counted either way.
-func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logger *slog.Logger) (stop func()) {
+// connlimit.Classify), which says nothing about the instance and is not counted either way:
+// it is counted and logged in skips, the process's (nil: not counted, each logged).
+func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logger *slog.Logger, skips *Skips) (stop func()) {
 	if len(checks) == 0 {
 		return func() {}
 	}
@@ -32,22 +67,22 @@ func Start(gateway string, checks []spec.HealthCheck, client *http.Client, logge
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				run(ctx, hc, b, client, logger.With("gateway", gateway, "route", hc.Route, "instance", b.Addr))
+				run(ctx, hc, b, client, logger.With("gateway", gateway, "route", hc.Route, "instance", b.Addr), skips)
 			}()
 		}
 	}
 	return func() { cancel(); wg.Wait() }
 }
 
-func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *http.Client, logger *slog.Logger) {
+func run(ctx context.Context, hc spec.HealthCheck, b *routing.Backend, client *http.Client, logger *slog.Logger, skips *Skips) {
 	ticker := time.NewTicker(hc.Interval)
 	defer ticker.Stop()
 	var okInRow, failInRow int
 	for {
-		if v := probe(ctx, hc, b.Addr, client); ctx.Err() != nil {
+		if v, err := probe(ctx, hc, b.Addr, client); ctx.Err() != nil {
 			return
 		} else if v == notJudged {
-			logger.Warn("health check not made: the gateway is out of a local resource; the instance keeps its state")
+			skips.skip(logger, time.Now(), err)
 		} else if v == passed {
 			okInRow, failInRow = okInRow+1, 0
 			if !b.Healthy() && okInRow >= hc.HealthyThreshold {
@@ -79,15 +114,18 @@ const (
 )
 
 // failure is the verdict of a check that failed with err: not the instance's failure when the
-// gateway itself is out of a local resource (the rule of the forwarding path: connlimit.Classify).
-func failure(addr string, err error) verdict {
-	if connlimit.Classify(connlimit.OpDial, addr, err) != nil {
-		return notJudged
+// gateway itself is out of a local resource (the rule of the forwarding path: connlimit.Classify),
+// and then that *connlimit.ResourceError.
+func failure(addr string, err error) (verdict, error) {
+	if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
+		return notJudged, res
 	}
-	return failed
+	return failed, nil
 }
 
-func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) verdict {
+// probe makes one check of the instance at addr; err is the *connlimit.ResourceError of a check
+// not made (notJudged), nil otherwise.
+func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.Client) (verdict, error) {
 	ctx, cancel := context.WithTimeout(ctx, hc.Timeout)
 	defer cancel()
 	if hc.TCP { // a TCP gateway's check: the instance accepts a connection
@@ -97,11 +135,11 @@ func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.C
 			return failure(addr, err)
 		}
 		c.Close()
-		return passed
+		return passed, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+hc.Path, nil)
 	if err != nil {
-		return failed
+		return failed, nil
 	}
 	req.Header.Set("User-Agent", "vamp-gateway-health-check")
 	resp, err := client.Do(req)
@@ -113,7 +151,7 @@ func probe(ctx context.Context, hc spec.HealthCheck, addr string, client *http.C
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-		return passed
+		return passed, nil
 	}
-	return failed
+	return failed, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/eject"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/health"
 )
 
 // Reload results, the values of vamp_gateway_config_reloads_total's "result" label.
@@ -111,7 +112,7 @@ func (r *Registry) RegisterConnLimit(l *connlimit.Limiter) {
 
 // RegisterEjections exports the process's passive ejections (HTTP and TCP gateways): the
 // instances ejected, and the ejections withheld because the instance was the last available one
-// of its gateway's routes.
+// of a gateway that routes to it.
 func (r *Registry) RegisterEjections(e *eject.Ejections) {
 	r.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -120,9 +121,18 @@ func (r *Registry) RegisterEjections(e *eject.Ejections) {
 		}, func() float64 { return float64(e.Ejected()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "vamp_gateway_ejections_withheld_total",
-			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of the routes its request was routed by: passive ejection never leaves a gateway without an instance.",
+			Help: "Ejections not made because the instance was the last available (healthy, not ejected) one of a gateway that routes to it (the one its request was routed by, or another that shares it): passive ejection never leaves a gateway without an instance.",
 		}, func() float64 { return float64(e.Withheld()) }),
 	)
+}
+
+// RegisterHealthSkips exports the active health checks of the process (every gateway's) that
+// were not made because the gateway itself was out of a local resource.
+func (r *Registry) RegisterHealthSkips(h *health.Skips) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "vamp_gateway_health_checks_skipped_total",
+		Help: "Active health checks not made because the gateway itself was out of a local resource (file descriptors and the like): the instance kept its state. Logged at most once per 10s.",
+	}, func() float64 { return float64(h.Skipped()) }))
 }
 
 // Reload counts one configuration change attempt.

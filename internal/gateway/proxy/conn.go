@@ -221,6 +221,9 @@ func (c *clientConn) newWaiter() *netpoll.Waiter {
 var errHeadTooLarge = errors.New("request head larger than the front end's buffer")
 
 func (c *clientConn) serve() {
+	if h := c.s.opts.hooks; h != nil && h.served != nil {
+		defer h.served()
+	}
 	parked := false
 	defer func() {
 		// A parked connection is the parker's from the moment Park returns: it may be resumed
@@ -381,7 +384,7 @@ func (c *clientConn) Resume() {
 var errParked = errors.New("the connection went to the parker")
 
 // readHead reads until the buffer holds a whole request head and returns its length. A
-// connection that waits longer than netpoll.ParkAfter goes to the parker (errParked).
+// connection that waits longer than its server's parkAfter goes to the parker (errParked).
 func (c *clientConn) readHead() (int, error) {
 	scanned := 0
 	c.seenRound = 0 // bytes pipelined behind the last request came before any round known here
@@ -420,13 +423,16 @@ func (c *clientConn) readHead() (int, error) {
 			switch {
 			case idleFor >= c.s.opts.IdleTimeout:
 				return 0, err
-			case netpoll.ParkAfter > 0 && idleFor >= netpoll.ParkAfter:
+			case c.s.opts.parkAfter > 0 && idleFor >= c.s.opts.parkAfter:
 				c.deadlineKind = noDeadline // the next wait sets its own
 				// The parker watches it now, and a parked connection keeps no waiter (its
 				// channel and timer are a third of what an idle connection costs).
 				c.aw.Release()
 				c.setWaiter(nil)
-				if c.s.parker.Park(c, c.fd, c.s.opts.IdleTimeout-time.Since(c.idleSince)) {
+				if s := c.s; s.parker.Park(c, c.fd, s.opts.IdleTimeout-time.Since(c.idleSince)) {
+					if h := s.opts.hooks; h != nil && h.parked != nil {
+						h.parked()
+					}
 					return 0, errParked
 				}
 				c.setWaiter(c.newWaiter())
@@ -471,8 +477,8 @@ var headEnd = []byte("\r\n\r\n")
 // the socket takes no deadline (it is closed), and the connection must end.
 func (c *clientConn) setIdleDeadline(keepEarlier bool) error {
 	d := c.s.opts.IdleTimeout
-	if netpoll.ParkAfter > 0 && netpoll.ParkAfter < d {
-		d = netpoll.ParkAfter
+	if c.s.opts.parkAfter > 0 && c.s.opts.parkAfter < d {
+		d = c.s.opts.parkAfter
 	}
 	target := c.idleSince.Add(d)
 	if keepEarlier && c.deadlineKind == idleDeadline && c.deadline.After(c.idleSince) && !c.deadline.After(target) {

@@ -48,7 +48,7 @@ type Options struct {
 	MaxIdleConnsPerHost int
 	// EjectAfter consecutive connection failures take an instance out of rotation for EjectFor
 	// (defaults 3 and 10s), unless it is the last available instance of the table the request
-	// was routed by (routing.Table.Eject).
+	// was routed by, or of another gateway's table that shares it (routing.Table.Eject).
 	EjectAfter int
 	EjectFor   time.Duration
 	// Ejections counts ejections and withheld ones, shared with the TCP gateways (nil: the
@@ -424,7 +424,8 @@ func (p *Proxy) succeeded(b *routing.Backend) {
 }
 
 // failed counts a connection failure of b, an instance of a request routed by t; EjectAfter of
-// them in a row eject b, unless it is t's last available instance (eject.Ejections.Eject).
+// them in a row eject b, unless it is the last available instance of t or of another table in
+// service that lists it (eject.Ejections.Eject).
 func (p *Proxy) failed(t *routing.Table, b *routing.Backend) {
 	v, _ := p.failures.LoadOrStore(b, new(atomic.Int32))
 	n := v.(*atomic.Int32) //nolint:forcetypeassert // p.failures holds only *atomic.Int32 (stored here only)

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
@@ -59,6 +58,25 @@ type ServerOptions struct {
 	ErrorLog *log.Logger
 	// NetHTTPOnly hands every connection to net/http: for comparing the two.
 	NetHTTPOnly bool
+
+	// parkAfter is how long a front-end connection waits for its next request with its
+	// goroutine before it parks (default netpoll.ParkAfter; 0 where connections do not park).
+	// Tests shorten it.
+	parkAfter time.Duration
+	// hooks are the tests' way into the connection life cycle; nil outside tests.
+	hooks *serverHooks
+}
+
+// serverHooks let a test hold or observe a front-end connection's goroutine at points where
+// the order of two goroutines matters (a connection that parks and is resumed on another).
+// Every hook is optional.
+type serverHooks struct {
+	// parked is called on the goroutine that parked a connection, after Park returned true and
+	// before that goroutine leaves serve: the connection is the parker's (it may be resumed
+	// on another goroutine meanwhile).
+	parked func()
+	// served is called as serve returns, after everything serve does on its way out.
+	served func()
 }
 
 // NewServer returns the listener of front f. No write timeout on a whole answer (streamed answers
@@ -70,6 +88,9 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 120 * time.Second
+	}
+	if opts.parkAfter <= 0 || netpoll.ParkAfter == 0 {
+		opts.parkAfter = netpoll.ParkAfter
 	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
@@ -95,9 +116,10 @@ func (p *Proxy) NewServer(f *Routing, opts ServerOptions) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until it is closed or the server shuts down. While the
-// process's connection limit (Options.Conns) is reached it accepts nothing: new clients wait in
-// the kernel's listen backlog until a connection closes.
+// Serve accepts connections on ln until it is closed or the server shuts down (then it returns
+// http.ErrServerClosed). While the process's connection limit (Options.Conns) is reached it
+// accepts nothing: new clients wait in the kernel's listen backlog until a connection closes
+// (connlimit.Limiter.Accept, the accept loop of every gateway listener).
 func (s *Server) Serve(ln net.Listener) error {
 	s.once.Do(func() {
 		// net/http serves the handed-off connections until Shutdown closes s.handoff; what
@@ -110,45 +132,25 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	defer s.untrack(ln)
 	lim := s.p.opts.Conns
-	var backoff time.Duration
-	for {
-		if !lim.WaitFree(s.stopping) {
-			return http.ErrServerClosed
-		}
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.shutdown.Load() {
-				return http.ErrServerClosed
-			}
-			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
-				// Out of descriptors and the like: wait a little rather than spin (net/http's
-				// rule, with its back-off). Counted when it is the gateway's own resource.
-				lim.CountExhausted(connlimit.Classify(connlimit.OpAccept, ln.Addr().String(), err))
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		// The slot is the connection's until it closes (remove, or framedConn.Close once net/http
-		// has it).
-		if !lim.Acquire(s.stopping) {
-			conn.Close()
-			return http.ErrServerClosed
-		}
+	err := lim.Accept(ln, s.stopping, s.p.opts.Logger.With("gateway", s.f.Name), func(conn net.Conn) {
+		// The slot is the connection's until it closes (remove, or framedConn.Close once
+		// net/http has it).
 		if s.opts.NetHTTPOnly {
 			s.handoff.deliver(newFramedConn(conn, nil, lim))
-			continue
+			return
 		}
 		c := newClientConn(s, conn)
-		if !s.add(c) {
+		if !s.add(c) { // shutting down: the next wait for a slot sees it
 			c.close()
 			lim.Release()
-			continue
+			return
 		}
 		go c.serve()
+	})
+	if err == nil {
+		return http.ErrServerClosed
 	}
+	return err
 }
 
 // Shutdown stops accepting, closes idle connections, lets requests in flight finish and then

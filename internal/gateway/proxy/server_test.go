@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -333,4 +334,75 @@ func TestServerCloseUnparksConnections(t *testing.T) {
 	s.Close()
 	c.closedByServer()
 	waitFor(t, "the parker to let go of the closed connection", func() bool { return !s.parker.Parked(fc.parkID) })
+}
+
+// TestServerParkerResumedConnectionIsNotClosedByItsParkingGoroutine: once Park returns true the
+// connection is the parker's, which may resume it on another goroutine at once. The goroutine
+// that parked it is held (serverHooks.parked) until the resumed one is in the middle of a
+// request, and only then leaves serve: it must not close the connection being served (its
+// deferred check read the state Resume had set back to active and closed it: commit 1ad061c).
+func TestServerParkerResumedConnectionIsNotClosedByItsParkingGoroutine(t *testing.T) {
+	t.Parallel()
+	arrived, answer := make(chan struct{}), make(chan struct{})
+	inst := rawInstance(t, func(c net.Conn) {
+		serveRequests(c, func(_ *bufio.Reader, req *http.Request, _ []byte) bool {
+			if req.URL.Path == "/held" {
+				close(arrived)
+				<-answer
+			}
+			_, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(req.URL.Path))+"\r\n\r\n"+req.URL.Path)
+			return err == nil
+		})
+	})
+	parked, release := make(chan struct{}), make(chan struct{})
+	served := make(chan struct{}, 1)
+	var first sync.Once
+	hooks := &serverHooks{
+		parked: func() {
+			// Only the first park is held; the resumed connection parks again later.
+			held := false
+			first.Do(func() { held = true })
+			if held {
+				close(parked)
+				<-release
+			}
+		},
+		served: func() {
+			select {
+			case served <- struct{}{}:
+			default:
+			}
+		},
+	}
+	_, addr := serverFor(t, ServerOptions{parkAfter: 10 * time.Millisecond, hooks: hooks}, inst)
+	c := dial(t, addr)
+	if body := c.get("/first"); body != "/first" {
+		t.Fatalf("first answer %q", body)
+	}
+	within10s(t, parked, "the connection to park")
+	// The parking goroutine is held in readHead. The request resumes the connection on a
+	// goroutine of the parker's, which forwards it; the instance holds it.
+	c.send("GET /held HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+	within10s(t, arrived, "the resumed connection's request to reach the instance")
+	close(release)
+	// The parking goroutine leaves serve (the resumed one cannot: its request is held).
+	within10s(t, served, "the goroutine that parked the connection to leave serve")
+	close(answer)
+	resp, body := c.answer()
+	if resp.StatusCode != http.StatusOK || body != "/held" {
+		t.Fatalf("the resumed request's answer: %s %q", resp.Status, body)
+	}
+	if body := c.get("/after"); body != "/after" {
+		t.Fatalf("the next request's answer %q", body)
+	}
+}
+
+// within10s waits for ch to be closed or to deliver, failing the test after 10 seconds.
+func within10s[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waited 10s for %s", what)
+	}
 }

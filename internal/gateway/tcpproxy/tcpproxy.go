@@ -53,7 +53,7 @@ type Options struct {
 	EjectAfter int
 	EjectFor   time.Duration
 	// Ejections counts ejections and withheld ones (routing.Table.Eject: never the last
-	// available instance of a table), shared with the HTTP proxy (nil: the proxy's own).
+	// available instance of a gateway), shared with the HTTP proxy (nil: the proxy's own).
 	Ejections *eject.Ejections
 	// Attempts is how many instances a connection tries before it is given up (HAProxy's
 	// `retries`).
@@ -227,9 +227,10 @@ func (p *Proxy) NewServer(name string, table *atomic.Pointer[routing.Table]) *Se
 // ErrServerClosed is what Serve returns after Shutdown or Close.
 var ErrServerClosed = errors.New("tcpproxy: server closed")
 
-// Serve accepts on ln until Shutdown or Close, forwarding each connection. While the process's
-// connection limit (Options.Conns) is reached it accepts nothing: new clients wait in the
-// kernel's listen backlog until a connection closes.
+// Serve accepts on ln until Shutdown or Close (then it returns ErrServerClosed), forwarding each
+// connection. While the process's connection limit (Options.Conns) is reached it accepts
+// nothing: new clients wait in the kernel's listen backlog until a connection closes
+// (connlimit.Limiter.Accept, the accept loop of every gateway listener).
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -245,57 +246,26 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 	}()
 	lim := s.p.opts.Conns
-	var backoff time.Duration
-	for {
-		if !lim.WaitFree(s.stopping) {
-			return ErrServerClosed
-		}
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing || errors.Is(err, net.ErrClosed) {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
-				// Out of file descriptors and the like: wait, as net/http does, then accept again.
-				// Counted when it is the gateway's own resource.
-				lim.CountExhausted(connlimit.Classify(connlimit.OpAccept, ln.Addr().String(), err))
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.p.opts.Logger.Warn("accept failed; retrying", "gateway", s.name, "error", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
+	err := lim.Accept(ln, s.stopping, s.p.opts.Logger.With("gateway", s.name), func(c net.Conn) {
 		client, ok := c.(*net.TCPConn)
 		if !ok {
 			c.Close()
-			continue
+			lim.Release()
+			return
 		}
 		// The slot is the connection's until handle ends (untrack).
-		if !lim.Acquire(s.stopping) {
-			client.Close()
-			return ErrServerClosed
-		}
 		pr := &pair{client: client}
-		if !s.track(pr) {
+		if !s.track(pr) { // closing: the next wait for a slot sees it
 			client.Close()
 			lim.Release()
-			return ErrServerClosed
+			return
 		}
 		go s.handle(pr)
+	})
+	if err == nil {
+		return ErrServerClosed
 	}
-}
-
-// isTemporary reports accept errors that pass (EMFILE, ENFILE, ECONNABORTED...), which net
-// reports through the deprecated Temporary method only.
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+	return err
 }
 
 func (s *Server) track(pr *pair) bool {
