@@ -51,14 +51,14 @@ func listen(t *testing.T, script ...error) *scriptedListener {
 	return &scriptedListener{Listener: ln, script: script}
 }
 
-func dialTo(t *testing.T, ln net.Listener) net.Conn {
+// dialTo connects a client to ln, closed when the test ends.
+func dialTo(t *testing.T, ln net.Listener) {
 	t.Helper()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // serving runs l.Accept on ln in a goroutine; handled gets every connection handed over, done
