@@ -251,7 +251,7 @@ func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (
 }
 
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
-	conn, err := u.dialer.DialContext(ctx, "tcp", addr)
+	conn, err := dialTCP(ctx, &u.dialer, addr, u.dialer.Timeout)
 	if err != nil {
 		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
 			return nil, false, res // the gateway's own failure, not the instance's
