@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -288,5 +290,49 @@ func TestForgottenPoolHandsItsQueueDials(t *testing.T) {
 	}
 	if got := up.open.Load(); got != 0 {
 		t.Fatalf("%d connections open after the forgotten pool's were given back, want 0", got)
+	}
+}
+
+// TestTunnelLeavesThePoolsCount: a connection switched to a tunnel (101) is no longer one of
+// the pool's open connections (poolBound counts those), so that tunnels do not use up the pool's
+// bound; the tunnel carries bytes both ways.
+func TestTunnelLeavesThePoolsCount(t *testing.T) {
+	inst := rawInstance(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.Header.Get("Upgrade") == "" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			_, _ = io.Copy(c, br) // an echo
+			return
+		}
+	})
+	_, p, addr := startServer(t, Options{}, ServerOptions{}, inst)
+	c := dial(t, addr)
+	c.get("/") // one pooled connection first
+	if got := p.up.open.Load(); got != 1 {
+		t.Fatalf("%d instance connections counted open after one request, want 1", got)
+	}
+	c2 := dial(t, addr)
+	c2.send("GET /ws HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	c2.readsWithin10s()
+	resp, err := http.ReadResponse(c2.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	c2.send("ping")
+	var b [4]byte
+	if _, err := io.ReadFull(c2.br, b[:]); err != nil || string(b[:]) != "ping" {
+		t.Fatalf("through the tunnel: %q %v", b[:], err)
+	}
+	// The upgrade took the pooled connection (or a new one) out of the pool's count.
+	if got := p.up.open.Load(); got != 0 {
+		t.Fatalf("%d instance connections counted open with only a tunnel, want 0", got)
 	}
 }

@@ -54,6 +54,15 @@ func (c *upstreamConn) write(b []byte, stall time.Duration) (int, error) {
 	return n, err
 }
 
+// leavePool takes the connection out of the pool's count of open connections (upstreams.open)
+// for good: it is a tunnel's from now on (detach), closed by the tunnel.
+func (c *upstreamConn) leavePool() {
+	if c.ups != nil && !c.closed {
+		c.ups.open.Add(-1)
+	}
+	c.ups = nil
+}
+
 // close closes the connection (its owner, or the pool for an idle one); once.
 func (c *upstreamConn) close() {
 	if c.closed {
