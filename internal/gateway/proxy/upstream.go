@@ -134,7 +134,7 @@ type upstreams struct {
 // time, so the pool can keep one for every client: a gateway at its connection limit finds the
 // connection for the next request in the pool and dials none. (A bound of 256 idle connections
 // per instance closed every connection beyond 512 given back under 10,000 clients on two
-// instances, and the next request dialled a new one: 0.77 dials per request, docs/benchmarks.md.)
+// instances, and the next request dialled a new one: 0.79 dials per request, docs/benchmarks.md.)
 // Idle connections that are not needed any more age out (IdleConnTimeout: put, take), or are
 // evicted when the instance closes them. maxConns 0 (no limit): the default limit of this
 // process's open-files limit (connlimit.Default).
