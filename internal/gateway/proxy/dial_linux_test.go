@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
 // TestCompletedConnectIsNotATimeout: a connect that the kernel completed before its deadline
@@ -49,7 +51,8 @@ func TestCompletedConnectIsNotATimeout(t *testing.T) {
 // time-out), one still in progress at its deadline is a time-out, and the pool wraps both in a
 // DialError.
 func TestDialFailuresAreTyped(t *testing.T) {
-	_, err := dialTCP(context.Background(), &net.Dialer{}, closedPort(t), time.Minute)
+	refused := closedPort(t)
+	_, err := dialTCP(context.Background(), &net.Dialer{}, refused, time.Minute)
 	var op *net.OpError
 	if !errors.As(err, &op) || !errors.Is(err, syscall.ECONNREFUSED) || isTimeout(err) {
 		t.Fatalf("dial to a closed port: %v, want a *net.OpError wrapping ECONNREFUSED", err)
@@ -105,11 +108,23 @@ func TestDialFailuresAreTyped(t *testing.T) {
 			t.Fatalf("%d connects to a listener with a backlog of 0 completed: the kernel never left one in progress", len(fill))
 		}
 	}
-	up := &upstreams{dialer: net.Dialer{Timeout: time.Nanosecond}}
-	_, _, err = up.dial(context.Background(), ap.String(), up.pool(ap.String()))
-	var de *DialError
-	if !errors.As(err, &de) || !isTimeout(err) {
-		t.Fatalf("the pool's dial to a full listener: %v, want a DialError that is a time-out", err)
+	for _, arrivalOrder := range []bool{false, true} {
+		up := &upstreams{dialer: net.Dialer{Timeout: 10 * time.Millisecond}, io: ioRuntimePoller}
+		if arrivalOrder {
+			up.io, up.arrivals = ioArrivalOrder, netpoll.NewArrivals()
+		}
+		_, _, err = up.dial(context.Background(), ap.String(), up.pool(ap.String()))
+		var de *DialError
+		if !errors.As(err, &de) || !isTimeout(err) || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the pool's dial to a full listener (arrival order %v): %v, want a DialError that is a time-out", arrivalOrder, err)
+		}
+		_, _, err = up.dial(context.Background(), refused, up.pool(refused))
+		if !errors.As(err, &de) || !errors.Is(err, syscall.ECONNREFUSED) || isTimeout(err) {
+			t.Fatalf("the pool's dial to a closed port (arrival order %v): %v, want a DialError wrapping ECONNREFUSED", arrivalOrder, err)
+		}
+		if up.arrivals != nil {
+			up.arrivals.Close()
+		}
 	}
 }
 

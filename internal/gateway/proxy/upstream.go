@@ -260,7 +260,7 @@ func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (
 }
 
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
-	conn, err := dialTCP(ctx, &u.dialer, addr, u.dialer.Timeout)
+	conn, sock, aw, err := u.dialSocket(ctx, addr)
 	if err != nil {
 		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
 			return nil, false, res // the gateway's own failure, not the instance's
@@ -268,8 +268,7 @@ func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*ups
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
 	u.open.Add(1)
-	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize), ups: u}
-	c.sock, _, c.aw = frontSocket(u.arrivals, conn, false, u.io) // nothing comes before the first request
+	c := &upstreamConn{addr: addr, pool: pool, conn: conn, sock: sock, aw: aw, buf: make([]byte, upstreamBufSize), ups: u}
 	c.aw.WatchIdle(c.evictIdle)
 	return c, false, nil
 }
