@@ -94,7 +94,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Proxy.DialTimeout, "dial-timeout", 2*time.Second, "timeout to connect to an instance")
 	fs.DurationVar(&c.Proxy.ResponseHeaderTimeout, "response-header-timeout", 60*time.Second, "timeout for an instance's response headers, and for an instance that takes no byte of a request being sent to it")
 	fs.DurationVar(&c.Proxy.IdleConnTimeout, "idle-conn-timeout", 90*time.Second, "close keep-alive connections to instances idle this long")
-	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 256, "keep-alive connections kept per instance")
+	fs.IntVar(&c.Proxy.MaxIdleConnsPerHost, "max-idle-conns-per-host", 0, "idle keep-alive connections kept per instance (0: no bound per instance; the connections kept open to all instances together, in use and idle, are at most --max-conns, so the gateway at its client limit dials none)")
 	fs.IntVar(&c.Proxy.EjectAfter, "eject-after", 3, "consecutive connection failures that eject an instance (never a gateway's last available one)")
 	fs.IntVar(&c.MaxConns, "max-conns", 0, "limit on open client connections of the process, HTTP and TCP gateways together; at the limit new clients wait in the listen backlog (0: derived from the open-files limit, (ulimit -n - reserve) / 2, as each proxied connection needs two descriptors)")
 	c.Etcd.registerFlags(fs)

@@ -7,9 +7,10 @@ import (
 
 // Reserve is how many of the process's file descriptors DefaultMax leaves to everything that is
 // not a proxied connection: the admin API's listener and clients, the gateways' listeners, health
-// checks, the etcd client, logs and the state file, the runtime's and the front end's epoll sets,
-// and idle pooled instance connections. It is ReserveMin descriptors, or 1/ReserveFraction of the
-// open-files limit where that is more.
+// checks, the etcd client, logs and the state file, the runtime's and the front end's epoll sets.
+// (Instance connections, in use and idle, are the other half of the pairs: the proxy's pool keeps
+// at most the limit of them open, proxy.poolBound.) It is ReserveMin descriptors, or
+// 1/ReserveFraction of the open-files limit where that is more.
 const (
 	ReserveMin      = 256
 	ReserveFraction = 64

@@ -56,6 +56,10 @@ func OwnSocket(conn net.Conn) (*OwnedSocket, error) {
 	return &OwnedSocket{fd: fd}, nil
 }
 
+// NewOwnedSocket makes the front end the owner of fd, a socket it made itself (a dial's, which
+// never enters the runtime's poller); Close closes it.
+func NewOwnedSocket(fd int) *OwnedSocket { return &OwnedSocket{fd: fd} }
+
 func (s *OwnedSocket) Control(f func(fd uintptr)) error {
 	if s.closed {
 		return net.ErrClosed

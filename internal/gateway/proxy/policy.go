@@ -25,6 +25,24 @@ type DialError struct {
 func (e *DialError) Error() string { return "connecting to " + e.Addr + ": " + e.Err.Error() }
 func (e *DialError) Unwrap() error { return e.Err }
 
+// QueueTimeoutError: the request waited in its instance's pool queue for After (the dial
+// timeout, as HAProxy's `timeout queue` defaults to its `timeout connect`) and got neither a
+// connection given back nor a dial of its own: every dial to the instance allowed at once was in
+// progress all that time (Options.MaxDialsPerHost). The instance never saw the request, so it may
+// go to another instance; it does not count towards ejection (the dials in progress do, when
+// they fail). A timeout: answered 504 when nothing else serves. Made where the request waits
+// (upstreams.await).
+type QueueTimeoutError struct {
+	Addr  string
+	After time.Duration
+}
+
+func (e *QueueTimeoutError) Error() string {
+	return "no connection to " + e.Addr + " came free within " + e.After.String() + " (every dial allowed to it was in progress)"
+}
+func (e *QueueTimeoutError) Timeout() bool   { return true }
+func (e *QueueTimeoutError) Temporary() bool { return true }
+
 // UnansweredError: the instance's connection ended (closed or reset) before a single byte of an
 // answer came, after or while the request was sent. On a connection that was reused the
 // instance most likely closed it as idle just as the request went out, and did not process it.
@@ -101,7 +119,8 @@ func (e *StalledWriteError) Temporary() bool { return false }
 
 // retryFor is the one retry decision of both paths: a request is sent again only when the
 // instance provably did not process it. A dial failure: on another instance, if the request can
-// be sent again (its body, if any, was not consumed). A reused connection that ended before any
+// be sent again (its body, if any, was not consumed); so is a request that waited too long for a
+// connection to its instance (QueueTimeoutError), which does not count as a failure. A reused connection that ended before any
 // byte of the answer: on a new connection to the same instance, for idempotent requests only (as
 // net/http's transport does), and only when the whole body is still the gateway's to send again.
 // Never once a byte of an answer has arrived, nor after part of a body the gateway does not hold
@@ -118,6 +137,13 @@ func retryFor(err error, idempotent, resendable bool) (r retry, countsAsFailure 
 	if errors.As(err, &partial) {
 		_, countsAsFailure = retryFor(partial.Err, idempotent, false)
 		return noRetry, countsAsFailure
+	}
+	var queued *QueueTimeoutError
+	if errors.As(err, &queued) {
+		if resendable {
+			return retryElsewhere, false
+		}
+		return noRetry, false
 	}
 	var dial *DialError
 	if errors.As(err, &dial) {

@@ -375,6 +375,7 @@ func (t *tunnelConn) Read(p []byte) (int, error) {
 // detach takes u out of the front end's reading (waiter, owned socket) and returns it as a
 // net.Conn without a deadline, for a tunnel.
 func (u *upstreamConn) detach() (net.Conn, error) {
+	u.leavePool()
 	u.aw.Release()
 	if u.sock != nil {
 		return u.sock.NetConn()

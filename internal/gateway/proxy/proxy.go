@@ -44,8 +44,15 @@ type Options struct {
 	ResponseHeaderTimeout time.Duration
 	// IdleConnTimeout closes keep-alive connections to instances idle this long (default 90s).
 	IdleConnTimeout time.Duration
-	// MaxIdleConnsPerHost is the keep-alive pool per instance (default 256).
+	// MaxIdleConnsPerHost bounds the idle keep-alive connections kept per instance (0, the
+	// default: no bound of its own). Whatever it says, the pool keeps at most as many connections
+	// to instances open, in use and idle, as Conns allows client connections (poolBound).
 	MaxIdleConnsPerHost int
+	// MaxDialsPerHost bounds the dials to one instance in progress at once (default 32): a
+	// request that finds no idle connection and every dial taken waits, first come first served,
+	// for a connection given back or a dial's end (for at most DialTimeout, QueueTimeoutError),
+	// as HAProxy queues requests, instead of dialling one more connection per waiting request.
+	MaxDialsPerHost int
 	// EjectAfter consecutive connection failures take an instance out of rotation for EjectFor
 	// (defaults 3 and 10s), unless it is the last available instance of the table the request
 	// was routed by, or of another gateway's table that shares it (routing.Table.Eject).
@@ -71,8 +78,11 @@ func (o *Options) defaults() {
 	if o.IdleConnTimeout <= 0 {
 		o.IdleConnTimeout = 90 * time.Second
 	}
-	if o.MaxIdleConnsPerHost <= 0 {
-		o.MaxIdleConnsPerHost = 256
+	if o.MaxIdleConnsPerHost < 0 {
+		o.MaxIdleConnsPerHost = 0
+	}
+	if o.MaxDialsPerHost <= 0 {
+		o.MaxDialsPerHost = DefaultMaxDialsPerHost
 	}
 	if o.EjectAfter <= 0 {
 		o.EjectAfter = 3
@@ -87,6 +97,9 @@ func (o *Options) defaults() {
 		o.Ejections = &eject.Ejections{}
 	}
 }
+
+// DefaultMaxDialsPerHost is Options.MaxDialsPerHost's default.
+const DefaultMaxDialsPerHost = 32
 
 // Proxy forwards requests for every gateway of the process over one transport.
 type Proxy struct {
@@ -127,10 +140,13 @@ func New(opts Options) *Proxy {
 	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals(),
 		streams: make(chan *h2Stream), closed: make(chan struct{})}
 	p.up = &upstreams{
-		dialer:      net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
-		maxIdle:     opts.MaxIdleConnsPerHost,
-		idleTimeout: opts.IdleConnTimeout,
-		arrivals:    p.arrivals,
+		dialer:       net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:      opts.MaxIdleConnsPerHost,
+		keepOpen:     poolBound(opts.Conns.Max()),
+		maxDials:     opts.MaxDialsPerHost,
+		queueTimeout: opts.DialTimeout,
+		idleTimeout:  opts.IdleConnTimeout,
+		arrivals:     p.arrivals,
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,

@@ -35,6 +35,10 @@ type upstreamConn struct {
 	aw *netpoll.Waiter
 	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed.
 	sock *netpoll.OwnedSocket
+	// ups counts the connection among the pool's open ones (upstreams.open) until it closes;
+	// nil for a connection the pool did not dial (tests).
+	ups    *upstreams
+	closed bool
 }
 
 // write writes b to the instance; a write that finds the socket full gives up once the
@@ -50,8 +54,24 @@ func (c *upstreamConn) write(b []byte, stall time.Duration) (int, error) {
 	return n, err
 }
 
-// close closes the connection (its owner, or the pool for an idle one).
+// leavePool takes the connection out of the pool's count of open connections (upstreams.open)
+// for good: it is a tunnel's from now on (detach), closed by the tunnel.
+func (c *upstreamConn) leavePool() {
+	if c.ups != nil && !c.closed {
+		c.ups.open.Add(-1)
+	}
+	c.ups = nil
+}
+
+// close closes the connection (its owner, or the pool for an idle one); once.
 func (c *upstreamConn) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.ups != nil {
+		c.ups.open.Add(-1)
+	}
 	c.aw.Release()
 	if c.sock != nil {
 		c.sock.Close()
@@ -65,22 +85,64 @@ func (c *upstreamConn) close() {
 const upstreamBufSize = 16 << 10
 
 // connPool keeps the idle connections to one instance, most recently used first (the warmest
-// connection is taken, the coldest ones age out).
+// connection is taken, the coldest ones age out), and the requests that wait for one.
 type connPool struct {
 	mu   sync.Mutex
 	idle []*upstreamConn
 	gone bool // the instance was forgotten: connections given back are closed
+	// dialing counts the dials to the instance in progress, at most upstreams.maxDials; the
+	// requests that found no idle connection and no free dial wait in queue, first come first
+	// served, for a connection given back (put) or a dial that ended (dialDone).
+	dialing int
+	queue   []*poolWaiter
+}
+
+// poolWaiter is a request waiting in its pool's queue. It is handed either a connection that
+// was given back (c) or, with c nil, a dial of its own (counted in dialing already); ready then
+// holds one value.
+type poolWaiter struct {
+	ready chan struct{}
+	c     *upstreamConn
 }
 
 // upstreams are the connection pools of the forwarding path, one per instance address.
 type upstreams struct {
-	dialer      net.Dialer
-	maxIdle     int
-	idleTimeout time.Duration
-	pools       sync.Map // addr -> *connPool
-	closed      atomic.Bool
-	io          ioMode
-	arrivals    *netpoll.Arrivals // the proxy's
+	dialer net.Dialer
+	// maxIdle bounds the idle connections kept per instance (0: no bound of its own); keepOpen
+	// bounds the connections kept open to every instance together (poolBound); maxDials the dials
+	// in progress per instance, beyond which requests wait in the pool's queue, for at most
+	// queueTimeout (0: no bound).
+	maxIdle      int
+	keepOpen     int64
+	maxDials     int
+	queueTimeout time.Duration
+	idleTimeout  time.Duration
+	pools        sync.Map // addr -> *connPool
+	closed       atomic.Bool
+	io           ioMode
+	arrivals     *netpoll.Arrivals // the proxy's
+	// open counts the connections to instances that are open: in use and idle.
+	open atomic.Int64
+}
+
+// poolBound is how many connections to instances, in use and idle, of every instance together,
+// the pool keeps open: a connection given back beyond it is closed. It is the process's limit
+// on client connections, maxConns (--max-conns). The descriptor budget: each client connection
+// and each instance connection is one descriptor, and the limit is derived as (RLIMIT_NOFILE -
+// reserve) / 2 (connlimit.DefaultFor), so the clients at their limit and the instance connections
+// the pool keeps for them fit together. An HTTP/1.1 client uses one instance connection at a
+// time, so the pool can keep one for every client: a gateway at its connection limit finds the
+// connection for the next request in the pool and dials none. (A bound of 256 idle connections
+// per instance closed every connection beyond 512 given back under 10,000 clients on two
+// instances, and the next request dialled a new one: 0.79 dials per request, docs/benchmarks.md.)
+// Idle connections that are not needed any more age out (IdleConnTimeout: put, take), or are
+// evicted when the instance closes them. maxConns 0 (no limit): the default limit of this
+// process's open-files limit (connlimit.Default).
+func poolBound(maxConns int) int64 {
+	if maxConns <= 0 {
+		maxConns, _ = connlimit.Default()
+	}
+	return int64(maxConns)
 }
 
 func (u *upstreams) pool(addr string) *connPool {
@@ -102,38 +164,111 @@ func (u *upstreams) get(ctx context.Context, addr string, now time.Time) (c *ups
 func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen uint64) (c *upstreamConn, reused bool, err error) {
 	p := u.pool(addr)
 	p.mu.Lock()
-	for len(p.idle) > 0 {
-		c = p.idle[len(p.idle)-1]
-		p.idle[len(p.idle)-1] = nil
-		p.idle = p.idle[:len(p.idle)-1]
-		wasPooled := c.aw.Unpool()
-		if now.Sub(c.idleSince) >= u.idleTimeout {
-			c.close() // idle too long: the instance may have dropped it already
-			continue
+	for {
+		for len(p.idle) > 0 {
+			c = p.idle[len(p.idle)-1]
+			p.idle[len(p.idle)-1] = nil
+			p.idle = p.idle[:len(p.idle)-1]
+			wasPooled := c.aw.Unpool()
+			if now.Sub(c.idleSince) >= u.idleTimeout {
+				c.close() // idle too long: the instance may have dropped it already
+				continue
+			}
+			p.mu.Unlock()
+			if u.quietTaken(c, wasPooled, seen) {
+				return c, true, nil
+			}
+			// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
+			// answer no request, and the next request must not read them as its answer.
+			c.close()
+			p.mu.Lock()
 		}
+		if u.maxDials <= 0 || p.dialing < u.maxDials {
+			p.dialing++
+			p.mu.Unlock()
+			return u.dialCounted(ctx, addr, p)
+		}
+		// Every dial allowed is in progress: wait for a connection given back or a dial's end,
+		// instead of one more dial per waiting request.
+		w := &poolWaiter{ready: make(chan struct{}, 1)}
+		p.queue = append(p.queue, w)
 		p.mu.Unlock()
-		if u.quietTaken(c, wasPooled, seen) {
+		if c, err = u.await(p, w, addr); err != nil {
+			return nil, false, err
+		}
+		if c == nil {
+			return u.dialCounted(ctx, addr, p) // the dial was handed over with its count
+		}
+		// Given back just now, never pooled: one look says whether anything came since.
+		if u.quietTaken(c, false, seen) {
 			return c, true, nil
 		}
-		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
-		// answer no request, and the next request must not read them as its answer.
 		c.close()
 		p.mu.Lock()
 	}
+}
+
+// await waits for w's turn in p's queue: a connection (c) or a dial of its own (nil), or a
+// QueueTimeoutError after queueTimeout.
+func (u *upstreams) await(p *connPool, w *poolWaiter, addr string) (*upstreamConn, error) {
+	if u.queueTimeout > 0 {
+		t := time.NewTimer(u.queueTimeout)
+		select {
+		case <-w.ready:
+			t.Stop()
+			return w.c, nil
+		case <-t.C:
+		}
+		p.mu.Lock()
+		if i := slices.Index(p.queue, w); i >= 0 {
+			p.queue = slices.Delete(p.queue, i, i+1)
+			p.mu.Unlock()
+			return nil, &QueueTimeoutError{Addr: addr, After: u.queueTimeout}
+		}
+		p.mu.Unlock() // handed something as the timer ran: it is this request's
+	}
+	<-w.ready
+	return w.c, nil
+}
+
+// handOff gives c (nil: a dial, counted in p.dialing) to the request that has waited longest;
+// p.mu is held. false: no request waits.
+func (p *connPool) handOff(c *upstreamConn) bool {
+	if len(p.queue) == 0 {
+		return false
+	}
+	w := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	if c == nil {
+		p.dialing++
+	}
+	w.c = c
+	w.ready <- struct{}{} // buffered: never blocks
+	return true
+}
+
+// dialCounted dials for a request whose dial p.dialing counts, and ends that count: a request
+// waiting in p's queue gets the dial.
+func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (*upstreamConn, bool, error) {
+	c, _, err := u.dial(ctx, addr, p)
+	p.mu.Lock()
+	p.dialing--
+	p.handOff(nil)
 	p.mu.Unlock()
-	return u.dial(ctx, addr, p)
+	return c, false, err
 }
 
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
-	conn, err := u.dialer.DialContext(ctx, "tcp", addr)
+	conn, sock, aw, err := u.dialSocket(ctx, addr)
 	if err != nil {
 		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
 			return nil, false, res // the gateway's own failure, not the instance's
 		}
 		return nil, false, &DialError{Addr: addr, Err: err}
 	}
-	c := &upstreamConn{addr: addr, pool: pool, conn: conn, buf: make([]byte, upstreamBufSize)}
-	c.sock, _, c.aw = frontSocket(u.arrivals, conn, false, u.io) // nothing comes before the first request
+	u.open.Add(1)
+	c := &upstreamConn{addr: addr, pool: pool, conn: conn, sock: sock, aw: aw, buf: make([]byte, upstreamBufSize), ups: u}
 	c.aw.WatchIdle(c.evictIdle)
 	return c, false, nil
 }
@@ -222,7 +357,9 @@ func (u *upstreams) quietTaken(c *upstreamConn, wasPooled bool, seen uint64) boo
 	return c.aw.IdleQuiet(!wasPooled || !u.arrivals.Harvested(seen))
 }
 
-// put gives a connection whose last response was read to its end back to its pool.
+// put gives a connection whose last response was read to its end back to its pool: to the
+// request that has waited longest for one, or among the idle ones, unless the pool keeps enough
+// (maxIdle, keepOpen: poolBound).
 func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	p := c.pool
 	c.idleSince = now
@@ -231,7 +368,14 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 		c.buf = make([]byte, upstreamBufSize) // a large head grew it; the pool keeps small ones
 	}
 	p.mu.Lock()
-	if p.gone || len(p.idle) >= u.maxIdle {
+	if !p.gone && p.handOff(c) {
+		p.mu.Unlock()
+		return
+	}
+	if p.gone || (u.maxIdle > 0 && len(p.idle) >= u.maxIdle) || (u.keepOpen > 0 && u.open.Load() > u.keepOpen) {
+		if p.gone {
+			p.handOff(nil) // a forgotten instance's waiting requests dial for themselves
+		}
 		p.mu.Unlock()
 		c.close()
 		return
@@ -281,6 +425,9 @@ func (p *connPool) close(gone bool) {
 	idle := p.idle
 	p.idle = nil
 	p.gone = p.gone || gone
+	for len(p.queue) > 0 { // no connection will come back to the waiting requests: each dials
+		p.handOff(nil)
+	}
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.close()

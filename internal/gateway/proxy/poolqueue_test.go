@@ -1,0 +1,338 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
+)
+
+// heldDials is a dialer whose dials stop before their connect until the test lets each go on
+// (release), and that counts them: in progress now, at most at once, in all.
+type heldDials struct {
+	started     chan struct{} // one value per dial that reached its connect
+	release     chan struct{} // one value lets one dial go on
+	inProgress  atomic.Int32
+	maxProgress atomic.Int32
+	total       atomic.Int32
+}
+
+func newHeldDials() *heldDials {
+	return &heldDials{started: make(chan struct{}, 64), release: make(chan struct{}, 64)}
+}
+
+func (h *heldDials) control(string, string, syscall.RawConn) error {
+	n := h.inProgress.Add(1)
+	for {
+		m := h.maxProgress.Load()
+		if n <= m || h.maxProgress.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	h.total.Add(1)
+	h.started <- struct{}{}
+	<-h.release
+	h.inProgress.Add(-1)
+	return nil
+}
+
+// acceptingInstance is an instance that accepts connections and keeps them open until the test
+// ends; accepted counts them.
+func acceptingInstance(t *testing.T, accepted *atomic.Int32) string {
+	t.Helper()
+	return rawInstance(t, func(c net.Conn) {
+		accepted.Add(1)
+		_, _ = io.Copy(io.Discard, c)
+	})
+}
+
+func (p *connPool) waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+func (p *connPool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+type taken struct {
+	c      *upstreamConn
+	reused bool
+	err    error
+}
+
+// TestDialBoundQueuesRequestsForConnectionsGivenBack: with at most one dial to an instance in
+// progress, the requests that come meanwhile wait in the pool's queue instead of dialling; the
+// dial's end hands the next request a dial of its own, and each connection given back goes to
+// the request that has waited longest. Five requests, two dials, never two at once.
+func TestDialBoundQueuesRequestsForConnectionsGivenBack(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	held := newHeldDials()
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
+		queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: arrivals}
+	t.Cleanup(up.close)
+	get := func(results chan<- taken) {
+		c, reused, err := up.get(context.Background(), addr, time.Now())
+		results <- taken{c, reused, err}
+	}
+
+	first := make(chan taken, 1)
+	go get(first)
+	<-held.started // the one dial allowed is in progress
+	queued := make(chan taken, 4)
+	for range 4 {
+		go get(queued)
+	}
+	p := up.pool(addr)
+	waitFor(t, "four requests to wait in the pool's queue", func() bool { return p.waiting() == 4 })
+	if n := held.total.Load(); n != 1 {
+		t.Fatalf("%d dials started with one in progress and a bound of 1, want 1", n)
+	}
+
+	held.release <- struct{}{} // the first dial ends: its request has its connection ...
+	a := <-first
+	if a.err != nil || a.reused {
+		t.Fatalf("first request: %v (reused %v)", a.err, a.reused)
+	}
+	<-held.started // ... and the request that waited longest dials now
+	if got := p.waiting(); got != 3 {
+		t.Fatalf("%d requests wait after one was handed the dial, want 3", got)
+	}
+
+	// The first connection given back serves the three others, one after another.
+	c := a.c
+	for i := range 3 {
+		up.put(c, time.Now())
+		b := <-queued
+		if b.err != nil || !b.reused || b.c != c {
+			t.Fatalf("waiting request %d: %v (reused %v, same connection %v), want the connection given back", i+1, b.err, b.reused, b.c == c)
+		}
+		c = b.c
+	}
+	up.put(c, time.Now())
+	if got := p.idleCount(); got != 1 {
+		t.Fatalf("%d idle connections with nobody waiting, want the one given back", got)
+	}
+
+	held.release <- struct{}{} // the second dial ends: its request gets the new connection
+	d := <-queued
+	if d.err != nil || d.reused || d.c == a.c {
+		t.Fatalf("the request that dialled: %v (reused %v)", d.err, d.reused)
+	}
+	up.put(d.c, time.Now())
+	if n, m := held.total.Load(), held.maxProgress.Load(); n != 2 || m != 1 {
+		t.Fatalf("five requests made %d dials, at most %d at once; want 2 dials, 1 at once", n, m)
+	}
+	waitFor(t, "the instance to accept both connections", func() bool { return accepted.Load() == 2 })
+	if got := up.open.Load(); got != 2 {
+		t.Fatalf("the pool counts %d open connections, want 2", got)
+	}
+}
+
+// TestQueuedRequestTimesOutAsQueueTimeoutError: a request that waits longer than the queue's
+// timeout for a connection (the one dial allowed never ends) fails with a QueueTimeoutError, which
+// the policy sends to another instance without counting it against this one.
+func TestQueuedRequestTimesOutAsQueueTimeoutError(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	held := newHeldDials()
+	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
+		queueTimeout: 20 * time.Millisecond, idleTimeout: time.Hour, arrivals: netpoll.NewArrivals()}
+	t.Cleanup(func() { up.arrivals.Close() })
+	first := make(chan taken, 1)
+	go func() {
+		c, reused, err := up.get(context.Background(), addr, time.Now())
+		first <- taken{c, reused, err}
+	}()
+	<-held.started
+	_, _, err := up.get(context.Background(), addr, time.Now())
+	var qe *QueueTimeoutError
+	if !errors.As(err, &qe) || qe.Addr != addr || !isTimeout(err) {
+		t.Fatalf("a request that waited past the queue's timeout got %v, want a QueueTimeoutError for %s", err, addr)
+	}
+	if r, counts := retryFor(err, true, true); r != retryElsewhere || counts {
+		t.Fatalf("retryFor(QueueTimeoutError) = %v, %v; want another instance, not counted", r, counts)
+	}
+	if got := up.pool(addr).waiting(); got != 0 {
+		t.Fatalf("%d requests still queued after the time-out, want none", got)
+	}
+	held.release <- struct{}{}
+	if a := <-first; a.err != nil {
+		t.Fatal(a.err)
+	} else {
+		a.c.close()
+	}
+	if n := held.total.Load(); n != 1 {
+		t.Fatalf("%d dials, want 1 (the queued request must not dial)", n)
+	}
+}
+
+// TestPoolKeepsConnectionsUpToItsBound: the pool keeps every connection given back while the
+// connections open to instances, in use and idle, are within its bound (poolBound: more than
+// the old 256 per instance), closes those beyond it, and trims the coldest once it has been idle
+// for the idle timeout.
+func TestPoolKeepsConnectionsUpToItsBound(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	const n, bound = 300, 297
+	up := &upstreams{keepOpen: bound, maxDials: 0, idleTimeout: time.Minute, arrivals: arrivals}
+	t.Cleanup(up.close)
+	conns := make([]*upstreamConn, n)
+	for i := range conns {
+		c, _, err := up.get(context.Background(), addr, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	t0 := time.Now()
+	for _, c := range conns {
+		up.put(c, t0)
+	}
+	p := up.pool(addr)
+	if got, open := p.idleCount(), up.open.Load(); got != bound || open != bound {
+		t.Fatalf("after %d connections came back the pool keeps %d idle, %d open; want %d and %d (its bound)", n, got, open, bound, bound)
+	}
+	// Taken and given back later: the coldest idle connection has been idle for the timeout, and
+	// goes.
+	c, reused, err := up.get(context.Background(), addr, t0)
+	if err != nil || !reused {
+		t.Fatalf("take: %v, reused %v", err, reused)
+	}
+	up.put(c, t0.Add(time.Minute))
+	if got := p.idleCount(); got != bound-1 {
+		t.Fatalf("%d idle after a put that found the coldest past the idle timeout, want %d", got, bound-1)
+	}
+	// A take past the timeout closes the expired ones it meets and finds the warm one.
+	c, reused, err = up.get(context.Background(), addr, t0.Add(time.Minute))
+	if err != nil || !reused || c.idleSince != t0.Add(time.Minute) {
+		t.Fatalf("take: %v, reused %v, want the connection idle since the last put", err, reused)
+	}
+	c.close()
+	if got := up.open.Load(); got != int64(bound-2) {
+		t.Fatalf("%d connections counted open, want %d", got, bound-2)
+	}
+}
+
+// TestPoolBoundIsTheClientLimit: the proxy's pool keeps as many instance connections open as the
+// process allows client connections (--max-conns), and no per-instance bound unless one is set.
+func TestPoolBoundIsTheClientLimit(t *testing.T) {
+	p := New(Options{Conns: connlimit.New(12345)})
+	defer p.Close()
+	if p.up.keepOpen != 12345 || p.up.maxIdle != 0 || p.up.maxDials != DefaultMaxDialsPerHost || p.up.queueTimeout != p.opts.DialTimeout {
+		t.Fatalf("pool bounds: keep %d open, %d idle per instance, %d dials, queue %s; want 12345, 0, %d, the dial timeout",
+			p.up.keepOpen, p.up.maxIdle, p.up.maxDials, p.up.queueTimeout, DefaultMaxDialsPerHost)
+	}
+	def, _ := connlimit.Default()
+	q := New(Options{MaxIdleConnsPerHost: 8})
+	defer q.Close()
+	if q.up.keepOpen != int64(def) || q.up.maxIdle != 8 {
+		t.Fatalf("without a limiter: keep %d open, %d idle per instance; want %d (the default limit) and 8", q.up.keepOpen, q.up.maxIdle, def)
+	}
+}
+
+// TestForgottenPoolHandsItsQueueDials: requests waiting for a connection to an instance that no
+// table names any more are not left waiting: each is handed a dial of its own.
+func TestForgottenPoolHandsItsQueueDials(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	held := newHeldDials()
+	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
+		queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: netpoll.NewArrivals()}
+	t.Cleanup(func() { up.arrivals.Close() })
+	results := make(chan taken, 3)
+	var wg sync.WaitGroup
+	get := func() {
+		defer wg.Done()
+		c, reused, err := up.get(context.Background(), addr, time.Now())
+		results <- taken{c, reused, err}
+	}
+	wg.Add(1)
+	go get()
+	<-held.started
+	p := up.pool(addr)
+	wg.Add(2)
+	go get()
+	go get()
+	waitFor(t, "two requests to wait", func() bool { return p.waiting() == 2 })
+	up.forget(addr)
+	for range 2 {
+		<-held.started // each waiting request dials for itself
+	}
+	for range 3 {
+		held.release <- struct{}{}
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		up.put(r.c, time.Now()) // a forgotten pool keeps nothing
+	}
+	if got := up.open.Load(); got != 0 {
+		t.Fatalf("%d connections open after the forgotten pool's were given back, want 0", got)
+	}
+}
+
+// TestTunnelLeavesThePoolsCount: a connection switched to a tunnel (101) is no longer one of
+// the pool's open connections (poolBound counts those), so that tunnels do not use up the pool's
+// bound; the tunnel carries bytes both ways.
+func TestTunnelLeavesThePoolsCount(t *testing.T) {
+	inst := rawInstance(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.Header.Get("Upgrade") == "" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			_, _ = io.Copy(c, br) // an echo
+			return
+		}
+	})
+	_, p, addr := startServer(t, Options{}, ServerOptions{}, inst)
+	c := dial(t, addr)
+	c.get("/") // one pooled connection first
+	if got := p.up.open.Load(); got != 1 {
+		t.Fatalf("%d instance connections counted open after one request, want 1", got)
+	}
+	c2 := dial(t, addr)
+	c2.send("GET /ws HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	c2.readsWithin10s()
+	resp, err := http.ReadResponse(c2.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	c2.send("ping")
+	var b [4]byte
+	if _, err := io.ReadFull(c2.br, b[:]); err != nil || string(b[:]) != "ping" {
+		t.Fatalf("through the tunnel: %q %v", b[:], err)
+	}
+	// The upgrade took the pooled connection (or a new one) out of the pool's count.
+	if got := p.up.open.Load(); got != 0 {
+		t.Fatalf("%d instance connections counted open with only a tunnel, want 0", got)
+	}
+}
