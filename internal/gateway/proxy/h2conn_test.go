@@ -691,3 +691,53 @@ func TestH2NeverGetsAnotherRequestsAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestH2PrefaceOnlyAtConnectionStart (RFC 9113 3.4): the HTTP/2 preface switches a connection to
+// HTTP/2 only before its first request; after a request it is a bad request (400), and the
+// connection closes after the answer, in every way the front end reads its sockets.
+func TestH2PrefaceOnlyAtConnectionStart(t *testing.T) {
+	in := startH2Instance(t)
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			_, _, gw := startServerIO(t, m.mode, Options{}, ServerOptions{}, in.addr)
+			before := in.requests.Load()
+			conn, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+			br := bufio.NewReader(conn)
+			if _, err := io.WriteString(conn, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			first, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("the first request's answer: %v", err)
+			}
+			body, _ := io.ReadAll(first.Body)
+			first.Body.Close()
+			if first.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "/first ") {
+				t.Fatalf("the first request: %d %q, want 200 from the instance", first.StatusCode, body)
+			}
+			if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+				t.Fatal(err)
+			}
+			late, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("after a late preface: %v, want a 400 answer", err)
+			}
+			body, _ = io.ReadAll(late.Body)
+			late.Body.Close()
+			if late.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "RFC 9113 3.4") || !late.Close {
+				t.Fatalf("a late preface: %d %q (close %v), want 400 naming RFC 9113 3.4 and Connection: close", late.StatusCode, body, late.Close)
+			}
+			if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+				t.Fatalf("the connection carried on after the 400 (read %d, %v), want it closed", n, err)
+			}
+			if got := in.requests.Load() - before; got != 1 {
+				t.Fatalf("the instance got %d requests, want the first one only", got)
+			}
+		})
+	}
+}
