@@ -741,3 +741,37 @@ func TestH2PrefaceOnlyAtConnectionStart(t *testing.T) {
 		})
 	}
 }
+
+// TestH2HeaderBlockWithinReadHeaderTimeout: a header block begun and not finished (HEADERS
+// without END_HEADERS, then nothing) ends the connection once ReadHeaderTimeout has passed, as
+// an unfinished request head does on HTTP/1.1, even while another stream is open (the idle
+// timeout, ten minutes here, does not apply then); the instance never sees the request.
+func TestH2HeaderBlockWithinReadHeaderTimeout(t *testing.T) {
+	in := startH2Instance(t)
+	_, _, gw := startServer(t, Options{}, ServerOptions{ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 10 * time.Minute}, in.addr)
+	c := dialRawH2(t, gw, nil)
+	c.request(1, true, getFields("/slow")...)
+	if got := <-in.arrived; got != "/slow" {
+		t.Fatalf("the instance got %q, want /slow", got)
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: c.block(getFields("/never")...), EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := c.goAway(); !ok || code != http2.ErrCodeNo {
+		t.Fatalf("an unfinished header block: GOAWAY %v (%v), want NO_ERROR once ReadHeaderTimeout passed", code, ok)
+	}
+	if got := in.requests.Load(); got != 1 {
+		t.Fatalf("the instance got %d requests, want only /slow", got)
+	}
+}
+
+// TestH2IdleConnectionClosedAfterIdleTimeout: a connection with no stream open, after its
+// preface, is closed (GOAWAY NO_ERROR) once the idle timeout has passed.
+func TestH2IdleConnectionClosedAfterIdleTimeout(t *testing.T) {
+	in := startH2Instance(t)
+	_, _, gw := startServer(t, Options{}, ServerOptions{IdleTimeout: 100 * time.Millisecond}, in.addr)
+	c := dialRawH2(t, gw, nil)
+	if code, ok := c.goAway(); !ok || code != http2.ErrCodeNo {
+		t.Fatalf("an idle HTTP/2 connection: GOAWAY %v (%v), want NO_ERROR after the idle timeout", code, ok)
+	}
+}
