@@ -100,10 +100,10 @@ type h2Conn struct {
 	// header block being read must have come whole (ReadHeaderTimeout, readHeaderBlock). The
 	// read deadline is the earlier of those that apply (applyReadDeadline).
 	idleUntil, headerUntil time.Time
-	wdeadline      int64
-	kick           chan struct{} // wakes the writer
-	writerDone     chan struct{}
-	closeOnce      sync.Once
+	wdeadline              int64
+	kick                   chan struct{} // wakes the writer
+	writerDone             chan struct{}
+	closeOnce              sync.Once
 }
 
 // h2Out is the writing Framer's destination: the connection's output buffer (mu held).
