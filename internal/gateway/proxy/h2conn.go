@@ -97,7 +97,7 @@ type h2Conn struct {
 	closed         bool // the connection ended: streams stop
 	idle           bool // no stream: the read deadline is the idle timeout
 	// idleUntil is when an idle connection is closed (idle); headerUntil, when not zero, when the
-	// header block being read must have come whole (ReadHeaderTimeout, readHeaderBlock). The
+	// header block being read must have come whole (ReadHeaderTimeout, readFrame). The
 	// read deadline is the earlier of those that apply (applyReadDeadline).
 	idleUntil, headerUntil time.Time
 	wdeadline              int64
