@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +21,6 @@ type clientConn struct {
 	s    *Server
 	conn net.Conn
 	raw  syscall.RawConn // nil: the connection has no descriptor to read directly
-	fd   int             // its descriptor, -1 without one; for the parker
 	// aw makes reads wait in arrival order (netpoll.Arrivals); nil: in the runtime's poller.
 	aw *netpoll.Waiter
 	// sock is the socket when the front end owns it (netpoll.OwnedSocket); conn is then closed and
@@ -32,6 +32,7 @@ type clientConn struct {
 	remoteAddr string
 	clientIP   string
 	state      atomic.Int32
+	fd         int32 // the descriptor, -1 without one; for the parker (in state's padding)
 
 	// buf holds the bytes read and not yet served, buf[:n]; nil while there are none, so that
 	// an idle connection holds no buffer.
@@ -47,8 +48,12 @@ type clientConn struct {
 	// does not reset its timer for every request.
 	deadline     time.Time
 	deadlineKind deadlineKind
+	// served: a request head was read on the connection; an HTTP/2 preface may only come before
+	// the first (RFC 9113 3.4: refuseLatePreface). In deadlineKind's padding: no byte more.
+	served bool
 	// wdeadline is the write deadline set last on conn (boundWrite), in Unix nanoseconds: not a
-	// time.Time, so that an idle connection stays in its size class (256 bytes).
+	// time.Time, so that an idle connection stays in its size class (256 bytes:
+	// TestClientConnFitsItsSizeClass).
 	wdeadline int64
 	// idleSince is when the connection last began to wait for a request.
 	idleSince time.Time
@@ -164,7 +169,7 @@ func newClientConn(s *Server, conn net.Conn) *clientConn {
 		c.sock, c.raw, c.readFn = sock, raw, c.readInRuntimePoller
 		// Control fails only on a closed socket: c.fd stays -1 (never parked), and the first
 		// read fails.
-		_ = raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		_ = raw.Control(func(fd uintptr) { c.fd = int32(fd) })
 		c.setWaiter(aw)
 	}
 	c.state.Store(stateActive)
@@ -250,9 +255,14 @@ func (c *clientConn) serve() {
 			return
 		}
 		if bytes.HasPrefix((*c.buf)[:c.n], h2Preface) {
+			if c.served {
+				c.refuseLatePreface()
+				return
+			}
 			c.serveH2() // HTTP/2 with prior knowledge (h2conn.go)
 			return
 		}
+		c.served = true
 		c.x = getExchange()
 		c.x.body = frontBody{whole: true}
 		if !c.x.rq.Parse(*c.buf, headLen, c.remoteAddr) {
@@ -283,6 +293,19 @@ func (c *clientConn) serve() {
 		c.consume(end)
 	}
 }
+
+// refuseLatePreface answers an HTTP/2 preface that came after a request of the connection: a
+// client switches to HTTP/2 with prior knowledge only at a connection's start (RFC 9113 3.4),
+// so the bytes are a malformed request (400), and the connection closes after the answer.
+func (c *clientConn) refuseLatePreface() {
+	c.x = getExchange()
+	c.x.rq.Reset()
+	c.x.rq.CloseAfter = true
+	c.x.body = frontBody{whole: true}
+	c.writeError(http.StatusBadRequest, errLatePreface.Error())
+}
+
+var errLatePreface = errors.New("vamp gateway: an HTTP/2 preface after a request on the same connection: HTTP/2 with prior knowledge begins only at a connection's start (RFC 9113 3.4); send it first on a new connection")
 
 // startBody looks at the body bytes that came with the head (headLen bytes): a body that breaks
 // its framing there is refused before any instance sees the request (a FramingError), and a
@@ -429,7 +452,7 @@ func (c *clientConn) readHead() (int, error) {
 				// channel and timer are a third of what an idle connection costs).
 				c.aw.Release()
 				c.setWaiter(nil)
-				if s := c.s; s.parker.Park(c, c.fd, s.opts.IdleTimeout-time.Since(c.idleSince)) {
+				if s := c.s; s.parker.Park(c, int(c.fd), s.opts.IdleTimeout-time.Since(c.idleSince)) {
 					if h := s.opts.hooks; h != nil && h.parked != nil {
 						h.parked()
 					}

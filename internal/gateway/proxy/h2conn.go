@@ -96,10 +96,14 @@ type h2Conn struct {
 	closing        bool // the writer closes the connection once out is written
 	closed         bool // the connection ended: streams stop
 	idle           bool // no stream: the read deadline is the idle timeout
-	wdeadline      int64
-	kick           chan struct{} // wakes the writer
-	writerDone     chan struct{}
-	closeOnce      sync.Once
+	// idleUntil is when an idle connection is closed (idle); headerUntil, when not zero, when the
+	// header block being read must have come whole (ReadHeaderTimeout, readFrame). The
+	// read deadline is the earlier of those that apply (applyReadDeadline).
+	idleUntil, headerUntil time.Time
+	wdeadline              int64
+	kick                   chan struct{} // wakes the writer
+	writerDone             chan struct{}
+	closeOnce              sync.Once
 }
 
 // h2Out is the writing Framer's destination: the connection's output buffer (mu held).
@@ -158,10 +162,10 @@ func (h *h2Conn) serve(prefix []byte) {
 	)
 	_ = h.wfr.WriteWindowUpdate(0, h2ConnWindow-h2StreamWindow)
 	h.recvWindow = h2ConnWindow
-	h.idle = true
+	h.idle, h.idleUntil = true, time.Now().Add(h.s.opts.IdleTimeout)
+	h.applyReadDeadline()
 	h.mu.Unlock()
 	h.signal()
-	_ = h.conn.SetReadDeadline(time.Now().Add(h.s.opts.IdleTimeout))
 
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(prefix), h.conn), 16<<10)
 	var preface [len(http2.ClientPreface)]byte
@@ -175,7 +179,7 @@ func (h *h2Conn) serve(prefix []byte) {
 	h.fr.SetReuseFrames()
 	first := true
 	for {
-		f, err := h.fr.ReadFrame()
+		f, err := h.readFrame(br)
 		if err == nil && first {
 			// RFC 9113 3.4: the client's preface ends with a SETTINGS frame.
 			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
@@ -206,6 +210,42 @@ func (h *h2Conn) serve(prefix []byte) {
 		}
 		return
 	}
+}
+
+// readFrame reads the next frame from br (the Framer's source). A HEADERS frame that is not
+// whole in br already, or whose header block goes on in CONTINUATION frames, must come whole
+// within ReadHeaderTimeout, as a request head on HTTP/1.1 must: a client that begins a header
+// block and stops, or trickles it, would otherwise hold the connection for as long as it has
+// a stream open (the idle timeout applies only without one). Once the block is read the
+// deadline is what it was. A whole HEADERS frame in the buffer (the usual case) costs a look at
+// its 9-byte frame header only.
+func (h *h2Conn) readFrame(br *bufio.Reader) (http2.Frame, error) {
+	if hdr, err := br.Peek(9); err == nil && http2.FrameType(hdr[3]) == http2.FrameHeaders {
+		length := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
+		if http2.Flags(hdr[4])&http2.FlagHeadersEndHeaders == 0 || br.Buffered() < 9+length {
+			h.mu.Lock()
+			h.headerUntil = time.Now().Add(h.s.opts.ReadHeaderTimeout)
+			h.applyReadDeadline()
+			h.mu.Unlock()
+			f, err := h.fr.ReadFrame()
+			h.mu.Lock()
+			h.headerUntil = time.Time{}
+			h.applyReadDeadline()
+			h.mu.Unlock()
+			return f, err
+		}
+	}
+	return h.fr.ReadFrame()
+}
+
+// applyReadDeadline sets the connection's read deadline: the earlier of the header block's
+// (headerUntil) and, without a stream, the idle timeout's; none otherwise (mu held).
+func (h *h2Conn) applyReadDeadline() {
+	t := h.headerUntil
+	if h.idle && (t.IsZero() || h.idleUntil.Before(t)) {
+		t = h.idleUntil
+	}
+	_ = h.conn.SetReadDeadline(t)
 }
 
 // process handles one frame; a StreamError resets its stream, a ConnectionError ends the
@@ -378,7 +418,7 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	h.running++
 	if h.idle {
 		h.idle = false
-		_ = h.conn.SetReadDeadline(time.Time{})
+		h.applyReadDeadline()
 	}
 	h.s.p.startStream(st)
 	return nil
@@ -512,8 +552,8 @@ func (h *h2Conn) idleCheck() {
 		return
 	}
 	if !h.idle && !h.closed {
-		h.idle = true
-		_ = h.conn.SetReadDeadline(time.Now().Add(h.s.opts.IdleTimeout))
+		h.idle, h.idleUntil = true, time.Now().Add(h.s.opts.IdleTimeout)
+		h.applyReadDeadline()
 	}
 }
 

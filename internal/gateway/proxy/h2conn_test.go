@@ -691,3 +691,87 @@ func TestH2NeverGetsAnotherRequestsAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestH2PrefaceOnlyAtConnectionStart (RFC 9113 3.4): the HTTP/2 preface switches a connection to
+// HTTP/2 only before its first request; after a request it is a bad request (400), and the
+// connection closes after the answer, in every way the front end reads its sockets.
+func TestH2PrefaceOnlyAtConnectionStart(t *testing.T) {
+	in := startH2Instance(t)
+	for _, m := range ioModes {
+		t.Run(m.name, func(t *testing.T) {
+			_, _, gw := startServerIO(t, m.mode, Options{}, ServerOptions{}, in.addr)
+			before := in.requests.Load()
+			conn, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+			br := bufio.NewReader(conn)
+			if _, err := io.WriteString(conn, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			first, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("the first request's answer: %v", err)
+			}
+			body, _ := io.ReadAll(first.Body)
+			first.Body.Close()
+			if first.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "/first ") {
+				t.Fatalf("the first request: %d %q, want 200 from the instance", first.StatusCode, body)
+			}
+			if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+				t.Fatal(err)
+			}
+			late, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("after a late preface: %v, want a 400 answer", err)
+			}
+			body, _ = io.ReadAll(late.Body)
+			late.Body.Close()
+			if late.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "RFC 9113 3.4") || !late.Close {
+				t.Fatalf("a late preface: %d %q (close %v), want 400 naming RFC 9113 3.4 and Connection: close", late.StatusCode, body, late.Close)
+			}
+			if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+				t.Fatalf("the connection carried on after the 400 (read %d, %v), want it closed", n, err)
+			}
+			if got := in.requests.Load() - before; got != 1 {
+				t.Fatalf("the instance got %d requests, want the first one only", got)
+			}
+		})
+	}
+}
+
+// TestH2HeaderBlockWithinReadHeaderTimeout: a header block begun and not finished (HEADERS
+// without END_HEADERS, then nothing) ends the connection once ReadHeaderTimeout has passed, as
+// an unfinished request head does on HTTP/1.1, even while another stream is open (the idle
+// timeout, ten minutes here, does not apply then); the instance never sees the request.
+func TestH2HeaderBlockWithinReadHeaderTimeout(t *testing.T) {
+	in := startH2Instance(t)
+	_, _, gw := startServer(t, Options{}, ServerOptions{ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 10 * time.Minute}, in.addr)
+	c := dialRawH2(t, gw, nil)
+	c.request(1, true, getFields("/slow")...)
+	if got := <-in.arrived; got != "/slow" {
+		t.Fatalf("the instance got %q, want /slow", got)
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: c.block(getFields("/never")...), EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := c.goAway(); !ok || code != http2.ErrCodeNo {
+		t.Fatalf("an unfinished header block: GOAWAY %v (%v), want NO_ERROR once ReadHeaderTimeout passed", code, ok)
+	}
+	if got := in.requests.Load(); got != 1 {
+		t.Fatalf("the instance got %d requests, want only /slow", got)
+	}
+}
+
+// TestH2IdleConnectionClosedAfterIdleTimeout: a connection with no stream open, after its
+// preface, is closed (GOAWAY NO_ERROR) once the idle timeout has passed.
+func TestH2IdleConnectionClosedAfterIdleTimeout(t *testing.T) {
+	in := startH2Instance(t)
+	_, _, gw := startServer(t, Options{}, ServerOptions{IdleTimeout: 100 * time.Millisecond}, in.addr)
+	c := dialRawH2(t, gw, nil)
+	if code, ok := c.goAway(); !ok || code != http2.ErrCodeNo {
+		t.Fatalf("an idle HTTP/2 connection: GOAWAY %v (%v), want NO_ERROR after the idle timeout", code, ok)
+	}
+}
