@@ -113,12 +113,12 @@ func TestDialFailuresAreTyped(t *testing.T) {
 		if arrivalOrder {
 			up.io, up.arrivals = ioArrivalOrder, netpoll.NewArrivals()
 		}
-		_, _, err = up.dial(context.Background(), ap.String(), up.pool(ap.String()))
+		_, err = up.dial(context.Background(), ap.String(), up.pool(ap.String()))
 		var de *DialError
 		if !errors.As(err, &de) || !isTimeout(err) || !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("the pool's dial to a full listener (arrival order %v): %v, want a DialError that is a time-out", arrivalOrder, err)
 		}
-		_, _, err = up.dial(context.Background(), refused, up.pool(refused))
+		_, err = up.dial(context.Background(), refused, up.pool(refused))
 		if !errors.As(err, &de) || !errors.Is(err, syscall.ECONNREFUSED) || isTimeout(err) {
 			t.Fatalf("the pool's dial to a closed port (arrival order %v): %v, want a DialError wrapping ECONNREFUSED", arrivalOrder, err)
 		}

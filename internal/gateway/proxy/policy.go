@@ -251,7 +251,7 @@ func (p *Proxy) tryInstance(addr string, now time.Time, seenRound uint64, idem, 
 	if r, _ := retryFor(err, idem, resend); r != retryNewConn {
 		return nil, err
 	}
-	if u, _, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
+	if u, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
 		return nil, err
 	}
 	if err = exchange(u, false); err != nil {

@@ -251,7 +251,7 @@ func (p *connPool) handOff(c *upstreamConn) bool {
 // dialCounted dials for a request whose dial p.dialing counts, and ends that count: a request
 // waiting in p's queue gets the dial.
 func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (*upstreamConn, bool, error) {
-	c, _, err := u.dial(ctx, addr, p)
+	c, err := u.dial(ctx, addr, p)
 	p.mu.Lock()
 	p.dialing--
 	p.handOff(nil)
@@ -259,18 +259,18 @@ func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (
 	return c, false, err
 }
 
-func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, bool, error) {
+func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, error) {
 	conn, sock, aw, err := u.dialSocket(ctx, addr)
 	if err != nil {
 		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
-			return nil, false, res // the gateway's own failure, not the instance's
+			return nil, res // the gateway's own failure, not the instance's
 		}
-		return nil, false, &DialError{Addr: addr, Err: err}
+		return nil, &DialError{Addr: addr, Err: err}
 	}
 	u.open.Add(1)
 	c := &upstreamConn{addr: addr, pool: pool, conn: conn, sock: sock, aw: aw, buf: make([]byte, upstreamBufSize), ups: u}
 	c.aw.WatchIdle(c.evictIdle)
-	return c, false, nil
+	return c, nil
 }
 
 // evictIdle takes a pooled connection on which something arrived (bytes or its close) out of
