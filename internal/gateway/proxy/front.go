@@ -333,7 +333,7 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 		// stops reading is seen by then, or when a write to it fails.
 		if now := time.Now(); now.Sub(looked) >= bodyWaitSlice {
 			looked = now
-			if headLen, err := p.answerDuringBody(c, u); headLen > 0 || err != nil {
+			if headLen, err := p.answerDuringBody(c, &c.x.rs, c.x.rq.Method, u); headLen > 0 || err != nil {
 				b.early = headLen > 0
 				return headLen, err
 			}
@@ -346,7 +346,7 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 			if ferr != nil {
 				return 0, &ClientBodyError{Err: ferr}
 			}
-			if headLen, werr := p.sendBodyPart(c, u, in[:k]); headLen > 0 {
+			if headLen, werr := p.sendBodyPart(c, &c.x.rs, c.x.rq.Method, u, in[:k]); headLen > 0 {
 				b.early = true
 				return headLen, nil
 			} else if werr != nil {
@@ -388,8 +388,9 @@ func (p *Proxy) streamBody(c *clientConn, u *upstreamConn) (int, error) {
 // socket full waits in slices of bodyWaitSlice, and between them looks whether the instance
 // answered (answerDuringBody): an answer's head length > 0 then, the answer (a 413 from an
 // instance that stopped reading the upload). It gives up once the instance took no byte for the
-// ResponseHeaderTimeout (a StalledWriteError).
-func (p *Proxy) sendBodyPart(c *clientConn, u *upstreamConn, b []byte) (int, error) {
+// ResponseHeaderTimeout (a StalledWriteError). Both front ends' (w: the client, rs and method:
+// its request's answer and method).
+func (p *Proxy) sendBodyPart(w waitingClient, rs *httpframe.Response, method string, u *upstreamConn, b []byte) (int, error) {
 	lastByte := time.Now()
 	for {
 		n, err := u.write(b, bodyWaitSlice)
@@ -402,7 +403,7 @@ func (p *Proxy) sendBodyPart(c *clientConn, u *upstreamConn, b []byte) (int, err
 		if n > 0 {
 			lastByte = now
 		}
-		if headLen, aerr := p.answerDuringBody(c, u); headLen > 0 || aerr != nil {
+		if headLen, aerr := p.answerDuringBody(w, rs, method, u); headLen > 0 || aerr != nil {
 			return headLen, aerr
 		}
 		if stall := p.opts.ResponseHeaderTimeout; now.Sub(lastByte) >= stall {
@@ -414,8 +415,9 @@ func (p *Proxy) sendBodyPart(c *clientConn, u *upstreamConn, b []byte) (int, err
 
 // answerDuringBody looks, without waiting, whether the instance sent something while the body is
 // still on its way to it. Interim answers (1xx) go to the client and the body goes on; a final
-// answer's head is read (into c.x.rs) and its length returned; the instance's close is an error.
-func (p *Proxy) answerDuringBody(c *clientConn, u *upstreamConn) (int, error) {
+// answer's head is read (into rs) and its length returned; the instance's close is an error.
+// Both front ends' (w: the client; method: its request's).
+func (p *Proxy) answerDuringBody(w waitingClient, rs *httpframe.Response, method string, u *upstreamConn) (int, error) {
 	if u.r == u.w {
 		u.r, u.w = 0, 0
 		if pending, err := u.answerPending(); err != nil || !pending {
@@ -423,13 +425,12 @@ func (p *Proxy) answerDuringBody(c *clientConn, u *upstreamConn) (int, error) {
 		}
 	}
 	deadline := time.Now().Add(p.opts.ResponseHeaderTimeout)
-	rs := &c.x.rs
 	for u.r < u.w {
-		headLen, err := u.readHead(c, deadline)
+		headLen, err := u.readHead(w, deadline)
 		if err != nil {
 			return 0, err
 		}
-		if err := rs.Parse(u.buf[u.r:], headLen, c.x.rq.Method); err != nil {
+		if err := rs.Parse(u.buf[u.r:], headLen, method); err != nil {
 			return 0, err
 		}
 		switch {
@@ -438,7 +439,7 @@ func (p *Proxy) answerDuringBody(c *clientConn, u *upstreamConn) (int, error) {
 		case rs.Status == http.StatusSwitchingProtocols:
 			return 0, errSwitchedProtocols
 		}
-		if err := c.interim(rs); err != nil {
+		if err := w.interim(rs); err != nil {
 			return 0, err
 		}
 		u.r += headLen

@@ -775,3 +775,47 @@ func TestH2IdleConnectionClosedAfterIdleTimeout(t *testing.T) {
 		t.Fatalf("an idle HTTP/2 connection: GOAWAY %v (%v), want NO_ERROR after the idle timeout", code, ok)
 	}
 }
+
+// TestH2EarlyAnswerDuringStreamedBody: an instance that answers (413) before a streamed body
+// ends, and neither reads on nor closes, has its answer passed on while the client pauses in the
+// middle of its body, as on HTTP/1.1 (the instance is looked at every bodyWaitSlice), not once
+// the client goes on or the idle timeout (ten minutes here) passes; the stream then ends with
+// RST_STREAM NO_ERROR (RFC 9113 8.1).
+func TestH2EarlyAnswerDuringStreamedBody(t *testing.T) {
+	hold := make(chan struct{})
+	inst := rawInstance(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		_, _ = io.WriteString(conn, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n\r\ntoo large")
+		<-hold // reads no more of the body, and keeps the connection open
+		conn.Close()
+	})
+	t.Cleanup(func() { close(hold) }) // before rawInstance's, which waits for this handler
+	_, _, gw := startServer(t, Options{}, ServerOptions{IdleTimeout: 10 * time.Minute}, inst)
+	c := dialRawH2(t, gw, nil)
+	c.request(1, false, ":method", "POST", ":scheme", "http", ":path", "/upload", ":authority", "shop.example")
+	if err := c.fr.WriteData(1, false, []byte("the first part of a large upload")); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := c.answer(1)
+	if status != "413" || body != "too large" {
+		t.Fatalf("an early answer during the body: %s %q, want the instance's 413", status, body)
+	}
+	for {
+		f := c.next()
+		if rst, ok := f.(*http2.RSTStreamFrame); ok && rst.StreamID == 1 {
+			if rst.ErrCode != http2.ErrCodeNo {
+				t.Fatalf("the stream ended with RST_STREAM %v, want NO_ERROR after the answer", rst.ErrCode)
+			}
+			return
+		}
+	}
+}

@@ -334,7 +334,12 @@ func (st *h2Stream) exchange(u *upstreamConn, reused, whole bool) (int, error) {
 		p.yieldBeforeRead()
 		return p.readAnswerHead(u, reused, st, &x.rs, x.rq.Method, false)
 	}
-	if err := st.streamBody(u); err != nil {
+	headLen, err := st.streamBody(u)
+	if headLen > 0 {
+		st.early = true // the instance answered before the body's end
+		return headLen, nil
+	}
+	if err != nil {
 		var body *ClientBodyError
 		if !errors.As(err, &body) {
 			// The instance stopped taking the body: an answer it sent before is the answer (a
@@ -347,7 +352,7 @@ func (st *h2Stream) exchange(u *upstreamConn, reused, whole bool) (int, error) {
 		}
 		return 0, &PartialBodyError{Err: err}
 	}
-	headLen, err := p.readAnswerHead(u, reused, st, &x.rs, x.rq.Method, false)
+	headLen, err = p.readAnswerHead(u, reused, st, &x.rs, x.rq.Method, false)
 	if err != nil {
 		return 0, &PartialBodyError{Err: err}
 	}
@@ -355,16 +360,37 @@ func (st *h2Stream) exchange(u *upstreamConn, reused, whole bool) (int, error) {
 }
 
 // streamBody passes the body to the instance as its DATA frames come, chunk-coded when it has no
-// content-length, and gives the client its flow-control window back as the parts go out.
-func (st *h2Stream) streamBody(u *upstreamConn) error {
+// content-length, and gives the client its flow-control window back as the parts go out. As on
+// HTTP/1.1 (Proxy.streamBody), the instance is looked at once per bodyWaitSlice while the body
+// streams or the client pauses, and while a write to it waits (sendBodyPart): an answer it sent
+// before the body's end (a 413 to a large upload) is the answer, its head's length returned
+// (the rest of the body is not sent; the stream ends with RST_STREAM NO_ERROR after the answer,
+// RFC 9113 8.1). 0 once the body went whole.
+func (st *h2Stream) streamBody(u *upstreamConn) (int, error) {
 	p := st.h.s.p
+	x := st.x
 	var chunk []byte
+	lastByte, looked := time.Now(), time.Time{}
 	for {
+		if now := time.Now(); now.Sub(looked) >= bodyWaitSlice {
+			looked = now
+			if headLen, err := p.answerDuringBody(st, &x.rs, x.rq.Method, u); headLen > 0 || err != nil {
+				return headLen, err
+			}
+		}
 		part, end, err := st.takeBody()
+		if errors.Is(err, errBodySlice) {
+			if time.Since(lastByte) >= st.h.s.opts.IdleTimeout {
+				return 0, &ClientBodyError{Err: &StalledWriteError{Peer: "client", After: st.h.s.opts.IdleTimeout, Err: errBodyStalled}}
+			}
+			looked = time.Time{} // the client pauses: look at the instance now
+			continue
+		}
 		if err != nil {
-			return &ClientBodyError{Err: err}
+			return 0, &ClientBodyError{Err: err}
 		}
 		if len(part) > 0 {
+			lastByte = time.Now()
 			out := part
 			if st.chunked {
 				chunk = strconv.AppendInt(chunk[:0], int64(len(part)), 16)
@@ -373,10 +399,10 @@ func (st *h2Stream) streamBody(u *upstreamConn) error {
 				out = append(chunk, "\r\n"...)
 				chunk = out
 			}
-			_, werr := u.write(out, p.opts.ResponseHeaderTimeout)
+			headLen, werr := p.sendBodyPart(st, &x.rs, x.rq.Method, u, out)
 			st.giveBack(part)
-			if werr != nil {
-				return werr
+			if headLen > 0 || werr != nil {
+				return headLen, werr
 			}
 		}
 		if !end {
@@ -392,16 +418,16 @@ func (st *h2Stream) streamBody(u *upstreamConn) error {
 					last = append(last, "\r\n"...)
 				}
 			}
-			if _, err := u.write(append(last, "\r\n"...), p.opts.ResponseHeaderTimeout); err != nil {
-				return err
+			if headLen, err := p.sendBodyPart(st, &x.rs, x.rq.Method, u, append(last, "\r\n"...)); headLen > 0 || err != nil {
+				return headLen, err
 			}
 		}
-		return nil
+		return 0, nil
 	}
 }
 
-// takeBody waits for body bytes: what came since the last call, and whether the body ended. A
-// client that sends nothing for the idle timeout, or resets the stream, is an error.
+// takeBody waits for body bytes, at most bodyWaitSlice (errBodySlice then): what came since the
+// last call, and whether the body ended. A client that resets the stream is an error.
 func (st *h2Stream) takeBody() (part []byte, end bool, err error) {
 	h := st.h
 	var timer *time.Timer
@@ -424,17 +450,21 @@ func (st *h2Stream) takeBody() (part []byte, end bool, err error) {
 		}
 		h.mu.Unlock()
 		if timer == nil {
-			timer = time.NewTimer(h.s.opts.IdleTimeout)
+			timer = time.NewTimer(bodyWaitSlice)
 		}
 		select {
 		case <-st.bodyReady:
 		case <-timer.C:
-			return nil, false, &StalledWriteError{Peer: "client", After: h.s.opts.IdleTimeout, Err: errBodyStalled}
+			return nil, false, errBodySlice
 		}
 	}
 }
 
 var errBodyStalled = errors.New("the client sent no byte of its request body")
+
+// errBodySlice: takeBody waited bodyWaitSlice without a body byte (streamBody looks at the
+// instance then, and gives up once the client sent nothing for the idle timeout).
+var errBodySlice = errors.New("no request body byte within the wait slice")
 
 // giveBack returns the window of a body part that went to the instance, and keeps its buffer.
 func (st *h2Stream) giveBack(part []byte) {
