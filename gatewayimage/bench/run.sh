@@ -196,7 +196,7 @@ machine() {
   report "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   report "- machine: $CORES cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
   report "- $(go version | cut -d' ' -f3-), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-  report "- layout: proxy pinned to core $PROXY_CPU (gateway GOMAXPROCS=1, haproxy nbthread 1, nginx worker_processes 1); backends (nginx: one process, two workers), wrk and helpers on core(s) $LOAD_CPU; the benchmark in its own session with autogroup nice $(cut -d" " -f3 /proc/self/autogroup 2>/dev/null || echo ?)"
+  report "- layout: proxy pinned to core $PROXY_CPU (gateway GOMAXPROCS=1, haproxy nbthread 1, nginx worker_processes 1); backends (nginx: two worker processes), wrk and helpers on core(s) $LOAD_CPU; the benchmark in its own session with autogroup nice $(cut -d" " -f3 /proc/self/autogroup 2>/dev/null || echo ?)"
   report "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency, ${UA:-chrome} User-Agent, $ROUNDS alternating rounds after a 2s warm-up each; load average at start $(load1)"
 }
 
