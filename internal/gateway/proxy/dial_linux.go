@@ -126,19 +126,35 @@ func dialOwned(set *netpoll.Arrivals, d *net.Dialer, ap netip.AddrPort, timeout 
 }
 
 // waitOwnedConnect waits for the connect on sock to end, for at most timeout (0: no bound), then
-// asks the socket once more.
+// asks the socket once more (awaitConnect).
 func waitOwnedConnect(sock *netpoll.OwnedSocket, aw *netpoll.Waiter, timeout time.Duration) error {
+	aw.SetWriteTimeout(timeout)
+	defer aw.SetWriteTimeout(0)
+	return awaitConnect(sock)
+}
+
+// connectingSocket is what awaitConnect needs of a socket whose connect is in progress:
+// syscall.RawConn's Write and Control, which an *os.File's RawConn and a netpoll.OwnedSocket both
+// have.
+type connectingSocket interface {
+	Write(f func(fd uintptr) bool) error
+	Control(f func(fd uintptr)) error
+}
+
+// awaitConnect is the one rule for a dial's time-out: it waits until s is writable (the connect
+// ended) or the wait's deadline, set by the caller, passes; then the socket, not the clock, says
+// how the connect ended: a connect the kernel completed meanwhile is a connection, only one still
+// in progress is a time-out (os.ErrDeadlineExceeded).
+func awaitConnect(s connectingSocket) error {
 	var cerr error
 	done := false
-	aw.SetWriteTimeout(timeout)
-	werr := sock.Write(func(fd uintptr) bool {
+	werr := s.Write(func(fd uintptr) bool {
 		done, cerr = connected(int(fd))
 		return done || cerr != nil
 	})
-	aw.SetWriteTimeout(0)
 	if werr != nil && os.IsTimeout(werr) {
 		// The time-out ended the wait, which says nothing about the connect: the socket does.
-		if err := sock.Control(func(fd uintptr) { done, cerr = connected(int(fd)) }); err != nil {
+		if err := s.Control(func(fd uintptr) { done, cerr = connected(int(fd)) }); err != nil {
 			return err
 		}
 		if cerr == nil && !done {
@@ -226,7 +242,8 @@ func finishConnect(f *os.File, pending bool, ap netip.AddrPort, deadline time.Ti
 	return conn, nil
 }
 
-// waitConnected waits for f's connect to end, until deadline; then asks the socket once more.
+// waitConnected waits for f's connect to end, until deadline; then asks the socket once more
+// (awaitConnect).
 func waitConnected(f *os.File, deadline time.Time) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -235,26 +252,7 @@ func waitConnected(f *os.File, deadline time.Time) error {
 	if err := f.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	var cerr error
-	done := false
-	werr := rc.Write(func(fd uintptr) bool {
-		done, cerr = connected(int(fd))
-		return done || cerr != nil
-	})
-	if werr != nil && os.IsTimeout(werr) {
-		// The deadline ended the wait, which says nothing about the connect: the socket does.
-		if err := rc.Control(func(fd uintptr) { done, cerr = connected(int(fd)) }); err != nil {
-			return err
-		}
-		if cerr == nil && !done {
-			return os.ErrDeadlineExceeded
-		}
-		return cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	return cerr
+	return awaitConnect(rc)
 }
 
 // connected reports whether the connect on fd completed (true), failed (its error), or is still
