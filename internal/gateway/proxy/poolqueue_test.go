@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -335,4 +336,96 @@ func TestTunnelLeavesThePoolsCount(t *testing.T) {
 	if got := p.up.open.Load(); got != 0 {
 		t.Fatalf("%d instance connections counted open with only a tunnel, want 0", got)
 	}
+}
+
+// TestPoolPurgesIdleConnectionsLikeHAProxy: every purge closes the idle connections past the idle
+// timeout and the colder half of those not used for the whole interval (HAProxy's
+// pool-purge-delay), so connections a burst left open go back to the instance once the burst is
+// over; connections in use since the last purge stay.
+func TestPoolPurgesIdleConnectionsLikeHAProxy(t *testing.T) {
+	var accepted, ended atomic.Int32
+	addr := rawInstance(t, func(c net.Conn) {
+		accepted.Add(1)
+		_, _ = io.Copy(io.Discard, c)
+		ended.Add(1) // the gateway closed it
+	})
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	const interval, idleTimeout = 5 * time.Second, time.Minute
+	up := &upstreams{keepOpen: 100, idleTimeout: idleTimeout, arrivals: arrivals}
+	t.Cleanup(up.close)
+	conns := make([]*upstreamConn, 13)
+	for i := range conns {
+		c, _, err := up.get(context.Background(), addr, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	waitFor(t, "the instance to accept 13 connections", func() bool { return accepted.Load() == 13 })
+	t0 := time.Now()
+	for _, c := range conns[:10] {
+		up.put(c, t0) // a burst's, idle since t0
+	}
+	for _, c := range conns[10:] {
+		up.put(c, t0.Add(4*time.Second)) // used a second before the purge
+	}
+	p := up.pool(addr)
+	idle := func() []*upstreamConn {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Clone(p.idle)
+	}
+	// First purge: 10 unused for the interval, the colder 5 go; the 3 used recently stay.
+	if n := up.purge(t0.Add(interval), interval); n != 5 {
+		t.Fatalf("first purge closed %d, want 5 (half of the 10 unused for %s)", n, interval)
+	}
+	if got, want := idle(), append(slices.Clone(conns[5:10]), conns[10:]...); !slices.Equal(got, want) {
+		t.Fatalf("after the first purge the pool keeps %d connections, want the 8 warmest in order", len(got))
+	}
+	waitFor(t, "the instance to see 5 connections closed", func() bool { return ended.Load() == 5 })
+	if open := up.open.Load(); open != 8 {
+		t.Fatalf("%d connections counted open after the first purge, want 8", open)
+	}
+	// Second purge: all 8 unused now, 4 go (coldest first).
+	if n := up.purge(t0.Add(2*interval), interval); n != 4 {
+		t.Fatalf("second purge closed %d, want 4", n)
+	}
+	if got, want := idle(), append(slices.Clone(conns[9:10]), conns[10:]...); !slices.Equal(got, want) {
+		t.Fatalf("after the second purge the pool keeps %d connections, want the 4 warmest", len(got))
+	}
+	// A connection taken and given back between purges is in use, not purged.
+	c, reused, err := up.get(context.Background(), addr, t0.Add(2*interval))
+	if err != nil || !reused || c != conns[12] {
+		t.Fatalf("take: %v, reused %v, want the warmest pooled connection", err, reused)
+	}
+	up.put(c, t0.Add(2*interval+time.Second))
+	if n := up.purge(t0.Add(3*interval), interval); n != 2 {
+		t.Fatalf("third purge closed %d, want 2 (half of the 3 unused, rounded up)", n)
+	}
+	if got := idle(); len(got) != 2 || got[1] != conns[12] {
+		t.Fatalf("after the third purge the pool keeps %d connections, want 2 with the one used last", len(got))
+	}
+	// Past the idle timeout every idle connection goes, used since the last purge or not.
+	if n := up.purge(t0.Add(idleTimeout+3*interval), interval); n != 2 {
+		t.Fatalf("a purge past the idle timeout closed %d, want both", n)
+	}
+	waitFor(t, "the instance to see all 13 connections closed", func() bool { return ended.Load() == 13 })
+	if open := up.open.Load(); open != 0 {
+		t.Fatalf("%d connections counted open, want 0", open)
+	}
+}
+
+// TestPurgeEveryEndsAtStop: the purge's goroutine ends when its stop channel closes (the proxy's
+// Close), instead of outliving the proxy.
+func TestPurgeEveryEndsAtStop(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	up := &upstreams{idleTimeout: time.Minute}
+	go func() {
+		up.purgeEvery(time.Millisecond, stop)
+		close(done)
+	}()
+	close(stop)
+	<-done
 }

@@ -148,6 +148,7 @@ func New(opts Options) *Proxy {
 		idleTimeout:  opts.IdleConnTimeout,
 		arrivals:     p.arrivals,
 	}
+	go p.up.purgeEvery(poolPurgeInterval, p.closed)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      &poolTransport{p: p},

@@ -397,6 +397,78 @@ func (u *upstreams) put(c *upstreamConn, now time.Time) {
 	}
 }
 
+// poolPurgeInterval is how often idle connections to instances are purged (purge): HAProxy's
+// pool-purge-delay default.
+const poolPurgeInterval = 5 * time.Second
+
+// purgeEvery purges the pools every interval until stop is closed.
+func (u *upstreams) purgeEvery(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			u.purge(now, interval)
+		}
+	}
+}
+
+// purge gives idle connections back to the instances that the load no longer needs, as HAProxy
+// does every pool-purge-delay: in every pool, those idle past the idle timeout are closed, and of
+// those idle for the whole last interval (not taken since the previous purge), the colder half.
+// The pool's bound (--max-conns) lets a gateway keep a connection for every client after a
+// burst; an instance with a connection limit of its own, shared by several gateways, gets them
+// back within a few intervals once the burst is over, instead of after the idle timeout (90 s)
+// or never when no request comes to trim them (put and take trim only when used). It returns how
+// many it closed.
+func (u *upstreams) purge(now time.Time, interval time.Duration) int {
+	closed := 0
+	u.pools.Range(func(_, v any) bool {
+		if p, ok := v.(*connPool); ok {
+			closed += p.purge(now, interval, u.idleTimeout)
+		}
+		return true
+	})
+	return closed
+}
+
+// purge is upstreams.purge for one pool; p.idle is ordered about coldest first (a connection
+// the dispatcher looked at goes back at the warm end with its idleSince), so each connection is
+// judged by its own idleSince, and the colder half is the half met first.
+func (p *connPool) purge(now time.Time, interval, idleTimeout time.Duration) int {
+	p.mu.Lock()
+	unused := 0
+	for _, c := range p.idle {
+		if idle := now.Sub(c.idleSince); idle >= interval && idle < idleTimeout {
+			unused++
+		}
+	}
+	spare := unused / 2 // of the unused ones, those kept: the warmer half
+	var victims []*upstreamConn
+	kept := p.idle[:0]
+	for _, c := range p.idle {
+		idle := now.Sub(c.idleSince)
+		switch {
+		case idle >= idleTimeout:
+			victims = append(victims, c)
+		case idle >= interval && unused > spare:
+			unused--
+			victims = append(victims, c)
+		default:
+			kept = append(kept, c)
+		}
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	p.mu.Unlock()
+	for _, c := range victims {
+		c.close()
+	}
+	return len(victims)
+}
+
 // forget closes the idle connections to addr and stops keeping new ones.
 func (u *upstreams) forget(addr string) {
 	v, ok := u.pools.LoadAndDelete(addr)
