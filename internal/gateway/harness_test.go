@@ -145,6 +145,25 @@ func (h *harness) statsWhen(name, what string, ok func(gatewayapi.Stats) bool) g
 	return st
 }
 
+// settled waits until no instance of gateway name has a request in progress. The gateway counts
+// a request once its answer is written, so a client can read its answer before the request is
+// counted; once the test's clients are done and the gateway has settled, every request they sent
+// is counted (proxy.finish counts before it gives the instance back), and a roll-out's tick judges
+// them all.
+func (h *harness) settled(name string) {
+	h.t.Helper()
+	h.statsWhen(name, "every request sent to "+name+" is counted", func(s gatewayapi.Stats) bool {
+		for _, r := range s.Routes {
+			for _, in := range r.Instances {
+				if in.Active != 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // backend is a real HTTP server that answers with its name.
 type backend struct {
 	name string

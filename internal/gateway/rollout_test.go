@@ -48,8 +48,11 @@ func rolloutGateway(t *testing.T, clock *fakeClock, stateFile string) *harness {
 	})
 }
 
-// tick advances the clock by d and judges every roll-out at the new time.
+// tick advances the clock by d and judges every roll-out at the new time, once every request the
+// test's clients sent is counted.
 func (h *harness) tick(clock *fakeClock, d time.Duration) {
+	h.t.Helper()
+	h.settled(clusterGW)
 	h.srv.TickRollouts(context.Background(), clock.advance(d))
 }
 

@@ -151,6 +151,7 @@ func TestEtcdElectionRolloutLeaderTicksOthersFollowAndTakeOver(t *testing.T) {
 	tick := func(step string, rs []*replica) gatewaystore.RolloutRecord {
 		t.Helper()
 		for _, r := range rs {
+			r.h.settled(sava)
 			r.h.srv.TickRollouts(context.Background(), clock.Now())
 		}
 		rec, rev := storedRollout(t, cli, layout)

@@ -326,11 +326,14 @@ func malformedAnswer(att *attempt, err error) string {
 	return fmt.Sprintf("vamp gateway: route %q: its instance sent a malformed answer (%s)", route, err)
 }
 
+// finish ends att's request: counted in its route's metrics, then given back to its instance, in
+// that order, so that whoever sees no request active on an instance sees every one it served
+// counted (a roll-out's tick right after its traffic, the admin API's stats).
 func (p *Proxy) finish(att *attempt, start time.Time) {
-	att.decision.Backend.Release()
 	if m := p.routeMetrics(att.decision); m != nil && att.status != 0 {
 		m.Observe(att.status, time.Since(start), att.upstream)
 	}
+	att.decision.Backend.Release()
 }
 
 func hostIn(host string, hosts []string) bool {
