@@ -59,6 +59,12 @@ const (
 	h2MaxValueLen = 256
 	// h2MaxSettings bounds the settings in one SETTINGS frame (net/http's bound).
 	h2MaxSettings = 100
+	// h2GoAwayGrace is how long a connection that sent GOAWAY (NO_ERROR) stays open after its
+	// last stream ended (net/http's goAwayTimeout): frames the client sent before it saw the
+	// GOAWAY are still read (a PING is answered), and a close right after the GOAWAY would find
+	// them unread and reset the connection, the GOAWAY possibly with it. A client that closes
+	// first ends the connection at once.
+	h2GoAwayGrace = time.Second
 )
 
 // h2Conn is one HTTP/2 connection.
@@ -104,6 +110,9 @@ type h2Conn struct {
 	kick                   chan struct{} // wakes the writer
 	writerDone             chan struct{}
 	closeOnce              sync.Once
+	// grace closes a connection that sent GOAWAY h2GoAwayGrace after its last stream (idleCheck;
+	// under mu).
+	grace *time.Timer
 }
 
 // h2Out is the writing Framer's destination: the connection's output buffer (mu held).
@@ -427,7 +436,13 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 // trailers ends st's request body with a trailer section (RFC 9113 8.1).
 func (h *h2Conn) trailers(st *h2Stream, f *http2.MetaHeadersFrame) error {
 	if st.remoteDone {
-		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeStreamClosed}
+		if st.localDone {
+			// Closed, though its goroutine has not ended yet: a frame after END_STREAM both ways
+			// is a connection error of type STREAM_CLOSED (RFC 9113 5.1). Once the stream is
+			// forgotten it is one too (PROTOCOL_ERROR: a reused identifier, processHeaders).
+			return http2.ConnectionError(http2.ErrCodeStreamClosed)
+		}
+		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeStreamClosed} // half-closed (remote)
 	}
 	if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
@@ -540,15 +555,16 @@ func (h *h2Conn) endStream(st *h2Stream) {
 	h.idleCheck()
 }
 
-// idleCheck (mu held): a connection without streams closes after a GOAWAY, else waits for the
-// idle timeout.
+// idleCheck (mu held): a connection without streams closes h2GoAwayGrace after a GOAWAY, else
+// waits for the idle timeout.
 func (h *h2Conn) idleCheck() {
 	if len(h.streams) > 0 || h.running > 0 {
 		return
 	}
 	if h.goingAway {
-		h.closing = true
-		h.signal()
+		if h.grace == nil && !h.closed {
+			h.grace = time.AfterFunc(h2GoAwayGrace, h.close)
+		}
 		return
 	}
 	if !h.idle && !h.closed {
@@ -558,8 +574,8 @@ func (h *h2Conn) idleCheck() {
 }
 
 // goAway sends GOAWAY (NO_ERROR): the streams begun are answered, none is opened any more, and
-// the connection closes when the last one ends (Server.Shutdown, the idle timeout, the client's
-// own GOAWAY).
+// the connection closes h2GoAwayGrace after the last one ends, or when the client closes it
+// (Server.Shutdown, the idle timeout, the client's own GOAWAY).
 func (h *h2Conn) goAway() {
 	h.mu.Lock()
 	if !h.goingAway && !h.closed {
@@ -601,6 +617,9 @@ func (h *h2Conn) closeNow() {
 // stopLocked stops every stream and has the writer close the connection (mu held).
 func (h *h2Conn) stopLocked() {
 	h.closed, h.closing = true, true
+	if h.grace != nil {
+		h.grace.Stop()
+	}
 	for _, st := range h.streams {
 		st.cancel()
 	}

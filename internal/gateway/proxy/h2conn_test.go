@@ -464,6 +464,47 @@ func TestH2ShutdownSendsGoAwayAndFinishesStreams(t *testing.T) {
 	}
 }
 
+// TestH2ClientGoAwayLeavesTimeForFramesInFlight: after the client's GOAWAY the gateway sends its
+// own and keeps reading: a PING the client sent once it saw that GOAWAY is still answered (h2spec
+// generic/3.8; a close right after the GOAWAY would reset it), and the client's close ends the
+// connection without waiting for the grace.
+func TestH2ClientGoAwayLeavesTimeForFramesInFlight(t *testing.T) {
+	_, _, gw := startServer(t, Options{}, ServerOptions{}, echoInstance(t))
+	c := dialRawH2(t, gw, nil)
+	if err := c.fr.WriteGoAway(0, http2.ErrCodeNo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := c.goAway(); !ok || code != http2.ErrCodeNo {
+		t.Fatalf("the client's GOAWAY: GOAWAY %v (%v), want NO_ERROR", code, ok)
+	}
+	data := [8]byte{'a', 'f', 't', 'e', 'r'}
+	if err := c.fr.WritePing(false, data); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := c.nextErr()
+		if err != nil {
+			t.Fatalf("the PING sent after the GOAWAYs: %v, want its acknowledgement", err)
+		}
+		if p, ok := f.(*http2.PingFrame); ok {
+			if !p.IsAck() || p.Data != data {
+				t.Fatalf("PING answered with %v, want the acknowledgement of %q", p, data)
+			}
+			break
+		}
+	}
+	tcp, ok := c.conn.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("the client's connection is a %T, want a *net.TCPConn", c.conn)
+	}
+	if err := tcp.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.nextErr(); err == nil {
+		t.Fatalf("after the client's close: %v, want the connection closed", f)
+	}
+}
+
 // TestH2ResetCancelsForwarding: RST_STREAM from the client ends the request at the instance.
 func TestH2ResetCancelsForwarding(t *testing.T) {
 	in := startH2Instance(t)
