@@ -208,7 +208,7 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 	}
 	for {
 		b := att.decision.Backend
-		u, err := p.tryInstance(b.Addr, now, att.seenRound, idem, resend, exchange)
+		u, err := p.tryInstance(att.in.Context(), b.Addr, now, att.seenRound, idem, resend, exchange)
 		if err == nil {
 			p.succeeded(b)
 			return u, nil
@@ -238,9 +238,12 @@ func (p *Proxy) forward(att *attempt, idem, resend bool, exchange exchangeFunc) 
 // tryInstance does one exchange with addr, on a pooled connection if there is one (now: when the
 // request was routed, for the pool's idle check). An instance may close an idle connection just
 // as it is taken; when it ended before any byte of an answer, the request goes once more on a
-// new connection (retryFor).
-func (p *Proxy) tryInstance(addr string, now time.Time, seenRound uint64, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
-	u, reused, err := p.up.take(context.Background(), addr, now, seenRound)
+// new connection (retryFor). ctx is the request's: a client that goes away (the net/http path's
+// request context) stops its wait for a connection and its dial; the front ends' requests have
+// none (their clients' departure is seen by the exchange, waitingClient), and wait for at most
+// the dial time-out.
+func (p *Proxy) tryInstance(ctx context.Context, addr string, now time.Time, seenRound uint64, idem, resend bool, exchange exchangeFunc) (*upstreamConn, error) {
+	u, reused, err := p.up.take(ctx, addr, now, seenRound)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +254,7 @@ func (p *Proxy) tryInstance(addr string, now time.Time, seenRound uint64, idem, 
 	if r, _ := retryFor(err, idem, resend); r != retryNewConn {
 		return nil, err
 	}
-	if u, err = p.up.dial(context.Background(), addr, u.pool); err != nil {
+	if u, err = p.up.dial(ctx, addr, u.pool); err != nil {
 		return nil, err
 	}
 	if err = exchange(u, false); err != nil {

@@ -184,6 +184,66 @@ func TestQueuedRequestTimesOutAsQueueTimeoutError(t *testing.T) {
 	}
 }
 
+// TestQueuedRequestLeavesTheQueueWhenItsClientGoes: a request waiting in its instance's queue
+// whose context ends (the net/http path's client went away) stops waiting at once with the
+// context's error, leaves the queue, and never dials; the dial that comes free goes to the request
+// queued after it.
+func TestQueuedRequestLeavesTheQueueWhenItsClientGoes(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	held := newHeldDials()
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
+		queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: arrivals}
+	t.Cleanup(up.close)
+	p := up.pool(addr)
+	get := func(ctx context.Context, results chan<- taken) {
+		c, reused, err := up.get(ctx, addr, time.Now())
+		results <- taken{c, reused, err}
+	}
+	first := make(chan taken, 1)
+	go get(context.Background(), first)
+	<-held.started // the one dial allowed is in progress
+
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan taken, 1)
+	go get(ctx, gone)
+	waitFor(t, "the request to wait in the queue", func() bool { return p.waiting() == 1 })
+	later := make(chan taken, 1)
+	go get(context.Background(), later)
+	waitFor(t, "a second request to wait behind it", func() bool { return p.waiting() == 2 })
+
+	cancel()
+	g := <-gone // with a queue time-out of an hour: only its context ended the wait
+	if !errors.Is(g.err, context.Canceled) || g.c != nil {
+		t.Fatalf("the request whose client went got %v (connection %v), want context.Canceled and none", g.err, g.c != nil)
+	}
+	if r, counts := retryFor(g.err, true, true); r != noRetry || counts {
+		t.Fatalf("retryFor(context.Canceled) = %v, %v; want no retry, not counted", r, counts)
+	}
+	if got := p.waiting(); got != 1 {
+		t.Fatalf("%d requests queued after one left, want 1", got)
+	}
+
+	held.release <- struct{}{} // the first dial ends: the dial allowed goes to the later request
+	if a := <-first; a.err != nil {
+		t.Fatal(a.err)
+	} else {
+		a.c.close()
+	}
+	<-held.started
+	held.release <- struct{}{}
+	if l := <-later; l.err != nil || l.reused {
+		t.Fatalf("the later request: %v (reused %v), want a connection of its own dial", l.err, l.reused)
+	} else {
+		l.c.close()
+	}
+	if n := held.total.Load(); n != 2 {
+		t.Fatalf("%d dials, want 2 (the request whose client went must not dial)", n)
+	}
+}
+
 // TestPoolKeepsConnectionsUpToItsBound: the pool keeps every connection given back while the
 // connections open to instances, in use and idle, are within its bound (poolBound: more than
 // the old 256 per instance), closes those beyond it, and trims the coldest once it has been idle

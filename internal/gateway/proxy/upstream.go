@@ -165,23 +165,8 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 	p := u.pool(addr)
 	p.mu.Lock()
 	for {
-		for len(p.idle) > 0 {
-			c = p.idle[len(p.idle)-1]
-			p.idle[len(p.idle)-1] = nil
-			p.idle = p.idle[:len(p.idle)-1]
-			wasPooled := c.aw.Unpool()
-			if now.Sub(c.idleSince) >= u.idleTimeout {
-				c.close() // idle too long: the instance may have dropped it already
-				continue
-			}
-			p.mu.Unlock()
-			if u.quietTaken(c, wasPooled, seen) {
-				return c, true, nil
-			}
-			// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
-			// answer no request, and the next request must not read them as its answer.
-			c.close()
-			p.mu.Lock()
+		if c = u.idleConn(p, now, seen); c != nil {
+			return c, true, nil
 		}
 		if u.maxDials <= 0 || p.dialing < u.maxDials {
 			p.dialing++
@@ -193,7 +178,7 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 		w := &poolWaiter{ready: make(chan struct{}, 1)}
 		p.queue = append(p.queue, w)
 		p.mu.Unlock()
-		if c, err = u.await(p, w, addr); err != nil {
+		if c, err = u.await(ctx, p, w, addr); err != nil {
 			return nil, false, err
 		}
 		if c == nil {
@@ -208,27 +193,70 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 	}
 }
 
+// idleConn takes the most recently used idle connection of p that passes the reuse check (see
+// take), or returns nil when none is left. Called with p.mu held; it returns with p.mu held when
+// it returns nil, released when it returns a connection.
+func (u *upstreams) idleConn(p *connPool, now time.Time, seen uint64) *upstreamConn {
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		wasPooled := c.aw.Unpool()
+		if now.Sub(c.idleSince) >= u.idleTimeout {
+			c.close() // idle too long: the instance may have dropped it already
+			continue
+		}
+		p.mu.Unlock()
+		if u.quietTaken(c, wasPooled, seen) {
+			return c
+		}
+		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
+		// answer no request, and the next request must not read them as its answer.
+		c.close()
+		p.mu.Lock()
+	}
+	return nil
+}
+
 // await waits for w's turn in p's queue: a connection (c) or a dial of its own (nil), or a
-// QueueTimeoutError after queueTimeout.
-func (u *upstreams) await(p *connPool, w *poolWaiter, addr string) (*upstreamConn, error) {
+// QueueTimeoutError after queueTimeout, or ctx's error once ctx ends (the client went away): the
+// request then leaves the queue, and what it was handed meanwhile goes to the next one.
+func (u *upstreams) await(ctx context.Context, p *connPool, w *poolWaiter, addr string) (*upstreamConn, error) {
+	var timeout <-chan time.Time
 	if u.queueTimeout > 0 {
 		t := time.NewTimer(u.queueTimeout)
-		select {
-		case <-w.ready:
-			t.Stop()
-			return w.c, nil
-		case <-t.C:
-		}
-		p.mu.Lock()
-		if i := slices.Index(p.queue, w); i >= 0 {
-			p.queue = slices.Delete(p.queue, i, i+1)
-			p.mu.Unlock()
-			return nil, &QueueTimeoutError{Addr: addr, After: u.queueTimeout}
-		}
-		p.mu.Unlock() // handed something as the timer ran: it is this request's
+		defer t.Stop()
+		timeout = t.C
 	}
-	<-w.ready
-	return w.c, nil
+	var err error
+	select {
+	case <-w.ready:
+		return w.c, nil
+	case <-timeout:
+		err = &QueueTimeoutError{Addr: addr, After: u.queueTimeout}
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	if i := slices.Index(p.queue, w); i >= 0 {
+		p.queue = slices.Delete(p.queue, i, i+1)
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.mu.Unlock()
+	<-w.ready // handed something as the wait ended (handOff signals under p.mu)
+	if ctx.Err() == nil {
+		return w.c, nil // the time-out lost the race: it is this request's
+	}
+	if w.c != nil {
+		u.put(w.c, time.Now())
+	} else {
+		p.mu.Lock()
+		p.dialing-- // the dial handed over with its count
+		p.handOff(nil)
+		p.mu.Unlock()
+	}
+	return nil, err
 }
 
 // handOff gives c (nil: a dial, counted in p.dialing) to the request that has waited longest;
