@@ -52,6 +52,14 @@ func TestPassiveEjectionNeverEmptiesAGateway(t *testing.T) {
 	if got := metric(t, h, "vamp_gateway_ejections_total"); got != "2" {
 		t.Errorf("vamp_gateway_ejections_total %q, want 2 (one per gateway)", got)
 	}
+	// The HTTP request dialled both instances (TCP gateways dial outside the pool), and no
+	// connection to an instance is open.
+	if got := metric(t, h, "vamp_gateway_instance_dials_total"); got != "2" {
+		t.Errorf("vamp_gateway_instance_dials_total %q, want 2 (both instances tried, failed dials counted)", got)
+	}
+	if got := metric(t, h, "vamp_gateway_instance_connections"); got != "0" {
+		t.Errorf("vamp_gateway_instance_connections %q, want 0 (both dials failed)", got)
+	}
 	if got := metric(t, h, "vamp_gateway_ejections_withheld_total"); got != "2" {
 		t.Errorf("vamp_gateway_ejections_withheld_total %q, want 2 (one per gateway)", got)
 	}

@@ -147,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.RegisterConnLimit(conns)
 	s.metrics.RegisterEjections(ejections)
 	s.metrics.RegisterHealthSkips(s.healthSkips)
+	s.metrics.RegisterInstancePool(s.proxy.InstancePool(), s.proxy.InstanceConns)
 	s.tcpMetrics = tcpproxy.NewMetrics()
 	s.metrics.MustRegister(s.tcpMetrics.Collectors()...)
 	tcpOpts := cfg.TCP

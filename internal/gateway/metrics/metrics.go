@@ -126,6 +126,48 @@ func (r *Registry) RegisterEjections(e *eject.Ejections) {
 	)
 }
 
+// InstancePool is what the pool of connections to instances (every instance together) does,
+// for /metrics: the proxy adds to it where it happens (one atomic add per dial, wait or purge;
+// none for a request that finds a pooled connection).
+type InstancePool struct {
+	// Dials counts the connections dialled to instances, failed ones included.
+	Dials atomic.Uint64
+	// QueueWaits counts the requests that waited for a connection to their instance because
+	// --max-dials-per-host dials to it were in progress; QueueTimeouts those of them whose wait
+	// ended after --dial-timeout (sent to another instance, not counted against this one).
+	QueueWaits, QueueTimeouts atomic.Uint64
+	// Purged counts the idle connections closed by the pool's purge (every 5 s: those past
+	// --idle-conn-timeout, and the colder half of those unused since the last purge).
+	Purged atomic.Uint64
+}
+
+// RegisterInstancePool exports the pool's counters, and open (the connections to instances
+// open now, in use and idle) as a gauge.
+func (r *Registry) RegisterInstancePool(p *InstancePool, open func() int64) {
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vamp_gateway_instance_connections",
+			Help: "Connections to instances open now, in use and idle, every instance together (kept up to --max-conns).",
+		}, func() float64 { return float64(open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_instance_dials_total",
+			Help: "Connections dialled to instances, failed ones included. Against requests_total: the share of requests that found no pooled connection.",
+		}, func() float64 { return float64(p.Dials.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_instance_queue_waits_total",
+			Help: "Requests that waited for a connection to their instance because --max-dials-per-host dials to it were in progress (they get the first connection given back or dial ended).",
+		}, func() float64 { return float64(p.QueueWaits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_instance_queue_timeouts_total",
+			Help: "Waits for a connection to an instance that ended after --dial-timeout: the request went to another instance, and the wait was not counted against this one.",
+		}, func() float64 { return float64(p.QueueTimeouts.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vamp_gateway_instance_idle_purged_total",
+			Help: "Idle connections to instances closed by the pool's purge every 5 s (HAProxy's pool-purge-delay): those past --idle-conn-timeout and the colder half of those unused since the last purge.",
+		}, func() float64 { return float64(p.Purged.Load()) }),
+	)
+}
+
 // RegisterHealthSkips exports the active health checks of the process (every gateway's) that
 // were not made because the gateway itself was out of a local resource.
 func (r *Registry) RegisterHealthSkips(h *health.Skips) {

@@ -140,6 +140,9 @@ func TestDialBoundQueuesRequestsForConnectionsGivenBack(t *testing.T) {
 	if n, m := held.total.Load(), held.maxProgress.Load(); n != 2 || m != 1 {
 		t.Fatalf("five requests made %d dials, at most %d at once; want 2 dials, 1 at once", n, m)
 	}
+	if d, w, to := up.stats.Dials.Load(), up.stats.QueueWaits.Load(), up.stats.QueueTimeouts.Load(); d != 2 || w != 4 || to != 0 {
+		t.Fatalf("the pool's counters: %d dials, %d queue waits, %d time-outs; want 2, 4, 0", d, w, to)
+	}
 	waitFor(t, "the instance to accept both connections", func() bool { return accepted.Load() == 2 })
 	if got := up.open.Load(); got != 2 {
 		t.Fatalf("the pool counts %d open connections, want 2", got)
@@ -181,6 +184,9 @@ func TestQueuedRequestTimesOutAsQueueTimeoutError(t *testing.T) {
 	}
 	if n := held.total.Load(); n != 1 {
 		t.Fatalf("%d dials, want 1 (the queued request must not dial)", n)
+	}
+	if d, w, to := up.stats.Dials.Load(), up.stats.QueueWaits.Load(), up.stats.QueueTimeouts.Load(); d != 1 || w != 1 || to != 1 {
+		t.Fatalf("the pool's counters: %d dials, %d queue waits, %d time-outs; want 1, 1, 1", d, w, to)
 	}
 }
 
@@ -473,6 +479,9 @@ func TestPoolPurgesIdleConnectionsLikeHAProxy(t *testing.T) {
 	waitFor(t, "the instance to see all 13 connections closed", func() bool { return ended.Load() == 13 })
 	if open := up.open.Load(); open != 0 {
 		t.Fatalf("%d connections counted open, want 0", open)
+	}
+	if purged := up.stats.Purged.Load(); purged != 5+4+2+2 {
+		t.Fatalf("the purge counter says %d, want the 13 purges closed", purged)
 	}
 }
 

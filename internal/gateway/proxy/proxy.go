@@ -174,6 +174,13 @@ func (b *bufferPool) Get() []byte {
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
+// InstancePool is the pool's counters (dials, queue waits and time-outs, purges) and InstanceConns
+// the connections to instances open now, for /metrics (metrics.Registry.RegisterInstancePool).
+func (p *Proxy) InstancePool() *metrics.InstancePool { return &p.up.stats }
+
+// InstanceConns is the number of connections to instances open now, in use and idle.
+func (p *Proxy) InstanceConns() int64 { return p.up.open.Load() }
+
 // Close drops idle connections to instances; the front end's connections that finish their
 // exchange later are closed too (Close is for shutdown, after the proxy's servers are shut down:
 // it also closes the arrival-order epoll set).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/connlimit"
+	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/metrics"
 	"github.com/vamp-canary/terraform-provider-vamp/internal/gateway/netpoll"
 )
 
@@ -123,6 +124,8 @@ type upstreams struct {
 	arrivals     *netpoll.Arrivals // the proxy's
 	// open counts the connections to instances that are open: in use and idle.
 	open atomic.Int64
+	// stats: the dials, waits and purges, for /metrics (Proxy.InstancePool).
+	stats metrics.InstancePool
 }
 
 // poolBound is how many connections to instances, in use and idle, of every instance together,
@@ -178,6 +181,7 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 		w := &poolWaiter{ready: make(chan struct{}, 1)}
 		p.queue = append(p.queue, w)
 		p.mu.Unlock()
+		u.stats.QueueWaits.Add(1)
 		if c, err = u.await(ctx, p, w, addr); err != nil {
 			return nil, false, err
 		}
@@ -234,6 +238,7 @@ func (u *upstreams) await(ctx context.Context, p *connPool, w *poolWaiter, addr 
 		return w.c, nil
 	case <-timeout:
 		err = &QueueTimeoutError{Addr: addr, After: u.queueTimeout}
+		u.stats.QueueTimeouts.Add(1)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -288,6 +293,7 @@ func (u *upstreams) dialCounted(ctx context.Context, addr string, p *connPool) (
 }
 
 func (u *upstreams) dial(ctx context.Context, addr string, pool *connPool) (*upstreamConn, error) {
+	u.stats.Dials.Add(1)
 	conn, sock, aw, err := u.dialSocket(ctx, addr)
 	if err != nil {
 		if res := connlimit.Classify(connlimit.OpDial, addr, err); res != nil {
@@ -459,6 +465,7 @@ func (u *upstreams) purge(now time.Time, interval time.Duration) int {
 		}
 		return true
 	})
+	u.stats.Purged.Add(uint64(closed))
 	return closed
 }
 
