@@ -69,10 +69,13 @@ const (
 
 // h2Conn is one HTTP/2 connection.
 type h2Conn struct {
-	s          *Server
-	c          *clientConn
-	conn       net.Conn
-	fr         *http2.Framer // the reader's
+	s    *Server
+	c    *clientConn
+	conn net.Conn
+	fr   *http2.Framer // the reader's
+	// opened holds the streams the frames read so far opened, for the reader to start once it has
+	// handled every whole frame it has (startOpened).
+	opened     []*h2Stream
 	remoteAddr string
 	clientIP   string
 
@@ -198,6 +201,9 @@ func (h *h2Conn) serve(prefix []byte) {
 		}
 		if err == nil {
 			err = h.process(f)
+		}
+		if err != nil || !wholeFrameBuffered(br) {
+			h.startOpened() // before the reader waits (or stops)
 		}
 		if err == nil {
 			continue
@@ -429,8 +435,37 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		h.idle = false
 		h.applyReadDeadline()
 	}
-	h.s.p.startStream(st)
+	h.opened = append(h.opened, st)
 	return nil
+}
+
+// startOpened starts the streams opened by the frames just read, in the order they came: a
+// goroutine made ready goes into the scheduler's next-to-run slot and pushes the one there to the
+// back of the run queue, so the first is started last and runs first, the others after it in
+// their order (as the arrival-order dispatcher wakes its waiters).
+func (h *h2Conn) startOpened() {
+	if len(h.opened) == 0 {
+		return
+	}
+	for _, st := range h.opened[1:] {
+		h.s.p.startStream(st)
+	}
+	h.s.p.startStream(h.opened[0])
+	clear(h.opened)
+	h.opened = h.opened[:0]
+}
+
+// wholeFrameBuffered reports whether br holds a whole frame, which the next read takes without
+// waiting.
+func wholeFrameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 9 {
+		return false // Peek would read (and wait)
+	}
+	hdr, err := br.Peek(9)
+	if err != nil {
+		return false
+	}
+	return br.Buffered() >= 9+(int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2]))
 }
 
 // trailers ends st's request body with a trailer section (RFC 9113 8.1).

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -858,5 +859,65 @@ func TestH2EarlyAnswerDuringStreamedBody(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestH2StreamsOfABatchStartInTheirOrder: the streams that the frames of one read opened are
+// started once every whole frame read is handled, the first last (startOpened): a goroutine made
+// ready takes the scheduler's next-to-run slot and pushes the one there to the back of the run
+// queue, so the first runs first and the others follow in their order. Here the streams go to idle
+// workers (p.streams, which nobody takes in this test) in the order they are started.
+func TestH2StreamsOfABatchStartInTheirOrder(t *testing.T) {
+	p := &Proxy{streams: make(chan *h2Stream, 8)}
+	h := &h2Conn{s: &Server{p: p}}
+	for id := uint32(1); id <= 7; id += 2 {
+		h.opened = append(h.opened, &h2Stream{id: id})
+	}
+	h.startOpened()
+	var got []uint32
+	for len(p.streams) > 0 {
+		got = append(got, (<-p.streams).id)
+	}
+	if want := []uint32{3, 5, 7, 1}; !slices.Equal(got, want) {
+		t.Fatalf("streams started in the order %v, want %v (the first one last)", got, want)
+	}
+	if len(h.opened) != 0 {
+		t.Fatalf("%d streams left to start", len(h.opened))
+	}
+}
+
+// TestWholeFrameBuffered: the reader starts the streams it opened before a read that would wait:
+// when what is buffered is not a whole frame. The look never reads (a Peek with fewer than 9 bytes
+// buffered would wait for the client, with the streams not started).
+func TestWholeFrameBuffered(t *testing.T) {
+	var frame bytes.Buffer
+	if err := http2.NewFramer(&frame, nil).WritePing(false, [8]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	whole := frame.Bytes() // 9 + 8 bytes
+	for _, c := range []struct {
+		name     string
+		buffered []byte
+		want     bool
+	}{
+		{"nothing", nil, false},
+		{"part of a frame header", whole[:5], false},
+		{"a frame header without its payload", whole[:12], false},
+		{"a whole frame", whole, true},
+		{"a whole frame and part of the next", append(slices.Clone(whole), whole[:3]...), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr, pw := io.Pipe() // a client that sends nothing more: a read from it would wait
+			t.Cleanup(func() { pw.Close() })
+			br := bufio.NewReader(io.MultiReader(bytes.NewReader(c.buffered), pr))
+			if len(c.buffered) > 0 {
+				if _, err := br.Peek(len(c.buffered)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := wholeFrameBuffered(br); got != c.want {
+				t.Fatalf("wholeFrameBuffered with %d bytes buffered = %v, want %v", br.Buffered(), got, c.want)
+			}
+		})
 	}
 }
