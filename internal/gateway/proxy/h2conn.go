@@ -236,8 +236,7 @@ func (h *h2Conn) serve(prefix []byte) {
 // its 9-byte frame header only.
 func (h *h2Conn) readFrame(br *bufio.Reader) (http2.Frame, error) {
 	if hdr, err := br.Peek(9); err == nil && http2.FrameType(hdr[3]) == http2.FrameHeaders {
-		length := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
-		if http2.Flags(hdr[4])&http2.FlagHeadersEndHeaders == 0 || br.Buffered() < 9+length {
+		if http2.Flags(hdr[4])&http2.FlagHeadersEndHeaders == 0 || !wholeFrameBuffered(br) {
 			h.mu.Lock()
 			h.headerUntil = time.Now().Add(h.s.opts.ReadHeaderTimeout)
 			h.applyReadDeadline()

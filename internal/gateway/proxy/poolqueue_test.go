@@ -57,6 +57,22 @@ func acceptingInstance(t *testing.T, accepted *atomic.Int32) string {
 	})
 }
 
+// heldPool is a pool that allows one dial at a time to an instance that accepts every
+// connection (accepted counts them), its dials held until the test releases them; a request waits
+// in the queue for at most queueTimeout.
+func heldPool(t *testing.T, queueTimeout time.Duration) (up *upstreams, held *heldDials, addr string, accepted *atomic.Int32) {
+	t.Helper()
+	accepted = &atomic.Int32{}
+	addr = acceptingInstance(t, accepted)
+	held = newHeldDials()
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	up = &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
+		queueTimeout: queueTimeout, idleTimeout: time.Hour, arrivals: arrivals}
+	t.Cleanup(up.close)
+	return up, held, addr, accepted
+}
+
 func (p *connPool) waiting() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -80,14 +96,7 @@ type taken struct {
 // dial's end hands the next request a dial of its own, and each connection given back goes to
 // the request that has waited longest. Five requests, two dials, never two at once.
 func TestDialBoundQueuesRequestsForConnectionsGivenBack(t *testing.T) {
-	var accepted atomic.Int32
-	addr := acceptingInstance(t, &accepted)
-	held := newHeldDials()
-	arrivals := netpoll.NewArrivals()
-	t.Cleanup(func() { arrivals.Close() })
-	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
-		queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: arrivals}
-	t.Cleanup(up.close)
+	up, held, addr, accepted := heldPool(t, time.Hour)
 	get := func(results chan<- taken) {
 		c, reused, err := up.get(context.Background(), addr, time.Now())
 		results <- taken{c, reused, err}
@@ -153,12 +162,7 @@ func TestDialBoundQueuesRequestsForConnectionsGivenBack(t *testing.T) {
 // timeout for a connection (the one dial allowed never ends) fails with a QueueTimeoutError, which
 // the policy sends to another instance without counting it against this one.
 func TestQueuedRequestTimesOutAsQueueTimeoutError(t *testing.T) {
-	var accepted atomic.Int32
-	addr := acceptingInstance(t, &accepted)
-	held := newHeldDials()
-	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
-		queueTimeout: 20 * time.Millisecond, idleTimeout: time.Hour, arrivals: netpoll.NewArrivals()}
-	t.Cleanup(func() { up.arrivals.Close() })
+	up, held, addr, _ := heldPool(t, 20*time.Millisecond)
 	first := make(chan taken, 1)
 	go func() {
 		c, reused, err := up.get(context.Background(), addr, time.Now())
@@ -195,14 +199,7 @@ func TestQueuedRequestTimesOutAsQueueTimeoutError(t *testing.T) {
 // context's error, leaves the queue, and never dials; the dial that comes free goes to the request
 // queued after it.
 func TestQueuedRequestLeavesTheQueueWhenItsClientGoes(t *testing.T) {
-	var accepted atomic.Int32
-	addr := acceptingInstance(t, &accepted)
-	held := newHeldDials()
-	arrivals := netpoll.NewArrivals()
-	t.Cleanup(func() { arrivals.Close() })
-	up := &upstreams{dialer: net.Dialer{Control: held.control}, maxDials: 1, keepOpen: 100,
-		queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: arrivals}
-	t.Cleanup(up.close)
+	up, held, addr, _ := heldPool(t, time.Hour)
 	p := up.pool(addr)
 	get := func(ctx context.Context, results chan<- taken) {
 		c, reused, err := up.get(ctx, addr, time.Now())

@@ -168,8 +168,23 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 	p := u.pool(addr)
 	p.mu.Lock()
 	for {
-		if c = u.idleConn(p, now, seen); c != nil {
-			return c, true, nil
+		for len(p.idle) > 0 {
+			c = p.idle[len(p.idle)-1]
+			p.idle[len(p.idle)-1] = nil
+			p.idle = p.idle[:len(p.idle)-1]
+			wasPooled := c.aw.Unpool()
+			if now.Sub(c.idleSince) >= u.idleTimeout {
+				c.close() // idle too long: the instance may have dropped it already
+				continue
+			}
+			p.mu.Unlock()
+			if u.quietTaken(c, wasPooled, seen) {
+				return c, true, nil
+			}
+			// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
+			// answer no request, and the next request must not read them as its answer.
+			c.close()
+			p.mu.Lock()
 		}
 		if u.maxDials <= 0 || p.dialing < u.maxDials {
 			p.dialing++
@@ -197,31 +212,6 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 	}
 }
 
-// idleConn takes the most recently used idle connection of p that passes the reuse check (see
-// take), or returns nil when none is left. Called with p.mu held; it returns with p.mu held when
-// it returns nil, released when it returns a connection.
-func (u *upstreams) idleConn(p *connPool, now time.Time, seen uint64) *upstreamConn {
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle[len(p.idle)-1] = nil
-		p.idle = p.idle[:len(p.idle)-1]
-		wasPooled := c.aw.Unpool()
-		if now.Sub(c.idleSince) >= u.idleTimeout {
-			c.close() // idle too long: the instance may have dropped it already
-			continue
-		}
-		p.mu.Unlock()
-		if u.quietTaken(c, wasPooled, seen) {
-			return c
-		}
-		// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
-		// answer no request, and the next request must not read them as its answer.
-		c.close()
-		p.mu.Lock()
-	}
-	return nil
-}
-
 // await waits for w's turn in p's queue: a connection (c) or a dial of its own (nil), or a
 // QueueTimeoutError after queueTimeout, or ctx's error once ctx ends (the client went away): the
 // request then leaves the queue, and what it was handed meanwhile goes to the next one.
@@ -233,12 +223,12 @@ func (u *upstreams) await(ctx context.Context, p *connPool, w *poolWaiter, addr 
 		timeout = t.C
 	}
 	var err error
+	timedOut := false
 	select {
 	case <-w.ready:
 		return w.c, nil
 	case <-timeout:
-		err = &QueueTimeoutError{Addr: addr, After: u.queueTimeout}
-		u.stats.QueueTimeouts.Add(1)
+		err, timedOut = &QueueTimeoutError{Addr: addr, After: u.queueTimeout}, true
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -246,6 +236,9 @@ func (u *upstreams) await(ctx context.Context, p *connPool, w *poolWaiter, addr 
 	if i := slices.Index(p.queue, w); i >= 0 {
 		p.queue = slices.Delete(p.queue, i, i+1)
 		p.mu.Unlock()
+		if timedOut {
+			u.stats.QueueTimeouts.Add(1) // counted only when the request goes elsewhere
+		}
 		return nil, err
 	}
 	p.mu.Unlock()
