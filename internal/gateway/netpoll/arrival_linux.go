@@ -51,6 +51,16 @@ type Arrivals struct {
 	harvestMu sync.Mutex
 	events    []unix.EpollEvent
 	woken     []*Waiter
+	// roundFile is an eventfd in the set (edge-triggered, so it is never read): a write to it
+	// makes the runtime's next poll run the dispatcher, with or without a socket event
+	// (AfterRound). A file, so that a write that races Close fails instead of writing to a
+	// descriptor number used again.
+	roundFile *os.File
+	// afterRound is the owner's function run at the end of a round that AfterRound asked for
+	// (SetAfterRound: set before the first use, then only read); asked says that one was asked
+	// for and has not run yet.
+	afterRound func(round uint64)
+	asked      atomic.Bool
 }
 
 // NewArrivals returns an arrival-order set. Its epoll set and dispatcher goroutine start at its
@@ -90,7 +100,45 @@ func (a *Arrivals) Close() error {
 	if a.closed.Swap(true) || a.file == nil {
 		return nil
 	}
-	return a.file.Close()
+	err := a.file.Close()
+	_ = a.roundFile.Close()
+	// A round asked for before the close may never come: what waits for it runs now.
+	a.runAfterRound(^uint64(0))
+	return err
+}
+
+// SetAfterRound sets the function that runs at the end of a round asked for with AfterRound, on
+// the goroutine that ran the round (the dispatcher's, or PollNow's caller's), with the round's
+// number; and once more at Close with the largest round there is, if one was asked for then.
+// Set it before the set's first use.
+func (a *Arrivals) SetAfterRound(f func(round uint64)) { a.afterRound = f }
+
+// AfterRound asks for the function of SetAfterRound to run at the end of the dispatcher's next
+// round, and for that round to come at the runtime's next poll even if no socket of the set has
+// an event (one write to an eventfd in the set per round asked for). Work handed over this way
+// runs in the order of the set's events: after the events of every socket that were there when
+// it was asked for. false: there are no rounds (the set is not enabled, or it is closed), and
+// the caller does the work itself. Safe on nil (false).
+func (a *Arrivals) AfterRound() bool {
+	if a == nil || !a.enabled.Load() || a.afterRound == nil {
+		return false
+	}
+	if !a.asked.Swap(true) {
+		one := [8]byte{1}
+		if _, err := a.roundFile.Write(one[:]); err != nil {
+			// Closed: no round will come. (A full counter would take 2^64-2 writes.)
+			a.asked.Store(false)
+			return false
+		}
+	}
+	return !a.closed.Load()
+}
+
+// runAfterRound runs the function of SetAfterRound if a round was asked for (AfterRound).
+func (a *Arrivals) runAfterRound(round uint64) {
+	if a.asked.Load() && a.asked.Swap(false) {
+		a.afterRound(round)
+	}
 }
 
 func (a *Arrivals) start() {
@@ -113,7 +161,21 @@ func (a *Arrivals) start() {
 		a.err = err
 		return
 	}
+	roundFD, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		file.Close()
+		a.err = os.NewSyscallError("eventfd", err)
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(roundFD)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, roundFD, &ev); err != nil {
+		unix.Close(roundFD)
+		file.Close()
+		a.err = os.NewSyscallError("epoll_ctl", err)
+		return
+	}
 	a.epfd, a.file, a.rc, a.waiters = epfd, file, rc, map[int32]*Waiter{}
+	a.roundFile = os.NewFile(uintptr(roundFD), "vamp-gateway-rounds")
 	go a.dispatch()
 }
 
@@ -160,12 +222,14 @@ func (a *Arrivals) harvest() {
 		n := int(r)
 		if errno != 0 || n <= 0 {
 			a.done.Store(round)
+			a.runAfterRound(round)
 			return
 		}
 		a.woken = a.wake(a.events[:n], a.woken, round)
 		// A full batch may have left events behind, and those wake the runtime no more.
 		if n < len(a.events) {
 			a.done.Store(round)
+			a.runAfterRound(round)
 			return
 		}
 	}

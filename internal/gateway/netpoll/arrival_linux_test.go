@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -409,5 +410,55 @@ func TestDataRoundOnlyAfterADrainAndAWakeUp(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("round %d not handled in full after 10s", round)
 		}
+	}
+}
+
+// TestAfterRoundRunsAtTheEndOfTheNextRound: a round asked for comes without any socket event (the
+// set's eventfd), and the function runs at its end with a round that covers what was there when
+// it was asked for.
+func TestAfterRoundRunsAtTheEndOfTheNextRound(t *testing.T) {
+	a := NewArrivals()
+	t.Cleanup(func() { a.Close() })
+	ran := make(chan uint64, 8)
+	a.SetAfterRound(func(round uint64) { ran <- round })
+	if !a.Enabled() {
+		t.Fatalf("no epoll set: %v", a.Err())
+	}
+	for range 3 {
+		want := a.NextRound()
+		if !a.AfterRound() {
+			t.Fatal("AfterRound = false on an open set")
+		}
+		select {
+		case round := <-ran:
+			if round < want || !a.Harvested(round) {
+				t.Fatalf("ran after round %d (harvested: %v), want round %d or later, harvested", round, a.Harvested(round), want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no round ran: nothing but AfterRound's eventfd was in the set")
+		}
+	}
+}
+
+// TestCloseRunsWhatWaitsForARound: a round asked for and not come by Close runs the function at
+// Close, with the largest round (it covers everything); after Close nothing is asked for.
+func TestCloseRunsWhatWaitsForARound(t *testing.T) {
+	a := NewArrivals()
+	var rounds []uint64
+	a.SetAfterRound(func(round uint64) { rounds = append(rounds, round) })
+	if !a.Enabled() {
+		t.Fatalf("no epoll set: %v", a.Err())
+	}
+	// Asked for, and not come: nothing is in the set (no socket, and the eventfd not written),
+	// so no round runs before Close.
+	a.asked.Store(true)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{^uint64(0)}; !slices.Equal(rounds, want) {
+		t.Fatalf("the function ran with %v at Close, want %v", rounds, want)
+	}
+	if a.AfterRound() {
+		t.Fatal("AfterRound = true on a closed set: no round will come")
 	}
 }

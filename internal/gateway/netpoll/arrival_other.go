@@ -49,6 +49,10 @@ func (a *Arrivals) NextRound() uint64 { return 0 }
 
 func (a *Arrivals) PollNow() {}
 
+func (a *Arrivals) SetAfterRound(func(uint64)) {}
+
+func (a *Arrivals) AfterRound() bool { return false }
+
 func (w *Waiter) MayRead() bool { panic("unreachable: no waiter without epoll") }
 
 func (w *Waiter) IdleQuiet(bool) bool { panic("unreachable: no waiter without epoll") }

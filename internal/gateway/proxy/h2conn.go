@@ -438,18 +438,12 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	return nil
 }
 
-// startOpened starts the streams opened by the frames just read, in the order they came: a
-// goroutine made ready goes into the scheduler's next-to-run slot and pushes the one there to the
-// back of the run queue, so the first is started last and runs first, the others after it in
-// their order (as the arrival-order dispatcher wakes its waiters).
+// startOpened starts the streams opened by the frames just read (startAfterRound).
 func (h *h2Conn) startOpened() {
 	if len(h.opened) == 0 {
 		return
 	}
-	for _, st := range h.opened[1:] {
-		h.s.p.startStream(st)
-	}
-	h.s.p.startStream(h.opened[0])
+	h.s.p.startAfterRound(h.opened)
 	clear(h.opened)
 	h.opened = h.opened[:0]
 }

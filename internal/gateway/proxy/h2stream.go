@@ -168,6 +168,75 @@ func (p *Proxy) startStream(st *h2Stream) {
 	}
 }
 
+// startAfterRound starts streams, read in that order, at the end of the arrival dispatcher's next
+// round (netpoll.Arrivals.AfterRound), at once where there are no rounds.
+//
+// Why: an HTTP/2 connection is read outside the arrival-order set, by a goroutine of its own, so
+// a stream started at once would take its instance connection before a round had reported what
+// came on it meanwhile, and would have to run a round itself (PollNow) or look at the socket (a
+// system call per stream). Those rounds, run in the middle of others' work, woke a few answers
+// early and left the rest for later: at saturation the gateway ran about 1,700 small rounds a
+// second where HAProxy's loop ran about 250 turns, and the answers' waits spread out (p99 1.5x to
+// 1.9x HAProxy's at the same mean, docs/benchmarks.md, session 11). Started after their round,
+// streams trust its report (Harvested: quietTaken), every wait is about one round long, and the
+// rounds are the dispatcher's alone.
+func (p *Proxy) startAfterRound(sts []*h2Stream) {
+	if p.arrivals.Enabled() {
+		p.pendMu.Lock()
+		p.pending = append(p.pending, sts...)
+		p.pendMu.Unlock()
+		if p.arrivals.AfterRound() {
+			return
+		}
+		p.startPending(^uint64(0)) // no round will come
+		return
+	}
+	startInOrder(p, sts)
+}
+
+// startPending starts the pending streams read before round ended (the function of
+// netpoll.Arrivals.SetAfterRound); those read since wait for the next round.
+func (p *Proxy) startPending(round uint64) {
+	p.pendMu.Lock()
+	ready := p.pending
+	p.pending, p.spare = p.spare[:0], nil
+	n := 0
+	for _, st := range ready {
+		if st.seenRound > round {
+			p.pending = append(p.pending, st) // read while the round ran (another thread)
+			continue
+		}
+		ready[n] = st
+		n++
+	}
+	later := len(p.pending) > 0
+	p.pendMu.Unlock()
+	if later && !p.arrivals.AfterRound() {
+		defer p.startPending(^uint64(0))
+	}
+	startInOrder(p, ready[:n])
+	clear(ready)
+	p.pendMu.Lock()
+	if p.spare == nil {
+		p.spare = ready[:0]
+	}
+	p.pendMu.Unlock()
+}
+
+// startInOrder starts streams in the order they came: a goroutine made ready goes into the
+// scheduler's next-to-run slot and pushes the one there to the back of the run queue, so the
+// first is started last and runs first, the others after it in their order (as the arrival-order
+// dispatcher wakes its waiters).
+func startInOrder(p *Proxy, sts []*h2Stream) {
+	if len(sts) == 0 {
+		return
+	}
+	for _, st := range sts[1:] {
+		p.startStream(st)
+	}
+	p.startStream(sts[0])
+}
+
 func (p *Proxy) streamWorker(st *h2Stream) {
 	for {
 		st.run()
@@ -190,6 +259,9 @@ func (st *h2Stream) run() {
 	h := st.h
 	p := h.s.p
 	defer st.finished()
+	if st.gone.Load() {
+		return // reset, or its connection ended, before it started (startAfterRound)
+	}
 	if st.refuse != nil {
 		st.writeError(http.StatusRequestHeaderFieldsTooLarge, "vamp gateway: "+st.refuse.Error()+" ("+strconv.Itoa(h2MaxHeaderList)+" bytes): send fewer or smaller header fields", "")
 		return

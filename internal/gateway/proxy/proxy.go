@@ -123,8 +123,13 @@ type Proxy struct {
 	// Close, which ends them.
 	streams     chan *h2Stream
 	idleWorkers atomic.Int32
-	closed      chan struct{}
-	closeOnce   sync.Once
+	// pending holds HTTP/2 streams read and not started yet: they start at the end of the
+	// arrival dispatcher's next round (startAfterRound, startPending). Under pendMu, with spare,
+	// the buffer startPending gives back.
+	pendMu         sync.Mutex
+	pending, spare []*h2Stream
+	closed         chan struct{}
+	closeOnce      sync.Once
 }
 
 // setIOMode makes the front end read its sockets the given way (before any Server is made).
@@ -139,6 +144,7 @@ func New(opts Options) *Proxy {
 	opts.defaults()
 	p := &Proxy{opts: opts, buffers: &bufferPool{}, arrivals: netpoll.NewArrivals(),
 		streams: make(chan *h2Stream), closed: make(chan struct{})}
+	p.arrivals.SetAfterRound(p.startPending)
 	p.up = &upstreams{
 		dialer:       net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		maxIdle:      opts.MaxIdleConnsPerHost,
