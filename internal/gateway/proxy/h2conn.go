@@ -19,7 +19,8 @@ import (
 // The gateway's own HTTP/2 front end, for connections that begin with the HTTP/2 client preface
 // (h2c with prior knowledge): frames are read and written with golang.org/x/net/http2's Framer and
 // hpack. One goroutine per connection reads frames (h2Conn.serve); each request stream is
-// forwarded on a goroutine of its own (h2stream.go) as an HTTP/1.1 request, by the forwarding
+// forwarded on a goroutine of its own (h2stream.go), started at the end of the arrival-order
+// dispatcher's next round (startAfterRound), as an HTTP/1.1 request, by the forwarding
 // policy, routing, upstream pool, answer framing and metrics of the HTTP/1.1 front end; answers
 // are appended as frames to the connection's output buffer, which one writer goroutine
 // (writeLoop) writes, many answers in one write.

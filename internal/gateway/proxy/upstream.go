@@ -376,9 +376,9 @@ func (u *upstreams) quietTaken(c *upstreamConn, wasPooled bool, seen uint64) boo
 		return netpoll.ConnQuiet(c.conn)
 	}
 	if wasPooled && seen != 0 && !u.arrivals.Harvested(seen) {
-		// The round is not handled yet (the HTTP/2 front end's requests are read outside the
-		// set: netpoll.Arrivals.NextRound): one round now covers this request and every other
-		// read before it, where a look would cost each its own system call.
+		// The round is not handled yet: one round now covers this request and every other read
+		// before it, where a look would cost each its own system call. (The HTTP/2 front end's
+		// requests, read outside the set, start once their round ended: startAfterRound.)
 		u.arrivals.PollNow()
 	}
 	return c.aw.IdleQuiet(!wasPooled || !u.arrivals.Harvested(seen))
