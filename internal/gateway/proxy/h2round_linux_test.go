@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -93,5 +94,35 @@ func TestH2StreamsStartAtOnceWithoutRounds(t *testing.T) {
 	h.startOpened()
 	if len(p.streams) != 2 {
 		t.Fatalf("%d of 2 streams started on a closed set", len(p.streams))
+	}
+}
+
+// TestH2StreamResetBeforeItStartsEndsAtOnce: a stream the client resets while it waits for its
+// round (startAfterRound) ends when it starts: its instance is not dialled, nothing is written for
+// it (its reset was the client's), and the connection counts no stream goroutine any more.
+func TestH2StreamResetBeforeItStartsEndsAtOnce(t *testing.T) {
+	inst := rawInstance(t, func(conn net.Conn) { conn.Close() })
+	srv, p, _ := startServer(t, Options{}, ServerOptions{}, inst)
+	gw, client := net.Pipe()
+	t.Cleanup(func() { gw.Close(); client.Close() })
+	h := newH2Conn(&clientConn{s: srv}, gw)
+	st := &h2Stream{h: h, id: 1, declared: -1, method: "GET", scheme: "http", path: "/", authority: "shop.example"}
+	h.mu.Lock()
+	h.streams[st.id], h.maxID, h.running = st, st.id, 1
+	// The client's RST_STREAM, as process handles it, before the stream's round came.
+	h.endStream(st)
+	st.cancel()
+	h.mu.Unlock()
+	st.run() // what its worker does once the round starts it
+	if dials := p.InstancePool().Dials.Load(); dials != 0 {
+		t.Fatalf("%d dials to the instance for a stream reset before it started, want 0", dials)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running != 0 || len(h.streams) != 0 {
+		t.Fatalf("after the stream ended: %d stream goroutines counted, %d streams open; want 0 and 0", h.running, len(h.streams))
+	}
+	if len(h.out) != 0 {
+		t.Fatalf("%d bytes written for a stream the client reset, want none", len(h.out))
 	}
 }

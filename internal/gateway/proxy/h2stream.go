@@ -175,23 +175,22 @@ func (p *Proxy) startStream(st *h2Stream) {
 // a stream started at once would take its instance connection before a round had reported what
 // came on it meanwhile, and would have to run a round itself (PollNow) or look at the socket (a
 // system call per stream). Those rounds, run in the middle of others' work, woke a few answers
-// early and left the rest for later: at saturation the gateway ran about 1,700 small rounds a
+// early and left the rest for later: at saturation the gateway ran 600 to 1,400 small rounds a
 // second where HAProxy's loop ran about 250 turns, and the answers' waits spread out (p99 1.5x to
 // 1.9x HAProxy's at the same mean, docs/benchmarks.md, session 11). Started after their round,
 // streams trust its report (Harvested: quietTaken), every wait is about one round long, and the
 // rounds are the dispatcher's alone.
 func (p *Proxy) startAfterRound(sts []*h2Stream) {
-	if p.arrivals.Enabled() {
-		p.pendMu.Lock()
-		p.pending = append(p.pending, sts...)
-		p.pendMu.Unlock()
-		if p.arrivals.AfterRound() {
-			return
-		}
-		p.startPending(^uint64(0)) // no round will come
+	if !p.arrivals.Enabled() {
+		startInOrder(p, sts)
 		return
 	}
-	startInOrder(p, sts)
+	p.pendMu.Lock()
+	p.pending = append(p.pending, sts...)
+	p.pendMu.Unlock()
+	if !p.arrivals.AfterRound() {
+		p.startPending(^uint64(0)) // closed meanwhile: no round will come
+	}
 }
 
 // startPending starts the pending streams read before round ended (the function of
