@@ -16,7 +16,8 @@
 #     weighted path, firefox the condition's)
 # Section matrix (not in the default list): MATRIX="workload ..." (default: all, see matrix_workload),
 #   MATRIX_MODES="shared alternating" (same seconds and/or alternating rounds), ROUNDS, DURATION.
-# Section profile: PROFILE_WORKLOAD=one of the matrix's workloads (default: GET with UA's agent).
+# Section profile: PROFILE_WORKLOAD=one of the matrix's workloads (default: GET with UA's agent),
+#   PROFILE_BEFORE=a matrix workload run once (for DURATION) before it, on the same gateway process.
 # Section scaling (not in the default list): the gateway with GOMAXPROCS 1 and 2 against HAProxy
 #   with nbthread 1 and 2, each given every core (the load shares them: see docs/benchmarks.md).
 set -euo pipefail
@@ -698,6 +699,14 @@ profile() {
   wait_port $PROF_ADMIN_PORT gwprof
   ADMIN_PORT=$PROF_ADMIN_PORT admin PUT /v1/gateways/bench "$(gateway_doc 50 50 $PROF_PORT)"
   wait_port $PROF_PORT gwprof
+  # PROFILE_BEFORE: a matrix workload run once first, to profile the state it leaves behind (the
+  # matrix runs its workloads one after another on the same processes).
+  if [ -n "${PROFILE_BEFORE:-}" ]; then
+    matrix_workload "$PROFILE_BEFORE"
+    if [ "$W_PATH" != / ]; then matrix_files; fi
+    log "profile: $PROFILE_BEFORE first ($W_WHAT)"
+    load_run "$WORK/profile-before.txt" $PROF_PORT "$DURATION"
+  fi
   # PROFILE_WORKLOAD: one of the matrix's workloads instead of the GET of the other sections.
   matrix_workload "${PROFILE_WORKLOAD:-get-chrome}"
   [ -n "${PROFILE_WORKLOAD:-}" ] || W_UA=$LOAD_UA
@@ -712,7 +721,7 @@ profile() {
   wait $wrk_pid
   stop gwprof
   report ""
-  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, ${PROFILE_WORKLOAD:-GET with the ${UA:-chrome} User-Agent}, $W_TOOL -c$W_CONNS; $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
+  report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, ${PROFILE_WORKLOAD:-GET with the ${UA:-chrome} User-Agent}${PROFILE_BEFORE:+ right after $PROFILE_BEFORE}, $W_TOOL -c$W_CONNS; $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
   report ""
   report "Profiles: $base-cpu.pprof, $base-allocs.pprof (\`go tool pprof -http=: FILE\`)."
   # The allocation profile covers the process's life: the warm-up and the profiled run.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ import (
 // at once (more are refused, REFUSED_STREAM), at most h2MaxRunning stream goroutines including
 // those of streams the client reset and whose forwarding has not ended yet (more is the rapid
 // reset attack, CVE-2023-44487: GOAWAY ENHANCE_YOUR_CALM); a header list of at most
-// h2MaxHeaderList decoded bytes (431; the Framer ends the connection on a CONTINUATION flood,
+// h2MaxHeaderList decoded bytes (431; readHeaderBlock ends the connection on a CONTINUATION flood,
 // CVE-2024-27316, and stops decoding an HPACK bomb at the bound); at most h2MaxQueuedControl
 // control frames (SETTINGS and PING acknowledgements, resets, window updates) waiting to be
 // written: a client that floods them and does not read is dropped.
@@ -74,6 +75,9 @@ type h2Conn struct {
 	c    *clientConn
 	conn net.Conn
 	fr   *http2.Framer // the reader's
+	// hdec decodes the header blocks the reader reads into block (readHeaderBlock).
+	hdec  *hpack.Decoder
+	block h2HeaderBlock
 	// opened holds the streams the frames read so far opened, for the reader to start once it has
 	// handled every whole frame it has (startOpened).
 	opened     []*h2Stream
@@ -186,8 +190,7 @@ func (h *h2Conn) serve(prefix []byte) {
 		return
 	}
 	h.fr = http2.NewFramer(nil, br)
-	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	h.fr.MaxHeaderListSize = h2MaxHeaderList
+	h.hdec = hpack.NewDecoder(4096, func(hf hpack.HeaderField) { h.block.emit(h.hdec, hf) })
 	h.fr.SetMaxReadFrameSize(h2MaxFrame)
 	h.fr.SetReuseFrames()
 	first := true
@@ -242,7 +245,7 @@ func (h *h2Conn) readFrame(br *bufio.Reader) (http2.Frame, error) {
 			h.headerUntil = time.Now().Add(h.s.opts.ReadHeaderTimeout)
 			h.applyReadDeadline()
 			h.mu.Unlock()
-			f, err := h.fr.ReadFrame()
+			f, err := h.readBlockFrame()
 			h.mu.Lock()
 			h.headerUntil = time.Time{}
 			h.applyReadDeadline()
@@ -250,7 +253,22 @@ func (h *h2Conn) readFrame(br *bufio.Reader) (http2.Frame, error) {
 			return f, err
 		}
 	}
-	return h.fr.ReadFrame()
+	return h.readBlockFrame()
+}
+
+// readBlockFrame reads the next frame; a HEADERS frame comes with the rest of its header block,
+// decoded, as the connection's h2HeaderBlock (readHeaderBlock).
+func (h *h2Conn) readBlockFrame() (http2.Frame, error) {
+	f, err := h.fr.ReadFrame()
+	hf, ok := f.(*http2.HeadersFrame)
+	if err != nil || !ok {
+		return f, err
+	}
+	b, err := h.readHeaderBlock(hf)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // applyReadDeadline sets the connection's read deadline: the earlier of the header block's
@@ -267,7 +285,7 @@ func (h *h2Conn) applyReadDeadline() {
 // connection (GOAWAY).
 func (h *h2Conn) process(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
+	case *h2HeaderBlock:
 		return h.processHeaders(f)
 	case *http2.DataFrame:
 		return h.processData(f)
@@ -390,7 +408,7 @@ func (h *h2Conn) processWindowUpdate(f *http2.WindowUpdateFrame) error {
 }
 
 // processHeaders opens a stream with a request (or ends one with its trailers).
-func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
+func (h *h2Conn) processHeaders(f *h2HeaderBlock) error {
 	id := f.StreamID
 	if id%2 == 0 {
 		return http2.ConnectionError(http2.ErrCodeProtocol) // clients open odd streams only
@@ -417,9 +435,8 @@ func (h *h2Conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	if h.running >= h2MaxRunning {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm) // rapid reset (CVE-2023-44487)
 	}
-	st := &h2Stream{h: h, id: id, sendWindow: h.peerInitWindow, recvWindow: h2StreamWindow, declared: -1,
-		seenRound: h.s.p.arrivals.NextRound()}
-	if f.Truncated {
+	st := newH2Stream(h, id)
+	if f.truncated {
 		st.refuse = errHeaderListTooLarge
 	} else if err := st.request(f); err != nil {
 		return err
@@ -463,7 +480,7 @@ func wholeFrameBuffered(br *bufio.Reader) bool {
 }
 
 // trailers ends st's request body with a trailer section (RFC 9113 8.1).
-func (h *h2Conn) trailers(st *h2Stream, f *http2.MetaHeadersFrame) error {
+func (h *h2Conn) trailers(st *h2Stream, f *h2HeaderBlock) error {
 	if st.remoteDone {
 		if st.localDone {
 			// Closed, though its goroutine has not ended yet: a frame after END_STREAM both ways
@@ -473,13 +490,13 @@ func (h *h2Conn) trailers(st *h2Stream, f *http2.MetaHeadersFrame) error {
 		}
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeStreamClosed} // half-closed (remote)
 	}
-	if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
+	if !f.StreamEnded() || len(f.pseudoFields()) > 0 {
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	}
 	if st.declared >= 0 && st.received != st.declared {
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	}
-	st.trailer = f.RegularFields()
+	st.trailer = slices.Clone(f.regularFields()) // the block's fields are the reader's
 	st.remoteDone, st.bodyEnd = true, true
 	st.wakeBody()
 	return nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,12 +57,41 @@ type h2Stream struct {
 	spare   []byte
 }
 
+// h2Streams keeps the streams that ended for the next ones (newH2Stream, recycle): a stream and
+// its list of fields were the largest of a request's allocations, and a gateway that allocates for
+// every request slows down when its heap is large (after a burst of connections), as new objects
+// land on memory that is cold or not yet mapped (docs/benchmarks.md, session 12).
+var h2Streams = sync.Pool{New: func() any { return new(h2Stream) }}
+
+// newH2Stream returns a stream of h with identifier id, opened now, reused if one ended.
+func newH2Stream(h *h2Conn, id uint32) *h2Stream {
+	st, ok := h2Streams.Get().(*h2Stream)
+	if !ok {
+		st = new(h2Stream)
+	}
+	st.h, st.id = h, id
+	st.sendWindow, st.recvWindow, st.declared = h.peerInitWindow, h2StreamWindow, -1
+	st.seenRound = h.s.p.arrivals.NextRound()
+	return st
+}
+
+// recycle puts st, ended, back for newH2Stream: all of it zero but its list of fields, emptied,
+// whose room the next request takes. Only finished calls it, as the last thing st's goroutine
+// does with st, once st is out of its connection's streams: nothing else holds it any more (the
+// reader finds streams in h.streams only, and a started stream is in no other list).
+func (st *h2Stream) recycle() {
+	fields := st.fields
+	clear(fields)
+	*st = h2Stream{fields: fields[:0]}
+	h2Streams.Put(st)
+}
+
 // request takes the request's pseudo-headers and fields (RFC 9113 8.3); a malformed request is a
 // stream error PROTOCOL_ERROR (8.1.1) (h.mu held).
-func (st *h2Stream) request(f *http2.MetaHeadersFrame) error {
+func (st *h2Stream) request(f *h2HeaderBlock) error {
 	malformed := http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	var seen [4]bool
-	for _, hf := range f.PseudoFields() {
+	for _, hf := range f.pseudoFields() {
 		var i int
 		switch hf.Name {
 		case ":method":
@@ -90,7 +120,7 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame) error {
 	case !seen[1] || !seen[2] || st.path == "":
 		return malformed
 	}
-	st.fields = f.RegularFields()
+	st.fields = append(st.fields[:0], f.regularFields()...) // the block's fields are the reader's
 	for _, hf := range st.fields {
 		switch hf.Name {
 		case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
@@ -811,4 +841,5 @@ func (st *h2Stream) finished() {
 		frontBufs.Put(st.headBuf)
 		st.headBuf = nil
 	}
+	st.recycle()
 }
