@@ -134,7 +134,10 @@ func (h *h2Conn) readHeaderBlock(hf *http2.HeadersFrame) (*h2HeaderBlock, error)
 		if err != nil {
 			return nil, err
 		}
-		cf := f.(*http2.ContinuationFrame) // the Framer lets nothing else come in a block's middle
+		cf, ok := f.(*http2.ContinuationFrame)
+		if !ok { // the Framer lets nothing else come in a block's middle (RFC 9113 6.10)
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
 		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
 	}
 	if err := h.hdec.Close(); err != nil {
