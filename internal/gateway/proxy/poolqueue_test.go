@@ -446,6 +446,12 @@ func TestPoolPurgesIdleConnectionsLikeHAProxy(t *testing.T) {
 	if got, want := idle(), append(slices.Clone(conns[5:10]), conns[10:]...); !slices.Equal(got, want) {
 		t.Fatalf("after the first purge the pool keeps %d connections, want the 8 warmest in order", len(got))
 	}
+	// The 5 kept that were unused for the interval keep no read buffer; those used lately do.
+	for i, c := range conns[5:] {
+		if cold := i < 5; (c.buf == nil) != cold {
+			t.Fatalf("after the first purge connection %d has a buffer of %d bytes; want none if unused for the interval, else %d", 5+i, len(c.buf), upstreamBufSize)
+		}
+	}
 	waitFor(t, "the instance to see 5 connections closed", func() bool { return ended.Load() == 5 })
 	if open := up.open.Load(); open != 8 {
 		t.Fatalf("%d connections counted open after the first purge, want 8", open)
@@ -461,6 +467,9 @@ func TestPoolPurgesIdleConnectionsLikeHAProxy(t *testing.T) {
 	c, reused, err := up.get(context.Background(), addr, t0.Add(2*interval))
 	if err != nil || !reused || c != conns[12] {
 		t.Fatalf("take: %v, reused %v, want the warmest pooled connection", err, reused)
+	}
+	if len(c.buf) != upstreamBufSize {
+		t.Fatalf("a connection taken after a purge took its buffer has %d bytes to read into, want %d", len(c.buf), upstreamBufSize)
 	}
 	up.put(c, t0.Add(2*interval+time.Second))
 	if n := up.purge(t0.Add(3*interval), interval); n != 2 {

@@ -179,6 +179,9 @@ func (u *upstreams) take(ctx context.Context, addr string, now time.Time, seen u
 			}
 			p.mu.Unlock()
 			if u.quietTaken(c, wasPooled, seen) {
+				if c.buf == nil {
+					c.buf = make([]byte, upstreamBufSize) // a purge took it (cold)
+				}
 				return c, true, nil
 			}
 			// Bytes came, or the instance closed it, while nobody asked: whatever they are, they
@@ -444,7 +447,12 @@ func (u *upstreams) purgeEvery(interval time.Duration, stop <-chan struct{}) {
 
 // purge gives idle connections back to the instances that the load no longer needs, as HAProxy
 // does every pool-purge-delay: in every pool, those idle past the idle timeout are closed, and of
-// those idle for the whole last interval (not taken since the previous purge), the colder half.
+// those idle for the whole last interval (not taken since the previous purge), the colder half;
+// the warmer half stay open without their read buffers (16 KiB each), which take gives back to
+// the one taken again: after a burst of 10,000 clients, the thousands of instance connections the
+// pool keeps open for a while no longer keep 16 KiB each alive, a heap that made the Go
+// collector's goal large and every allocation land on cold memory (docs/benchmarks.md, session
+// 12).
 // The pool's bound (--max-conns) lets a gateway keep a connection for every client after a
 // burst; an instance with a connection limit of its own, shared by several gateways, gets them
 // back within a few intervals once the burst is over, instead of after the idle timeout (90 s)
@@ -485,6 +493,9 @@ func (p *connPool) purge(now time.Time, interval, idleTimeout time.Duration) int
 			unused--
 			victims = append(victims, c)
 		default:
+			if idle >= interval {
+				c.buf = nil // cold: its read buffer goes until it is taken again (take)
+			}
 			kept = append(kept, c)
 		}
 	}
