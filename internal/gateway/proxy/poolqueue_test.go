@@ -504,3 +504,98 @@ func TestPurgeEveryEndsAtStop(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestAwaitHandedSomethingAsItsContextEnds: a request whose context ends just as the pool hands
+// it a connection or a dial (both ready when its wait looks) either takes what it was handed or
+// passes it on: the connection goes back to the pool, the dial (with its count) to the next
+// request in the queue. Nothing is lost either way, and the dial count stays exact. Go's select
+// picks between ready cases at random, so 200 rounds take both ways (all but surely) and the test
+// requires that they did.
+func TestAwaitHandedSomethingAsItsContextEnds(t *testing.T) {
+	var accepted atomic.Int32
+	addr := acceptingInstance(t, &accepted)
+	arrivals := netpoll.NewArrivals()
+	t.Cleanup(func() { arrivals.Close() })
+	up := &upstreams{maxDials: 1, keepOpen: 100, queueTimeout: time.Hour, idleTimeout: time.Hour, arrivals: arrivals}
+	t.Cleanup(up.close)
+	p := up.pool(addr)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	newWaiter := func() *poolWaiter { return &poolWaiter{ready: make(chan struct{}, 1)} }
+
+	c, reused, err := up.get(context.Background(), addr, time.Now())
+	if err != nil || reused {
+		t.Fatalf("the first connection: %v (reused %v), want a dial", err, reused)
+	}
+	const rounds = 200
+	took, passedOn := 0, 0
+	for range rounds {
+		w := newWaiter()
+		p.mu.Lock()
+		p.queue = append(p.queue, w)
+		p.handOff(c)
+		p.mu.Unlock()
+		got, err := up.await(ended, p, w, addr)
+		switch {
+		case err == nil && got == c:
+			took++
+		case errors.Is(err, context.Canceled) && got == nil:
+			passedOn++
+			if n := p.idleCount(); n != 1 {
+				t.Fatalf("a connection handed to a request whose context ended: %d idle in the pool, want it back there", n)
+			}
+			if got, reused, err = up.get(context.Background(), addr, time.Now()); err != nil || !reused || got != c {
+				t.Fatalf("taking it again: %v (reused %v, the same %v)", err, reused, got == c)
+			}
+		default:
+			t.Fatalf("await: %v, connection %v; want the connection handed, or context.Canceled and none", err, got != nil)
+		}
+	}
+	if took == 0 || passedOn == 0 {
+		t.Fatalf("in %d rounds the request took the connection %d times and passed it on %d times: both ways must be seen", rounds, took, passedOn)
+	}
+	if n := up.stats.Dials.Load(); n != 1 {
+		t.Fatalf("%d dials, want the one: the connection went round and was never lost", n)
+	}
+	c.close()
+
+	took, passedOn = 0, 0
+	for range rounds {
+		w, next := newWaiter(), newWaiter()
+		p.mu.Lock()
+		p.queue = append(p.queue, w, next)
+		p.handOff(nil) // a dial for w, counted
+		p.mu.Unlock()
+		got, err := up.await(ended, p, w, addr)
+		p.mu.Lock()
+		dialing, queued := p.dialing, len(p.queue)
+		p.mu.Unlock()
+		switch {
+		case err == nil && got == nil:
+			took++ // w dials: the count is its own, and the next request still waits
+			if dialing != 1 || queued != 1 {
+				t.Fatalf("w took its dial: %d dials counted, %d queued; want 1 and 1", dialing, queued)
+			}
+			p.mu.Lock()
+			p.queue = p.queue[:0]
+		case errors.Is(err, context.Canceled) && got == nil:
+			passedOn++ // the dial, with its count, went to the next request
+			select {
+			case <-next.ready:
+			default:
+				t.Fatal("a dial handed to a request whose context ended did not go to the next request")
+			}
+			if next.c != nil || dialing != 1 || queued != 0 {
+				t.Fatalf("the next request got connection %v, %d dials counted, %d queued; want a dial, 1 and 0", next.c != nil, dialing, queued)
+			}
+			p.mu.Lock()
+		default:
+			t.Fatalf("await: %v, connection %v; want a dial (nil, nil) or context.Canceled", err, got != nil)
+		}
+		p.dialing-- // the dial ends (dialCounted)
+		p.mu.Unlock()
+	}
+	if took == 0 || passedOn == 0 {
+		t.Fatalf("in %d rounds the request took its dial %d times and passed it on %d times: both ways must be seen", rounds, took, passedOn)
+	}
+}
