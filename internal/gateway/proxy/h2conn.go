@@ -190,7 +190,7 @@ func (h *h2Conn) serve(prefix []byte) {
 		return
 	}
 	h.fr = http2.NewFramer(nil, br)
-	h.hdec = hpack.NewDecoder(4096, func(hf hpack.HeaderField) { h.block.emit(h.hdec, hf) })
+	h.newHeaderDecoder()
 	h.fr.SetMaxReadFrameSize(h2MaxFrame)
 	h.fr.SetReuseFrames()
 	first := true

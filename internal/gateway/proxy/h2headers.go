@@ -52,7 +52,7 @@ func (b *h2HeaderBlock) emit(hdec *hpack.Decoder, hf hpack.HeaderField) {
 	if !httpguts.ValidHeaderFieldValue(hf.Value) {
 		b.invalid = headerFieldError{"value", hf.Name} // not the value: it may be a secret
 	}
-	if strings.HasPrefix(hf.Name, ":") {
+	if hf.IsPseudo() {
 		if b.sawRegular {
 			b.invalid = headerFieldError{"position", hf.Name}
 		}
@@ -103,6 +103,13 @@ func validWireFieldName(name string) bool {
 	return true
 }
 
+// newHeaderDecoder gives h the HPACK decoder of its header blocks (readHeaderBlock): its emit
+// function collects into h.block; a string longer than the header list bound is an error.
+func (h *h2Conn) newHeaderDecoder() {
+	h.hdec = hpack.NewDecoder(4096, func(hf hpack.HeaderField) { h.block.emit(h.hdec, hf) })
+	h.hdec.SetMaxStringLength(h2MaxHeaderList)
+}
+
 // readHeaderBlock decodes the header block that hf begins, reading the CONTINUATION frames that go
 // on with it, into h.block. The errors are the Framer's (readMetaFrame) for the same bytes:
 //   - a fragment larger than twice what the bounds have left (any after the bound was passed,
@@ -118,7 +125,6 @@ func (h *h2Conn) readHeaderBlock(hf *http2.HeadersFrame) (*h2HeaderBlock, error)
 	clear(b.fields)
 	*b = h2HeaderBlock{HeadersFrame: hf, fields: b.fields[:0], headersRemain: h2MaxHeaderList, trailersRemain: h2MaxHeaderList}
 	h.hdec.SetEmitEnabled(true)
-	h.hdec.SetMaxStringLength(h2MaxHeaderList)
 	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
 	for {
 		if int64(len(frag)) > 2*int64(b.headersRemain+b.trailersRemain) || b.invalid != nil {

@@ -52,7 +52,7 @@ func blockReader(wire []byte) *h2Conn {
 	h := &h2Conn{}
 	h.fr = http2.NewFramer(nil, bytes.NewReader(wire))
 	h.fr.SetMaxReadFrameSize(h2MaxFrame)
-	h.hdec = hpack.NewDecoder(4096, func(hf hpack.HeaderField) { h.block.emit(h.hdec, hf) })
+	h.newHeaderDecoder()
 	return h
 }
 

@@ -61,7 +61,7 @@ type h2Stream struct {
 // its list of fields were the largest of a request's allocations, and a gateway that allocates for
 // every request slows down when its heap is large (after a burst of connections), as new objects
 // land on memory that is cold or not yet mapped (docs/benchmarks.md, session 12).
-var h2Streams = sync.Pool{New: func() any { return new(h2Stream) }}
+var h2Streams sync.Pool
 
 // newH2Stream returns a stream of h with identifier id, opened now, reused if one ended.
 func newH2Stream(h *h2Conn, id uint32) *h2Stream {
