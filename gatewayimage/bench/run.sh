@@ -701,11 +701,14 @@ profile() {
   wait_port $PROF_PORT gwprof
   # PROFILE_BEFORE: a matrix workload run once first, to profile the state it leaves behind (the
   # matrix runs its workloads one after another on the same processes).
+  # The allocation profile covers the process's life: its requests count in the division below.
+  local before_reqs=0
   if [ -n "${PROFILE_BEFORE:-}" ]; then
     matrix_workload "$PROFILE_BEFORE"
     if [ "$W_PATH" != / ]; then matrix_files; fi
     log "profile: $PROFILE_BEFORE first ($W_WHAT)"
     load_run "$WORK/profile-before.txt" $PROF_PORT "$DURATION"
+    before_reqs=$(load_fields "$WORK/profile-before.txt" | cut -d' ' -f6)
   fi
   # PROFILE_WORKLOAD: one of the matrix's workloads instead of the GET of the other sections.
   matrix_workload "${PROFILE_WORKLOAD:-get-chrome}"
@@ -724,9 +727,10 @@ profile() {
   report "#### Profile of the gateway under load (gwprof, GOMAXPROCS=1, ${PROFILE_WORKLOAD:-GET with the ${UA:-chrome} User-Agent}${PROFILE_BEFORE:+ right after $PROFILE_BEFORE}, $W_TOOL -c$W_CONNS; $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f1) requests/s while profiled)"
   report ""
   report "Profiles: $base-cpu.pprof, $base-allocs.pprof (\`go tool pprof -http=: FILE\`)."
-  # The allocation profile covers the process's life: the warm-up and the profiled run.
+  # The allocation profile covers the process's life: PROFILE_BEFORE's run, the warm-up and the
+  # profiled run.
   local reqs bytes objects
-  reqs=$(($(load_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
+  reqs=$((before_reqs + $(load_fields "$WORK/warmup.txt" | cut -d' ' -f6) + $(load_fields "$WORK/wrk-profile.txt" | cut -d' ' -f6)))
   bytes=$(allocs_total alloc_space "$base-allocs.pprof")
   objects=$(allocs_total alloc_objects "$base-allocs.pprof")
   report ""
